@@ -1,0 +1,373 @@
+//! "Does every path reach a good point before leaving?" over structured code.
+//!
+//! The analysis walks statements in order and branches (`if`, `match`, loops) and
+//! reports how paths can end without reaching a good point (a predicate the caller
+//! gives: an exit call, a wait for the child…):
+//!
+//! * `normal`: the code can complete and continue with what follows it;
+//! * `leaks`: a path leaves the code early (`return`, `?`, `break`, `continue`);
+//! * `stuck`: a path never ends (`loop` without `break`) without reaching a good point.
+//!
+//! Code the caller marks as not taken (the child's branch, when following the
+//! parent) is skipped. Closures are not executed where they are written.
+
+use proc_macro2::Span;
+use syn::spanned::Spanned;
+use syn::{Expr, Stmt};
+
+use super::syntax;
+
+/// How a path left without reaching a good point.
+#[derive(Clone, Debug)]
+pub struct Leak {
+    pub span: Span,
+    pub how: &'static str,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Outcome {
+    pub normal: bool,
+    pub leaks: Vec<Leak>,
+    pub stuck: Vec<Span>,
+}
+
+impl Outcome {
+    fn normal() -> Outcome {
+        Outcome {
+            normal: true,
+            ..Outcome::default()
+        }
+    }
+
+    fn done() -> Outcome {
+        Outcome::default()
+    }
+
+    fn merge(&mut self, other: Outcome) {
+        self.normal |= other.normal;
+        self.leaks.extend(other.leaks);
+        self.stuck.extend(other.stuck);
+    }
+
+    /// Every path reached a good point.
+    pub fn always_good(&self) -> bool {
+        !self.normal && self.leaks.is_empty() && self.stuck.is_empty()
+    }
+}
+
+/// The analysis' questions.
+pub struct Flow<'p> {
+    /// An expression that ends the path well.
+    pub good: &'p dyn Fn(&Expr) -> bool,
+    /// A macro call that ends the path well.
+    pub good_macro: &'p dyn Fn(&syn::Macro) -> bool,
+    /// Code that this path does not take.
+    pub skip: &'p dyn Fn(&Expr) -> bool,
+    pub skip_block: &'p dyn Fn(&syn::Block) -> bool,
+    loop_depth: usize,
+    broke: bool,
+}
+
+impl<'p> Flow<'p> {
+    pub fn new(
+        good: &'p dyn Fn(&Expr) -> bool,
+        good_macro: &'p dyn Fn(&syn::Macro) -> bool,
+        skip: &'p dyn Fn(&Expr) -> bool,
+        skip_block: &'p dyn Fn(&syn::Block) -> bool,
+    ) -> Flow<'p> {
+        Flow {
+            good,
+            good_macro,
+            skip,
+            skip_block,
+            loop_depth: 0,
+            broke: false,
+        }
+    }
+
+    pub fn stmts(&mut self, stmts: &[Stmt]) -> Outcome {
+        let mut out = Outcome::normal();
+        for s in stmts {
+            if !out.normal {
+                break;
+            }
+            let o = self.stmt(s);
+            out.normal = o.normal;
+            out.leaks.extend(o.leaks);
+            out.stuck.extend(o.stuck);
+        }
+        out
+    }
+
+    pub fn block(&mut self, b: &syn::Block) -> Outcome {
+        if (self.skip_block)(b) {
+            return Outcome::done();
+        }
+        self.stmts(&b.stmts)
+    }
+
+    fn stmt(&mut self, s: &Stmt) -> Outcome {
+        match s {
+            Stmt::Local(l) => {
+                let Some(init) = &l.init else {
+                    return Outcome::normal();
+                };
+                let mut out = self.expr(&init.expr);
+                if let Some((_, diverge)) = &init.diverge {
+                    let d = self.expr(diverge);
+                    out.leaks.extend(d.leaks);
+                    out.stuck.extend(d.stuck);
+                }
+                out
+            }
+            Stmt::Expr(e, _) => self.expr(e),
+            Stmt::Macro(m) => self.mac(&m.mac),
+            Stmt::Item(_) => Outcome::normal(),
+        }
+    }
+
+    fn mac(&mut self, mac: &syn::Macro) -> Outcome {
+        if (self.good_macro)(mac) {
+            return Outcome::done();
+        }
+        if syntax::DIVERGING_MACROS.contains(&syntax::macro_name(mac).as_str()) {
+            return Outcome::done();
+        }
+        // `?` or `return` hidden in macro arguments is rare; arguments are evaluated.
+        match syntax::macro_args(mac) {
+            Some(args) => self.seq(args.iter()),
+            None => Outcome::normal(),
+        }
+    }
+
+    fn seq<'e>(&mut self, exprs: impl Iterator<Item = &'e Expr>) -> Outcome {
+        let mut out = Outcome::normal();
+        for e in exprs {
+            if !out.normal {
+                break;
+            }
+            let o = self.expr(e);
+            out.normal = o.normal;
+            out.leaks.extend(o.leaks);
+            out.stuck.extend(o.stuck);
+        }
+        out
+    }
+
+    pub fn expr(&mut self, e: &Expr) -> Outcome {
+        if (self.skip)(e) {
+            return Outcome::done();
+        }
+        if (self.good)(e) {
+            return Outcome::done();
+        }
+        match e {
+            Expr::Return(r) => {
+                let mut inner = match &r.expr {
+                    Some(x) => self.expr(x),
+                    None => Outcome::normal(),
+                };
+                if inner.normal {
+                    inner.normal = false;
+                    inner.leaks.push(Leak {
+                        span: r.span(),
+                        how: "returns",
+                    });
+                }
+                inner
+            }
+            Expr::Try(t) => {
+                let mut inner = self.expr(&t.expr);
+                if inner.normal {
+                    inner.leaks.push(Leak {
+                        span: t.question_token.span(),
+                        how: "returns early with `?`",
+                    });
+                }
+                inner
+            }
+            Expr::Break(b) => {
+                if self.loop_depth > 0 && b.label.is_none() {
+                    self.broke = true;
+                    Outcome::done()
+                } else {
+                    Outcome {
+                        normal: false,
+                        leaks: vec![Leak {
+                            span: b.span(),
+                            how: "breaks out",
+                        }],
+                        stuck: Vec::new(),
+                    }
+                }
+            }
+            Expr::Continue(c) => {
+                if self.loop_depth > 0 && c.label.is_none() {
+                    Outcome::done()
+                } else {
+                    Outcome {
+                        normal: false,
+                        leaks: vec![Leak {
+                            span: c.span(),
+                            how: "continues the enclosing loop",
+                        }],
+                        stuck: Vec::new(),
+                    }
+                }
+            }
+            Expr::If(i) => {
+                let mut out = self.expr(&i.cond);
+                if !out.normal {
+                    return out;
+                }
+                out.normal = false;
+                let then = self.block(&i.then_branch);
+                out.merge(then);
+                match &i.else_branch {
+                    Some((_, els)) => {
+                        let o = self.expr(els);
+                        out.merge(o);
+                    }
+                    None => out.normal = true,
+                }
+                out
+            }
+            Expr::Match(m) => {
+                let mut out = self.expr(&m.expr);
+                if !out.normal {
+                    return out;
+                }
+                out.normal = false;
+                for arm in &m.arms {
+                    let o = self.expr(&arm.body);
+                    out.merge(o);
+                }
+                out
+            }
+            Expr::Block(b) => self.block(&b.block),
+            Expr::Unsafe(u) => self.block(&u.block),
+            Expr::Loop(l) => {
+                let (depth, broke) = (self.loop_depth, self.broke);
+                self.loop_depth += 1;
+                self.broke = false;
+                let mut body = self.block(&l.body);
+                let exits = self.broke;
+                self.loop_depth = depth;
+                self.broke = broke;
+                body.normal = exits;
+                if !exits && !body.normal && body.leaks.is_empty() && !contains_good(self, &l.body)
+                {
+                    body.stuck.push(l.loop_token.span());
+                }
+                body
+            }
+            Expr::While(w) => {
+                let mut out = self.expr(&w.cond);
+                let (depth, broke) = (self.loop_depth, self.broke);
+                self.loop_depth += 1;
+                let body = self.block(&w.body);
+                self.loop_depth = depth;
+                self.broke = broke;
+                out.leaks.extend(body.leaks);
+                out.stuck.extend(body.stuck);
+                out.normal = true;
+                out
+            }
+            Expr::ForLoop(f) => {
+                let mut out = self.expr(&f.expr);
+                let (depth, broke) = (self.loop_depth, self.broke);
+                self.loop_depth += 1;
+                let body = self.block(&f.body);
+                self.loop_depth = depth;
+                self.broke = broke;
+                out.leaks.extend(body.leaks);
+                out.stuck.extend(body.stuck);
+                out.normal = true;
+                out
+            }
+            Expr::Macro(m) => self.mac(&m.mac),
+            Expr::Call(c) => self.seq(c.args.iter()),
+            Expr::MethodCall(m) => self.seq(std::iter::once(&*m.receiver).chain(m.args.iter())),
+            Expr::Assign(a) => self.seq([&*a.right, &*a.left].into_iter()),
+            Expr::Binary(b) => self.seq([&*b.left, &*b.right].into_iter()),
+            Expr::Unary(u) => self.expr(&u.expr),
+            Expr::Paren(p) => self.expr(&p.expr),
+            Expr::Group(g) => self.expr(&g.expr),
+            Expr::Reference(r) => self.expr(&r.expr),
+            Expr::Field(f) => self.expr(&f.base),
+            Expr::Cast(c) => self.expr(&c.expr),
+            Expr::Let(l) => self.expr(&l.expr),
+            Expr::Index(i) => self.seq([&*i.expr, &*i.index].into_iter()),
+            Expr::Tuple(t) => self.seq(t.elems.iter()),
+            Expr::Array(a) => self.seq(a.elems.iter()),
+            Expr::Struct(s) => self.seq(s.fields.iter().map(|f| &f.expr)),
+            Expr::Await(a) => self.expr(&a.base),
+            _ => Outcome::normal(),
+        }
+    }
+}
+
+/// Whether a good point appears anywhere in a block (used to tell a loop that waits
+/// or exits from one that spins).
+fn contains_good(flow: &Flow<'_>, b: &syn::Block) -> bool {
+    struct Find<'f, 'p> {
+        flow: &'f Flow<'p>,
+        found: bool,
+    }
+    impl<'ast> syn::visit::Visit<'ast> for Find<'_, '_> {
+        fn visit_expr(&mut self, e: &'ast Expr) {
+            if (self.flow.good)(e) {
+                self.found = true;
+            }
+            syn::visit::visit_expr(self, e);
+        }
+        fn visit_macro(&mut self, m: &'ast syn::Macro) {
+            if (self.flow.good_macro)(m) {
+                self.found = true;
+            }
+        }
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+    }
+    let mut f = Find { flow, found: false };
+    syn::visit::Visit::visit_block(&mut f, b);
+    f.found
+}
+
+/// Whether a call leaves the process for good: the exit and exec families,
+/// `Command::exec`, or a crate-local function that returns `!` or ends every path in
+/// one of these (followed to a bounded depth).
+pub fn exits<'a>(cx: &'a super::CrateCx<'a>, file: &'a super::FileCx<'a>, e: &Expr) -> bool {
+    exits_depth(cx, file, e, 0)
+}
+
+fn exits_depth<'a>(
+    cx: &'a super::CrateCx<'a>,
+    file: &'a super::FileCx<'a>,
+    e: &Expr,
+    depth: usize,
+) -> bool {
+    match e {
+        Expr::Call(c) => {
+            let Expr::Path(p) = syntax::peel(&c.func) else {
+                return false;
+            };
+            if super::catalog::is_exit(&file.resolver.candidates(&p.path)) {
+                return true;
+            }
+            if depth >= 3 {
+                return false;
+            }
+            let Some(target) = super::walk::resolve_fn(cx, file, &p.path) else {
+                return false;
+            };
+            if target.def.returns_never() {
+                return true;
+            }
+            let good = |x: &Expr| exits_depth(cx, target.file, x, depth + 1);
+            let mut flow = Flow::new(&good, &|_| false, &|_| false, &|_| false);
+            flow.block(target.def.body).always_good()
+        }
+        Expr::MethodCall(m) => m.method == "exec" && m.args.is_empty(),
+        _ => false,
+    }
+}

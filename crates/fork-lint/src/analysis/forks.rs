@@ -1,0 +1,884 @@
+//! Fork points and their child regions.
+//!
+//! A fork point is a call that makes a new process running this program's code:
+//! `libc::fork`/`vfork`, `nix::unistd::fork`, `fork::fork`/`daemon`,
+//! `daemonize::Daemonize::start`, `CommandExt::pre_exec`/`before_exec` (the closure is
+//! the child region), configured fork points, and forkrt processes that may start
+//! under the fork method (the target is the child region). Names are resolved, so a
+//! crate-local `fn fork` is not a fork point.
+//!
+//! The child region is found from how the result is inspected: the child arm of a
+//! `match` (`ForkResult::Child`, `Fork::Child`, `0`), `if pid == 0`, `if let`,
+//! `let … else`, `is_child()`, `matches!`, or early-return guards
+//! (`if pid != 0 { …; return }` — the rest of the block is the child).
+
+use std::cell::OnceCell;
+
+use syn::{Expr, Pat, Stmt};
+
+use super::catalog::{self, ForkFn};
+use super::processes::{Process, ProcessApi};
+use super::threads::ThreadContext;
+use super::walk::{self, Code, Node};
+use super::{CrateCx, FileCx, FnRef, syntax};
+use crate::diagnostic::Span;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ForkKind {
+    Raw(ForkFn),
+    /// `daemonize::Daemonize::start`: the caller continues as the daemon.
+    Daemonize,
+    /// `CommandExt::pre_exec` / `before_exec`.
+    PreExec,
+    /// A forkrt process that may start under the fork method.
+    Forkrt,
+}
+
+impl ForkKind {
+    /// Daemon-style points: the parent exits inside the call, the caller continues as
+    /// the child.
+    pub fn is_daemon(self) -> bool {
+        matches!(
+            self,
+            ForkKind::Daemonize | ForkKind::Raw(ForkFn::ForkDaemon)
+        )
+    }
+
+    /// Raw `fork()`-like calls whose result the caller inspects.
+    pub fn is_raw_fork(self) -> bool {
+        matches!(self, ForkKind::Raw(k) if !k.is_daemon())
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            ForkKind::Raw(ForkFn::Libc) => "libc::fork",
+            ForkKind::Raw(ForkFn::Vfork) => "vfork",
+            ForkKind::Raw(ForkFn::Nix) => "nix::unistd::fork",
+            ForkKind::Raw(ForkFn::ForkCrate) => "fork::fork",
+            ForkKind::Raw(ForkFn::ForkDaemon) => "fork::daemon",
+            ForkKind::Raw(ForkFn::Configured) => "a configured fork point",
+            ForkKind::Daemonize => "Daemonize::start",
+            ForkKind::PreExec => "pre_exec",
+            ForkKind::Forkrt => "a forkrt process under the fork method",
+        }
+    }
+}
+
+/// How the child's branch is written, for FL005's primary location.
+#[derive(Clone)]
+pub struct Branch<'a> {
+    /// The condition or match-arm pattern that selects the child.
+    pub span: Span,
+    /// The code of the branch.
+    pub code: Code<'a>,
+}
+
+/// The code that runs in the child after the fork point.
+pub struct ChildRegion<'a> {
+    pub file: &'a FileCx<'a>,
+    /// The function the region is part of, or that it is (process targets, `pre_exec`
+    /// function references).
+    pub func: Option<FnRef<'a>>,
+    pub code: Code<'a>,
+    /// "The child starts here".
+    pub start: Span,
+    /// The branch construct, for raw forks.
+    pub branch: Option<Branch<'a>>,
+}
+
+/// Where the parent learns the child's pid.
+pub struct ParentSide {
+    /// The variable holding the pid (or the fork result) in the parent.
+    pub pid: Option<String>,
+}
+
+pub struct ForkPoint<'a> {
+    pub kind: ForkKind,
+    pub file: &'a FileCx<'a>,
+    /// The function the fork call is in.
+    pub func: FnRef<'a>,
+    /// The fork call (`fork()`, `.pre_exec(..)`, `.start()`).
+    pub call: &'a Expr,
+    /// Enclosing nodes of the call, outermost first.
+    pub ancestors: Vec<Node<'a>>,
+    pub child: Option<ChildRegion<'a>>,
+    pub parent: Option<ParentSide>,
+    /// For forkrt points: the process.
+    pub process: Option<usize>,
+    threads: OnceCell<ThreadContext>,
+}
+
+impl<'a> ForkPoint<'a> {
+    pub fn span(&self) -> Span {
+        match self.call {
+            // `.start()` / `.pre_exec(..)`: point at the method and its arguments.
+            Expr::MethodCall(m) => {
+                let start = self.file.span(m.method.span());
+                let end = self.file.span(m.paren_token.span.join());
+                Span {
+                    file: start.file.clone(),
+                    start: start.start,
+                    end: end.end,
+                }
+            }
+            e => self.file.span_of(e),
+        }
+    }
+
+    /// Whether other threads may exist when the fork happens (computed once).
+    pub fn threads(&self, cx: &'a CrateCx<'a>) -> &ThreadContext {
+        self.threads.get_or_init(|| {
+            super::threads::at_point(cx, self.file, self.func, &self.ancestors, self.call)
+        })
+    }
+}
+
+/// Every fork point of the candidate files.
+pub fn find<'a>(cx: &'a CrateCx<'a>) -> Vec<ForkPoint<'a>> {
+    let mut out = Vec::new();
+    for file in cx.candidates() {
+        for def in &file.fns {
+            let func = FnRef { file, def };
+            walk::each_expr(def.body, &mut |e, ancestors| {
+                if let Some(kind) = fork_kind(cx, file, e, ancestors) {
+                    out.push(make_point(cx, file, func, kind, e, ancestors));
+                }
+            });
+        }
+    }
+    for (index, process) in cx.processes().list.iter().enumerate() {
+        if process.api == ProcessApi::Forkrt && process.method.may_fork() {
+            if let Some(start) = process.start {
+                out.push(forkrt_point(cx, process, index, start));
+            }
+        }
+    }
+    out
+}
+
+fn fork_kind<'a>(
+    cx: &'a CrateCx<'a>,
+    file: &'a FileCx<'a>,
+    e: &'a Expr,
+    ancestors: &[Node<'a>],
+) -> Option<ForkKind> {
+    match e {
+        Expr::Call(c) => {
+            let Expr::Path(p) = syntax::peel(&c.func) else {
+                return None;
+            };
+            let candidates = file.resolver.candidates(&p.path);
+            if let Some(k) = catalog::fork_fn(&candidates, &cx.options.extra_fork_points) {
+                return Some(ForkKind::Raw(k));
+            }
+            let last = syntax::last_ident(&p.path)?;
+            let is_ext = p.path.segments.len() >= 2
+                && p.path.segments[p.path.segments.len() - 2].ident == "CommandExt";
+            (is_ext && matches!(last.as_str(), "pre_exec" | "before_exec") && c.args.len() == 2)
+                .then_some(ForkKind::PreExec)
+        }
+        Expr::MethodCall(m) => {
+            let name = m.method.to_string();
+            if matches!(name.as_str(), "pre_exec" | "before_exec") && m.args.len() == 1 {
+                return Some(ForkKind::PreExec);
+            }
+            if matches!(name.as_str(), "start" | "execute")
+                && m.args.is_empty()
+                && is_daemonize(file, &m.receiver, ancestors)
+            {
+                return Some(ForkKind::Daemonize);
+            }
+            None
+        }
+        _ => None,
+    }
+}
+
+/// Whether a receiver is a `daemonize::Daemonize` builder (directly or through a
+/// `let` binding in the enclosing blocks).
+fn is_daemonize<'a>(file: &FileCx<'a>, receiver: &Expr, ancestors: &[Node<'a>]) -> bool {
+    let root = syntax::chain_root(receiver);
+    let root = match syntax::ident_of(root).and_then(|v| local_init(ancestors, &v)) {
+        Some(init) => syntax::chain_root(init),
+        None => root,
+    };
+    let Expr::Call(c) = root else { return false };
+    let Expr::Path(p) = syntax::peel(&c.func) else {
+        return false;
+    };
+    file.resolver
+        .candidates(&p.path)
+        .iter()
+        .any(|c| super::resolve::is(c, "daemonize::Daemonize::new"))
+}
+
+/// The initializer of the nearest `let NAME = …;` before the current statement.
+pub fn local_init<'a>(ancestors: &[Node<'a>], name: &str) -> Option<&'a Expr> {
+    for (block, index) in walk::enclosing_statements(ancestors) {
+        for stmt in block.stmts[..index].iter().rev() {
+            if let Stmt::Local(l) = stmt {
+                if syntax::pat_ident(&l.pat).as_deref() == Some(name) {
+                    return l.init.as_ref().map(|i| &*i.expr);
+                }
+            }
+        }
+    }
+    None
+}
+
+fn make_point<'a>(
+    cx: &'a CrateCx<'a>,
+    file: &'a FileCx<'a>,
+    func: FnRef<'a>,
+    kind: ForkKind,
+    call: &'a Expr,
+    ancestors: &[Node<'a>],
+) -> ForkPoint<'a> {
+    let (child, parent) = match kind {
+        ForkKind::PreExec => (pre_exec_region(cx, file, func, call), None),
+        ForkKind::Daemonize | ForkKind::Raw(ForkFn::ForkDaemon) => {
+            (daemon_region(file, func, call, ancestors), None)
+        }
+        _ => raw_regions(file, func, call, ancestors),
+    };
+    ForkPoint {
+        kind,
+        file,
+        func,
+        call,
+        ancestors: ancestors.to_vec(),
+        child,
+        parent,
+        process: None,
+        threads: OnceCell::new(),
+    }
+}
+
+fn forkrt_point<'a>(
+    cx: &'a CrateCx<'a>,
+    process: &Process<'a>,
+    index: usize,
+    start: &'a Expr,
+) -> ForkPoint<'a> {
+    let child = process.target_region(cx);
+    ForkPoint {
+        kind: ForkKind::Forkrt,
+        file: process.file,
+        func: process.func,
+        call: start,
+        ancestors: process.start_ancestors.clone(),
+        child,
+        parent: None,
+        process: Some(index),
+        threads: OnceCell::new(),
+    }
+}
+
+fn pre_exec_region<'a>(
+    cx: &'a CrateCx<'a>,
+    file: &'a FileCx<'a>,
+    func: FnRef<'a>,
+    call: &'a Expr,
+) -> Option<ChildRegion<'a>> {
+    let arg = match call {
+        Expr::MethodCall(m) => m.args.first()?,
+        Expr::Call(c) => c.args.iter().nth(1)?,
+        _ => return None,
+    };
+    match syntax::peel(arg) {
+        Expr::Closure(cl) => Some(ChildRegion {
+            file,
+            func: Some(func),
+            code: Code::Expr(&cl.body),
+            start: file.span_of(&cl.body),
+            branch: None,
+        }),
+        Expr::Path(p) => {
+            let target = walk::resolve_fn(cx, file, &p.path)?;
+            Some(ChildRegion {
+                file: target.file,
+                func: Some(target),
+                code: Code::Block(target.def.body),
+                start: file.span_of(arg),
+                branch: None,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// After `daemon()` / `Daemonize::start()` the caller is the child: the rest of the
+/// enclosing block, or the `Ok(Fork::Child)` arm if the result is matched.
+fn daemon_region<'a>(
+    file: &'a FileCx<'a>,
+    func: FnRef<'a>,
+    call: &'a Expr,
+    ancestors: &[Node<'a>],
+) -> Option<ChildRegion<'a>> {
+    if let (Some(child), _) = raw_regions(file, func, call, ancestors) {
+        return Some(ChildRegion {
+            branch: None,
+            ..child
+        });
+    }
+    let (_, at) = climb(call, ancestors);
+    let (block, index) = *walk::enclosing_statements(&ancestors[..at]).first()?;
+    let rest = &block.stmts[index + 1..];
+    let start = rest
+        .first()
+        .map_or_else(|| file.span_of(call), |s| file.span_of(s));
+    Some(ChildRegion {
+        file,
+        func: Some(func),
+        code: Code::Stmts(rest),
+        start,
+        branch: None,
+    })
+}
+
+/// Which process a condition or pattern selects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Side {
+    Child,
+    Parent,
+    Error,
+}
+
+/// Climbs from the fork call through wrappers (`unsafe {}`, parentheses, `?`,
+/// `.unwrap()`, `.expect()`…) to the expression whose value is inspected. Returns it
+/// and the index of the first ancestor that is not a wrapper.
+fn climb<'a>(call: &'a Expr, ancestors: &[Node<'a>]) -> (&'a Expr, usize) {
+    let mut cur = call;
+    let mut i = ancestors.len();
+    while i > 0 {
+        let parent = ancestors[i - 1];
+        let wraps = match parent {
+            Node::Stmt(b, _) | Node::Block(b) => {
+                b.stmts.len() == 1
+                    && matches!(&b.stmts[0], Stmt::Expr(e, None) if std::ptr::eq(e, cur))
+            }
+            Node::Expr(p) => {
+                let wraps = match p {
+                    Expr::Unsafe(_)
+                    | Expr::Block(_)
+                    | Expr::Paren(_)
+                    | Expr::Group(_)
+                    | Expr::Try(_)
+                    | Expr::Reference(_) => {
+                        std::ptr::eq(syntax::peel_result(p), syntax::peel_result(cur))
+                    }
+                    Expr::MethodCall(m) => {
+                        std::ptr::eq(&*m.receiver, cur)
+                            && std::ptr::eq(syntax::peel_result(p), syntax::peel_result(cur))
+                    }
+                    _ => false,
+                };
+                if wraps {
+                    cur = p;
+                }
+                wraps
+            }
+            _ => false,
+        };
+        if !wraps {
+            break;
+        }
+        i -= 1;
+    }
+    (cur, i)
+}
+
+fn raw_regions<'a>(
+    file: &'a FileCx<'a>,
+    func: FnRef<'a>,
+    call: &'a Expr,
+    ancestors: &[Node<'a>],
+) -> (Option<ChildRegion<'a>>, Option<ParentSide>) {
+    let (value, at) = climb(call, ancestors);
+    let region = |code: Code<'a>, start: Span, branch: Option<Branch<'a>>| ChildRegion {
+        file,
+        func: Some(func),
+        code,
+        start,
+        branch,
+    };
+    let Some(parent) = at.checked_sub(1).map(|i| ancestors[i]) else {
+        return (None, None);
+    };
+    match parent {
+        // match fork() { … }
+        Node::Expr(Expr::Match(m)) if std::ptr::eq(&*m.expr, value) => match_regions(file, func, m),
+        // if let PAT = fork() { … } else { … }
+        Node::Expr(Expr::Let(l)) if std::ptr::eq(&*l.expr, value) => {
+            let Some(Node::Expr(Expr::If(ifx))) = at.checked_sub(2).map(|i| ancestors[i]) else {
+                return (None, None);
+            };
+            if_regions(file, func, ifx, &|cond| {
+                classify_cond(cond, None, Some(value))
+            })
+        }
+        // fork() == 0 and friends, in a condition
+        Node::Expr(cmp @ (Expr::Binary(_) | Expr::MethodCall(_))) => {
+            let Some(Node::Expr(Expr::If(ifx))) = at.checked_sub(2).map(|i| ancestors[i]) else {
+                return (None, None);
+            };
+            if !std::ptr::eq(&*ifx.cond, cmp) {
+                return (None, None);
+            }
+            if_regions(file, func, ifx, &|cond| {
+                classify_cond(cond, None, Some(value))
+            })
+        }
+        // let PAT = fork() [else { … }];
+        Node::Local(l)
+            if l.init
+                .as_ref()
+                .is_some_and(|i| std::ptr::eq(&*i.expr, value)) =>
+        {
+            let init = l.init.as_ref().unwrap();
+            if let Some((_, diverge)) = &init.diverge {
+                // let Ok(ForkResult::Parent { child }) = fork() else { child code };
+                let (side, pid) = classify_pat(&l.pat);
+                let stmt = walk::enclosing_statements(&ancestors[..at])
+                    .first()
+                    .copied();
+                return match side {
+                    Some(Side::Parent) => (
+                        Some(region(
+                            Code::Expr(diverge),
+                            file.span_of(&**diverge),
+                            Some(Branch {
+                                span: file.span_of(&l.pat),
+                                code: Code::Expr(diverge),
+                            }),
+                        )),
+                        Some(ParentSide { pid }),
+                    ),
+                    Some(Side::Child) => match stmt {
+                        Some((b, i)) => {
+                            let rest = &b.stmts[i + 1..];
+                            (
+                                Some(region(Code::Stmts(rest), file.span_of(&l.pat), None)),
+                                None,
+                            )
+                        }
+                        None => (None, None),
+                    },
+                    _ => (None, None),
+                };
+            }
+            let Some(var) = syntax::pat_ident(&l.pat) else {
+                return (None, None);
+            };
+            let Some((block, index)) = walk::enclosing_statements(&ancestors[..at])
+                .first()
+                .copied()
+            else {
+                return (None, None);
+            };
+            follow_variable(file, func, &var, &block.stmts[index + 1..])
+        }
+        _ => (None, None),
+    }
+}
+
+/// `let pid = fork();` then statements that inspect `pid`.
+fn follow_variable<'a>(
+    file: &'a FileCx<'a>,
+    func: FnRef<'a>,
+    var: &str,
+    rest: &'a [Stmt],
+) -> (Option<ChildRegion<'a>>, Option<ParentSide>) {
+    let parent = || {
+        Some(ParentSide {
+            pid: Some(var.to_string()),
+        })
+    };
+    for (i, stmt) in rest.iter().enumerate() {
+        let expr = match stmt {
+            Stmt::Expr(e, _) => e,
+            Stmt::Local(l) => match &l.init {
+                Some(init) => {
+                    // let ForkResult::Parent { child } = pid else { child code };
+                    if let Some((_, diverge)) = &init.diverge {
+                        if syntax::ident_of(&init.expr).as_deref() == Some(var) {
+                            if let (Some(Side::Parent), pid) = classify_pat(&l.pat) {
+                                let code = Code::Expr(&**diverge);
+                                let r = ChildRegion {
+                                    file,
+                                    func: Some(func),
+                                    code,
+                                    start: file.span_of(&**diverge),
+                                    branch: Some(Branch {
+                                        span: file.span_of(&l.pat),
+                                        code,
+                                    }),
+                                };
+                                return (
+                                    Some(r),
+                                    Some(ParentSide {
+                                        pid: pid.or(Some(var.to_string())),
+                                    }),
+                                );
+                            }
+                        }
+                    }
+                    &init.expr
+                }
+                None => continue,
+            },
+            _ => continue,
+        };
+        match expr {
+            Expr::Match(m) if is_var(&m.expr, var) => {
+                let (child, p) = match_regions(file, func, m);
+                return (
+                    child,
+                    p.map(|p| ParentSide {
+                        pid: p.pid.or(Some(var.to_string())),
+                    }),
+                );
+            }
+            Expr::If(ifx) => {
+                let side = classify_cond(&ifx.cond, Some(var), None);
+                match side {
+                    Some(Side::Child) => {
+                        return (
+                            if_regions(file, func, ifx, &|c| classify_cond(c, Some(var), None)).0,
+                            parent(),
+                        );
+                    }
+                    Some(Side::Parent) if ifx.else_branch.is_some() => {
+                        return (
+                            if_regions(file, func, ifx, &|c| classify_cond(c, Some(var), None)).0,
+                            parent(),
+                        );
+                    }
+                    // Early return: `if pid != 0 { …; return }` — the rest is the child.
+                    Some(Side::Parent) | Some(Side::Error)
+                        if ifx.else_branch.is_none() && block_leaves(&ifx.then_branch) =>
+                    {
+                        if side == Some(Side::Error) {
+                            continue;
+                        }
+                        let tail = &rest[i + 1..];
+                        let start = tail
+                            .first()
+                            .map_or_else(|| file.span_of(ifx), |s| file.span_of(s));
+                        let code = Code::Stmts(tail);
+                        return (
+                            Some(ChildRegion {
+                                file,
+                                func: Some(func),
+                                code,
+                                start,
+                                branch: Some(Branch {
+                                    span: file.span_of(&*ifx.cond),
+                                    code,
+                                }),
+                            }),
+                            parent(),
+                        );
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+        if mentions(stmt, var) {
+            // The first statement that uses the pid decides; anything else is unknown.
+            break;
+        }
+    }
+    (None, parent())
+}
+
+fn is_var(e: &Expr, var: &str) -> bool {
+    syntax::ident_of(syntax::peel_result(e)).as_deref() == Some(var)
+}
+
+/// Whether a statement mentions an identifier anywhere.
+fn mentions(stmt: &Stmt, var: &str) -> bool {
+    use quote::ToTokens;
+    fn walk(ts: proc_macro2::TokenStream, var: &str) -> bool {
+        ts.into_iter().any(|t| match t {
+            proc_macro2::TokenTree::Ident(i) => i == var,
+            proc_macro2::TokenTree::Group(g) => walk(g.stream(), var),
+            _ => false,
+        })
+    }
+    walk(stmt.to_token_stream(), var)
+}
+
+/// Whether a block ends every path by leaving (return, break, continue, exit-like
+/// macros or calls of the exit family).
+fn block_leaves(b: &syn::Block) -> bool {
+    b.stmts.last().is_some_and(|s| match s {
+        Stmt::Expr(e, _) => syntax::is_jump(e) || is_exit_call(e),
+        Stmt::Macro(m) => syntax::DIVERGING_MACROS.contains(&syntax::macro_name(&m.mac).as_str()),
+        _ => false,
+    })
+}
+
+fn is_exit_call(e: &Expr) -> bool {
+    match syntax::peel(e) {
+        Expr::Call(c) => {
+            matches!(syntax::peel(&c.func), Expr::Path(p) if p.path.segments.last().is_some_and(|s| matches!(s.ident.to_string().as_str(), "exit" | "_exit" | "abort")))
+        }
+        _ => false,
+    }
+}
+
+fn match_regions<'a>(
+    file: &'a FileCx<'a>,
+    func: FnRef<'a>,
+    m: &'a syn::ExprMatch,
+) -> (Option<ChildRegion<'a>>, Option<ParentSide>) {
+    let sides: Vec<(Option<Side>, Option<String>)> =
+        m.arms.iter().map(|a| classify_pat(&a.pat)).collect();
+    let child = m
+        .arms
+        .iter()
+        .zip(&sides)
+        .find(|(_, (s, _))| *s == Some(Side::Child))
+        .map(|(a, _)| a);
+    let explicit_parent = sides.iter().any(|(s, _)| *s == Some(Side::Parent));
+    let pid = sides
+        .iter()
+        .find(|(s, _)| *s == Some(Side::Parent))
+        .and_then(|(_, p)| p.clone())
+        .or_else(|| {
+            // `match pid { 0 => …, -1 => …, other => … }`: a catch-all binding is the parent.
+            if explicit_parent {
+                return None;
+            }
+            m.arms.iter().find_map(|a| match &a.pat {
+                Pat::Ident(i) if i.subpat.is_none() => Some(i.ident.to_string()),
+                _ => None,
+            })
+        });
+    let Some(arm) = child else {
+        return (None, Some(ParentSide { pid }));
+    };
+    let code = Code::Expr(&arm.body);
+    let region = ChildRegion {
+        file,
+        func: Some(func),
+        code,
+        start: file.span_of(&*arm.body),
+        branch: Some(Branch {
+            span: file.span_of(&arm.pat),
+            code,
+        }),
+    };
+    (Some(region), Some(ParentSide { pid }))
+}
+
+fn if_regions<'a>(
+    file: &'a FileCx<'a>,
+    func: FnRef<'a>,
+    ifx: &'a syn::ExprIf,
+    classify: &dyn Fn(&Expr) -> Option<Side>,
+) -> (Option<ChildRegion<'a>>, Option<ParentSide>) {
+    let cond_span = file.span_of(&*ifx.cond);
+    match classify(&ifx.cond) {
+        Some(Side::Child) => {
+            let code = Code::Block(&ifx.then_branch);
+            let r = ChildRegion {
+                file,
+                func: Some(func),
+                code,
+                start: file.span_of(&ifx.then_branch),
+                branch: Some(Branch {
+                    span: cond_span,
+                    code,
+                }),
+            };
+            (
+                Some(r),
+                Some(ParentSide {
+                    pid: pid_of_if_let(&ifx.cond),
+                }),
+            )
+        }
+        Some(Side::Parent) => {
+            let pid = pid_of_if_let(&ifx.cond);
+            let Some((_, else_expr)) = &ifx.else_branch else {
+                return (None, Some(ParentSide { pid }));
+            };
+            // `else if pid == 0 { child }` chains: look for the child test in the chain.
+            if let Expr::If(inner) = &**else_expr {
+                if classify(&inner.cond) == Some(Side::Child) {
+                    return if_regions(file, func, inner, classify);
+                }
+            }
+            let code = Code::Expr(else_expr);
+            let r = ChildRegion {
+                file,
+                func: Some(func),
+                code,
+                start: file.span_of(&**else_expr),
+                branch: Some(Branch {
+                    span: cond_span,
+                    code,
+                }),
+            };
+            (Some(r), Some(ParentSide { pid }))
+        }
+        Some(Side::Error) => match &ifx.else_branch {
+            Some((_, e)) => match &**e {
+                Expr::If(inner) => if_regions(file, func, inner, classify),
+                _ => (None, None),
+            },
+            None => (None, None),
+        },
+        None => (None, None),
+    }
+}
+
+fn pid_of_if_let(cond: &Expr) -> Option<String> {
+    match cond {
+        Expr::Let(l) => classify_pat(&l.pat).1,
+        _ => None,
+    }
+}
+
+/// What a condition says about the fork result held in `var` (or computed by `value`).
+fn classify_cond(cond: &Expr, var: Option<&str>, value: Option<&Expr>) -> Option<Side> {
+    let is_subject = |e: &Expr| {
+        let e = syntax::peel_result(e);
+        value.is_some_and(|v| std::ptr::eq(syntax::peel_result(v), e))
+            || var.is_some_and(|v| syntax::ident_of(e).as_deref() == Some(v))
+    };
+    match syntax::peel(cond) {
+        Expr::Binary(b) => {
+            use syn::BinOp::*;
+            let (subject_left, lit) = if is_subject(&b.left) {
+                (true, syntax::int_lit(&b.right))
+            } else if is_subject(&b.right) {
+                (false, syntax::int_lit(&b.left))
+            } else {
+                return match b.op {
+                    And(_) => classify_cond(&b.left, var, value)
+                        .or_else(|| classify_cond(&b.right, var, value)),
+                    _ => None,
+                };
+            };
+            let lit = lit?;
+            // Normalise to `subject OP lit`.
+            let op = match (b.op, subject_left) {
+                (Lt(_), false) => "gt",
+                (Gt(_), false) => "lt",
+                (Le(_), false) => "ge",
+                (Ge(_), false) => "le",
+                (Eq(_), _) => "eq",
+                (Ne(_), _) => "ne",
+                (Lt(_), true) => "lt",
+                (Gt(_), true) => "gt",
+                (Le(_), true) => "le",
+                (Ge(_), true) => "ge",
+                _ => return None,
+            };
+            match (op, lit) {
+                ("eq", 0) => Some(Side::Child),
+                ("ne", 0) | ("gt", 0) | ("ge", 1) => Some(Side::Parent),
+                ("lt", 0) | ("eq", -1) | ("le", -1) => Some(Side::Error),
+                _ => None,
+            }
+        }
+        Expr::MethodCall(m) if is_subject(&m.receiver) => match m.method.to_string().as_str() {
+            "is_child" => Some(Side::Child),
+            "is_parent" => Some(Side::Parent),
+            _ => None,
+        },
+        Expr::Unary(u) if matches!(u.op, syn::UnOp::Not(_)) => {
+            match classify_cond(&u.expr, var, value)? {
+                Side::Child => Some(Side::Parent),
+                Side::Parent => Some(Side::Child),
+                Side::Error => None,
+            }
+        }
+        Expr::Let(l) if is_subject(&l.expr) || value.is_some_and(|v| std::ptr::eq(&*l.expr, v)) => {
+            classify_pat(&l.pat).0
+        }
+        Expr::Macro(m) if syntax::macro_name(&m.mac) == "matches" => {
+            let parser = |input: syn::parse::ParseStream<'_>| {
+                let e: Expr = input.parse()?;
+                input.parse::<syn::Token![,]>()?;
+                let p = Pat::parse_multi_with_leading_vert(input)?;
+                let _: proc_macro2::TokenStream = input.parse()?;
+                Ok((e, p))
+            };
+            let (e, p) = syn::parse::Parser::parse2(parser, m.mac.tokens.clone()).ok()?;
+            if is_subject(&e) || var.is_some_and(|v| syntax::ident_of(&e).as_deref() == Some(v)) {
+                classify_pat(&p).0
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+/// What a pattern matches of a fork result, and the pid it binds in the parent.
+fn classify_pat(pat: &Pat) -> (Option<Side>, Option<String>) {
+    match pat {
+        Pat::Lit(l) => match syntax::int_lit(&Expr::Lit(l.clone())) {
+            Some(0) => (Some(Side::Child), None),
+            Some(v) if v < 0 => (Some(Side::Error), None),
+            _ => (None, None),
+        },
+        Pat::Range(_) => (Some(Side::Parent), None),
+        Pat::Path(p) => (side_of_path(&p.path), None),
+        Pat::TupleStruct(ts) => {
+            let last = syntax::last_ident(&ts.path).unwrap_or_default();
+            match last.as_str() {
+                "Ok" | "Some" => ts.elems.first().map_or((None, None), classify_pat),
+                "Err" => (Some(Side::Error), None),
+                _ => {
+                    let side = side_of_path(&ts.path);
+                    let pid = ts.elems.first().and_then(syntax::pat_ident);
+                    (side, pid)
+                }
+            }
+        }
+        Pat::Struct(s) => {
+            let side = side_of_path(&s.path);
+            let pid = s.fields.iter().find_map(|f| match &f.member {
+                syn::Member::Named(n) if n == "child" || n == "pid" => syntax::pat_ident(&f.pat),
+                _ => None,
+            });
+            (side, pid)
+        }
+        Pat::Guard(g) => {
+            let (side, pid) = classify_pat(&g.pat);
+            if side.is_some() {
+                return (side, pid);
+            }
+            // `p if p > 0`
+            let var = syntax::pat_ident(&g.pat);
+            (
+                var.as_deref()
+                    .and_then(|v| classify_cond(&g.guard, Some(v), None)),
+                var,
+            )
+        }
+        Pat::Or(o) => o
+            .cases
+            .iter()
+            .map(classify_pat)
+            .find(|(s, _)| s.is_some())
+            .unwrap_or((None, None)),
+        Pat::Paren(p) => classify_pat(&p.pat),
+        Pat::Type(t) => classify_pat(&t.pat),
+        _ => (None, None),
+    }
+}
+
+fn side_of_path(path: &syn::Path) -> Option<Side> {
+    match syntax::last_ident(path)?.as_str() {
+        "Child" => Some(Side::Child),
+        "Parent" => Some(Side::Parent),
+        _ => None,
+    }
+}

@@ -1,0 +1,661 @@
+//! The shared analyses rules query. One [`CrateCx`] per package holds the package's
+//! parsed files (the candidates the prefilter let through, plus any file that defines
+//! a name an analysis asks about, parsed lazily) and computes each fact once:
+//!
+//! * [`forks`]: fork points and the child region of each (and the parent's pid);
+//! * [`processes`]: forkrt and procspawn processes, their targets, arguments and start
+//!   methods; `set_start_method` calls;
+//! * [`threads`]: whether other threads may exist at a program point;
+//! * [`walk`]: the walk over a region and the crate-local functions it calls, with the
+//!   call chain;
+//! * [`signal_safety`]: the async-signal-safety catalog;
+//! * [`locks`]: lock acquisitions, guards alive at a point, lock identity;
+//! * [`types`]: whether a type or value can cross a process boundary;
+//! * [`flow`]: "does every path from here reach X" over structured code.
+
+pub mod catalog;
+pub mod flow;
+pub mod forks;
+pub mod locks;
+pub mod processes;
+pub mod resolve;
+pub mod signal_safety;
+pub mod syntax;
+pub mod threads;
+pub mod types;
+pub mod walk;
+
+use std::cell::{OnceCell, RefCell};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use proc_macro2::Span as SynSpan;
+use typed_arena::Arena;
+
+use crate::diagnostic::Span;
+use crate::source::SourceFile;
+use resolve::Resolver;
+
+/// What the analyses need from the configuration.
+#[derive(Clone, Debug, Default)]
+pub struct AnalysisOptions {
+    pub extra_fork_points: Vec<String>,
+    pub extra_lock_types: Vec<String>,
+    pub catalog: signal_safety::Catalog,
+}
+
+/// The package a file belongs to: the nearest directory with a `Cargo.toml`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Package {
+    pub root: Option<PathBuf>,
+}
+
+impl Package {
+    pub fn for_file(path: &Path) -> Package {
+        let root = path
+            .parent()
+            .and_then(|dir| dir.ancestors().find(|d| d.join("Cargo.toml").is_file()))
+            .map(Path::to_path_buf);
+        Package { root }
+    }
+
+    /// Every `.rs` file of the package, skipping `target/`, hidden directories and
+    /// nested packages.
+    fn files(&self) -> Vec<PathBuf> {
+        let Some(root) = &self.root else {
+            return Vec::new();
+        };
+        walkdir::WalkDir::new(root)
+            .follow_links(false)
+            .into_iter()
+            .filter_entry(|e| {
+                e.depth() == 0
+                    || !(e.file_type().is_dir()
+                        && (e.file_name() == "target"
+                            || e.file_name().to_str().is_some_and(|n| n.starts_with('.'))
+                            || e.path().join("Cargo.toml").is_file()))
+            })
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "rs"))
+            .map(|e| e.into_path())
+            .collect()
+    }
+}
+
+/// Which kind of crate target a file is part of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TargetKind {
+    /// A binary (`src/main.rs`, `src/bin`, `examples`, `benches`, `build.rs`, or any
+    /// file with a top-level `fn main`): callers are known, `main` is the start.
+    Bin,
+    /// A library: its public functions' callers are unknown.
+    Lib,
+    /// An integration test: run by the multi-threaded test harness.
+    Test,
+}
+
+/// A function-like item with a body: free functions, methods, trait default methods,
+/// functions nested in blocks.
+pub struct FnDef<'a> {
+    pub name: String,
+    pub sig: &'a syn::Signature,
+    pub attrs: &'a [syn::Attribute],
+    pub body: &'a syn::Block,
+    /// The `impl` or `trait` it belongs to (last path segment of the self type).
+    pub self_ty: Option<String>,
+    pub is_pub: bool,
+    /// Inside a `#[cfg(test)]` module.
+    pub in_test_module: bool,
+}
+
+impl<'a> FnDef<'a> {
+    pub fn is_main(&self) -> bool {
+        self.name == "main" && self.self_ty.is_none()
+    }
+
+    /// `#[test]`, `#[tokio::test]`, `#[tokio::main]`…: the function runs with other
+    /// threads around.
+    pub fn threaded_attr(&self) -> Option<&'static str> {
+        catalog::THREADED_FN_ATTRS.iter().copied().find(|name| {
+            let want: Vec<&str> = name.split("::").collect();
+            self.attrs.iter().any(|a| {
+                let segs: Vec<String> = a
+                    .path()
+                    .segments
+                    .iter()
+                    .map(|s| s.ident.to_string())
+                    .collect();
+                segs.iter().map(String::as_str).eq(want.iter().copied())
+                    || (want.len() == 1 && segs.last().is_some_and(|s| s == want[0]))
+            })
+        })
+    }
+
+    pub fn is_async(&self) -> bool {
+        self.sig.asyncness.is_some()
+    }
+
+    /// Parameter names and types, in order (`self` excluded).
+    pub fn params(&self) -> Vec<(Option<String>, &'a syn::Type)> {
+        self.sig
+            .inputs
+            .iter()
+            .filter_map(|a| match a {
+                syn::FnArg::Typed(t) => Some((syntax::pat_ident(&t.pat), &*t.ty)),
+                syn::FnArg::Receiver(_) => None,
+            })
+            .collect()
+    }
+
+    /// Whether the function never returns (`-> !`).
+    pub fn returns_never(&self) -> bool {
+        matches!(&self.sig.output, syn::ReturnType::Type(_, ty) if matches!(**ty, syn::Type::Never(_)))
+    }
+}
+
+/// One parsed file and what is known about it.
+pub struct FileCx<'a> {
+    pub source: Arc<SourceFile>,
+    pub ast: &'a syn::File,
+    pub resolver: Resolver,
+    pub fns: Vec<FnDef<'a>>,
+    pub kind: TargetKind,
+    /// Whether this file was handed to the linter (findings are reported for the
+    /// hazards that start in candidate files).
+    pub candidate: bool,
+}
+
+impl<'a> FileCx<'a> {
+    /// The diagnostics span of a syntax span in this file.
+    pub fn span(&self, span: SynSpan) -> Span {
+        let (s, e) = (span.start(), span.end());
+        Span {
+            file: self.source.clone(),
+            start: self.source.position(s.line, s.column),
+            end: self.source.position(e.line, e.column),
+        }
+    }
+
+    pub fn span_of(&self, node: &impl syn::spanned::Spanned) -> Span {
+        self.span(node.span())
+    }
+
+    pub fn fns_named(&self, name: &str) -> impl Iterator<Item = &FnDef<'a>> {
+        self.fns.iter().filter(move |f| f.name == name)
+    }
+
+    pub fn main_fn(&self) -> Option<&FnDef<'a>> {
+        self.fns.iter().find(|f| f.is_main())
+    }
+
+    /// The function whose body contains `span`.
+    pub fn fn_containing(&self, span: SynSpan) -> Option<&FnDef<'a>> {
+        use syn::spanned::Spanned;
+        // Innermost: nested functions come after their parents in `fns`.
+        self.fns
+            .iter()
+            .rev()
+            .find(|f| syntax::contains(f.body.span(), span))
+    }
+}
+
+/// A function and the file it is in.
+#[derive(Clone, Copy)]
+pub struct FnRef<'a> {
+    pub file: &'a FileCx<'a>,
+    pub def: &'a FnDef<'a>,
+}
+
+impl<'a> FnRef<'a> {
+    pub fn key(&self) -> (usize, usize) {
+        (
+            self.file as *const FileCx<'a> as usize,
+            self.def as *const FnDef<'a> as usize,
+        )
+    }
+}
+
+/// The per-package analysis context.
+pub struct CrateCx<'a> {
+    pub package: Package,
+    pub options: &'a AnalysisOptions,
+    asts: &'a Arena<syn::File>,
+    file_cxs: &'a Arena<FileCx<'a>>,
+    /// Candidate files, in the order given.
+    candidates: RefCell<Vec<&'a FileCx<'a>>>,
+    /// Every parsed file by path; `None` when it could not be read or parsed.
+    parsed: RefCell<HashMap<PathBuf, Option<&'a FileCx<'a>>>>,
+    package_files: OnceCell<Vec<PathBuf>>,
+    texts: RefCell<HashMap<PathBuf, Option<Arc<SourceFile>>>>,
+    fn_lookups: RefCell<HashMap<String, Vec<FnRef<'a>>>>,
+    forks: OnceCell<Vec<forks::ForkPoint<'a>>>,
+    processes: OnceCell<processes::Processes<'a>>,
+    has_lib: OnceCell<bool>,
+}
+
+/// A file that did not parse: where and why.
+pub struct ParseFailure {
+    pub source: Arc<SourceFile>,
+    pub line: usize,
+    pub column0: usize,
+    pub message: String,
+}
+
+impl<'a> CrateCx<'a> {
+    pub fn new(
+        package: Package,
+        options: &'a AnalysisOptions,
+        asts: &'a Arena<syn::File>,
+        file_cxs: &'a Arena<FileCx<'a>>,
+    ) -> CrateCx<'a> {
+        CrateCx {
+            package,
+            options,
+            asts,
+            file_cxs,
+            candidates: RefCell::default(),
+            parsed: RefCell::default(),
+            package_files: OnceCell::new(),
+            texts: RefCell::default(),
+            fn_lookups: RefCell::default(),
+            forks: OnceCell::new(),
+            processes: OnceCell::new(),
+            has_lib: OnceCell::new(),
+        }
+    }
+
+    /// Parses a candidate file. A parse error is returned for the engine to report.
+    pub fn add_candidate(&self, source: Arc<SourceFile>) -> Result<(), ParseFailure> {
+        let path = source.path.clone();
+        self.texts
+            .borrow_mut()
+            .insert(path.clone(), Some(source.clone()));
+        match self.parse(source, true) {
+            Ok(fcx) => {
+                self.parsed.borrow_mut().insert(path, Some(fcx));
+                self.candidates.borrow_mut().push(fcx);
+                Ok(())
+            }
+            Err(failure) => {
+                self.parsed.borrow_mut().insert(path, None);
+                Err(failure)
+            }
+        }
+    }
+
+    pub fn candidates(&self) -> Vec<&'a FileCx<'a>> {
+        self.candidates.borrow().clone()
+    }
+
+    fn parse(
+        &self,
+        source: Arc<SourceFile>,
+        candidate: bool,
+    ) -> Result<&'a FileCx<'a>, ParseFailure> {
+        let ast = syn::parse_file(&source.text).map_err(|e| {
+            let start = e.span().start();
+            ParseFailure {
+                source: source.clone(),
+                line: start.line,
+                column0: start.column,
+                message: e.to_string(),
+            }
+        })?;
+        let ast: &'a syn::File = self.asts.alloc(ast);
+        let resolver = Resolver::new(ast);
+        let mut fns = Vec::new();
+        collect_fns(&ast.items, None, false, &mut fns);
+        let kind = self.target_kind(&source.path, ast);
+        Ok(self.file_cxs.alloc(FileCx {
+            source,
+            ast,
+            resolver,
+            fns,
+            kind,
+            candidate,
+        }))
+    }
+
+    fn target_kind(&self, path: &Path, ast: &syn::File) -> TargetKind {
+        let has_main = ast
+            .items
+            .iter()
+            .any(|i| matches!(i, syn::Item::Fn(f) if f.sig.ident == "main"));
+        if has_main {
+            return TargetKind::Bin;
+        }
+        let Some(root) = &self.package.root else {
+            return TargetKind::Lib;
+        };
+        let rel = path.strip_prefix(root).unwrap_or(path);
+        let rel_s = rel.to_string_lossy().replace('\\', "/");
+        if rel_s.starts_with("tests/") {
+            return TargetKind::Test;
+        }
+        if ["src/bin/", "examples/", "benches/"]
+            .iter()
+            .any(|p| rel_s.starts_with(p))
+            || rel_s == "build.rs"
+            || rel_s == "src/main.rs"
+        {
+            return TargetKind::Bin;
+        }
+        let has_lib = *self
+            .has_lib
+            .get_or_init(|| root.join("src/lib.rs").is_file());
+        if !has_lib && root.join("src/main.rs").is_file() {
+            return TargetKind::Bin;
+        }
+        if has_lib && root.join("src/main.rs").is_file() {
+            // Both: a module belongs to the binary if only `main.rs` declares it.
+            let stem = rel.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+            let stem = if stem == "mod" {
+                rel.parent()
+                    .and_then(|p| p.file_name())
+                    .and_then(|s| s.to_str())
+                    .unwrap_or("")
+            } else {
+                stem
+            };
+            let declares = |f: &str| {
+                std::fs::read_to_string(root.join(f))
+                    .is_ok_and(|t| t.contains(&format!("mod {stem}")))
+            };
+            if declares("src/main.rs") && !declares("src/lib.rs") {
+                return TargetKind::Bin;
+            }
+        }
+        TargetKind::Lib
+    }
+
+    fn text(&self, path: &Path) -> Option<Arc<SourceFile>> {
+        if let Some(t) = self.texts.borrow().get(path) {
+            return t.clone();
+        }
+        let text = std::fs::read(path)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok());
+        let source = text.map(|t| {
+            Arc::new(SourceFile::new(
+                path.to_path_buf(),
+                self.display_name(path),
+                t,
+            ))
+        });
+        self.texts
+            .borrow_mut()
+            .insert(path.to_path_buf(), source.clone());
+        source
+    }
+
+    fn display_name(&self, path: &Path) -> String {
+        crate::discover::display(path)
+    }
+
+    /// A package file, parsed on first use.
+    pub fn file(&self, path: &Path) -> Option<&'a FileCx<'a>> {
+        if let Some(p) = self.parsed.borrow().get(path) {
+            return *p;
+        }
+        let parsed = self.text(path).and_then(|src| self.parse(src, false).ok());
+        self.parsed.borrow_mut().insert(path.to_path_buf(), parsed);
+        parsed
+    }
+
+    fn package_files(&self) -> &[PathBuf] {
+        self.package_files.get_or_init(|| self.package.files())
+    }
+
+    /// Files of the package whose text mentions `needle` as a whole word after one of
+    /// `introducers` (`fn`, `static`, `struct`…), parsed. Candidates come first.
+    pub fn files_defining(&self, needle: &str, introducers: &[&str]) -> Vec<&'a FileCx<'a>> {
+        let mut out: Vec<&'a FileCx<'a>> = Vec::new();
+        for c in self.candidates() {
+            if defines(&c.source.text, needle, introducers) {
+                out.push(c);
+            }
+        }
+        for path in self.package_files().to_vec() {
+            if out.iter().any(|f| f.source.path == path) {
+                continue;
+            }
+            let Some(text) = self.text(&path) else {
+                continue;
+            };
+            if defines(&text.text, needle, introducers) {
+                if let Some(f) = self.file(&path) {
+                    out.push(f);
+                }
+            }
+        }
+        out
+    }
+
+    /// Files of the package whose text has `word` as a whole word, parsed.
+    pub fn files_mentioning(&self, word: &str) -> Vec<&'a FileCx<'a>> {
+        self.files_defining(word, &[])
+    }
+
+    /// Every function of the package named `name`.
+    pub fn fns_named(&self, name: &str) -> Vec<FnRef<'a>> {
+        if let Some(v) = self.fn_lookups.borrow().get(name) {
+            return v.clone();
+        }
+        let mut v = Vec::new();
+        for file in self.files_defining(name, &["fn"]) {
+            for def in file.fns_named(name) {
+                v.push(FnRef { file, def });
+            }
+        }
+        self.fn_lookups
+            .borrow_mut()
+            .insert(name.to_string(), v.clone());
+        v
+    }
+
+    /// The `main` function of the binary a file belongs to.
+    pub fn main_of(&self, file: &'a FileCx<'a>) -> Option<FnRef<'a>> {
+        if let Some(def) = file.main_fn() {
+            return Some(FnRef { file, def });
+        }
+        if file.kind != TargetKind::Bin {
+            return None;
+        }
+        let root = self.package.root.as_ref()?;
+        // `src/bin/tool/x.rs` → `src/bin/tool/main.rs`; otherwise `src/main.rs`.
+        let mut dir = file.source.path.parent();
+        while let Some(d) = dir {
+            let main = d.join("main.rs");
+            if main != file.source.path && main.is_file() {
+                let f = self.file(&main)?;
+                return f.main_fn().map(|def| FnRef { file: f, def });
+            }
+            if d == root.as_path() {
+                break;
+            }
+            dir = d.parent();
+        }
+        None
+    }
+
+    /// How many files were parsed (candidates and files read for cross-file facts).
+    pub fn parsed_count(&self) -> usize {
+        self.parsed
+            .borrow()
+            .values()
+            .filter(|p| p.is_some())
+            .count()
+    }
+
+    pub fn forks(&'a self) -> &'a [forks::ForkPoint<'a>] {
+        self.forks.get_or_init(|| forks::find(self))
+    }
+
+    pub fn processes(&'a self) -> &'a processes::Processes<'a> {
+        self.processes.get_or_init(|| processes::find(self))
+    }
+}
+
+/// Whether `text` has `needle` as a word right after one of `introducers` (or
+/// anywhere, when `introducers` is empty).
+fn defines(text: &str, needle: &str, introducers: &[&str]) -> bool {
+    let bytes = text.as_bytes();
+    memchr::memmem::find_iter(bytes, needle.as_bytes()).any(|at| {
+        let end = at + needle.len();
+        let word_end = bytes.get(end).is_none_or(|b| !is_ident_byte(*b));
+        let word_start = at == 0 || !is_ident_byte(bytes[at - 1]);
+        if !(word_end && word_start) {
+            return false;
+        }
+        if introducers.is_empty() {
+            return true;
+        }
+        let before = text[..at].trim_end();
+        let before = before.strip_suffix("mut").map_or(before, str::trim_end);
+        introducers.iter().any(|i| {
+            before.ends_with(i)
+                && before[..before.len() - i.len()]
+                    .chars()
+                    .next_back()
+                    .is_none_or(|c| !c.is_alphanumeric() && c != '_')
+        })
+    })
+}
+
+fn is_ident_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+fn collect_fns<'a>(
+    items: &'a [syn::Item],
+    self_ty: Option<&str>,
+    in_test: bool,
+    out: &mut Vec<FnDef<'a>>,
+) {
+    for item in items {
+        match item {
+            syn::Item::Fn(f) => push_fn(
+                out,
+                &f.sig,
+                &f.attrs,
+                &f.block,
+                self_ty,
+                matches!(f.vis, syn::Visibility::Public(_)),
+                in_test,
+            ),
+            syn::Item::Impl(imp) => {
+                let ty = type_name(&imp.self_ty);
+                let trait_impl = imp.trait_.is_some();
+                for ii in &imp.items {
+                    if let syn::ImplItem::Fn(f) = ii {
+                        let is_pub = trait_impl || matches!(f.vis, syn::Visibility::Public(_));
+                        push_fn(
+                            out,
+                            &f.sig,
+                            &f.attrs,
+                            &f.block,
+                            ty.as_deref(),
+                            is_pub,
+                            in_test,
+                        );
+                    }
+                }
+            }
+            syn::Item::Trait(t) => {
+                let name = t.ident.to_string();
+                for ti in &t.items {
+                    if let syn::TraitItem::Fn(f) = ti {
+                        if let Some(body) = &f.default {
+                            push_fn(out, &f.sig, &f.attrs, body, Some(&name), true, in_test);
+                        }
+                    }
+                }
+            }
+            syn::Item::Mod(m) => {
+                if let Some((_, items)) = &m.content {
+                    collect_fns(items, None, in_test || syntax::is_cfg_test(&m.attrs), out);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn push_fn<'a>(
+    out: &mut Vec<FnDef<'a>>,
+    sig: &'a syn::Signature,
+    attrs: &'a [syn::Attribute],
+    body: &'a syn::Block,
+    self_ty: Option<&str>,
+    is_pub: bool,
+    in_test: bool,
+) {
+    out.push(FnDef {
+        name: sig.ident.to_string(),
+        sig,
+        attrs,
+        body,
+        self_ty: self_ty.map(String::from),
+        is_pub,
+        in_test_module: in_test,
+    });
+    // Functions nested in the body.
+    let mut nested = NestedFns { out: Vec::new() };
+    syn::visit::Visit::visit_block(&mut nested, body);
+    for (sig, attrs, block) in nested.out {
+        out.push(FnDef {
+            name: sig.ident.to_string(),
+            sig,
+            attrs,
+            body: block,
+            self_ty: None,
+            is_pub: false,
+            in_test_module: in_test,
+        });
+    }
+}
+
+struct NestedFns<'a> {
+    out: Vec<(&'a syn::Signature, &'a [syn::Attribute], &'a syn::Block)>,
+}
+
+impl<'a> syn::visit::Visit<'a> for NestedFns<'a> {
+    fn visit_item_fn(&mut self, f: &'a syn::ItemFn) {
+        self.out.push((&f.sig, &f.attrs, &f.block));
+        syn::visit::visit_item_fn(self, f);
+    }
+    fn visit_item_impl(&mut self, _: &'a syn::ItemImpl) {}
+    fn visit_item_mod(&mut self, _: &'a syn::ItemMod) {}
+}
+
+/// The last path segment of a type (`Foo` for `crate::a::Foo<T>`, `&Foo`).
+pub fn type_name(ty: &syn::Type) -> Option<String> {
+    match ty {
+        syn::Type::Path(p) => syntax::last_ident(&p.path),
+        syn::Type::Reference(r) => type_name(&r.elem),
+        syn::Type::Paren(p) => type_name(&p.elem),
+        syn::Type::Group(g) => type_name(&g.elem),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn definition_search() {
+        assert!(defines("pub fn helper() {}", "helper", &["fn"]));
+        assert!(defines("fn  helper<T>()", "helper", &["fn"]));
+        assert!(!defines("helper();", "helper", &["fn"]));
+        assert!(!defines("fn helper2()", "helper", &["fn"]));
+        assert!(!defines("fn my_helper()", "helper", &["fn"]));
+        assert!(defines(
+            "static mut COUNTER: u32 = 0;",
+            "COUNTER",
+            &["static"]
+        ));
+        assert!(!defines("cfn helper()", "helper", &["fn"]));
+    }
+}

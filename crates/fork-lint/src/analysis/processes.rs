@@ -1,0 +1,370 @@
+//! Processes started through a runtime — forkrt (`Process::new`, `Context::process`)
+//! and procspawn (`spawn`, `Pool::spawn`) — with their targets, arguments, start calls
+//! and the start methods that may be in force; and `set_start_method` calls.
+//!
+//! Start method inference: `get_context(StartMethod::X).process(..)` uses X;
+//! `Process::new` uses the global method, which is the union of every
+//! `set_start_method[_force](..)` argument in the package, or the platform default
+//! (forkserver on Linux, spawn on macOS) when none is set. An argument that is not a
+//! literal (`method_from_args()`) may be any method: the program must then be safe
+//! under each, as the same program text runs under all three (Python's model).
+
+use syn::Expr;
+
+use super::catalog::runtime;
+use super::forks::{ChildRegion, local_init};
+use super::resolve::is;
+use super::walk::{self, Code, Node};
+use super::{CrateCx, FileCx, FnRef, syntax};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProcessApi {
+    Forkrt,
+    Procspawn,
+}
+
+/// Which start methods a process may run under.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Methods {
+    pub fork: bool,
+    pub spawn: bool,
+    pub forkserver: bool,
+}
+
+impl Methods {
+    pub const ALL: Methods = Methods {
+        fork: true,
+        spawn: true,
+        forkserver: true,
+    };
+    pub const DEFAULT: Methods = Methods {
+        fork: false,
+        spawn: true,
+        forkserver: true,
+    };
+    pub const SPAWN: Methods = Methods {
+        fork: false,
+        spawn: true,
+        forkserver: false,
+    };
+
+    pub fn may_fork(self) -> bool {
+        self.fork
+    }
+
+    /// spawn or forkserver: the child does not inherit the parent's state and the
+    /// arguments are serialized.
+    pub fn may_serialize(self) -> bool {
+        self.spawn || self.forkserver
+    }
+
+    pub fn union(self, o: Methods) -> Methods {
+        Methods {
+            fork: self.fork || o.fork,
+            spawn: self.spawn || o.spawn,
+            forkserver: self.forkserver || o.forkserver,
+        }
+    }
+
+    /// "spawn or forkserver", "spawn", … for messages.
+    pub fn describe_serializing(self) -> &'static str {
+        match (self.spawn, self.forkserver) {
+            (true, true) => "spawn or forkserver",
+            (true, false) => "spawn",
+            (false, true) => "forkserver",
+            (false, false) => "no",
+        }
+    }
+
+    /// The methods a `StartMethod` expression names; `None` when not a literal.
+    pub fn of_expr(e: &Expr) -> Option<Methods> {
+        let name = match syntax::peel_result(e) {
+            Expr::Path(p) => syntax::last_ident(&p.path)?,
+            Expr::MethodCall(m) if m.method == "parse" => match syntax::peel(&m.receiver) {
+                Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(s),
+                    ..
+                }) => s.value(),
+                _ => return None,
+            },
+            Expr::Call(c) => match c.args.first().map(syntax::peel) {
+                Some(Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(s),
+                    ..
+                })) => s.value(),
+                _ => return None,
+            },
+            _ => return None,
+        };
+        match name.to_ascii_lowercase().as_str() {
+            "fork" => Some(Methods {
+                fork: true,
+                ..Methods::default()
+            }),
+            "spawn" => Some(Methods::SPAWN),
+            "forkserver" => Some(Methods {
+                forkserver: true,
+                ..Methods::default()
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// One process created through a runtime.
+pub struct Process<'a> {
+    pub api: ProcessApi,
+    pub file: &'a FileCx<'a>,
+    pub func: FnRef<'a>,
+    /// `Process::new(..)`, `ctx.process(..)`, `procspawn::spawn(..)`, `pool.spawn(..)`.
+    pub create: &'a Expr,
+    pub target: Option<&'a Expr>,
+    pub args: Option<&'a Expr>,
+    pub method: Methods,
+    /// The `.start()` call (procspawn processes start at creation).
+    pub start: Option<&'a Expr>,
+    pub start_ancestors: Vec<Node<'a>>,
+}
+
+impl<'a> Process<'a> {
+    /// The call that starts the process (the creation when no `.start()` was found).
+    pub fn start_call(&self) -> &'a Expr {
+        self.start.unwrap_or(self.create)
+    }
+
+    /// The target's code: a crate-local function's body or a closure's.
+    pub fn target_region(&self, cx: &'a CrateCx<'a>) -> Option<ChildRegion<'a>> {
+        let target = self.target?;
+        match syntax::peel(target) {
+            Expr::Closure(c) => Some(ChildRegion {
+                file: self.file,
+                func: Some(self.func),
+                code: Code::Expr(&c.body),
+                start: self.file.span_of(target),
+                branch: None,
+            }),
+            Expr::Path(p) => {
+                let f = walk::resolve_fn(cx, self.file, &p.path)?;
+                Some(ChildRegion {
+                    file: f.file,
+                    func: Some(f),
+                    code: Code::Block(f.def.body),
+                    start: self.file.span_of(target),
+                    branch: None,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// The target function, when it is a crate-local function.
+    pub fn target_fn(&self, cx: &'a CrateCx<'a>) -> Option<FnRef<'a>> {
+        match syntax::peel(self.target?) {
+            Expr::Path(p) => walk::resolve_fn(cx, self.file, &p.path),
+            _ => None,
+        }
+    }
+}
+
+/// A call to `set_start_method` (or the forced variant).
+pub struct SetCall<'a> {
+    pub file: &'a FileCx<'a>,
+    pub func: FnRef<'a>,
+    pub call: &'a Expr,
+    pub forced: bool,
+    pub ancestors: Vec<Node<'a>>,
+}
+
+pub struct Processes<'a> {
+    pub list: Vec<Process<'a>>,
+    pub set_calls: Vec<SetCall<'a>>,
+}
+
+impl Processes<'_> {
+    /// The start method `Process::new` uses: the union of every
+    /// `set_start_method` argument, or the platform default.
+    fn global_methods(set_calls: &[SetCall<'_>]) -> Methods {
+        let mut out: Option<Methods> = None;
+        for s in set_calls {
+            let Expr::Call(c) = s.call else { continue };
+            let m = c
+                .args
+                .first()
+                .and_then(Methods::of_expr)
+                .unwrap_or(Methods::ALL);
+            out = Some(out.map_or(m, |o| o.union(m)));
+        }
+        out.unwrap_or(Methods::DEFAULT)
+    }
+}
+
+pub fn find<'a>(cx: &'a CrateCx<'a>) -> Processes<'a> {
+    let mut creates: Vec<(
+        ProcessApi,
+        &'a FileCx<'a>,
+        FnRef<'a>,
+        &'a Expr,
+        Option<Methods>,
+        Vec<Node<'a>>,
+    )> = Vec::new();
+    let mut starts: Vec<(&'a Expr, &'a Expr, Vec<Node<'a>>)> = Vec::new(); // (create, start, ancestors)
+    let mut set_calls = Vec::new();
+    for file in cx.candidates() {
+        for def in &file.fns {
+            let func = FnRef { file, def };
+            walk::each_expr(def.body, &mut |e, ancestors| match e {
+                Expr::Call(c) => {
+                    let Expr::Path(p) = syntax::peel(&c.func) else {
+                        return;
+                    };
+                    let cands = file.resolver.candidates(&p.path);
+                    let any = |pat: &str| cands.iter().any(|c| is(c, pat));
+                    if any(runtime::FORKRT_PROCESS_NEW) && c.args.len() == 2 {
+                        creates.push((ProcessApi::Forkrt, file, func, e, None, ancestors.to_vec()));
+                    } else if any(runtime::PROCSPAWN_SPAWN) && c.args.len() == 2 {
+                        creates.push((
+                            ProcessApi::Procspawn,
+                            file,
+                            func,
+                            e,
+                            Some(Methods::SPAWN),
+                            ancestors.to_vec(),
+                        ));
+                    } else if any(runtime::FORKRT_SET_START_METHOD)
+                        || any(runtime::FORKRT_SET_START_METHOD_FORCE)
+                    {
+                        set_calls.push(SetCall {
+                            file,
+                            func,
+                            call: e,
+                            forced: any(runtime::FORKRT_SET_START_METHOD_FORCE),
+                            ancestors: ancestors.to_vec(),
+                        });
+                    }
+                }
+                Expr::MethodCall(m) => {
+                    let name = m.method.to_string();
+                    if name == "process" && m.args.len() == 2 {
+                        if let Some(methods) = context_methods(file, &m.receiver, ancestors) {
+                            creates.push((
+                                ProcessApi::Forkrt,
+                                file,
+                                func,
+                                e,
+                                Some(methods),
+                                ancestors.to_vec(),
+                            ));
+                        }
+                    } else if name == "spawn"
+                        && m.args.len() == 2
+                        && is_procspawn_pool(file, &m.receiver, ancestors)
+                    {
+                        creates.push((
+                            ProcessApi::Procspawn,
+                            file,
+                            func,
+                            e,
+                            Some(Methods::SPAWN),
+                            ancestors.to_vec(),
+                        ));
+                    } else if name == "start" && m.args.is_empty() {
+                        let root = syntax::chain_root(&m.receiver);
+                        let create = match syntax::ident_of(root) {
+                            Some(var) => local_init(ancestors, &var).map(syntax::chain_root),
+                            None => Some(root),
+                        };
+                        if let Some(create) = create {
+                            starts.push((create, e, ancestors.to_vec()));
+                        }
+                    }
+                }
+                _ => {}
+            });
+        }
+    }
+    let global = Processes::global_methods(&set_calls);
+    let list = creates
+        .into_iter()
+        .map(|(api, file, func, create, methods, ancestors)| {
+            let (target, args) = match create {
+                Expr::Call(c) => match api {
+                    ProcessApi::Forkrt => (c.args.first(), c.args.iter().nth(1)),
+                    ProcessApi::Procspawn => (c.args.iter().nth(1), c.args.first()),
+                },
+                Expr::MethodCall(m) => match api {
+                    ProcessApi::Forkrt => (m.args.first(), m.args.iter().nth(1)),
+                    ProcessApi::Procspawn => (m.args.iter().nth(1), m.args.first()),
+                },
+                _ => (None, None),
+            };
+            let start = starts.iter().find(|(c, _, _)| std::ptr::eq(*c, create));
+            let (start, start_ancestors) = match (api, start) {
+                (ProcessApi::Forkrt, Some((_, s, a))) => (Some(*s), a.clone()),
+                _ => (None, ancestors),
+            };
+            Process {
+                api,
+                file,
+                func,
+                create,
+                target,
+                args,
+                method: methods.unwrap_or(global),
+                start,
+                start_ancestors,
+            }
+        })
+        .collect();
+    Processes { list, set_calls }
+}
+
+/// `get_context(M).process(..)` or `ctx.process(..)` with `let ctx = get_context(M)`.
+fn context_methods<'a>(
+    file: &FileCx<'a>,
+    receiver: &Expr,
+    ancestors: &[Node<'a>],
+) -> Option<Methods> {
+    let root = syntax::chain_root(receiver);
+    let root = match syntax::ident_of(root) {
+        Some(var) => syntax::chain_root(local_init(ancestors, &var)?),
+        None => root,
+    };
+    let Expr::Call(c) = syntax::peel_result(root) else {
+        return None;
+    };
+    let Expr::Path(p) = syntax::peel(&c.func) else {
+        return None;
+    };
+    if !file
+        .resolver
+        .candidates(&p.path)
+        .iter()
+        .any(|c| is(c, runtime::FORKRT_GET_CONTEXT))
+    {
+        return None;
+    }
+    Some(
+        c.args
+            .first()
+            .and_then(Methods::of_expr)
+            .unwrap_or(Methods::ALL),
+    )
+}
+
+fn is_procspawn_pool<'a>(file: &FileCx<'a>, receiver: &Expr, ancestors: &[Node<'a>]) -> bool {
+    let root = syntax::chain_root(receiver);
+    let root = match syntax::ident_of(root).and_then(|v| local_init(ancestors, &v)) {
+        Some(init) => syntax::chain_root(init),
+        None => root,
+    };
+    let Expr::Call(c) = syntax::peel_result(root) else {
+        return false;
+    };
+    let Expr::Path(p) = syntax::peel(&c.func) else {
+        return false;
+    };
+    file.resolver
+        .candidates(&p.path)
+        .iter()
+        .any(|c| is(c, runtime::PROCSPAWN_POOL_NEW) || is(c, runtime::PROCSPAWN_POOL_BUILDER))
+}

@@ -1,0 +1,286 @@
+//! Small questions about syntax that every analysis asks: what a path says, what an
+//! expression is once wrappers are peeled off, which expressions a macro's arguments
+//! hold.
+
+use proc_macro2::Span;
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{Expr, Pat, Stmt};
+
+/// The segments of a path, without generic arguments.
+pub fn segments(path: &syn::Path) -> Vec<String> {
+    path.segments.iter().map(|s| s.ident.to_string()).collect()
+}
+
+/// The last segment of a path.
+pub fn last_ident(path: &syn::Path) -> Option<String> {
+    path.segments.last().map(|s| s.ident.to_string())
+}
+
+/// Peels parentheses, invisible groups, `&`/`&mut`, `*`, casts' inner values are kept,
+/// and `unsafe { e }` / `{ e }` blocks that hold only `e`.
+pub fn peel(mut e: &Expr) -> &Expr {
+    loop {
+        e = match e {
+            Expr::Paren(p) => &p.expr,
+            Expr::Group(g) => &g.expr,
+            Expr::Reference(r) => &r.expr,
+            Expr::Unary(u) if matches!(u.op, syn::UnOp::Deref(_)) => &u.expr,
+            Expr::Unsafe(u) => match single_expr(&u.block.stmts) {
+                Some(inner) => inner,
+                None => return e,
+            },
+            Expr::Block(b) if b.label.is_none() => match single_expr(&b.block.stmts) {
+                Some(inner) => inner,
+                None => return e,
+            },
+            _ => return e,
+        };
+    }
+}
+
+/// Like [`peel`], and also looks through the ways a `Result` is unwrapped:
+/// `?`, `.unwrap()`, `.expect(..)`, `.map_err(..)`, `.context(..)` and friends.
+pub fn peel_result(mut e: &Expr) -> &Expr {
+    loop {
+        let p = peel(e);
+        e = match p {
+            Expr::Try(t) => &t.expr,
+            Expr::MethodCall(m) if RESULT_ADAPTERS.contains(&m.method.to_string().as_str()) => {
+                &m.receiver
+            }
+            _ => return p,
+        };
+    }
+}
+
+const RESULT_ADAPTERS: &[&str] = &[
+    "unwrap",
+    "expect",
+    "unwrap_or_else",
+    "unwrap_or",
+    "map_err",
+    "context",
+    "with_context",
+    "wrap_err",
+    "or_else",
+    "into_ok",
+];
+
+/// The only expression of a block with no other statements.
+pub fn single_expr(stmts: &[Stmt]) -> Option<&Expr> {
+    match stmts {
+        [Stmt::Expr(e, _)] => Some(e),
+        _ => None,
+    }
+}
+
+/// A single-identifier path expression (`x`), after peeling.
+pub fn ident_of(e: &Expr) -> Option<String> {
+    match peel(e) {
+        Expr::Path(p) if p.qself.is_none() && p.path.segments.len() == 1 => {
+            Some(p.path.segments[0].ident.to_string())
+        }
+        _ => None,
+    }
+}
+
+/// The receiver at the root of a method chain: `a` in `a.b().c(x).d()`.
+pub fn chain_root(mut e: &Expr) -> &Expr {
+    loop {
+        e = match peel(e) {
+            Expr::MethodCall(m) => &m.receiver,
+            Expr::Try(t) => &t.expr,
+            Expr::Field(f) => &f.base,
+            other => return other,
+        };
+    }
+}
+
+/// The method names along a chain, innermost first: `["new", "pid_file", "start"]` for
+/// `Daemonize::new().pid_file(p).start()` (the root call's last path segment first).
+pub fn chain_methods(e: &Expr) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut cur = e;
+    loop {
+        match peel(cur) {
+            Expr::MethodCall(m) => {
+                names.push(m.method.to_string());
+                cur = &m.receiver;
+            }
+            Expr::Try(t) => cur = &t.expr,
+            Expr::Call(c) => {
+                if let Expr::Path(p) = peel(&c.func) {
+                    if let Some(last) = last_ident(&p.path) {
+                        names.push(last);
+                    }
+                }
+                break;
+            }
+            _ => break,
+        }
+    }
+    names.reverse();
+    names
+}
+
+/// The identifiers a pattern binds.
+pub fn pat_bindings(pat: &Pat, out: &mut Vec<String>) {
+    match pat {
+        Pat::Ident(p) => {
+            out.push(p.ident.to_string());
+            if let Some((_, sub)) = &p.subpat {
+                pat_bindings(sub, out);
+            }
+        }
+        Pat::Or(p) => p.cases.iter().for_each(|c| pat_bindings(c, out)),
+        Pat::Paren(p) => pat_bindings(&p.pat, out),
+        Pat::Reference(p) => pat_bindings(&p.pat, out),
+        Pat::Slice(p) => p.elems.iter().for_each(|c| pat_bindings(c, out)),
+        Pat::Struct(p) => p.fields.iter().for_each(|f| pat_bindings(&f.pat, out)),
+        Pat::Tuple(p) => p.elems.iter().for_each(|c| pat_bindings(c, out)),
+        Pat::TupleStruct(p) => p.elems.iter().for_each(|c| pat_bindings(c, out)),
+        Pat::Type(p) => pat_bindings(&p.pat, out),
+        Pat::Guard(p) => pat_bindings(&p.pat, out),
+        _ => {}
+    }
+}
+
+/// The single identifier a pattern binds (`x`, `mut x`, `x: T`, `ref x`).
+pub fn pat_ident(pat: &Pat) -> Option<String> {
+    match pat {
+        Pat::Ident(p) if p.subpat.is_none() => Some(p.ident.to_string()),
+        Pat::Type(p) => pat_ident(&p.pat),
+        Pat::Paren(p) => pat_ident(&p.pat),
+        _ => None,
+    }
+}
+
+/// The name of a macro: the last segment of its path (`println`, `info`, `format`).
+pub fn macro_name(mac: &syn::Macro) -> String {
+    last_ident(&mac.path).unwrap_or_default()
+}
+
+/// The expressions a function-like macro's arguments hold, for the macros whose
+/// arguments are comma-separated expressions (`println!`, `format!`, `vec!`,
+/// `assert!`, logging macros, …). `None` for anything else.
+pub fn macro_args(mac: &syn::Macro) -> Option<Punctuated<Expr, syn::Token![,]>> {
+    use syn::parse::Parser;
+    let name = macro_name(mac);
+    if !EXPR_ARG_MACROS.contains(&name.as_str()) {
+        return None;
+    }
+    let parser = Punctuated::<Expr, syn::Token![,]>::parse_terminated;
+    if let Ok(args) = parser.parse2(mac.tokens.clone()) {
+        return Some(args);
+    }
+    // `vec![x; n]`, `info!(target: "t", ..)` and friends: take what parses.
+    let parser = |input: syn::parse::ParseStream<'_>| {
+        let mut out = Punctuated::new();
+        while !input.is_empty() {
+            let fork = input.fork();
+            if let Ok(e) = fork.parse::<Expr>() {
+                use syn::parse::discouraged::Speculative;
+                input.advance_to(&fork);
+                out.push(e);
+            } else {
+                input.parse::<proc_macro2::TokenTree>()?;
+            }
+            if input.peek(syn::Token![,])
+                || input.peek(syn::Token![;])
+                || input.peek(syn::Token![:])
+            {
+                input.parse::<proc_macro2::TokenTree>()?;
+            }
+        }
+        Ok(out)
+    };
+    parser.parse2(mac.tokens.clone()).ok()
+}
+
+const EXPR_ARG_MACROS: &[&str] = &[
+    "print",
+    "println",
+    "eprint",
+    "eprintln",
+    "format",
+    "format_args",
+    "write",
+    "writeln",
+    "panic",
+    "assert",
+    "assert_eq",
+    "assert_ne",
+    "debug_assert",
+    "debug_assert_eq",
+    "debug_assert_ne",
+    "unreachable",
+    "todo",
+    "unimplemented",
+    "vec",
+    "dbg",
+    "trace",
+    "debug",
+    "info",
+    "warn",
+    "error",
+    "log",
+    "event",
+    "matches",
+    "anyhow",
+    "bail",
+    "ensure",
+    "eyre",
+];
+
+/// The span's start as a (line, column) pair, for ordering.
+pub fn start_of(node: &impl Spanned) -> (usize, usize) {
+    let s = node.span().start();
+    (s.line, s.column)
+}
+
+/// Whether `inner` lies within `outer` (by source position).
+pub fn contains(outer: Span, inner: Span) -> bool {
+    let (os, oe, is, ie) = (outer.start(), outer.end(), inner.start(), inner.end());
+    (os.line, os.column) <= (is.line, is.column) && (ie.line, ie.column) <= (oe.line, oe.column)
+}
+
+/// Whether an attribute list holds `#[name]` or `#[a::name]` (last segment compared).
+pub fn has_attr(attrs: &[syn::Attribute], name: &str) -> bool {
+    attrs
+        .iter()
+        .any(|a| a.path().segments.last().is_some_and(|s| s.ident == name))
+}
+
+/// Whether an attribute list holds `#[cfg(test)]`.
+pub fn is_cfg_test(attrs: &[syn::Attribute]) -> bool {
+    attrs.iter().any(|a| {
+        a.path().is_ident("cfg") && a.parse_args::<syn::Ident>().is_ok_and(|i| i == "test")
+    })
+}
+
+/// Literal integer value of an expression (`0`, `-1`), after peeling.
+pub fn int_lit(e: &Expr) -> Option<i128> {
+    match peel(e) {
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(i),
+            ..
+        }) => i.base10_parse().ok(),
+        Expr::Unary(u) if matches!(u.op, syn::UnOp::Neg(_)) => int_lit(&u.expr).map(|v| -v),
+        _ => None,
+    }
+}
+
+/// Whether control never continues past this expression: `return`, `break`,
+/// `continue`, `loop {}` without `break`, `panic!`-like macros. Calls are judged by
+/// the caller (they need name resolution).
+pub fn is_jump(e: &Expr) -> bool {
+    match peel(e) {
+        Expr::Return(_) | Expr::Break(_) | Expr::Continue(_) => true,
+        Expr::Macro(m) => DIVERGING_MACROS.contains(&macro_name(&m.mac).as_str()),
+        _ => false,
+    }
+}
+
+/// Macros that never return.
+pub const DIVERGING_MACROS: &[&str] = &["panic", "unreachable", "todo", "unimplemented"];

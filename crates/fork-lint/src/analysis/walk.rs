@@ -1,0 +1,462 @@
+//! Walks over code: [`each_expr`] visits a function body with the chain of
+//! enclosing nodes (to find fork points and reason about what surrounds them);
+//! [`RegionWalk`] visits a region — a child branch, a `pre_exec` closure, a thread
+//! body, a process target — and the crate-local functions it calls, to a bounded
+//! depth, keeping the call chain that led to every expression.
+
+use std::collections::HashSet;
+
+use syn::visit::Visit;
+use syn::{Expr, Stmt};
+
+use super::resolve::Canon;
+use super::syntax;
+use super::{CrateCx, FileCx, FnRef};
+use crate::diagnostic::{Label, LabelKind, Span};
+
+/// How deep the walk follows calls into crate-local functions.
+pub const MAX_CALL_DEPTH: usize = 8;
+
+/// An enclosing node of an expression.
+#[derive(Clone, Copy)]
+pub enum Node<'a> {
+    Block(&'a syn::Block),
+    /// The `index`th statement of `block` is being visited.
+    Stmt(&'a syn::Block, usize),
+    Expr(&'a Expr),
+    Arm(&'a syn::Arm),
+    Local(&'a syn::Local),
+}
+
+/// Calls `f` for every expression of `body` (not of nested items), with its ancestors
+/// (outermost first).
+pub fn each_expr<'a>(body: &'a syn::Block, f: &mut dyn FnMut(&'a Expr, &[Node<'a>])) {
+    let mut v = Ancestors {
+        stack: Vec::new(),
+        f,
+    };
+    v.visit_block(body);
+}
+
+struct Ancestors<'a, 'f> {
+    stack: Vec<Node<'a>>,
+    f: &'f mut dyn FnMut(&'a Expr, &[Node<'a>]),
+}
+
+impl<'a> Visit<'a> for Ancestors<'a, '_> {
+    fn visit_block(&mut self, b: &'a syn::Block) {
+        self.stack.push(Node::Block(b));
+        for (i, s) in b.stmts.iter().enumerate() {
+            self.stack.push(Node::Stmt(b, i));
+            self.visit_stmt(s);
+            self.stack.pop();
+        }
+        self.stack.pop();
+    }
+    fn visit_expr(&mut self, e: &'a Expr) {
+        (self.f)(e, &self.stack);
+        self.stack.push(Node::Expr(e));
+        syn::visit::visit_expr(self, e);
+        self.stack.pop();
+    }
+    fn visit_arm(&mut self, a: &'a syn::Arm) {
+        self.stack.push(Node::Arm(a));
+        syn::visit::visit_arm(self, a);
+        self.stack.pop();
+    }
+    fn visit_local(&mut self, l: &'a syn::Local) {
+        self.stack.push(Node::Local(l));
+        syn::visit::visit_local(self, l);
+        self.stack.pop();
+    }
+    fn visit_item(&mut self, _: &'a syn::Item) {}
+}
+
+/// The statements that run before the innermost statement of `ancestors`, in every
+/// enclosing block, nearest first: `(block, index)` pairs where `block.stmts[..index]`
+/// ran before.
+pub fn enclosing_statements<'a>(ancestors: &[Node<'a>]) -> Vec<(&'a syn::Block, usize)> {
+    ancestors
+        .iter()
+        .rev()
+        .filter_map(|n| match n {
+            Node::Stmt(b, i) => Some((*b, *i)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Code a region walk starts from.
+#[derive(Clone, Copy)]
+pub enum Code<'a> {
+    Block(&'a syn::Block),
+    Stmts(&'a [Stmt]),
+    Expr(&'a Expr),
+}
+
+/// One function the walk entered: the region itself (`depth` 0) or a callee.
+pub struct Frame<'a> {
+    pub file: &'a FileCx<'a>,
+    pub func: Option<FnRef<'a>>,
+    /// The call that entered it, in the parent frame's file, and the callee's name.
+    pub call: Option<(Span, String)>,
+    /// Parameter name → the argument expression the caller passed.
+    pub args: Vec<(String, Expr)>,
+    pub parent: Option<usize>,
+    pub depth: usize,
+}
+
+/// What the visitor sees.
+pub enum Event<'e> {
+    Expr(&'e Expr),
+    /// A macro call, in expression or statement position.
+    Macro(&'e syn::Macro),
+    Local(&'e syn::Local),
+}
+
+/// The walk's state, available to the visitor.
+pub struct RegionWalk<'a> {
+    pub cx: &'a CrateCx<'a>,
+    pub frames: Vec<Frame<'a>>,
+    pub current: usize,
+    visited: HashSet<(usize, usize)>,
+    max_depth: usize,
+}
+
+impl<'a> RegionWalk<'a> {
+    /// Walks `code` (in `file`, inside `func` if known) and the crate-local functions
+    /// it calls, calling `visit` for every expression, macro call and `let`.
+    pub fn run(
+        cx: &'a CrateCx<'a>,
+        file: &'a FileCx<'a>,
+        func: Option<FnRef<'a>>,
+        code: Code<'a>,
+        visit: &mut dyn FnMut(&Event<'_>, &RegionWalk<'a>),
+    ) {
+        Self::run_with_depth(cx, file, func, code, MAX_CALL_DEPTH, visit);
+    }
+
+    pub fn run_with_depth(
+        cx: &'a CrateCx<'a>,
+        file: &'a FileCx<'a>,
+        func: Option<FnRef<'a>>,
+        code: Code<'a>,
+        max_depth: usize,
+        visit: &mut dyn FnMut(&Event<'_>, &RegionWalk<'a>),
+    ) {
+        let mut walk = RegionWalk {
+            cx,
+            frames: Vec::new(),
+            current: 0,
+            visited: HashSet::new(),
+            max_depth,
+        };
+        if let Some(f) = func {
+            walk.visited.insert(f.key());
+        }
+        walk.frames.push(Frame {
+            file,
+            func,
+            call: None,
+            args: Vec::new(),
+            parent: None,
+            depth: 0,
+        });
+        let mut v = Visitor {
+            walk: &mut walk,
+            visit,
+        };
+        match code {
+            Code::Block(b) => v.visit_block(b),
+            Code::Stmts(stmts) => stmts.iter().for_each(|s| v.visit_stmt(s)),
+            Code::Expr(e) => v.visit_expr(e),
+        }
+    }
+
+    pub fn frame(&self) -> &Frame<'a> {
+        &self.frames[self.current]
+    }
+
+    pub fn file(&self) -> &'a FileCx<'a> {
+        self.frames[self.current].file
+    }
+
+    pub fn depth(&self) -> usize {
+        self.frames[self.current].depth
+    }
+
+    /// Path candidates in the current frame's file.
+    pub fn resolve(&self, path: &syn::Path) -> Vec<Canon> {
+        self.file().resolver.candidates(path)
+    }
+
+    /// The diagnostics span of a syntax node in the current frame's file.
+    pub fn span(&self, node: &impl syn::spanned::Spanned) -> Span {
+        self.file().span_of(node)
+    }
+
+    /// The call chain from the region to the current frame, outermost first, as labels.
+    pub fn chain_labels(&self) -> Vec<Label> {
+        let mut out = Vec::new();
+        let mut i = Some(self.current);
+        while let Some(idx) = i {
+            let f = &self.frames[idx];
+            if let Some((span, name)) = &f.call {
+                out.push(Label {
+                    span: span.clone(),
+                    message: format!("calls `{name}`"),
+                    kind: LabelKind::ChainStep,
+                });
+            }
+            i = f.parent;
+        }
+        out.reverse();
+        out
+    }
+
+    /// The callee names from the region to the current frame: `a → b → c`.
+    pub fn chain_names(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut i = Some(self.current);
+        while let Some(idx) = i {
+            if let Some((_, name)) = &self.frames[idx].call {
+                out.push(name.clone());
+            }
+            i = self.frames[idx].parent;
+        }
+        out.reverse();
+        out
+    }
+
+    /// Follows a parameter of the current frame back to the expression the outermost
+    /// caller passed, with the frame that expression is in: lets a rule see that `m`
+    /// in a helper is the caller's `STATE` or `lock`.
+    pub fn param_origin(&self, name: &str) -> Option<(Expr, usize)> {
+        let mut frame = self.current;
+        let mut name = name.to_string();
+        let mut found: Option<(Expr, usize)> = None;
+        loop {
+            let f = &self.frames[frame];
+            let Some((_, arg)) = f.args.iter().find(|(p, _)| *p == name) else {
+                break;
+            };
+            let parent = f.parent?;
+            found = Some((arg.clone(), parent));
+            match syntax::ident_of(arg) {
+                Some(next) => {
+                    name = next;
+                    frame = parent;
+                }
+                None => break,
+            }
+        }
+        found
+    }
+
+    /// The crate-local function a call path names, if it can be told.
+    pub fn resolve_fn(&self, path: &syn::Path) -> Option<FnRef<'a>> {
+        resolve_fn(self.cx, self.file(), path)
+    }
+}
+
+/// The crate-local function a call path names: a free function (same file first, then
+/// the module the path names, then the only one of that name), or an associated
+/// function `Type::f`.
+pub fn resolve_fn<'a>(
+    cx: &'a CrateCx<'a>,
+    file: &'a FileCx<'a>,
+    path: &syn::Path,
+) -> Option<FnRef<'a>> {
+    let canon = file.resolver.canonical(path);
+    if !file.resolver.is_crate_local(&canon) && !(canon.len() == 2 && canon[0] == "Self") {
+        return None;
+    }
+    let name = canon.last()?.clone();
+    let owner = (canon.len() >= 2).then(|| canon[canon.len() - 2].clone());
+    let owner_is_type = owner
+        .as_deref()
+        .is_some_and(|o| o == "Self" || o.chars().next().is_some_and(char::is_uppercase));
+    let found = cx.fns_named(&name);
+    let candidates: Vec<FnRef<'a>> = if owner_is_type {
+        let want = owner.clone().unwrap_or_default();
+        found
+            .into_iter()
+            .filter(|f| f.def.self_ty.as_deref() == Some(want.as_str()) || want == "Self")
+            .collect()
+    } else {
+        found
+            .into_iter()
+            .filter(|f| f.def.self_ty.is_none())
+            .collect()
+    };
+    pick(
+        file,
+        candidates,
+        owner.as_deref().filter(|_| !owner_is_type),
+    )
+}
+
+/// The method `name` called on `self` (or on a value of a type defined in this crate).
+pub fn resolve_method<'a>(
+    cx: &'a CrateCx<'a>,
+    file: &'a FileCx<'a>,
+    receiver_is_self: bool,
+    self_ty: Option<&str>,
+    name: &str,
+) -> Option<FnRef<'a>> {
+    let in_file: Vec<FnRef<'a>> = file
+        .fns_named(name)
+        .filter(|d| d.self_ty.is_some())
+        .map(|def| FnRef { file, def })
+        .collect();
+    let candidates = if !in_file.is_empty() || !receiver_is_self {
+        in_file
+    } else {
+        cx.fns_named(name)
+            .into_iter()
+            .filter(|f| f.def.self_ty.is_some())
+            .collect()
+    };
+    let candidates: Vec<_> = match self_ty {
+        Some(ty) if receiver_is_self => candidates
+            .into_iter()
+            .filter(|f| f.def.self_ty.as_deref() == Some(ty))
+            .collect(),
+        _ => candidates,
+    };
+    (candidates.len() == 1).then(|| candidates[0])
+}
+
+fn pick<'a>(
+    file: &'a FileCx<'a>,
+    candidates: Vec<FnRef<'a>>,
+    module: Option<&str>,
+) -> Option<FnRef<'a>> {
+    if candidates.len() <= 1 {
+        return candidates.into_iter().next();
+    }
+    let same_file: Vec<_> = candidates
+        .iter()
+        .filter(|f| std::ptr::eq(f.file, file))
+        .copied()
+        .collect();
+    if same_file.len() == 1 {
+        return Some(same_file[0]);
+    }
+    if let Some(module) = module {
+        let in_module: Vec<_> = candidates
+            .iter()
+            .filter(|f| {
+                let p = &f.file.source.path;
+                p.file_stem().is_some_and(|s| s == module)
+                    || (p.file_stem().is_some_and(|s| s == "mod")
+                        && p.parent()
+                            .and_then(|d| d.file_name())
+                            .is_some_and(|d| d == module))
+            })
+            .copied()
+            .collect();
+        if in_module.len() == 1 {
+            return Some(in_module[0]);
+        }
+    }
+    None
+}
+
+struct Visitor<'w, 'a, 'v> {
+    walk: &'w mut RegionWalk<'a>,
+    visit: &'v mut dyn FnMut(&Event<'_>, &RegionWalk<'a>),
+}
+
+impl<'e> Visit<'e> for Visitor<'_, '_, '_> {
+    fn visit_expr(&mut self, e: &'e Expr) {
+        (self.visit)(&Event::Expr(e), self.walk);
+        match e {
+            Expr::Call(call) => {
+                if let Expr::Path(p) = syntax::peel(&call.func) {
+                    if let Some(target) = self.walk.resolve_fn(&p.path) {
+                        let args = bind_args(target, call.args.iter());
+                        let span = self.walk.span(&call.func);
+                        self.descend(target, span, args);
+                    }
+                }
+            }
+            Expr::MethodCall(m) => {
+                let is_self = syntax::ident_of(&m.receiver).is_some_and(|r| r == "self");
+                let self_ty = self.walk.frame().func.and_then(|f| f.def.self_ty.clone());
+                let (cx, file) = (self.walk.cx, self.walk.file());
+                if let Some(target) =
+                    resolve_method(cx, file, is_self, self_ty.as_deref(), &m.method.to_string())
+                {
+                    let args = bind_args(target, m.args.iter());
+                    let span = self.walk.span(&m.method);
+                    self.descend(target, span, args);
+                }
+            }
+            Expr::Macro(mac) => {
+                (self.visit)(&Event::Macro(&mac.mac), self.walk);
+                self.visit_macro_args(&mac.mac);
+            }
+            _ => {}
+        }
+        syn::visit::visit_expr(self, e);
+    }
+
+    fn visit_stmt(&mut self, s: &'e Stmt) {
+        match s {
+            Stmt::Macro(m) => {
+                (self.visit)(&Event::Macro(&m.mac), self.walk);
+                self.visit_macro_args(&m.mac);
+            }
+            Stmt::Local(l) => {
+                (self.visit)(&Event::Local(l), self.walk);
+                syn::visit::visit_local(self, l);
+            }
+            _ => syn::visit::visit_stmt(self, s),
+        }
+    }
+
+    fn visit_item(&mut self, _: &'e syn::Item) {}
+}
+
+impl<'a> Visitor<'_, 'a, '_> {
+    fn visit_macro_args(&mut self, mac: &syn::Macro) {
+        if let Some(args) = syntax::macro_args(mac) {
+            for a in &args {
+                self.visit_expr(a);
+            }
+        }
+    }
+
+    fn descend(&mut self, target: FnRef<'a>, call_span: Span, args: Vec<(String, Expr)>) {
+        let walk = &mut *self.walk;
+        let depth = walk.frames[walk.current].depth + 1;
+        // A function already walked (through another chain, or recursively) is not
+        // walked again: its findings carry the first chain.
+        if depth > walk.max_depth || !walk.visited.insert(target.key()) {
+            return;
+        }
+        let parent = walk.current;
+        walk.frames.push(Frame {
+            file: target.file,
+            func: Some(target),
+            call: Some((call_span, target.def.name.clone())),
+            args,
+            parent: Some(parent),
+            depth,
+        });
+        walk.current = walk.frames.len() - 1;
+        self.visit_block(target.def.body);
+        self.walk.current = parent;
+    }
+}
+
+fn bind_args<'x>(target: FnRef<'_>, args: impl Iterator<Item = &'x Expr>) -> Vec<(String, Expr)> {
+    target
+        .def
+        .params()
+        .into_iter()
+        .zip(args)
+        .filter_map(|((name, _), arg)| Some((name?, arg.clone())))
+        .collect()
+}

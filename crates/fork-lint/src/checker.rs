@@ -1,0 +1,54 @@
+//! What a rule sees: the package's shared analyses, and a way to report.
+
+use std::cell::RefCell;
+
+use crate::analysis::CrateCx;
+use crate::config::RuleSet;
+use crate::diagnostic::{Diagnostic, Label, Span};
+use crate::rules::Rule;
+
+/// A finding before the rule's code, name and severity are attached.
+pub struct Finding {
+    pub message: String,
+    pub primary: Span,
+    pub primary_label: String,
+    pub labels: Vec<Label>,
+    pub help: Option<String>,
+}
+
+pub struct Checker<'a> {
+    pub cx: &'a CrateCx<'a>,
+    rules: &'a RuleSet,
+    diagnostics: RefCell<Vec<Diagnostic>>,
+}
+
+impl<'a> Checker<'a> {
+    pub fn new(cx: &'a CrateCx<'a>, rules: &'a RuleSet) -> Checker<'a> {
+        Checker {
+            cx,
+            rules,
+            diagnostics: RefCell::default(),
+        }
+    }
+
+    /// Reports a finding of `rule` (ignored if the rule is not enabled).
+    pub fn report(&self, rule: &'static Rule, finding: Finding) {
+        let Some(severity) = self.rules.severity(rule.code) else {
+            return;
+        };
+        self.diagnostics.borrow_mut().push(Diagnostic {
+            code: rule.code,
+            name: rule.name,
+            severity,
+            message: finding.message,
+            primary: finding.primary,
+            primary_label: finding.primary_label,
+            labels: finding.labels,
+            help: finding.help,
+        });
+    }
+
+    pub fn into_diagnostics(self) -> Vec<Diagnostic> {
+        self.diagnostics.into_inner()
+    }
+}

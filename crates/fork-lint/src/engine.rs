@@ -1,0 +1,423 @@
+//! The pipeline: read and prefilter every file in parallel, group candidates by
+//! package, analyse each package on one thread (syntax trees are not `Send`), run the
+//! enabled rules with panics caught per rule, apply suppressions, sort.
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rayon::prelude::*;
+use typed_arena::Arena;
+
+use crate::analysis::{AnalysisOptions, CrateCx, Package, ParseFailure, signal_safety::Catalog};
+use crate::checker::Checker;
+use crate::config::{Config, ConfigError, RuleSet};
+use crate::diagnostic::{self, Diagnostic, Span};
+use crate::prefilter::Prefilter;
+use crate::rules;
+use crate::source::SourceFile;
+use crate::suppression::Suppressions;
+
+/// A file to lint: where to read it and the name to show.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InputFile {
+    pub path: PathBuf,
+    pub name: String,
+}
+
+/// A file that could not be linted (or a note about one), with what to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InputError {
+    pub file: String,
+    pub message: String,
+    /// A note that does not make the run fail (e.g. a symbolic-link loop skipped).
+    pub warning: bool,
+}
+
+impl InputError {
+    pub fn new(file: String, message: String) -> InputError {
+        InputError {
+            file,
+            message,
+            warning: false,
+        }
+    }
+}
+
+/// How to lint.
+#[derive(Clone, Debug)]
+pub struct LintOptions {
+    pub rules: RuleSet,
+    pub analysis: AnalysisOptions,
+    /// Skip files that cannot contain a fork point (on by default; off parses every
+    /// file, e.g. to report every syntax error).
+    pub prefilter: bool,
+    /// Worker threads (0: one per core).
+    pub jobs: usize,
+}
+
+impl Default for LintOptions {
+    fn default() -> LintOptions {
+        LintOptions {
+            rules: RuleSet::all(),
+            analysis: AnalysisOptions::default(),
+            prefilter: true,
+            jobs: 0,
+        }
+    }
+}
+
+impl LintOptions {
+    pub fn from_config(config: &Config) -> Result<LintOptions, ConfigError> {
+        Ok(LintOptions {
+            rules: config.rule_set()?,
+            analysis: AnalysisOptions {
+                extra_fork_points: config.fork_points.clone(),
+                extra_lock_types: config.lock_types.clone(),
+                catalog: Catalog::new(&config.unsafe_functions),
+            },
+            prefilter: true,
+            jobs: 0,
+        })
+    }
+}
+
+/// What a run measured.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub files: usize,
+    pub bytes: u64,
+    pub lines: u64,
+    /// Files parsed: candidates plus files read to answer cross-file questions.
+    pub parsed: usize,
+    pub candidates: usize,
+}
+
+/// The result of a run.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Sorted by file, line and column; suppressed findings removed.
+    pub diagnostics: Vec<Diagnostic>,
+    pub errors: Vec<InputError>,
+    pub stats: Stats,
+}
+
+/// Brackets nested deeper than this are not parsed: a parser that recursed that deep
+/// could exhaust the stack. No hand-written Rust comes close.
+pub const MAX_NESTING: usize = 2_000;
+
+enum Loaded {
+    Skipped {
+        bytes: u64,
+        lines: u64,
+    },
+    Candidate {
+        source: Arc<SourceFile>,
+        bytes: u64,
+        lines: u64,
+    },
+    Failed(InputError, u64),
+}
+
+/// Lints files from disk.
+pub fn lint(files: &[InputFile], options: &LintOptions) -> Report {
+    let prefilter = Prefilter::new(&options.analysis.extra_fork_points);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.jobs)
+        .stack_size(256 << 20)
+        .thread_name(|i| format!("fork-lint-{i}"))
+        .build()
+        .expect("a thread pool can be built");
+    pool.install(|| {
+        let loaded: Vec<Loaded> = files
+            .par_iter()
+            .map(|f| load(f, &prefilter, options.prefilter))
+            .collect();
+        let mut report = Report::default();
+        report.stats.files = files.len();
+        let mut groups: HashMap<Package, Vec<Arc<SourceFile>>> = HashMap::new();
+        let mut package_of_dir: HashMap<PathBuf, Package> = HashMap::new();
+        for l in loaded {
+            match l {
+                Loaded::Skipped { bytes, lines } => {
+                    report.stats.bytes += bytes;
+                    report.stats.lines += lines;
+                }
+                Loaded::Candidate {
+                    source,
+                    bytes,
+                    lines,
+                } => {
+                    report.stats.bytes += bytes;
+                    report.stats.lines += lines;
+                    report.stats.candidates += 1;
+                    let dir = source.path.parent().unwrap_or(Path::new("")).to_path_buf();
+                    let pkg = package_of_dir
+                        .entry(dir)
+                        .or_insert_with(|| Package::for_file(&source.path))
+                        .clone();
+                    groups.entry(pkg).or_default().push(source);
+                }
+                Loaded::Failed(e, bytes) => {
+                    report.stats.bytes += bytes;
+                    report.errors.push(e);
+                }
+            }
+        }
+        let mut groups: Vec<(Package, Vec<Arc<SourceFile>>)> = groups.into_iter().collect();
+        groups.sort_by(|a, b| a.0.root.cmp(&b.0.root));
+        let results: Vec<GroupResult> = groups
+            .into_par_iter()
+            .map(|(pkg, files)| analyze_group(pkg, files, options))
+            .collect();
+        let mut candidates = Vec::new();
+        for r in results {
+            report.diagnostics.extend(r.diagnostics);
+            report.errors.extend(r.errors);
+            report.stats.parsed += r.parsed;
+            candidates.extend(r.candidates);
+        }
+        finish(&mut report, &candidates, options);
+        report
+    })
+}
+
+/// Lints one in-memory file (no package around it): for tests, fuzzing and editors.
+pub fn lint_source(name: &str, text: &str, options: &LintOptions) -> Report {
+    let source = Arc::new(SourceFile::new(
+        PathBuf::from(name),
+        name.to_string(),
+        text.to_string(),
+    ));
+    let mut report = Report::default();
+    report.stats.files = 1;
+    report.stats.bytes = text.len() as u64;
+    report.stats.lines = count_lines(text.as_bytes());
+    let prefilter = Prefilter::new(&options.analysis.extra_fork_points);
+    if options.prefilter && !prefilter.may_match(text.as_bytes()) {
+        return report;
+    }
+    report.stats.candidates = 1;
+    let r = analyze_group(Package { root: None }, vec![source], options);
+    report.diagnostics = r.diagnostics;
+    report.errors = r.errors;
+    report.stats.parsed = r.parsed;
+    finish(&mut report, &r.candidates, options);
+    report
+}
+
+fn count_lines(bytes: &[u8]) -> u64 {
+    let newlines = memchr::memchr_iter(b'\n', bytes).count() as u64;
+    newlines + u64::from(!bytes.is_empty() && !bytes.ends_with(b"\n"))
+}
+
+fn load(file: &InputFile, prefilter: &Prefilter, use_prefilter: bool) -> Loaded {
+    let bytes = match std::fs::read(&file.path) {
+        Ok(b) => b,
+        Err(e) => {
+            let message = if file.path.is_dir() {
+                "is a directory, not a file".to_string()
+            } else {
+                format!("cannot read it: {e}")
+            };
+            return Loaded::Failed(InputError::new(file.name.clone(), message), 0);
+        }
+    };
+    let size = bytes.len() as u64;
+    let lines = count_lines(&bytes);
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            return Loaded::Failed(
+                InputError::new(
+                    file.name.clone(),
+                    format!(
+                        "is not valid UTF-8 (invalid byte at offset {at}); Rust source must be UTF-8 — exclude the file if it is not Rust"
+                    ),
+                ),
+                size,
+            );
+        }
+    };
+    if use_prefilter && !prefilter.may_match(text.as_bytes()) {
+        return Loaded::Skipped { bytes: size, lines };
+    }
+    let source = Arc::new(SourceFile::new(file.path.clone(), file.name.clone(), text));
+    Loaded::Candidate {
+        source,
+        bytes: size,
+        lines,
+    }
+}
+
+struct GroupResult {
+    diagnostics: Vec<Diagnostic>,
+    errors: Vec<InputError>,
+    parsed: usize,
+    candidates: Vec<Arc<SourceFile>>,
+}
+
+fn analyze_group(
+    package: Package,
+    files: Vec<Arc<SourceFile>>,
+    options: &LintOptions,
+) -> GroupResult {
+    let result = analyze_group_inner(package, &files, options);
+    // Spans of every tree parsed on this thread are no longer needed.
+    proc_macro2::extra::invalidate_current_thread_spans();
+    result
+}
+
+fn analyze_group_inner(
+    package: Package,
+    files: &[Arc<SourceFile>],
+    options: &LintOptions,
+) -> GroupResult {
+    let asts = Arena::new();
+    let file_cxs = Arena::new();
+    let cx = CrateCx::new(package, &options.analysis, &asts, &file_cxs);
+    let mut diagnostics = Vec::new();
+    let mut errors = Vec::new();
+    for source in files {
+        if let Some((line, column0)) = too_deep(&source.text) {
+            diagnostics.extend(parse_error(
+                ParseFailure {
+                    source: source.clone(),
+                    line,
+                    column0,
+                    message: format!("brackets nested more than {MAX_NESTING} deep: not analysed"),
+                },
+                options,
+            ));
+            continue;
+        }
+        let parsed = catch_unwind(AssertUnwindSafe(|| cx.add_candidate(source.clone())));
+        match parsed {
+            Ok(Ok(())) => {}
+            Ok(Err(failure)) => diagnostics.extend(parse_error(failure, options)),
+            Err(payload) => errors.push(InputError::new(
+                source.name.clone(),
+                format!("internal error while parsing: {}; this is a bug in fork-lint, please report it with this file", panic_message(&payload)),
+            )),
+        }
+    }
+    let checker = Checker::new(&cx, &options.rules);
+    for (rule, _) in options.rules.iter() {
+        let Some(check) = rule.check else { continue };
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| check(&checker))) {
+            let names: Vec<_> = files.iter().map(|f| f.name.as_str()).collect();
+            errors.push(InputError::new(
+                names.join(", "),
+                format!(
+                    "internal error: rule {} ({}) panicked: {}; this is a bug in fork-lint, please report it with this file. The other rules still ran.",
+                    rule.code,
+                    rule.name,
+                    panic_message(&payload)
+                ),
+            ));
+        }
+    }
+    diagnostics.extend(checker.into_diagnostics());
+    let parsed = cx.parsed_count();
+    GroupResult {
+        diagnostics,
+        errors,
+        parsed,
+        candidates: files.to_vec(),
+    }
+}
+
+fn parse_error(failure: ParseFailure, options: &LintOptions) -> Option<Diagnostic> {
+    let rule = &rules::parse_error::PARSE_ERROR;
+    let severity = options.rules.severity(rule.code)?;
+    let source = failure.source;
+    let start = source.position(failure.line, failure.column0);
+    let end = source.position(failure.line, failure.column0 + 1);
+    Some(Diagnostic {
+        code: rule.code,
+        name: rule.name,
+        severity,
+        message: format!("cannot parse this file: {}", failure.message),
+        primary: Span {
+            file: source.clone(),
+            start,
+            end,
+        },
+        primary_label: failure.message,
+        labels: Vec::new(),
+        help: Some(
+            "fork-lint parses with `syn`; fix the syntax, or exclude the file if it is not Rust"
+                .into(),
+        ),
+    })
+}
+
+/// The position where bracket nesting first exceeds [`MAX_NESTING`].
+fn too_deep(text: &str) -> Option<(usize, usize)> {
+    let mut depth = 0usize;
+    let mut line = 1;
+    let mut col = 0;
+    for c in text.chars() {
+        match c {
+            '(' | '[' | '{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Some((line, col));
+                }
+            }
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            '\n' => {
+                line += 1;
+                col = 0;
+                continue;
+            }
+            _ => {}
+        }
+        col += 1;
+    }
+    None
+}
+
+fn panic_message(payload: &Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string())
+}
+
+/// Suppressions, unused-suppression findings, order.
+fn finish(report: &mut Report, candidates: &[Arc<SourceFile>], options: &LintOptions) {
+    let mut by_file: HashMap<PathBuf, Suppressions> = HashMap::new();
+    let diagnostics = std::mem::take(&mut report.diagnostics);
+    let mut kept = Vec::with_capacity(diagnostics.len());
+    for d in diagnostics {
+        let file = &d.primary.file;
+        let sup = by_file
+            .entry(file.path.clone())
+            .or_insert_with(|| Suppressions::parse(file));
+        if !sup.suppresses(&d) {
+            kept.push(d);
+        }
+    }
+    if let Some(severity) = options
+        .rules
+        .severity(rules::unused_allow::UNUSED_ALLOW.code)
+    {
+        for c in candidates {
+            by_file
+                .entry(c.path.clone())
+                .or_insert_with(|| Suppressions::parse(c));
+        }
+        for sup in by_file.values() {
+            kept.extend(sup.unused(severity));
+        }
+    }
+    diagnostic::sort_and_dedup(&mut kept);
+    report.diagnostics = kept;
+    report
+        .errors
+        .sort_by(|a, b| a.file.cmp(&b.file).then(a.message.cmp(&b.message)));
+}

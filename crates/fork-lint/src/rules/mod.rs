@@ -1,0 +1,135 @@
+//! The rule catalog: one file per rule, each holding its documentation, its code and
+//! name, and its check. `--explain`, `--list-rules`, SARIF's rule descriptions and the
+//! generated rule docs all read the doc comment through [`Rule::doc`]; there is no
+//! second copy of any rule's text.
+//!
+//! Adding a rule: write `rules/<rule_name>.rs` with one [`declare_rule!`] and a check
+//! function, then add one line to the [`rules!`] list below.
+
+use crate::checker::Checker;
+use crate::diagnostic::Severity;
+
+/// A rule's metadata and check.
+pub struct Rule {
+    pub code: &'static str,
+    pub name: &'static str,
+    pub default_severity: Severity,
+    /// The doc comment of the rule's declaration, as Markdown (one leading space per
+    /// line removed by [`Rule::doc`]).
+    raw_doc: &'static str,
+    /// `None` for the engine's own codes (parse errors, unused suppressions), whose
+    /// findings the engine reports itself.
+    pub check: Option<fn(&Checker<'_>)>,
+}
+
+impl std::fmt::Debug for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.code, self.name)
+    }
+}
+
+impl Rule {
+    #[doc(hidden)]
+    pub const fn new(
+        code: &'static str,
+        name: &'static str,
+        default_severity: Severity,
+        raw_doc: &'static str,
+        check: Option<fn(&Checker<'_>)>,
+    ) -> Rule {
+        Rule {
+            code,
+            name,
+            default_severity,
+            raw_doc,
+            check,
+        }
+    }
+
+    /// The rule's documentation as Markdown.
+    pub fn doc(&self) -> String {
+        let mut out = String::with_capacity(self.raw_doc.len());
+        for line in self.raw_doc.lines() {
+            out.push_str(line.strip_prefix(' ').unwrap_or(line));
+            out.push('\n');
+        }
+        out.trim().to_string() + "\n"
+    }
+
+    /// One section of the doc (`What it does`, `Why is this bad`, …), without its heading.
+    pub fn section(&self, heading: &str) -> Option<String> {
+        let doc = self.doc();
+        let marker = format!("## {heading}");
+        let start = doc.find(&marker)? + marker.len();
+        let rest = &doc[start..];
+        let end = rest.find("\n## ").unwrap_or(rest.len());
+        Some(rest[..end].trim().to_string())
+    }
+
+    /// The first sentence of "What it does": the one-line description.
+    pub fn summary(&self) -> String {
+        let what = self.section("What it does").unwrap_or_default();
+        let para = what.split("\n\n").next().unwrap_or("").replace('\n', " ");
+        match para.find(". ") {
+            Some(i) => para[..=i].to_string(),
+            None => para,
+        }
+    }
+}
+
+/// Declares a rule from its doc comment and metadata.
+///
+/// ```ignore
+/// declare_rule! {
+///     /// ## What it does
+///     /// …
+///     pub static CHILD_FALLS_THROUGH = {
+///         code: "FL005",
+///         name: "child-falls-through",
+///         severity: Error,
+///         check: check,
+///     };
+/// }
+/// ```
+#[macro_export]
+macro_rules! declare_rule {
+    (
+        $(#[doc = $doc:literal])*
+        pub static $ident:ident = {
+            code: $code:literal,
+            name: $name:literal,
+            severity: $severity:ident,
+            check: $check:expr $(,)?
+        };
+    ) => {
+        $(#[doc = $doc])*
+        pub static $ident: $crate::rules::Rule = $crate::rules::Rule::new(
+            $code,
+            $name,
+            $crate::Severity::$severity,
+            concat!($($doc, "\n"),*),
+            $check,
+        );
+    };
+}
+
+macro_rules! rules {
+    ($($module:ident :: $rule:ident),* $(,)?) => {
+        $(pub mod $module;)*
+        /// Every rule, in code order.
+        pub static ALL: &[&Rule] = &[$(&$module::$rule),*];
+    };
+}
+
+rules! {
+    parse_error::PARSE_ERROR,
+    child_falls_through::CHILD_FALLS_THROUGH,
+    unused_allow::UNUSED_ALLOW,
+}
+
+/// Looks a rule up by code (`FL004`) or name (`unsafe-call-after-fork`), ignoring case.
+pub fn by_code_or_name(key: &str) -> Option<&'static Rule> {
+    ALL.iter()
+        .copied()
+        .find(|r| r.code.eq_ignore_ascii_case(key) || r.name.eq_ignore_ascii_case(key))
+}

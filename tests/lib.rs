@@ -1,0 +1,1 @@
+//! Shared harness code of the workspace-level tests.
