@@ -71,3 +71,107 @@ fn main() { if fork() == 0 { println!("not a child"); } }
 "#;
     assert_eq!(codes(src), vec![]);
 }
+
+#[test]
+fn fl004_pre_exec_styles() {
+    let src = r#"
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use std::ffi::CString;
+fn setup() -> std::io::Result<()> {
+    let s = format!("x");
+    Ok(())
+}
+fn main() {
+    let mut cmd = Command::new("true");
+    unsafe {
+        cmd.pre_exec(|| {
+            let c = CString::new("dir").unwrap();
+            libc::chdir(c.as_ptr());
+            Ok(())
+        });
+        cmd.pre_exec(setup);
+        cmd.pre_exec(|| { libc::setsid(); Ok(()) });
+    }
+}
+"#;
+    let got = codes(src);
+    assert_eq!(
+        got,
+        vec![
+            ("FL004".into(), 6),
+            ("FL004".into(), 13),
+            ("FL004".into(), 13)
+        ],
+        "{got:?}"
+    );
+}
+
+#[test]
+fn fl004_needs_threads_for_raw_fork() {
+    let single = r#"
+fn main() {
+    match unsafe { libc::fork() } {
+        0 => { println!("child"); unsafe { libc::_exit(0) } }
+        pid => { unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) }; }
+    }
+}
+"#;
+    assert_eq!(codes(single), vec![]);
+    let threaded = r#"
+fn log(msg: &str) { eprintln!("{msg}"); }
+fn main() {
+    let _t = std::thread::spawn(|| loop { std::thread::park(); });
+    match unsafe { libc::fork() } {
+        0 => { log("child"); unsafe { libc::_exit(0) } }
+        pid => { unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) }; }
+    }
+}
+"#;
+    let got = codes(threaded);
+    assert!(got.contains(&("FL004".into(), 2)), "{got:?}");
+}
+
+#[test]
+fn fl002_guard_and_thread_styles() {
+    let guard = r#"
+use std::sync::Mutex;
+static STATE: Mutex<u32> = Mutex::new(0);
+fn bump() { *STATE.lock().unwrap() += 1; }
+fn main() {
+    let g = STATE.lock().unwrap();
+    match unsafe { libc::fork() } {
+        0 => { bump(); unsafe { libc::_exit(0) } }
+        pid => { drop(g); unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) }; }
+    }
+}
+"#;
+    assert_eq!(codes(guard), vec![("FL002".into(), 7)]);
+    let untouched = r#"
+use std::sync::Mutex;
+static FORK_MTX: Mutex<()> = Mutex::new(());
+fn main() {
+    let _m = FORK_MTX.lock().unwrap();
+    match unsafe { libc::fork() } {
+        0 => unsafe { libc::_exit(0) },
+        pid => { unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) }; }
+    }
+}
+"#;
+    assert_eq!(codes(untouched), vec![]);
+    let thread = r#"
+use std::sync::{Arc, Mutex};
+fn main() {
+    let m = Arc::new(Mutex::new(0));
+    let m2 = Arc::clone(&m);
+    let t = std::thread::spawn(move || { let _g = m2.lock().unwrap(); std::thread::sleep(std::time::Duration::from_secs(1)); });
+    match unsafe { libc::fork() } {
+        0 => { let _g = m.lock(); unsafe { libc::_exit(0) } }
+        pid => { unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) }; }
+    }
+    t.join().unwrap();
+}
+"#;
+    let got = codes(thread);
+    assert!(got.contains(&("FL002".into(), 7)), "{got:?}");
+}

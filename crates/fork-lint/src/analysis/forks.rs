@@ -127,9 +127,8 @@ impl<'a> ForkPoint<'a> {
 
     /// Whether other threads may exist when the fork happens (computed once).
     pub fn threads(&self, cx: &'a CrateCx<'a>) -> &ThreadContext {
-        self.threads.get_or_init(|| {
-            super::threads::at_point(cx, self.file, self.func, &self.ancestors, self.call)
-        })
+        self.threads
+            .get_or_init(|| super::threads::at_point(cx, self.file, self.func, &self.ancestors))
     }
 }
 

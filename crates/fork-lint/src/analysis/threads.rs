@@ -60,23 +60,14 @@ impl ThreadContext {
 /// How many callers up the analysis looks.
 const MAX_CALLER_DEPTH: usize = 4;
 
-/// The thread context at `call`, which is inside `func` with `ancestors`.
+/// The thread context at a point inside `func` with `ancestors`.
 pub fn at_point<'a>(
     cx: &'a CrateCx<'a>,
     file: &'a FileCx<'a>,
     func: FnRef<'a>,
     ancestors: &[Node<'a>],
-    call: &'a Expr,
 ) -> ThreadContext {
-    at_point_depth(
-        cx,
-        file,
-        func,
-        ancestors,
-        call.span(),
-        0,
-        &mut HashSet::new(),
-    )
+    at_point_depth(cx, file, func, ancestors, 0, &mut HashSet::new())
 }
 
 fn at_point_depth<'a>(
@@ -84,7 +75,6 @@ fn at_point_depth<'a>(
     file: &'a FileCx<'a>,
     func: FnRef<'a>,
     ancestors: &[Node<'a>],
-    point: proc_macro2::Span,
     depth: usize,
     seen: &mut HashSet<(usize, usize)>,
 ) -> ThreadContext {
@@ -134,7 +124,7 @@ fn at_point_depth<'a>(
             _ => {}
         }
     }
-    reasons.extend(started_before(cx, file, func, ancestors, point));
+    reasons.extend(started_before(cx, file, func, ancestors));
     if !reasons.is_empty() {
         return ThreadContext::Threads(reasons);
     }
@@ -172,15 +162,7 @@ fn at_point_depth<'a>(
     }
     let mut any_unknown = false;
     for (caller, ancestors, call) in callers {
-        match at_point_depth(
-            cx,
-            caller.file,
-            caller,
-            &ancestors,
-            call.span(),
-            depth + 1,
-            seen,
-        ) {
+        match at_point_depth(cx, caller.file, caller, &ancestors, depth + 1, seen) {
             ThreadContext::Threads(mut r) => {
                 r.push(Reason {
                     span: caller.file.span_of(call),
@@ -202,16 +184,23 @@ fn at_point_depth<'a>(
     }
 }
 
+/// A thread started before a point and not joined before it.
+pub struct ThreadStart<'a> {
+    /// The call that starts it.
+    pub span: Span,
+    /// The thread's code (closure body or function), when it can be found.
+    pub body: Option<(FnRef<'a>, Code<'a>)>,
+}
+
 /// Threads started by the statements that run before the current one in each
 /// enclosing block (and by the crate-local functions they call), not joined before it.
-fn started_before<'a>(
+pub fn threads_started_before<'a>(
     cx: &'a CrateCx<'a>,
     file: &'a FileCx<'a>,
     func: FnRef<'a>,
     ancestors: &[Node<'a>],
-    point: proc_macro2::Span,
-) -> Vec<Reason> {
-    let mut starts: Vec<(Span, Option<String>)> = Vec::new();
+) -> Vec<ThreadStart<'a>> {
+    let mut starts: Vec<(Span, Option<String>, Option<FnRef<'a>>, proc_macro2::Span)> = Vec::new();
     let mut joined: HashSet<String> = HashSet::new();
     for (block, index) in walk::enclosing_statements(ancestors).into_iter().rev() {
         for stmt in &block.stmts[..index] {
@@ -230,7 +219,7 @@ fn started_before<'a>(
                     } else {
                         None
                     };
-                    starts.push((span, bound));
+                    starts.push((span, bound, w.frame().func, e.span()));
                 }
                 if w.depth() == 0 {
                     if let Some(v) = joined_var(e) {
@@ -240,12 +229,48 @@ fn started_before<'a>(
             });
         }
     }
-    let _ = point;
     starts
         .into_iter()
-        .filter(|(_, bound)| bound.as_ref().is_none_or(|b| !joined.contains(b)))
-        .map(|(span, _)| Reason {
+        .filter(|(_, bound, _, _)| bound.as_ref().is_none_or(|b| !joined.contains(b)))
+        .map(|(span, _, func, syn_span)| ThreadStart {
             span,
+            body: func.and_then(|f| thread_body(cx, f, syn_span)),
+        })
+        .collect()
+}
+
+/// The code a thread-start call runs: its closure, async block or function argument.
+fn thread_body<'a>(
+    cx: &'a CrateCx<'a>,
+    func: FnRef<'a>,
+    at: proc_macro2::Span,
+) -> Option<(FnRef<'a>, Code<'a>)> {
+    let call = walk::find_expr(func.def.body, at)?;
+    let arg = match call {
+        Expr::Call(c) => c.args.first()?,
+        Expr::MethodCall(m) => m.args.first()?,
+        _ => return None,
+    };
+    match syntax::peel(arg) {
+        Expr::Closure(c) => Some((func, Code::Expr(&c.body))),
+        Expr::Async(a) => Some((func, Code::Block(&a.block))),
+        Expr::Path(p) => {
+            walk::resolve_fn(cx, func.file, &p.path).map(|f| (f, Code::Block(f.def.body)))
+        }
+        _ => None,
+    }
+}
+
+fn started_before<'a>(
+    cx: &'a CrateCx<'a>,
+    file: &'a FileCx<'a>,
+    func: FnRef<'a>,
+    ancestors: &[Node<'a>],
+) -> Vec<Reason> {
+    threads_started_before(cx, file, func, ancestors)
+        .into_iter()
+        .map(|t| Reason {
+            span: t.span,
             message: "a thread is started here and may still run at the fork".into(),
         })
         .collect()

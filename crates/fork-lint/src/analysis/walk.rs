@@ -86,6 +86,21 @@ pub fn enclosing_statements<'a>(ancestors: &[Node<'a>]) -> Vec<(&'a syn::Block, 
         .collect()
 }
 
+/// The expression of `body` with exactly this span.
+pub fn find_expr(body: &syn::Block, at: proc_macro2::Span) -> Option<&Expr> {
+    let (s, e) = (at.start(), at.end());
+    let mut found = None;
+    each_expr(body, &mut |x, _| {
+        if found.is_none() {
+            let sp = syn::spanned::Spanned::span(x);
+            if sp.start() == s && sp.end() == e {
+                found = Some(x);
+            }
+        }
+    });
+    found
+}
+
 /// Code a region walk starts from.
 #[derive(Clone, Copy)]
 pub enum Code<'a> {

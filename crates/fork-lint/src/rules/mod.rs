@@ -123,6 +123,8 @@ macro_rules! rules {
 
 rules! {
     parse_error::PARSE_ERROR,
+    lock_held_across_fork::LOCK_HELD_ACROSS_FORK,
+    unsafe_call_after_fork::UNSAFE_CALL_AFTER_FORK,
     child_falls_through::CHILD_FALLS_THROUGH,
     unused_allow::UNUSED_ALLOW,
 }

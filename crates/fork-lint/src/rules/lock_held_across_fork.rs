@@ -1,0 +1,139 @@
+//! FL002: a lock held at a fork point that the child takes.
+
+use crate::analysis::forks::ForkKind;
+use crate::analysis::locks::{self, LockKey};
+use crate::analysis::threads;
+use crate::analysis::walk::{Event, RegionWalk};
+use crate::checker::{Checker, Finding};
+use crate::diagnostic::{Label, LabelKind, Span};
+
+crate::declare_rule! {
+    /// ## What it does
+    /// Finds a fork point where a lock may be held — a guard (`Mutex`, `RwLock`,
+    /// `parking_lot`, a configured lock type) alive in the forking code, or a lock taken
+    /// by a thread that was started earlier and may hold it at that moment — when the
+    /// child (or a function it calls) takes the same lock. Locks are identified through
+    /// statics, `let` aliases, `Arc::clone`, closure captures and function parameters;
+    /// `println!`/`print!` and writes to `io::stdout()` take stdout's lock.
+    ///
+    /// A guard the parent holds while the child never touches that lock (nix's own test
+    /// suite holds a `FORK_MTX` guard across `fork` this way) is not reported.
+    ///
+    /// ## Why is this bad
+    /// The child is a copy of the parent's memory at the moment of the fork, including
+    /// every lock's state, but only the forking thread is copied. A lock held at that
+    /// moment is held forever in the child: by a guard the child's copy of the code will
+    /// never drop, or by a thread that does not exist in the child. The first time the
+    /// child takes it, the child deadlocks. Under forkrt's spawn and forkserver methods
+    /// the child starts from a fresh process and does not inherit the lock.
+    ///
+    /// ## Example
+    /// ```rust,ignore
+    /// let _guard = STATE.lock().unwrap();
+    /// match unsafe { fork() }? {
+    ///     ForkResult::Child => {
+    ///         STATE.lock().unwrap().reset();   // deadlocks
+    ///         unsafe { libc::_exit(0) }
+    ///     }
+    ///     ForkResult::Parent { child } => { waitpid(child, None)?; }
+    /// }
+    /// ```
+    ///
+    /// ## Use instead
+    /// ```rust,ignore
+    /// let snapshot = STATE.lock().unwrap().clone();
+    /// drop(guard);                               // release before forking
+    /// match unsafe { fork() }? { /* the child uses `snapshot` */ }
+    /// ```
+    ///
+    /// ## References
+    /// - [POSIX `pthread_atfork`](https://pubs.opengroup.org/onlinepubs/9799919799/functions/pthread_atfork.html), rationale: "the child process may deadlock"
+    /// - [POSIX `fork`](https://pubs.opengroup.org/onlinepubs/9799919799/functions/fork.html): only the calling thread is replicated
+    /// - [CPython `multiprocessing`, contexts and start methods](https://docs.python.org/3/library/multiprocessing.html#contexts-and-start-methods): fork is unsafe with threads
+    pub static LOCK_HELD_ACROSS_FORK = {
+        code: "FL002",
+        name: "lock-held-across-fork",
+        severity: Error,
+        check: Some(check),
+    };
+}
+
+/// A lock that may be held at the fork, and why.
+struct Held {
+    key: LockKey,
+    span: Span,
+    how: String,
+    /// A guard variable the child could drop first.
+    var: Option<String>,
+}
+
+fn check(checker: &Checker<'_>) {
+    let cx = checker.cx;
+    let extra = &cx.options.extra_lock_types;
+    for fp in cx.forks() {
+        if fp.kind == ForkKind::PreExec {
+            continue; // pre_exec: FL004 covers every lock.
+        }
+        let Some(child) = &fp.child else { continue };
+        let mut held: Vec<Held> = Vec::new();
+        for g in locks::guards_held(cx, fp.file, fp.func, &fp.ancestors, extra) {
+            // stdout and stderr are reentrant locks, and the child's thread is their owner.
+            if matches!(g.key, LockKey::Stdout | LockKey::Stderr) {
+                continue;
+            }
+            held.push(Held { how: format!("{} is locked here, and the guard `{}` is still alive at the fork", g.key.describe(), g.var), key: g.key, span: g.span, var: Some(g.var) });
+        }
+        for t in threads::threads_started_before(cx, fp.file, fp.func, &fp.ancestors) {
+            let Some((func, code)) = t.body else { continue };
+            RegionWalk::run(cx, func.file, Some(func), code, &mut |ev, w| {
+                if let Some(a) = locks::acquisition(w, ev, extra) {
+                    if !held.iter().any(|h| h.key == a.key) {
+                        held.push(Held { how: format!("a thread started earlier takes {} here and may hold it at the fork", a.key.describe()), key: a.key, span: a.span, var: None });
+                    }
+                }
+            });
+        }
+        if held.is_empty() {
+            continue;
+        }
+        let mut hit: Option<(usize, Span, Vec<Label>)> = None;
+        let mut dropped: Vec<String> = Vec::new();
+        RegionWalk::run(cx, child.file, child.func, child.code, &mut |ev, w| {
+            if hit.is_some() {
+                return;
+            }
+            if let Event::Expr(syn::Expr::Call(c)) = ev {
+                if let (syn::Expr::Path(p), Some(arg)) = (&*c.func, c.args.first()) {
+                    if p.path.segments.last().is_some_and(|s| s.ident == "drop") {
+                        if let Some(v) = crate::analysis::syntax::ident_of(arg) {
+                            dropped.push(v);
+                        }
+                    }
+                }
+            }
+            let Some(a) = locks::acquisition(w, ev, extra) else { return };
+            if let Some(i) = held.iter().position(|h| h.key == a.key && h.var.as_ref().is_none_or(|v| !dropped.contains(v))) {
+                hit = Some((i, a.span, w.chain_labels()));
+            }
+        });
+        let Some((i, child_span, chain)) = hit else { continue };
+        let h = &held[i];
+        let mut labels = vec![
+            Label { span: h.span.clone(), message: h.how.clone(), kind: LabelKind::Secondary },
+            Label { span: child.start.clone(), message: "the child starts here".into(), kind: LabelKind::Secondary },
+        ];
+        labels.extend(chain);
+        labels.push(Label { span: child_span, message: format!("the child takes {} here and waits forever", h.key.describe()), kind: LabelKind::ChainStep });
+        let method_note = if fp.kind == ForkKind::Forkrt { " under the fork start method" } else { "" };
+        checker.report(
+            &LOCK_HELD_ACROSS_FORK,
+            Finding {
+                message: format!("{} may be held when the process forks{method_note}, and the child takes it: the child deadlocks", h.key.describe()),
+                primary: fp.span(),
+                primary_label: "forks while the lock may be held".into(),
+                labels,
+                help: Some("release the lock before forking (drop the guard, join the thread that takes it), give the child what it needs without the lock, or start the child with spawn/forkserver".into()),
+            },
+        );
+    }
+}

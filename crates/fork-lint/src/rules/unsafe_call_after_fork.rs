@@ -1,0 +1,197 @@
+//! FL004: calls that are not async-signal-safe in a child before exec/_exit.
+
+use syn::Expr;
+
+use crate::analysis::forks::{ForkKind, ForkPoint};
+use crate::analysis::locks;
+use crate::analysis::signal_safety::Verdict;
+use crate::analysis::syntax;
+use crate::analysis::walk::{self, Event, RegionWalk};
+use crate::analysis::catalog::ForkFn;
+use crate::checker::{Checker, Finding};
+use crate::diagnostic::{Label, LabelKind, Span};
+
+crate::declare_rule! {
+    /// ## What it does
+    /// Finds calls that are not async-signal-safe in code that runs in a child process
+    /// between `fork` and `exec`/`_exit`: in `CommandExt::pre_exec` closures always, in
+    /// the child of `vfork` always, and in the child branch of `libc::fork`,
+    /// `nix::unistd::fork`, `fork::fork` and forkrt fork-method targets whenever the
+    /// process may have other threads. It follows calls into the crate's own functions
+    /// and shows the chain.
+    ///
+    /// Not async-signal-safe: allocation (`Box::new`, `vec!`, `String::from`,
+    /// `to_string`, `collect`, `format!`), `println!` and friends, `CString::new`,
+    /// taking a lock, `std::env`, logging and tracing macros, `std::process::exit`,
+    /// starting threads or commands, panics that format a message (`unwrap`, `expect`,
+    /// `assert_eq!`, `panic!("{x}")`) and `?` that converts into an allocated error.
+    ///
+    /// ## Why is this bad
+    /// `fork` copies only the calling thread. Any lock another thread held at that
+    /// moment — the allocator's, stdout's, the environment's, a logger's — is held
+    /// forever in the child, and the child deadlocks the first time it takes it. POSIX
+    /// allows only async-signal-safe functions in that window. A `pre_exec` closure runs
+    /// in that window whatever thread calls `Command::spawn`, and the child of `vfork`
+    /// shares the parent's memory, so neither may allocate at all.
+    ///
+    /// ## Example
+    /// ```rust,ignore
+    /// unsafe {
+    ///     cmd.pre_exec(|| {
+    ///         let dir = CString::new(path.as_os_str().as_bytes())?; // allocates
+    ///         libc::chdir(dir.as_ptr());
+    ///         Ok(())
+    ///     });
+    /// }
+    /// ```
+    ///
+    /// ## Use instead
+    /// ```rust,ignore
+    /// let dir = CString::new(path.as_os_str().as_bytes())?;     // before the fork
+    /// unsafe {
+    ///     cmd.pre_exec(move || {
+    ///         if libc::chdir(dir.as_ptr()) != 0 { return Err(io::Error::last_os_error()); }
+    ///         Ok(())
+    ///     });
+    /// }
+    /// ```
+    ///
+    /// ## References
+    /// - [POSIX.1-2017, 2.4.3 Signal Actions](https://pubs.opengroup.org/onlinepubs/9699919799/functions/V2_chap02.html#tag_15_04_03): the async-signal-safe functions
+    /// - [POSIX `fork`](https://pubs.opengroup.org/onlinepubs/9699919799/functions/fork.html): "the child process may only execute async-signal-safe operations until such time as one of the exec functions is called"
+    /// - [`CommandExt::pre_exec`](https://doc.rust-lang.org/std/os/unix/process/trait.CommandExt.html#tymethod.pre_exec) safety notes
+    /// - [`nix::unistd::fork`](https://docs.rs/nix/latest/nix/unistd/fn.fork.html) safety notes
+    pub static UNSAFE_CALL_AFTER_FORK = {
+        code: "FL004",
+        name: "unsafe-call-after-fork",
+        severity: Warning,
+        check: Some(check),
+    };
+}
+
+/// Why the region must be async-signal-safe, or `None` when it need not be.
+fn context<'a>(checker: &Checker<'a>, fp: &'a ForkPoint<'a>) -> Option<(String, Vec<Label>)> {
+    match fp.kind {
+        ForkKind::PreExec => Some(("a `pre_exec` closure runs in the child between fork and exec".into(), Vec::new())),
+        ForkKind::Raw(ForkFn::Vfork) => Some(("the child of `vfork` shares the parent's memory until it calls exec or `_exit`".into(), Vec::new())),
+        ForkKind::Raw(k) if !k.is_daemon() => threaded(checker, fp),
+        ForkKind::Forkrt => threaded(checker, fp),
+        _ => None,
+    }
+}
+
+fn threaded<'a>(checker: &Checker<'a>, fp: &'a ForkPoint<'a>) -> Option<(String, Vec<Label>)> {
+    let threads = fp.threads(checker.cx);
+    if !threads.may_have_threads() {
+        return None;
+    }
+    let labels = threads.reasons().iter().take(2).map(|r| r.label()).collect();
+    Some(("the child runs after a fork in a process that may have other threads".into(), labels))
+}
+
+fn check(checker: &Checker<'_>) {
+    let cx = checker.cx;
+    for fp in cx.forks() {
+        let Some(child) = &fp.child else { continue };
+        let Some((why_here, thread_labels)) = context(checker, fp) else { continue };
+        let catalog = &cx.options.catalog;
+        let extra_locks = &cx.options.extra_lock_types;
+        let pre_exec = fp.kind == ForkKind::PreExec;
+        RegionWalk::run(cx, child.file, child.func, child.code, &mut |ev, w| {
+            let Some((what, verdict_why, span)) = judge(w, ev, catalog, extra_locks, pre_exec) else { return };
+            let mut labels = vec![Label { span: child.start.clone(), message: "the child starts here".into(), kind: LabelKind::Secondary }];
+            labels.push(Label { span: fp.span(), message: format!("the process forks here ({})", fp.kind.describe()), kind: LabelKind::Secondary });
+            labels.extend(w.chain_labels());
+            labels.extend(thread_labels.iter().cloned());
+            let chain = w.chain_names();
+            let via = if chain.is_empty() { String::new() } else { format!(" (reached through {})", chain.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" → ")) };
+            checker.report(
+                &UNSAFE_CALL_AFTER_FORK,
+                Finding {
+                    message: format!("`{what}` is not async-signal-safe: it {verdict_why}; {why_here}{via}"),
+                    primary: span,
+                    primary_label: "not async-signal-safe".into(),
+                    labels,
+                    help: Some("between fork and exec/_exit call only async-signal-safe functions: allocate and format before the fork, write with `libc::write`, leave with `libc::_exit`".into()),
+                },
+            );
+        });
+    }
+}
+
+/// What is unsafe about this event, if anything: (display name, reason, span).
+fn judge(w: &RegionWalk<'_>, ev: &Event<'_>, catalog: &crate::analysis::signal_safety::Catalog, extra_locks: &[String], pre_exec: bool) -> Option<(String, String, Span)> {
+    if let Some(a) = locks::acquisition(w, ev, extra_locks) {
+        let (what, span) = match ev {
+            Event::Macro(mac) => (format!("{}!", syntax::macro_name(mac)), w.span(*mac)),
+            Event::Expr(Expr::MethodCall(m)) => (format!(".{}()", m.method), a.span.clone()),
+            _ => ("lock".to_string(), a.span.clone()),
+        };
+        // Output macros are judged by the catalog (they also format and allocate).
+        if !matches!(ev, Event::Macro(_)) {
+            return Some((what, format!("takes {}, which another thread may have held at the fork", a.key.describe()), span));
+        }
+    }
+    match ev {
+        Event::Macro(mac) => {
+            let canon = w.file().resolver.canonical(&mac.path);
+            match catalog.macro_call(&canon, mac) {
+                Verdict::Unsafe(why) => Some((format!("{}!", syntax::macro_name(mac)), why.to_string(), w.span(*mac))),
+                _ => None,
+            }
+        }
+        Event::Expr(Expr::Call(c)) => {
+            let Expr::Path(p) = syntax::peel(&c.func) else { return None };
+            if w.resolve_fn(&p.path).is_some() {
+                return None; // the walk looks inside
+            }
+            match catalog.call(&w.resolve(&p.path)) {
+                Verdict::Unsafe(why) => Some((path_text(&p.path), why.to_string(), w.span(*ev_expr(ev)?))),
+                _ => None,
+            }
+        }
+        Event::Expr(Expr::MethodCall(m)) => {
+            let name = m.method.to_string();
+            let is_self = syntax::ident_of(&m.receiver).is_some_and(|r| r == "self");
+            let self_ty = w.frame().func.and_then(|f| f.def.self_ty.clone());
+            if walk::resolve_method(w.cx, w.file(), is_self, self_ty.as_deref(), &name).is_some() {
+                return None;
+            }
+            match catalog.method(&name) {
+                Verdict::Unsafe(why) => Some((format!(".{name}()"), why.to_string(), method_span(w, m))),
+                _ => None,
+            }
+        }
+        Event::Expr(Expr::Try(t)) => {
+            // The error converts into the function's error type; closures given to
+            // `pre_exec` return `io::Result`, whose conversion does not allocate.
+            if pre_exec && w.depth() == 0 {
+                return None;
+            }
+            let func = w.frame().func?;
+            let ret = quote::ToTokens::to_token_stream(&func.def.sig.output).to_string().replace(' ', "");
+            let allocating = ["Box<dyn", "anyhow::", "eyre::", "Result<(),String>", ",String>", "Result<T,String>"].iter().any(|p| ret.contains(p))
+                || ret == "->anyhow::Result<()>"
+                || ret.starts_with("->Result<") && ret.contains("Box<");
+            allocating.then(|| ("?".to_string(), format!("converts the error into `{}`'s error type, which allocates", func.def.name), w.span(&t.question_token)))
+        }
+        _ => None,
+    }
+}
+
+fn ev_expr<'e>(ev: &'e Event<'e>) -> Option<&'e &'e Expr> {
+    match ev {
+        Event::Expr(e) => Some(e),
+        _ => None,
+    }
+}
+
+fn method_span(w: &RegionWalk<'_>, m: &syn::ExprMethodCall) -> Span {
+    let start = w.span(&m.method);
+    let end = w.span(&m.paren_token.span.join());
+    Span { file: start.file.clone(), start: start.start, end: end.end }
+}
+
+fn path_text(path: &syn::Path) -> String {
+    syntax::segments(path).join("::")
+}
