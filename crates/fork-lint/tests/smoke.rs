@@ -175,3 +175,76 @@ fn main() {
     let got = codes(thread);
     assert!(got.contains(&("FL002".into(), 7)), "{got:?}");
 }
+
+#[test]
+fn fl001_and_fl003_forkrt_styles() {
+    let src = r#"
+use forkrt::{Process, StartMethod};
+use std::fs::File;
+#[forkrt::task]
+fn work(args: (File, u32)) {}
+#[forkrt::task]
+fn plain(n: u32) {}
+fn untagged(n: u32) {}
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Good { n: u32 }
+struct Bad { n: u32 }
+#[forkrt::task]
+fn takes_good(g: Good) {}
+#[forkrt::task]
+fn takes_bad(b: Bad) {}
+fn main() -> forkrt::Result<()> {
+    println!("hello");
+    forkrt::init();
+    let f = File::open("/etc/hostname").unwrap();
+    let mut p = Process::new(work, (f, 7));
+    p.start()?;
+    let mut q = Process::new(plain, 3);
+    q.start()?;
+    let mut r = Process::new(untagged, 3);
+    let mut s = Process::new(takes_good, Good { n: 1 });
+    let mut t = Process::new(takes_bad, Bad { n: 1 });
+    let ctx = forkrt::get_context(StartMethod::Fork);
+    let mut u = ctx.process(work, (File::open("/x").unwrap(), 1));
+    Ok(())
+}
+"#;
+    let got = codes(src);
+    assert_eq!(
+        got,
+        vec![
+            ("FL003".into(), 18),
+            ("FL001".into(), 20),
+            ("FL001".into(), 24),
+            ("FL001".into(), 26)
+        ],
+        "{got:?}"
+    );
+}
+
+#[test]
+fn fl003_missing_guard_and_procspawn() {
+    let src = r#"
+fn main() {
+    let handle = procspawn::spawn(7, |n: u32| n + 1);
+    handle.join().unwrap();
+}
+"#;
+    assert_eq!(codes(src), vec![("FL003".into(), 2)]);
+    let ok = r#"
+fn main() {
+    procspawn::init();
+    let handle = procspawn::spawn(7, |n: u32| n + 1);
+    handle.join().unwrap();
+}
+"#;
+    assert_eq!(codes(ok), vec![]);
+    let captures = r#"
+fn main() {
+    procspawn::init();
+    let base = 10;
+    let handle = procspawn::spawn(7, move |n: u32| n + base);
+}
+"#;
+    assert_eq!(codes(captures), vec![("FL001".into(), 5)]);
+}

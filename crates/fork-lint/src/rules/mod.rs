@@ -123,7 +123,9 @@ macro_rules! rules {
 
 rules! {
     parse_error::PARSE_ERROR,
+    non_serializable_argument::NON_SERIALIZABLE_ARGUMENT,
     lock_held_across_fork::LOCK_HELD_ACROSS_FORK,
+    unguarded_entry_point::UNGUARDED_ENTRY_POINT,
     unsafe_call_after_fork::UNSAFE_CALL_AFTER_FORK,
     child_falls_through::CHILD_FALLS_THROUGH,
     unused_allow::UNUSED_ALLOW,
