@@ -1,0 +1,2 @@
+#[forkrt::main]
+fn main() {}

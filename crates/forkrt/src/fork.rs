@@ -1,0 +1,102 @@
+//! The fork start method, and the code every child runs around its task.
+
+use std::io::Write;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::error::{Error, Result};
+use crate::state;
+use crate::sys::{self, Pid};
+
+/// Runs a task the way every child does: a panic becomes exit code 1 (the
+/// panic hook has already printed the message to stderr), then stdout and
+/// stderr are flushed. Returns the exit code.
+pub(crate) fn run_task(task: impl FnOnce()) -> i32 {
+    let code = match panic::catch_unwind(AssertUnwindSafe(task)) {
+        Ok(()) => 0,
+        Err(payload) => {
+            // Dropping a panic payload can itself panic; never risk it here.
+            std::mem::forget(payload);
+            1
+        }
+    };
+    flush_stdio();
+    code
+}
+
+pub(crate) fn flush_stdio() {
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+}
+
+static WARNED: AtomicBool = AtomicBool::new(false);
+
+/// CPython 3.12 warns when `os.fork()` runs in a multi-threaded process;
+/// so do we, once per process, unless `FORKRT_NO_FORK_WARNING=1`.
+fn warn_if_threads() {
+    if WARNED.load(Ordering::Relaxed) || !state::fork_warning_enabled() {
+        return;
+    }
+    let Some(n) = sys::thread_count() else { return };
+    if n > 1 && !WARNED.swap(true, Ordering::Relaxed) {
+        eprintln!(
+            "forkrt: warning: this process (pid {}) has {n} threads; fork() copies only the \
+             calling thread, so the child may deadlock on a lock another thread held \
+             (use spawn or forkserver, or set FORKRT_NO_FORK_WARNING=1 to silence this)",
+            sys::getpid()
+        );
+    }
+}
+
+/// Forks a child that runs `task` and leaves with `_exit`.
+pub(crate) fn start(
+    task: Box<dyn FnOnce()>,
+    name: &str,
+    ident: &[u32],
+    daemon: bool,
+) -> Result<Pid> {
+    warn_if_threads();
+    // Holding the stdio locks across fork() does two things: nothing that is
+    // buffered gets written twice (we flush first), and no other thread can
+    // be holding them when the child inherits them, so the child's own
+    // printing and final flush cannot deadlock.
+    let mut out = std::io::stdout().lock();
+    let mut err = std::io::stderr().lock();
+    let _ = out.flush();
+    let _ = err.flush();
+    let mut rt = state::rt();
+    let parent = (state::my_name(&rt.me), sys::getpid() as u32);
+    let child_name = name.to_string();
+    let child_ident = ident.to_vec();
+    let mut reg = state::fds();
+    // SAFETY: between fork and _exit the child only touches state whose
+    // locks this thread holds (stdio, RT, FDS), the allocator (glibc's malloc
+    // is fork-safe through its atfork handlers) and the task itself. Locks
+    // held by *other* threads of the parent are the documented hazard the
+    // warning above is about.
+    match unsafe { sys::fork() } {
+        Err(e) => Err(Error::io("fork", e)),
+        Ok(0) => {
+            // The runtime's channels (forkserver link, other children's
+            // pidfds and connections) belong to the parent.
+            for &fd in reg.iter() {
+                sys::close(fd);
+            }
+            reg.clear();
+            drop(reg);
+            // Already closed above; forgetting avoids closing reused numbers.
+            std::mem::forget(rt.forkserver.take());
+            state::become_child(&mut rt, child_name, child_ident, daemon, parent.clone());
+            drop(rt);
+            drop(err);
+            drop(out);
+            if !sys::die_with_parent(parent.1 as Pid) {
+                sys::exit_now(1);
+            }
+            sys::stdin_to_devnull();
+            let code = run_task(task);
+            sys::exit_now(code)
+        }
+        Ok(pid) => Ok(pid),
+    }
+}

@@ -1,0 +1,182 @@
+//! The entry guard: `forkrt::init()` and what `#[forkrt::main]` inserts.
+//!
+//! In an ordinary run it only records that the guard ran. In a process
+//! started by spawn (or the forkserver itself) it takes over: it reads the
+//! task from the inherited channel, answers the handshake, runs the task and
+//! exits — `main`'s own body never runs there.
+
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use crate::error::Error;
+use crate::registry;
+use crate::state::{self, GUARD_DONE, ROLE_ENV, RtFd};
+use crate::sys::{self, Pid};
+use crate::wire::{self, ChildRequest, ErrorReport, FrameReader, Read, errcode, kind};
+
+/// The entry guard. Call it as the very first statement of `main` (or put
+/// `#[forkrt::main]` on `main`, which does exactly that).
+///
+/// * In the main program it marks the process as bootstrapped and returns.
+/// * In a child started by the `spawn` method it runs the requested task and
+///   exits (code 0, or 1 after a panic) — it never returns there.
+/// * In the forkserver process it runs the server and never returns.
+///
+/// Code before the guard runs in every spawned child too, which is why it
+/// must come first: a child that does not reach the guard within the
+/// handshake timeout is killed, and one that tries to start processes
+/// before it gets [`Error::Bootstrapping`].
+pub fn init() {
+    match std::env::var_os(ROLE_ENV) {
+        None => GUARD_DONE.store(true, Ordering::Release),
+        Some(role) => child_main(&role.to_string_lossy()),
+    }
+}
+
+/// True if this process was started by spawn and has not reached its guard
+/// yet: starting processes now would run pre-guard code recursively.
+pub(crate) fn bootstrapping() -> bool {
+    !GUARD_DONE.load(Ordering::Acquire) && std::env::var_os(ROLE_ENV).is_some()
+}
+
+fn child_main(role: &str) -> ! {
+    let mut parts = role.split(':');
+    let (Some(kind), Some(fd), Some(ppid), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        bad_role(role)
+    };
+    let (Ok(fd), Ok(ppid)) = (fd.parse::<i32>(), ppid.parse::<Pid>()) else {
+        bad_role(role)
+    };
+    if fd < 3 || !matches!(kind, "spawn" | "forkserver") {
+        bad_role(role);
+    }
+    // The marker must not leak into processes this child starts with
+    // std::process::Command (they would take it for their own role).
+    //
+    // SAFETY: the guard runs as the first statement of main, before the
+    // program starts threads, so no other thread can be reading the
+    // environment concurrently (Rust-side readers take std's env lock anyway).
+    unsafe { std::env::remove_var(ROLE_ENV) };
+    // SAFETY: `fd` is the channel our parent made inheritable for us alone;
+    // nothing else in this fresh process owns it.
+    let chan = match RtFd::one(|| Ok(unsafe { OwnedFd::from_raw_fd(fd) })) {
+        Ok(c) => c,
+        Err(_) => sys::exit_now(1),
+    };
+    if sys::set_cloexec(chan.raw(), true).is_err()
+        || sys::set_nonblocking(chan.raw(), true).is_err()
+    {
+        eprintln!("forkrt: spawned child: the channel fd {fd} is not open");
+        std::process::exit(1);
+    }
+    GUARD_DONE.store(true, Ordering::Release);
+    if kind == "forkserver" {
+        // The server outlives no parent: it leaves when the channel reaches
+        // EOF, which works whichever thread of the parent started it.
+        crate::forkserver::serve(chan)
+    }
+    if !sys::die_with_parent(ppid) {
+        // Our parent died before we got here; nobody wants our result.
+        std::process::exit(1);
+    }
+    spawned_child(chan)
+}
+
+fn bad_role(role: &str) -> ! {
+    eprintln!("forkrt: malformed {ROLE_ENV}={role:?} (this variable is internal to forkrt)");
+    std::process::exit(2)
+}
+
+fn report(chan: &RtFd, code: u8, task: &str, message: String) {
+    let r = ErrorReport {
+        code,
+        task: task.to_string(),
+        pid: sys::getpid() as u32,
+        message,
+    };
+    let deadline = Some(Instant::now() + state::handshake_timeout());
+    let _ = wire::write_all(chan.raw(), &wire::frame(kind::ERROR, &r), deadline);
+}
+
+fn spawned_child(chan: RtFd) -> ! {
+    let deadline = Some(Instant::now() + state::handshake_timeout());
+    let mut reader = FrameReader::default();
+    let req: ChildRequest = match wire::read_frame(chan.raw(), &mut reader, deadline) {
+        Ok(Read::Frame(kind::REQUEST, payload)) => match wire::decode("request", &payload) {
+            Ok(r) => r,
+            Err(e) => fail(&chan, errcode::PROTOCOL, "", e),
+        },
+        Ok(Read::Frame(k, _)) => fail(
+            &chan,
+            errcode::PROTOCOL,
+            "",
+            Error::protocol(format!("expected a request, got frame kind {k:#x}")),
+        ),
+        Ok(Read::Eof) => std::process::exit(1), // the parent gave up on us
+        Ok(Read::Timeout) => fail(
+            &chan,
+            errcode::PROTOCOL,
+            "",
+            Error::protocol("no request from the parent within the handshake timeout"),
+        ),
+        Err(e) => fail(&chan, errcode::PROTOCOL, "", e),
+    };
+    if req.fingerprint != registry::fingerprint() {
+        fail(
+            &chan,
+            errcode::PROTOCOL,
+            &req.task,
+            Error::protocol(
+                "the child runs a different build of this program (task registry fingerprint \
+                 differs); was the binary replaced on disk?",
+            ),
+        );
+    }
+    let Some(entry) = registry::by_name(&req.task, &req.site) else {
+        fail(
+            &chan,
+            errcode::NOT_REGISTERED,
+            &req.task,
+            Error::protocol(format!("no task `{}` registered at {}", req.task, req.site)),
+        )
+    };
+    let call = match (entry.decode)(&req.args) {
+        Ok(call) => call,
+        Err(e) => fail(&chan, errcode::DECODE, &req.task, e),
+    };
+    {
+        let mut rt = state::rt();
+        state::become_child(
+            &mut rt,
+            req.name,
+            req.ident,
+            req.daemon,
+            (req.parent_name, req.parent_pid),
+        );
+    }
+    let ready = wire::frame_raw(kind::READY, &[]);
+    if !matches!(wire::write_all(chan.raw(), &ready, deadline), Ok(true)) {
+        std::process::exit(1);
+    }
+    drop(chan);
+    sys::stdin_to_devnull();
+    let code = crate::fork::run_task(call);
+    // A spawned child is a fresh program: leave through exit(3) so that its
+    // own atexit handlers run, as CPython's spawned children do.
+    std::process::exit(code)
+}
+
+/// Reports `err` to the parent and on stderr, then exits with code 1.
+fn fail(chan: &RtFd, code: u8, task: &str, err: Error) -> ! {
+    let message = match &err {
+        Error::Decode { message, .. } => message.clone(),
+        other => other.to_string(),
+    };
+    report(chan, code, task, message);
+    eprintln!("forkrt: spawned child: {err}");
+    crate::fork::flush_stdio();
+    std::process::exit(1)
+}

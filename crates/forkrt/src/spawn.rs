@@ -1,0 +1,324 @@
+//! The spawn start method: re-execute the current binary and hand the child
+//! its task over an inherited socket.
+//!
+//! Parent side: `socketpair` (both ends close-on-exec) → `posix_spawn` of
+//! `/proc/self/exe` with `FORKRT_ROLE=spawn:<fd>:<ppid>` in the environment,
+//! the child's end being the only fd made inheritable, and only in that child
+//! → write the REQUEST frame → wait (bounded by the handshake timeout) for
+//! READY, ERROR, or EOF. The child side lives in `guard.rs`.
+
+use std::ffi::{CString, OsStr};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::state::{self, ROLE_ENV, RtFd};
+use crate::sys::{self, Pid};
+use crate::wire::{self, ChildRequest, ErrorReport, FrameReader, Read, kind};
+
+/// Test knob: use fork+exec instead of posix_spawn (the portable fallback).
+const FALLBACK_ENV: &str = "FORKRT_SPAWN_FALLBACK";
+
+/// Path that re-executes exactly this binary. On Linux `/proc/self/exe`
+/// resolves to the running inode even if the file on disk was replaced or
+/// deleted, so parent and child are always the same build.
+fn exe() -> &'static CString {
+    static EXE: OnceLock<CString> = OnceLock::new();
+    EXE.get_or_init(|| {
+        if cfg!(any(target_os = "linux", target_os = "android"))
+            && std::path::Path::new("/proc/self/exe").exists()
+        {
+            return c"/proc/self/exe".to_owned();
+        }
+        let p = std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into());
+        CString::new(p.as_os_str().as_bytes()).expect("no NUL in a path")
+    })
+}
+
+fn argv0() -> &'static CString {
+    static ARGV0: OnceLock<CString> = OnceLock::new();
+    ARGV0.get_or_init(|| {
+        let a = std::env::args_os()
+            .next()
+            .unwrap_or_else(|| "forkrt-child".into());
+        CString::new(a.as_bytes()).unwrap_or_else(|_| c"forkrt-child".to_owned())
+    })
+}
+
+/// The current environment (so that, as in Python, a spawned child sees the
+/// parent's environment at spawn time), minus any stale role, plus `role`.
+fn child_env(role: &str) -> Vec<CString> {
+    let mut env: Vec<CString> = std::env::vars_os()
+        .filter(|(k, _)| k != OsStr::new(ROLE_ENV))
+        .filter_map(|(k, v)| {
+            let mut kv = k.into_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            CString::new(kv).ok()
+        })
+        .collect();
+    env.push(CString::new(format!("{ROLE_ENV}={role}")).expect("no NUL"));
+    env
+}
+
+/// Starts a re-executed copy of this binary with the given role
+/// (`spawn` or `forkserver`). Returns its pid and the parent's end of the
+/// channel (non-blocking, close-on-exec, registered).
+pub(crate) fn launch(role: &str) -> Result<(Pid, RtFd)> {
+    let mut pair = RtFd::create(sys::socketpair, |(a, b)| vec![a, b])
+        .map_err(|e| Error::io("socketpair for a spawned child", e))?;
+    let child_end = pair.pop().expect("two fds");
+    let parent_end = pair.pop().expect("two fds");
+    let child_fd = child_end.raw();
+    let ppid = sys::getpid();
+    let env = child_env(&format!("{role}:{CHILD_FD}:{ppid}"));
+    let mut envp: Vec<*const libc::c_char> = env.iter().map(|c| c.as_ptr()).collect();
+    envp.push(std::ptr::null());
+    let argv: [*const libc::c_char; 2] = [argv0().as_ptr(), std::ptr::null()];
+    let closefrom = addclosefrom();
+    let use_fallback =
+        closefrom.is_none() || std::env::var_os(FALLBACK_ENV).is_some_and(|v| v == "1");
+    let pid = match closefrom {
+        Some(closefrom) if !use_fallback => posix_spawn(child_fd, closefrom, &argv, &envp)?,
+        _ => fork_exec(child_fd, &argv, &envp)?,
+    };
+    drop(child_end);
+    sys::set_nonblocking(parent_end.raw(), true)
+        .map_err(|e| Error::io("fcntl on a spawn channel", e))?;
+    Ok((pid, parent_end))
+}
+
+/// The fd number of the channel in a spawned child. Like CPython's spawn
+/// (`close_fds=True`), the child gets stdin/stdout/stderr and this one fd,
+/// nothing else.
+const CHILD_FD: libc::c_int = 3;
+
+type AddCloseFrom =
+    unsafe extern "C" fn(*mut libc::posix_spawn_file_actions_t, libc::c_int) -> libc::c_int;
+
+/// glibc ≥ 2.34's `posix_spawn_file_actions_addclosefrom_np`, looked up at
+/// run time so that binaries still load on older C libraries (which use
+/// the fork+exec fallback).
+fn addclosefrom() -> Option<AddCloseFrom> {
+    static F: OnceLock<Option<usize>> = OnceLock::new();
+    let addr = *F.get_or_init(|| {
+        // SAFETY: dlsym with RTLD_DEFAULT and a NUL-terminated name.
+        let p = unsafe {
+            libc::dlsym(
+                libc::RTLD_DEFAULT,
+                c"posix_spawn_file_actions_addclosefrom_np".as_ptr(),
+            )
+        };
+        (!p.is_null()).then_some(p as usize)
+    });
+    // SAFETY: the symbol has exactly this C signature.
+    addr.map(|a| unsafe { std::mem::transmute::<usize, AddCloseFrom>(a) })
+}
+
+/// posix_spawn: on glibc this is clone(CLONE_VM|CLONE_VFORK)+exec, so its
+/// cost does not grow with the parent's memory. The file actions put the
+/// channel on fd 3 (a dup2 result is inheritable; for `child_fd == 3`
+/// glibc ≥ 2.29 clears FD_CLOEXEC) and close everything from fd 4 up.
+fn posix_spawn(
+    child_fd: libc::c_int,
+    closefrom: AddCloseFrom,
+    argv: &[*const libc::c_char; 2],
+    envp: &[*const libc::c_char],
+) -> Result<Pid> {
+    // SAFETY: the file actions and attributes are initialised before use and
+    // destroyed afterwards; argv/envp are NULL-terminated arrays of valid C
+    // strings that outlive the call.
+    unsafe {
+        let mut fa: libc::posix_spawn_file_actions_t = std::mem::zeroed();
+        let mut attr: libc::posix_spawnattr_t = std::mem::zeroed();
+        libc::posix_spawn_file_actions_init(&mut fa);
+        libc::posix_spawnattr_init(&mut attr);
+        let mut rc = libc::posix_spawn_file_actions_adddup2(&mut fa, child_fd, CHILD_FD);
+        if rc == 0 {
+            rc = closefrom(&mut fa, CHILD_FD + 1);
+        }
+        if rc == 0 {
+            // Children start with an empty signal mask whatever the calling
+            // thread had blocked.
+            let mut empty: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut empty);
+            libc::posix_spawnattr_setsigmask(&mut attr, &empty);
+            libc::posix_spawnattr_setflags(&mut attr, libc::POSIX_SPAWN_SETSIGMASK as _);
+            let mut pid: libc::pid_t = 0;
+            rc = libc::posix_spawn(
+                &mut pid,
+                exe().as_ptr(),
+                &fa,
+                &attr,
+                argv.as_ptr() as *const *mut libc::c_char,
+                envp.as_ptr() as *const *mut libc::c_char,
+            );
+            libc::posix_spawn_file_actions_destroy(&mut fa);
+            libc::posix_spawnattr_destroy(&mut attr);
+            if rc == 0 {
+                return Ok(pid);
+            }
+        } else {
+            libc::posix_spawn_file_actions_destroy(&mut fa);
+            libc::posix_spawnattr_destroy(&mut attr);
+        }
+        Err(Error::io(
+            "posix_spawn of the current executable",
+            std::io::Error::from_raw_os_error(rc),
+        ))
+    }
+}
+
+/// The portable fallback: fork, move the channel to fd 3, close the rest,
+/// exec. The child only makes async-signal-safe calls.
+fn fork_exec(
+    child_fd: libc::c_int,
+    argv: &[*const libc::c_char; 2],
+    envp: &[*const libc::c_char],
+) -> Result<Pid> {
+    // An error pipe tells the parent whether exec failed.
+    let (err_r, err_w) = sys::pipe_cloexec().map_err(|e| Error::io("pipe", e))?;
+    let err_fd = std::os::fd::AsRawFd::as_raw_fd(&err_w);
+    // SAFETY: sysconf has no preconditions.
+    let max_fd = unsafe { libc::sysconf(libc::_SC_OPEN_MAX) }.clamp(256, 65_536) as libc::c_int;
+    // SAFETY: the child only calls async-signal-safe functions (fcntl,
+    // sigprocmask, execve, write, _exit) on data prepared before the fork.
+    let pid = unsafe { sys::fork() }.map_err(|e| Error::io("fork for spawn", e))?;
+    if pid == 0 {
+        // SAFETY: see above; all pointers were built before the fork.
+        unsafe {
+            if child_fd == CHILD_FD {
+                let flags = libc::fcntl(child_fd, libc::F_GETFD);
+                libc::fcntl(child_fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+            } else {
+                libc::dup2(child_fd, CHILD_FD);
+            }
+            // Close everything above the channel except the error pipe
+            // (close-on-exec, so exec closes it).
+            for fd in CHILD_FD + 1..max_fd {
+                if fd != err_fd {
+                    libc::close(fd);
+                }
+            }
+            let mut empty: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut empty);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+            libc::execve(
+                exe().as_ptr(),
+                argv.as_ptr() as *const *const libc::c_char,
+                envp.as_ptr() as *const *const libc::c_char,
+            );
+            let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+            libc::write(err_fd, (&errno as *const i32).cast(), 4);
+        }
+        sys::exit_now(127);
+    }
+    drop(err_w);
+    let mut buf = [0u8; 4];
+    let n = sys::read(std::os::fd::AsRawFd::as_raw_fd(&err_r), &mut buf).unwrap_or(0);
+    if n == 4 {
+        let _ = sys::waitpid(pid, false);
+        return Err(Error::io(
+            "exec of the current executable",
+            std::io::Error::from_raw_os_error(i32::from_ne_bytes(buf)),
+        ));
+    }
+    Ok(pid)
+}
+
+/// Waits for a child that is going away anyway: a bounded wait, then
+/// SIGKILL and a final reap, so that neither a zombie nor a hang remains.
+pub(crate) fn reap_bounded(pid: Pid, grace: Duration) -> Option<i32> {
+    let deadline = Instant::now() + grace;
+    let mut step = 0;
+    loop {
+        match sys::waitpid(pid, true) {
+            Ok(Some(code)) => return Some(code),
+            Ok(None) => {}
+            Err(_) => return None,
+        }
+        if Instant::now() >= deadline {
+            let _ = sys::kill(pid, libc::SIGKILL);
+            return sys::waitpid(pid, false).ok().flatten();
+        }
+        sys::backoff_sleep(&mut step);
+    }
+}
+
+/// Sends `first` (if any) and waits for the child's first frame, turning
+/// EOF and timeout into the guard errors. On error the child is reaped.
+pub(crate) fn handshake(
+    pid: Pid,
+    chan: &RtFd,
+    first: &[u8],
+    reader: &mut FrameReader,
+) -> Result<(u8, Vec<u8>)> {
+    let timeout = state::handshake_timeout();
+    let deadline = Instant::now() + timeout;
+    let fail_timeout = || {
+        let _ = sys::kill(pid, libc::SIGKILL);
+        let _ = sys::waitpid(pid, false);
+        Error::HandshakeTimeout {
+            pid: pid as u32,
+            timeout,
+        }
+    };
+    match wire::write_all(chan.raw(), first, Some(deadline)) {
+        Ok(true) => {}
+        Ok(false) => return Err(fail_timeout()),
+        Err(Error::Io { source, .. }) if source.raw_os_error() == Some(libc::EPIPE) => {
+            // The child is gone already; the read below reports how.
+        }
+        Err(e) => {
+            let _ = sys::kill(pid, libc::SIGKILL);
+            let _ = sys::waitpid(pid, false);
+            return Err(e);
+        }
+    }
+    match wire::read_frame(chan.raw(), reader, Some(deadline)) {
+        Ok(Read::Frame(k, p)) => Ok((k, p)),
+        Ok(Read::Timeout) => Err(fail_timeout()),
+        Ok(Read::Eof) => {
+            let exitcode = reap_bounded(pid, Duration::from_secs(2));
+            Err(Error::ChildExitedBeforeGuard {
+                pid: pid as u32,
+                exitcode,
+            })
+        }
+        Err(e) => {
+            let _ = sys::kill(pid, libc::SIGKILL);
+            let _ = sys::waitpid(pid, false);
+            Err(e)
+        }
+    }
+}
+
+/// Starts a task by spawn. Returns the child's pid once the child has
+/// decoded its arguments.
+pub(crate) fn start(req: &ChildRequest) -> Result<Pid> {
+    start_raw(&wire::frame(kind::REQUEST, req))
+}
+
+/// Starts a spawn child and sends it `bytes` as its first message. `start`
+/// sends a well-formed REQUEST; tests use this to send corrupt ones.
+pub(crate) fn start_raw(bytes: &[u8]) -> Result<Pid> {
+    let (pid, chan) = launch("spawn")?;
+    let mut reader = FrameReader::default();
+    let (k, payload) = handshake(pid, &chan, bytes, &mut reader)?;
+    match k {
+        kind::READY => Ok(pid),
+        kind::ERROR => {
+            let report: ErrorReport = wire::decode("error report", &payload)?;
+            let _ = reap_bounded(pid, Duration::from_secs(2));
+            Err(report.into_error())
+        }
+        other => {
+            let _ = sys::kill(pid, libc::SIGKILL);
+            let _ = sys::waitpid(pid, false);
+            Err(Error::protocol(format!(
+                "unexpected frame kind {other:#x} from a spawned child"
+            )))
+        }
+    }
+}

@@ -1,0 +1,494 @@
+//! Thin wrappers over the raw system calls the runtime needs.
+//!
+//! Everything here is a direct syscall with EINTR handling and `io::Error`
+//! conversion; policy lives in the callers.
+
+use std::ffi::CStr;
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
+
+pub(crate) type Pid = libc::pid_t;
+
+fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// Retries `f` while it fails with EINTR.
+fn retry(mut f: impl FnMut() -> libc::c_int) -> io::Result<libc::c_int> {
+    loop {
+        match cvt(f()) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+pub(crate) fn getpid() -> Pid {
+    // SAFETY: getpid has no preconditions and cannot fail.
+    unsafe { libc::getpid() }
+}
+
+pub(crate) fn getppid() -> Pid {
+    // SAFETY: getppid has no preconditions and cannot fail.
+    unsafe { libc::getppid() }
+}
+
+/// Leaves the process immediately: no atexit handlers, no destructors, no
+/// stdio flushing. What a forked child must use so that it never runs the
+/// parent's cleanup code.
+pub(crate) fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit is async-signal-safe and has no preconditions.
+    unsafe { libc::_exit(code) }
+}
+
+/// `fork()`. Returns 0 in the child.
+///
+/// # Safety
+/// The caller must make sure the child only does what is safe after a fork
+/// of a possibly multi-threaded process (see `fork.rs`).
+pub(crate) unsafe fn fork() -> io::Result<Pid> {
+    // SAFETY: forwarded to the caller.
+    cvt(unsafe { libc::fork() })
+}
+
+/// Converts a wait status into Python's exit code convention: the exit
+/// code, or `-signum` for death by a signal.
+pub(crate) fn decode_wait_status(status: libc::c_int) -> i32 {
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else if libc::WIFSIGNALED(status) {
+        -libc::WTERMSIG(status)
+    } else {
+        // Stopped/continued are not requested (no WUNTRACED), so this is
+        // unreachable in practice; report something recognisably odd.
+        i32::MIN
+    }
+}
+
+/// `waitpid(pid, flags)`: `Ok(None)` if WNOHANG and still running,
+/// `Ok(Some(exitcode))` once reaped.
+pub(crate) fn waitpid(pid: Pid, nohang: bool) -> io::Result<Option<i32>> {
+    let mut status = 0;
+    let flags = if nohang { libc::WNOHANG } else { 0 };
+    // SAFETY: status is a valid out pointer for the duration of the call.
+    let r = retry(|| unsafe { libc::waitpid(pid, &mut status, flags) })?;
+    if r == 0 {
+        Ok(None)
+    } else {
+        Ok(Some(decode_wait_status(status)))
+    }
+}
+
+pub(crate) fn kill(pid: Pid, sig: libc::c_int) -> io::Result<()> {
+    // SAFETY: kill has no memory-safety preconditions.
+    cvt(unsafe { libc::kill(pid, sig) }).map(drop)
+}
+
+/// Asks the kernel to SIGKILL this process when its parent (thread) dies,
+/// then closes the race where the parent died before the request: returns
+/// false if the parent is no longer `expected_parent`.
+pub(crate) fn die_with_parent(expected_parent: Pid) -> bool {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        // SAFETY: PR_SET_PDEATHSIG takes a signal number; no pointers involved.
+        unsafe {
+            libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            );
+        }
+    }
+    getppid() == expected_parent
+}
+
+pub(crate) fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        // SAFETY: fds is a valid array of two ints.
+        cvt(unsafe {
+            libc::socketpair(
+                libc::AF_UNIX,
+                libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+                0,
+                fds.as_mut_ptr(),
+            )
+        })?;
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        // SAFETY: fds is a valid array of two ints.
+        cvt(unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, fds.as_mut_ptr()) })?;
+        set_cloexec(fds[0], true)?;
+        set_cloexec(fds[1], true)?;
+    }
+    // SAFETY: socketpair succeeded, so both fds are open and owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+pub(crate) fn pipe_cloexec() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        // SAFETY: fds is a valid array of two ints.
+        cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        // SAFETY: fds is a valid array of two ints.
+        cvt(unsafe { libc::pipe(fds.as_mut_ptr()) })?;
+        set_cloexec(fds[0], true)?;
+        set_cloexec(fds[1], true)?;
+    }
+    // SAFETY: pipe succeeded, so both fds are open and owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+pub(crate) fn set_cloexec(fd: RawFd, on: bool) -> io::Result<()> {
+    // SAFETY: fcntl on an fd number has no memory-safety preconditions.
+    let flags = cvt(unsafe { libc::fcntl(fd, libc::F_GETFD) })?;
+    let new = if on {
+        flags | libc::FD_CLOEXEC
+    } else {
+        flags & !libc::FD_CLOEXEC
+    };
+    if new != flags {
+        // SAFETY: as above.
+        cvt(unsafe { libc::fcntl(fd, libc::F_SETFD, new) })?;
+    }
+    Ok(())
+}
+
+pub(crate) fn set_nonblocking(fd: RawFd, on: bool) -> io::Result<()> {
+    // SAFETY: fcntl on an fd number has no memory-safety preconditions.
+    let flags = cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
+    let new = if on {
+        flags | libc::O_NONBLOCK
+    } else {
+        flags & !libc::O_NONBLOCK
+    };
+    if new != flags {
+        // SAFETY: as above.
+        cvt(unsafe { libc::fcntl(fd, libc::F_SETFL, new) })?;
+    }
+    Ok(())
+}
+
+pub(crate) fn close(fd: RawFd) {
+    // SAFETY: closing an fd number is memory-safe; callers only pass fds the
+    // runtime owns (or, in a fresh fork child, fds it is discarding).
+    unsafe {
+        libc::close(fd);
+    }
+}
+
+pub(crate) fn dup2(from: RawFd, to: RawFd) -> io::Result<()> {
+    // SAFETY: dup2 on fd numbers has no memory-safety preconditions.
+    retry(|| unsafe { libc::dup2(from, to) }).map(drop)
+}
+
+/// Points fd 0 at /dev/null, as Python's `multiprocessing` does for every
+/// child, so that children never compete with the parent for terminal input.
+pub(crate) fn stdin_to_devnull() {
+    const DEVNULL: &CStr = c"/dev/null";
+    // SAFETY: DEVNULL is a valid NUL-terminated path.
+    let fd = unsafe { libc::open(DEVNULL.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd >= 0 {
+        if fd != 0 {
+            let _ = dup2(fd, 0);
+            close(fd);
+        } else {
+            let _ = set_cloexec(0, false);
+        }
+    }
+}
+
+/// Time left until `deadline`, as a poll(2) timeout in milliseconds
+/// (-1 = infinite), rounded up so that we never spin with 0.
+pub(crate) fn poll_timeout(deadline: Option<Instant>) -> libc::c_int {
+    match deadline {
+        None => -1,
+        Some(d) => {
+            let left = d.saturating_duration_since(Instant::now());
+            let ms = left.as_nanos().div_ceil(1_000_000);
+            ms.min(i32::MAX as u128) as libc::c_int
+        }
+    }
+}
+
+/// Waits until `fd` has one of `events` (or an error/hangup) or the deadline
+/// passes. Returns the revents, or 0 on timeout.
+pub(crate) fn poll_one(
+    fd: RawFd,
+    events: libc::c_short,
+    deadline: Option<Instant>,
+) -> io::Result<libc::c_short> {
+    loop {
+        let mut pfd = libc::pollfd {
+            fd,
+            events,
+            revents: 0,
+        };
+        let timeout = poll_timeout(deadline);
+        // SAFETY: pfd is one valid pollfd.
+        let r = unsafe { libc::poll(&mut pfd, 1, timeout) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if r > 0 {
+            return Ok(pfd.revents);
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok(0);
+        }
+    }
+}
+
+/// `read(2)` with EINTR retry. `Ok(0)` is EOF; WouldBlock is returned as an error.
+pub(crate) fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: buf is valid for writes of buf.len() bytes.
+        let r = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        return Ok(r as usize);
+    }
+}
+
+/// `send(2)`/`write(2)` with EINTR retry and without SIGPIPE on sockets.
+pub(crate) fn write(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: buf is valid for reads of buf.len() bytes.
+        let mut r = unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), MSG_NOSIGNAL) };
+        if r < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ENOTSOCK) {
+            // SAFETY: as above.
+            r = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+        }
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        return Ok(r as usize);
+    }
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const MSG_NOSIGNAL: libc::c_int = libc::MSG_NOSIGNAL;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const MSG_NOSIGNAL: libc::c_int = 0;
+
+/// Sends `buf` on a Unix socket with `fds` attached as SCM_RIGHTS (on the
+/// first byte). Returns how many bytes of `buf` went out.
+pub(crate) fn send_with_fds(sock: RawFd, buf: &[u8], fds: &[RawFd]) -> io::Result<usize> {
+    let fd_bytes = std::mem::size_of_val(fds);
+    // SAFETY: CMSG_SPACE is a pure size computation.
+    let space = unsafe { libc::CMSG_SPACE(fd_bytes as u32) } as usize;
+    // u64 storage keeps the control buffer aligned for cmsghdr.
+    let mut control = vec![0u64; space.div_ceil(8)];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_ptr() as *mut libc::c_void,
+        iov_len: buf.len(),
+    };
+    // SAFETY: msghdr is plain data; all-zero is a valid empty header.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    if !fds.is_empty() {
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = space as _;
+        // SAFETY: msg_control points at `space` writable, aligned bytes, enough
+        // for one cmsghdr carrying `fds.len()` descriptors.
+        unsafe {
+            let cmsg = libc::CMSG_FIRSTHDR(&msg);
+            (*cmsg).cmsg_level = libc::SOL_SOCKET;
+            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(fd_bytes as u32) as _;
+            std::ptr::copy_nonoverlapping(
+                fds.as_ptr().cast::<u8>(),
+                libc::CMSG_DATA(cmsg),
+                fd_bytes,
+            );
+        }
+    }
+    loop {
+        // SAFETY: msg and everything it points to are valid for the call.
+        let r = unsafe { libc::sendmsg(sock, &msg, MSG_NOSIGNAL) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        return Ok(r as usize);
+    }
+}
+
+/// Receives into `buf` from a Unix socket, appending any SCM_RIGHTS
+/// descriptors to `fds` (received close-on-exec where the OS allows).
+pub(crate) fn recv_with_fds(
+    sock: RawFd,
+    buf: &mut [u8],
+    fds: &mut Vec<OwnedFd>,
+) -> io::Result<usize> {
+    const MAX_FDS: usize = 8;
+    // SAFETY: CMSG_SPACE is a pure size computation.
+    let space =
+        unsafe { libc::CMSG_SPACE((MAX_FDS * std::mem::size_of::<RawFd>()) as u32) } as usize;
+    let mut control = vec![0u64; space.div_ceil(8)];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: msghdr is plain data; all-zero is a valid empty header.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = space as _;
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let flags = libc::MSG_CMSG_CLOEXEC;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let flags = 0;
+    let n = loop {
+        // SAFETY: msg points at valid iovec and control buffers.
+        let r = unsafe { libc::recvmsg(sock, &mut msg, flags) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        break r as usize;
+    };
+    // SAFETY: the kernel filled msg_control/msg_controllen; the CMSG_* macros
+    // walk exactly that buffer.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+                let data = libc::CMSG_DATA(cmsg);
+                let len = (*cmsg).cmsg_len as usize - (data as usize - cmsg as usize);
+                let count = len / std::mem::size_of::<RawFd>();
+                for i in 0..count {
+                    let fd = std::ptr::read_unaligned(data.cast::<RawFd>().add(i));
+                    let owned = OwnedFd::from_raw_fd(fd);
+                    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+                    let _ = set_cloexec(owned.as_raw_fd(), true);
+                    fds.push(owned);
+                }
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+    }
+    Ok(n)
+}
+
+/// A pidfd for `pid` (Linux 5.3+), close-on-exec. `None` where unsupported.
+pub(crate) fn pidfd_open(pid: Pid) -> Option<OwnedFd> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        // SAFETY: pidfd_open takes a pid and flags; no pointers.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+        if fd >= 0 {
+            // SAFETY: the syscall returned a fresh fd that nobody else owns.
+            return Some(unsafe { OwnedFd::from_raw_fd(fd as RawFd) });
+        }
+    }
+    let _ = pid;
+    None
+}
+
+/// The number of threads of this process, where the OS tells cheaply.
+pub(crate) fn thread_count() -> Option<usize> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        // /proc/self/stat field 20 is num_threads; the comm field (2) may
+        // contain spaces and parentheses, so parse after the last ')'.
+        let stat = std::fs::read("/proc/self/stat").ok()?;
+        let close = stat.iter().rposition(|&b| b == b')')?;
+        let rest = std::str::from_utf8(&stat[close + 1..]).ok()?;
+        // After ')': state(3) ppid(4) ... num_threads(20) → index 17.
+        rest.split_ascii_whitespace().nth(17)?.parse().ok()
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        None
+    }
+}
+
+pub(crate) fn random_bytes<const N: usize>() -> io::Result<[u8; N]> {
+    let mut out = [0u8; N];
+    getrandom::fill(&mut out).map_err(|e| io::Error::other(e.to_string()))?;
+    Ok(out)
+}
+
+/// Number of open file descriptors of this process (Linux: /proc/self/fd).
+pub fn open_fd_count() -> Option<usize> {
+    let dir = std::fs::read_dir("/proc/self/fd").or_else(|_| std::fs::read_dir("/dev/fd"));
+    // read_dir itself holds one fd while iterating.
+    dir.ok().map(|d| d.count().saturating_sub(1))
+}
+
+/// Sleeps for a short, growing interval: the fallback wait where there is no
+/// pidfd to poll.
+pub(crate) fn backoff_sleep(step: &mut u32) {
+    let micros = (50u64 << (*step).min(8)).min(20_000);
+    *step += 1;
+    std::thread::sleep(Duration::from_micros(micros));
+}
+
+/// Installs `handler` for `sig` (SA_RESTART), or resets it to the default
+/// when `handler` is None.
+pub(crate) fn set_signal(sig: libc::c_int, handler: Option<extern "C" fn(libc::c_int)>) {
+    // SAFETY: sigaction is plain data; zeroed is a valid empty mask/flags.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = match handler {
+            Some(h) => h as usize,
+            None => libc::SIG_DFL,
+        };
+        sa.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(sig, &sa, std::ptr::null_mut());
+    }
+}
+
+pub(crate) fn ignore_signal(sig: libc::c_int) {
+    // SAFETY: SIG_IGN is a valid disposition for any catchable signal.
+    unsafe {
+        libc::signal(sig, libc::SIG_IGN);
+    }
+}
+
+/// Clears the signal mask of the calling thread (a forked child inherits the
+/// forking thread's mask).
+pub(crate) fn unblock_all_signals() {
+    // SAFETY: set is initialised by sigemptyset before use.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    }
+}

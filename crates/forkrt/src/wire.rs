@@ -1,0 +1,320 @@
+//! The wire format shared by the spawn channel and the forkserver socket.
+//!
+//! Every message is a frame: `"FK"`, a version byte, a kind byte, the
+//! payload length (u32 little-endian), then the payload (postcard). Frames
+//! are read with deadlines so that a silent, slow or lying peer is an error,
+//! never a hang; lengths are capped and buffers grow only as bytes actually
+//! arrive, so a corrupt length cannot make us allocate gigabytes.
+
+use std::os::fd::RawFd;
+use std::time::Instant;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::sys;
+
+pub(crate) const MAGIC: [u8; 2] = *b"FK";
+pub(crate) const VERSION: u8 = 1;
+pub(crate) const HEADER: usize = 8;
+/// Largest payload accepted (arguments included).
+pub(crate) const MAX_PAYLOAD: usize = 1 << 30;
+
+/// Frame kinds.
+pub(crate) mod kind {
+    /// parent → child: [`super::ChildRequest`].
+    pub const REQUEST: u8 = 0x01;
+    /// child → parent: the child reached its guard and decoded its task.
+    pub const READY: u8 = 0x02;
+    /// either way: [`super::ErrorReport`].
+    pub const ERROR: u8 = 0x03;
+    /// parent → forkserver: [`super::ForkserverInit`].
+    pub const FS_INIT: u8 = 0x10;
+    /// forkserver → parent: [`super::ForkserverReady`].
+    pub const FS_READY: u8 = 0x11;
+    /// server → client: 32 random bytes.
+    pub const CHALLENGE: u8 = 0x20;
+    /// client → server: HMAC-SHA256(key, challenge).
+    pub const AUTH: u8 = 0x21;
+    /// server → client: authentication failed (a message), then close.
+    pub const REFUSED: u8 = 0x22;
+    /// forkserver child → client: pid (u32), the task is about to run.
+    pub const STARTED: u8 = 0x23;
+    /// server → client: (pid u32, exitcode i32).
+    pub const EXIT: u8 = 0x24;
+    /// client → server: signal number (i32) to send to the child.
+    pub const SIGNAL: u8 = 0x25;
+}
+
+/// What a child needs to run a task.
+#[derive(Serialize, Deserialize, Debug)]
+pub(crate) struct ChildRequest {
+    pub task: String,
+    pub site: String,
+    pub fingerprint: u64,
+    pub args: Vec<u8>,
+    pub name: String,
+    pub ident: Vec<u32>,
+    pub daemon: bool,
+    pub parent_pid: u32,
+    pub parent_name: String,
+}
+
+/// Error codes carried by [`ErrorReport`].
+pub(crate) mod errcode {
+    pub const DECODE: u8 = 1;
+    pub const NOT_REGISTERED: u8 = 2;
+    pub const PROTOCOL: u8 = 3;
+    pub const OTHER: u8 = 4;
+    /// The child did not decode its arguments within the handshake timeout.
+    pub const TIMEOUT: u8 = 5;
+}
+
+#[derive(Serialize, Deserialize, Debug)]
+pub(crate) struct ErrorReport {
+    pub code: u8,
+    pub task: String,
+    /// The child's pid, where one exists (0 otherwise).
+    pub pid: u32,
+    pub message: String,
+}
+
+impl ErrorReport {
+    pub(crate) fn into_error(self) -> Error {
+        match self.code {
+            errcode::DECODE => Error::Decode {
+                task: self.task,
+                message: self.message,
+            },
+            errcode::TIMEOUT => Error::HandshakeTimeout {
+                pid: self.pid,
+                timeout: crate::state::handshake_timeout(),
+            },
+            errcode::PROTOCOL => Error::Protocol {
+                message: self.message,
+            },
+            errcode::NOT_REGISTERED => Error::Protocol {
+                message: format!(
+                    "the child does not know task `{}` ({}); was the binary replaced on disk?",
+                    self.task, self.message
+                ),
+            },
+            _ => Error::Protocol {
+                message: self.message,
+            },
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, Debug)]
+pub(crate) struct ForkserverInit {
+    pub key: Vec<u8>,
+}
+
+#[derive(Serialize, Deserialize, Debug)]
+pub(crate) struct ForkserverReady {
+    pub path: String,
+}
+
+/// Builds one frame.
+pub(crate) fn frame_raw(kind: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER + payload.len());
+    out.extend_from_slice(&MAGIC);
+    out.push(VERSION);
+    out.push(kind);
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+/// Builds one frame with a postcard payload.
+pub(crate) fn frame<T: Serialize>(kind: u8, msg: &T) -> Vec<u8> {
+    let payload = postcard::to_allocvec(msg).expect("runtime messages always serialize");
+    frame_raw(kind, &payload)
+}
+
+/// Decodes a postcard payload, rejecting trailing bytes.
+pub(crate) fn decode<T: DeserializeOwned>(what: &str, payload: &[u8]) -> Result<T> {
+    match postcard::take_from_bytes::<T>(payload) {
+        Ok((v, [])) => Ok(v),
+        Ok((_, rest)) => Err(Error::protocol(format!(
+            "{what}: {} unexpected trailing bytes",
+            rest.len()
+        ))),
+        Err(e) => Err(Error::protocol(format!("{what}: {e}"))),
+    }
+}
+
+/// Accumulates bytes and pops complete frames.
+#[derive(Default, Debug)]
+pub(crate) struct FrameReader {
+    buf: Vec<u8>,
+}
+
+impl FrameReader {
+    pub(crate) fn extend(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// True if some bytes of an incomplete frame are buffered.
+    pub(crate) fn has_partial(&self) -> bool {
+        !self.buf.is_empty()
+    }
+
+    /// Pops one complete frame, `Ok(None)` if more bytes are needed, an
+    /// error if the header is invalid.
+    pub(crate) fn pop(&mut self) -> Result<Option<(u8, Vec<u8>)>> {
+        if self.buf.len() < HEADER {
+            // Validate what we have so garbage fails fast.
+            let n = self.buf.len().min(3);
+            if self.buf[..n.min(2)] != MAGIC[..n.min(2)] || (n == 3 && self.buf[2] != VERSION) {
+                return Err(self.bad_header());
+            }
+            return Ok(None);
+        }
+        if self.buf[..2] != MAGIC || self.buf[2] != VERSION {
+            return Err(self.bad_header());
+        }
+        let kind = self.buf[3];
+        let len = u32::from_le_bytes(self.buf[4..8].try_into().expect("4 bytes")) as usize;
+        if len > MAX_PAYLOAD {
+            return Err(Error::protocol(format!(
+                "frame of {len} bytes exceeds the {MAX_PAYLOAD}-byte limit"
+            )));
+        }
+        if self.buf.len() < HEADER + len {
+            return Ok(None);
+        }
+        let payload = self.buf[HEADER..HEADER + len].to_vec();
+        self.buf.drain(..HEADER + len);
+        Ok(Some((kind, payload)))
+    }
+
+    fn bad_header(&self) -> Error {
+        let shown: Vec<String> = self
+            .buf
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Error::protocol(format!(
+            "bad frame header [{}] (expected magic \"FK\" version {VERSION})",
+            shown.join(" ")
+        ))
+    }
+}
+
+/// The outcome of a deadline-bounded read.
+#[derive(Debug)]
+pub(crate) enum Read {
+    Frame(u8, Vec<u8>),
+    /// The peer closed the channel at a frame boundary.
+    Eof,
+    Timeout,
+}
+
+/// Reads one frame from a non-blocking fd, waiting at most until `deadline`.
+/// EOF in the middle of a frame is a protocol error (truncated message).
+pub(crate) fn read_frame(
+    fd: RawFd,
+    reader: &mut FrameReader,
+    deadline: Option<Instant>,
+) -> Result<Read> {
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        if let Some((k, p)) = reader.pop()? {
+            return Ok(Read::Frame(k, p));
+        }
+        match sys::read(fd, &mut chunk) {
+            Ok(0) => {
+                return if reader.has_partial() {
+                    Err(Error::protocol(
+                        "channel closed in the middle of a frame (truncated message)",
+                    ))
+                } else {
+                    Ok(Read::Eof)
+                };
+            }
+            Ok(n) => reader.extend(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                let ev = sys::poll_one(fd, libc::POLLIN, deadline)
+                    .map_err(|e| Error::io("poll on a runtime channel", e))?;
+                if ev == 0 {
+                    return Ok(Read::Timeout);
+                }
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ECONNRESET) => {
+                return if reader.has_partial() {
+                    Err(Error::protocol("channel reset in the middle of a frame"))
+                } else {
+                    Ok(Read::Eof)
+                };
+            }
+            Err(e) => return Err(Error::io("read from a runtime channel", e)),
+        }
+    }
+}
+
+/// Writes all of `bytes` to a non-blocking fd before `deadline`.
+/// `Ok(false)` on timeout.
+pub(crate) fn write_all(fd: RawFd, mut bytes: &[u8], deadline: Option<Instant>) -> Result<bool> {
+    while !bytes.is_empty() {
+        match sys::write(fd, bytes) {
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                let ev = sys::poll_one(fd, libc::POLLOUT, deadline)
+                    .map_err(|e| Error::io("poll on a runtime channel", e))?;
+                if ev == 0 {
+                    return Ok(false);
+                }
+            }
+            Err(e) => return Err(Error::io("write to a runtime channel", e)),
+        }
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_roundtrip_and_split() {
+        let a = frame(kind::EXIT, &(7u32, -9i32));
+        let b = frame_raw(kind::READY, &[]);
+        let mut r = FrameReader::default();
+        let all: Vec<u8> = a.iter().chain(b.iter()).copied().collect();
+        for byte in &all[..5] {
+            r.extend(&[*byte]);
+            assert!(r.pop().unwrap().is_none());
+        }
+        r.extend(&all[5..]);
+        let (k, p) = r.pop().unwrap().unwrap();
+        assert_eq!(k, kind::EXIT);
+        assert_eq!(decode::<(u32, i32)>("exit", &p).unwrap(), (7, -9));
+        assert_eq!(r.pop().unwrap().unwrap(), (kind::READY, vec![]));
+        assert!(r.pop().unwrap().is_none());
+    }
+
+    #[test]
+    fn garbage_is_rejected_early() {
+        let mut r = FrameReader::default();
+        r.extend(b"X");
+        assert!(r.pop().is_err());
+        let mut r = FrameReader::default();
+        r.extend(&[b'F', b'K', 99]);
+        assert!(r.pop().is_err());
+        let mut r = FrameReader::default();
+        r.extend(&frame_raw(1, &[])[..4]);
+        r.extend(&u32::MAX.to_le_bytes());
+        assert!(r.pop().is_err());
+    }
+
+    #[test]
+    fn trailing_bytes_are_rejected() {
+        let mut p = postcard::to_allocvec(&5u32).unwrap();
+        p.push(0);
+        assert!(decode::<u32>("x", &p).is_err());
+    }
+}

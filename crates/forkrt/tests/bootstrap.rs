@@ -1,0 +1,7 @@
+mod common;
+use common::Scenario;
+static SCENARIOS: &[Scenario] = &[];
+fn main() {
+    forkrt::init();
+    common::main(SCENARIOS);
+}
