@@ -248,3 +248,80 @@ fn main() {
 "#;
     assert_eq!(codes(captures), vec![("FL001".into(), 5)]);
 }
+
+#[test]
+fn fl006_styles() {
+    let leak = r#"
+use nix::unistd::{fork, ForkResult};
+fn run_hook() -> nix::Result<()> {
+    match unsafe { fork() }? {
+        ForkResult::Child => unsafe { libc::_exit(0) },
+        ForkResult::Parent { .. } => Ok(()),
+    }
+}
+fn main() { run_hook().unwrap(); loop { std::thread::sleep(std::time::Duration::from_secs(1)); } }
+"#;
+    assert_eq!(codes(leak), vec![("FL006".into(), 4)]);
+    let reaped = r#"
+use nix::unistd::{fork, ForkResult};
+use nix::sys::wait::waitpid;
+fn run_hook() -> nix::Result<()> {
+    match unsafe { fork() }? {
+        ForkResult::Child => unsafe { libc::_exit(0) },
+        ForkResult::Parent { child } => { waitpid(child, None)?; Ok(()) }
+    }
+}
+fn spawn_it() -> libc::pid_t {
+    let pid = unsafe { libc::fork() };
+    if pid == 0 { unsafe { libc::_exit(0) } }
+    pid
+}
+fn main() { run_hook().unwrap(); let p = spawn_it(); }
+"#;
+    assert_eq!(codes(reaped), vec![]);
+    let server = r#"
+fn main() {
+    loop {
+        let pid = unsafe { libc::fork() };
+        if pid == 0 { unsafe { libc::_exit(0) } }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+"#;
+    assert_eq!(codes(server), vec![("FL006".into(), 4)]);
+}
+
+#[test]
+fn fl007_and_fl008() {
+    let threads = r#"
+fn main() {
+    let t = std::thread::spawn(|| {});
+    let pid = unsafe { libc::fork() };
+    if pid == 0 { unsafe { libc::_exit(0) } }
+    unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+}
+"#;
+    assert_eq!(codes(threads), vec![("FL007".into(), 4)]);
+    let joined = r#"
+fn main() {
+    let t = std::thread::spawn(|| {});
+    t.join().unwrap();
+    let pid = unsafe { libc::fork() };
+    if pid == 0 { unsafe { libc::_exit(0) } }
+    unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+}
+"#;
+    assert_eq!(codes(joined), vec![]);
+    let twice = r#"
+use forkrt::StartMethod;
+fn configure() -> forkrt::Result<()> { forkrt::set_start_method(StartMethod::Fork)?; Ok(()) }
+#[forkrt::main]
+fn main() -> forkrt::Result<()> {
+    forkrt::set_start_method(StartMethod::Spawn)?;
+    configure()?;
+    if forkrt::set_start_method(StartMethod::Fork).is_err() {}
+    Ok(())
+}
+"#;
+    assert_eq!(codes(twice), vec![("FL008".into(), 3)]);
+}

@@ -64,6 +64,8 @@ pub struct Flow<'p> {
     /// Code that this path does not take.
     pub skip: &'p dyn Fn(&Expr) -> bool,
     pub skip_block: &'p dyn Fn(&syn::Block) -> bool,
+    /// Statements this path does not take (a path that reaches one ends there).
+    pub skip_stmt: &'p dyn Fn(&Stmt) -> bool,
     loop_depth: usize,
     broke: bool,
 }
@@ -80,9 +82,16 @@ impl<'p> Flow<'p> {
             good_macro,
             skip,
             skip_block,
+            skip_stmt: &|_| false,
             loop_depth: 0,
             broke: false,
         }
+    }
+
+    /// Also skip these statements.
+    pub fn skipping_stmts(mut self, skip_stmt: &'p dyn Fn(&Stmt) -> bool) -> Flow<'p> {
+        self.skip_stmt = skip_stmt;
+        self
     }
 
     pub fn stmts(&mut self, stmts: &[Stmt]) -> Outcome {
@@ -107,6 +116,9 @@ impl<'p> Flow<'p> {
     }
 
     fn stmt(&mut self, s: &Stmt) -> Outcome {
+        if (self.skip_stmt)(s) {
+            return Outcome::done();
+        }
         match s {
             Stmt::Local(l) => {
                 let Some(init) = &l.init else {
@@ -316,10 +328,23 @@ fn contains_good(flow: &Flow<'_>, b: &syn::Block) -> bool {
     }
     impl<'ast> syn::visit::Visit<'ast> for Find<'_, '_> {
         fn visit_expr(&mut self, e: &'ast Expr) {
+            if (self.flow.skip)(e) {
+                return;
+            }
             if (self.flow.good)(e) {
                 self.found = true;
             }
             syn::visit::visit_expr(self, e);
+        }
+        fn visit_block(&mut self, b: &'ast syn::Block) {
+            if !(self.flow.skip_block)(b) {
+                syn::visit::visit_block(self, b);
+            }
+        }
+        fn visit_stmt(&mut self, s: &'ast Stmt) {
+            if !(self.flow.skip_stmt)(s) {
+                syn::visit::visit_stmt(self, s);
+            }
         }
         fn visit_macro(&mut self, m: &'ast syn::Macro) {
             if (self.flow.good_macro)(m) {
@@ -370,4 +395,53 @@ fn exits_depth<'a>(
         Expr::MethodCall(m) => m.method == "exec" && m.args.is_empty(),
         _ => false,
     }
+}
+
+/// Follows every path from the statement the point is in (that statement included)
+/// to the end of the enclosing function or closure: the rest of each enclosing block,
+/// innermost first. A `loop` around the point repeats: if its body never reaches a
+/// good point, the path is stuck there; a `for`/`while` body that does not reach one
+/// continues after the loop.
+pub fn to_function_end(flow: &mut Flow<'_>, ancestors: &[super::walk::Node<'_>]) -> Outcome {
+    use super::walk::Node;
+    let mut out = Outcome::normal();
+    let mut first = true;
+    for (k, node) in ancestors.iter().enumerate().rev() {
+        match node {
+            Node::Expr(Expr::Closure(_)) | Node::Expr(Expr::Async(_)) => break,
+            Node::Stmt(b, i) => {
+                if !out.normal {
+                    break;
+                }
+                let start = if first { *i } else { i + 1 };
+                first = false;
+                let o = flow.stmts(&b.stmts[start..]);
+                out.normal = o.normal;
+                out.leaks.extend(o.leaks);
+                out.stuck.extend(o.stuck);
+            }
+            Node::Expr(e @ (Expr::Loop(_) | Expr::While(_) | Expr::ForLoop(_))) if out.normal => {
+                // Only when the point is in the loop's body (not its condition).
+                let body = match e {
+                    Expr::Loop(l) => &l.body,
+                    Expr::While(w) => &w.body,
+                    Expr::ForLoop(f) => &f.body,
+                    _ => unreachable!(),
+                };
+                let in_body =
+                    matches!(ancestors.get(k + 1), Some(Node::Block(b)) if std::ptr::eq(*b, body));
+                if !in_body {
+                    continue;
+                }
+                if contains_good(flow, body) {
+                    out.normal = false;
+                } else if let Expr::Loop(l) = e {
+                    out.normal = false;
+                    out.stuck.push(l.loop_token.span());
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }

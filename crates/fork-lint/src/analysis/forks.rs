@@ -105,6 +105,9 @@ pub struct ForkPoint<'a> {
     pub parent: Option<ParentSide>,
     /// For forkrt points: the process.
     pub process: Option<usize>,
+    /// `ancestors[..construct]` encloses the whole construct that inspects the fork's
+    /// result (the `match`, the `let`, the `if`), wrappers like `unsafe {}` excluded.
+    pub construct: usize,
     threads: OnceCell<ThreadContext>,
 }
 
@@ -240,6 +243,7 @@ fn make_point<'a>(
         }
         _ => raw_regions(file, func, call, ancestors),
     };
+    let construct = climb(call, ancestors).1;
     ForkPoint {
         kind,
         file,
@@ -249,6 +253,7 @@ fn make_point<'a>(
         child,
         parent,
         process: None,
+        construct,
         threads: OnceCell::new(),
     }
 }
@@ -269,6 +274,7 @@ fn forkrt_point<'a>(
         child,
         parent: None,
         process: Some(index),
+        construct: process.start_ancestors.len(),
         threads: OnceCell::new(),
     }
 }

@@ -128,6 +128,9 @@ rules! {
     unguarded_entry_point::UNGUARDED_ENTRY_POINT,
     unsafe_call_after_fork::UNSAFE_CALL_AFTER_FORK,
     child_falls_through::CHILD_FALLS_THROUGH,
+    unreaped_child::UNREAPED_CHILD,
+    fork_with_threads::FORK_WITH_THREADS,
+    start_method_set_twice::START_METHOD_SET_TWICE,
     unused_allow::UNUSED_ALLOW,
 }
 
