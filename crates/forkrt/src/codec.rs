@@ -84,6 +84,7 @@ impl<A> NoCodec<A> for Codec<A> {
 }
 
 #[cfg(test)]
+#[allow(clippy::needless_borrow)]
 mod tests {
     use super::*;
 

@@ -277,51 +277,44 @@ fn request_child_rest(
     // The server bounds the child's decoding by the handshake timeout and
     // reports it; our own deadline is only a backstop for a wedged server.
     let backstop = deadline + state::handshake_timeout();
-    loop {
-        match wire::read_frame(conn.raw(), &mut reader, Some(backstop)) {
-            Ok(Read::Frame(kind::STARTED, p)) => {
-                let pid: u32 = wire::decode("started", &p).map_err(Attempt::Fatal)?;
-                return Ok(ServedChild {
-                    pid: pid as Pid,
-                    conn,
-                    reader,
-                    exit: None,
-                });
-            }
-            Ok(Read::Frame(kind::EXIT, p)) => {
-                // Died before reporting (e.g. killed while decoding).
-                let (pid, code): (u32, i32) = wire::decode("exit", &p).map_err(Attempt::Fatal)?;
-                return Ok(ServedChild {
-                    pid: pid as Pid,
-                    conn,
-                    reader,
-                    exit: Some(code),
-                });
-            }
-            Ok(Read::Frame(kind::ERROR, p)) => {
-                let report: ErrorReport =
-                    wire::decode("error report", &p).map_err(Attempt::Fatal)?;
-                return Err(Attempt::Fatal(report.into_error()));
-            }
-            Ok(Read::Frame(kind::REFUSED, p)) => {
-                let why = String::from_utf8_lossy(&p).into_owned();
-                return Err(Attempt::Fatal(Error::ForkserverUnavailable {
-                    reason: format!("the server refused the connection: {why}"),
-                }));
-            }
-            Ok(Read::Frame(k, _)) => {
-                return Err(Attempt::Fatal(Error::protocol(format!(
-                    "unexpected frame kind {k:#x} from the forkserver"
-                ))));
-            }
-            Ok(Read::Eof) => return Err(gone("forkserver", &"closed the connection")),
-            Ok(Read::Timeout) => {
-                return Err(Attempt::Fatal(Error::ForkserverUnavailable {
-                    reason: "the server did not answer a request in time".into(),
-                }));
-            }
-            Err(e) => return Err(Attempt::Fatal(e)),
+    match wire::read_frame(conn.raw(), &mut reader, Some(backstop)) {
+        Ok(Read::Frame(kind::STARTED, p)) => {
+            let pid: u32 = wire::decode("started", &p).map_err(Attempt::Fatal)?;
+            Ok(ServedChild {
+                pid: pid as Pid,
+                conn,
+                reader,
+                exit: None,
+            })
         }
+        Ok(Read::Frame(kind::EXIT, p)) => {
+            // Died before reporting (e.g. killed while decoding).
+            let (pid, code): (u32, i32) = wire::decode("exit", &p).map_err(Attempt::Fatal)?;
+            Ok(ServedChild {
+                pid: pid as Pid,
+                conn,
+                reader,
+                exit: Some(code),
+            })
+        }
+        Ok(Read::Frame(kind::ERROR, p)) => {
+            let report: ErrorReport = wire::decode("error report", &p).map_err(Attempt::Fatal)?;
+            Err(Attempt::Fatal(report.into_error()))
+        }
+        Ok(Read::Frame(kind::REFUSED, p)) => {
+            let why = String::from_utf8_lossy(&p).into_owned();
+            Err(Attempt::Fatal(Error::ForkserverUnavailable {
+                reason: format!("the server refused the connection: {why}"),
+            }))
+        }
+        Ok(Read::Frame(k, _)) => Err(Attempt::Fatal(Error::protocol(format!(
+            "unexpected frame kind {k:#x} from the forkserver"
+        )))),
+        Ok(Read::Eof) => Err(gone("forkserver", &"closed the connection")),
+        Ok(Read::Timeout) => Err(Attempt::Fatal(Error::ForkserverUnavailable {
+            reason: "the server did not answer a request in time".into(),
+        })),
+        Err(e) => Err(Attempt::Fatal(e)),
     }
 }
 
@@ -332,29 +325,23 @@ impl ServedChild {
         if self.exit.is_some() {
             return Ok(self.exit);
         }
-        loop {
-            match wire::read_frame(self.conn.raw(), &mut self.reader, deadline)? {
-                Read::Frame(kind::EXIT, p) => {
-                    let (_pid, code): (u32, i32) = wire::decode("exit", &p)?;
-                    self.exit = Some(code);
-                    return Ok(self.exit);
-                }
-                Read::Frame(k, _) => {
-                    return Err(Error::protocol(format!(
-                        "unexpected frame kind {k:#x} from the forkserver"
-                    )));
-                }
-                Read::Timeout => return Ok(None),
-                Read::Eof => {
-                    return Err(Error::ForkserverUnavailable {
-                        reason: format!(
-                            "the forkserver exited while child {} was running (the child \
-                             was killed with it)",
-                            self.pid
-                        ),
-                    });
-                }
+        match wire::read_frame(self.conn.raw(), &mut self.reader, deadline)? {
+            Read::Frame(kind::EXIT, p) => {
+                let (_pid, code): (u32, i32) = wire::decode("exit", &p)?;
+                self.exit = Some(code);
+                Ok(self.exit)
             }
+            Read::Frame(k, _) => Err(Error::protocol(format!(
+                "unexpected frame kind {k:#x} from the forkserver"
+            ))),
+            Read::Timeout => Ok(None),
+            Read::Eof => Err(Error::ForkserverUnavailable {
+                reason: format!(
+                    "the forkserver exited while child {} was running (the child \
+                             was killed with it)",
+                    self.pid
+                ),
+            }),
         }
     }
 
@@ -619,10 +606,10 @@ fn peek_exit(pid: Pid) -> Option<i32> {
                 return None;
             }
             let status = info.si_status();
-            return Some(match info.si_code {
+            Some(match info.si_code {
                 libc::CLD_EXITED => status,
                 _ => -status,
-            });
+            })
         }
     }
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
@@ -1106,7 +1093,7 @@ impl Server {
     fn check_deadlines(&mut self) {
         let now = Instant::now();
         for i in 0..self.conns.len() {
-            if !self.conns[i].deadline.is_some_and(|d| d <= now) {
+            if self.conns[i].deadline.is_none_or(|d| d > now) {
                 continue;
             }
             self.conns[i].deadline = None;

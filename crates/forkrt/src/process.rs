@@ -400,12 +400,12 @@ impl Drop for Process {
                     state::rt().abandoned.push(pid);
                 }
             }
-            State::Running(Running::Served(mut c)) => {
-                if self.daemon && matches!(c.poll(), Ok(None)) {
+            // Closing the connection lets the server reap the child
+            // whenever it exits.
+            State::Running(Running::Served(mut c)) if self.daemon => {
+                if matches!(c.poll(), Ok(None)) {
                     let _ = c.signal(libc::SIGTERM);
                 }
-                // Closing the connection lets the server reap the child
-                // whenever it exits.
             }
             _ => {}
         }

@@ -16,6 +16,10 @@ use linkme::distributed_slice;
 
 use crate::error::Result;
 
+/// Decodes a task's argument and returns the call, ready to run.
+#[doc(hidden)]
+pub type DecodeFn = fn(&[u8]) -> Result<Box<dyn FnOnce()>>;
+
 /// One registered task. Built by `#[forkrt::task]`; not meant to be written
 /// by hand.
 #[doc(hidden)]
@@ -35,7 +39,7 @@ pub struct TaskEntry {
     /// or fails with `Error::NotSerializable` if the type cannot serialize.
     pub encode: fn(&dyn Any) -> Result<Vec<u8>>,
     /// Deserializes the argument and returns the call, ready to run.
-    pub decode: fn(&[u8]) -> Result<Box<dyn FnOnce()>>,
+    pub decode: DecodeFn,
 }
 
 /// Every `#[forkrt::task]` of the program, collected by the linker.

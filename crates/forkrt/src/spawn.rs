@@ -204,11 +204,7 @@ fn fork_exec(
             let mut empty: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut empty);
             libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
-            libc::execve(
-                exe().as_ptr(),
-                argv.as_ptr() as *const *const libc::c_char,
-                envp.as_ptr() as *const *const libc::c_char,
-            );
+            libc::execve(exe().as_ptr(), argv.as_ptr(), envp.as_ptr());
             let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
             libc::write(err_fd, (&errno as *const i32).cast(), 4);
         }
