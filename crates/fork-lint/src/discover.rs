@@ -19,7 +19,17 @@ impl Exclude {
         if self.globs.is_empty() {
             return false;
         }
-        let relative = path.strip_prefix(&self.root).unwrap_or(path);
+        // A relative path is relative to the current directory, which need not be the
+        // root the globs are relative to.
+        let absolute = match path.is_relative() && self.root.is_absolute() {
+            true => std::path::absolute(path).ok(),
+            false => None,
+        };
+        let relative = absolute
+            .as_deref()
+            .and_then(|a| a.strip_prefix(&self.root).ok())
+            .or_else(|| path.strip_prefix(&self.root).ok())
+            .unwrap_or(path);
         let relative = relative.strip_prefix(".").unwrap_or(relative);
         self.globs.is_match(relative)
             || self.globs.is_match(path)
@@ -37,20 +47,26 @@ pub fn collect_files(paths: &[PathBuf], exclude: &Exclude) -> (Vec<InputFile>, V
         let meta = match std::fs::metadata(root) {
             Ok(m) => m,
             Err(e) => {
-                errors.push(InputError::new(
-                    display(root),
-                    format!("cannot read it: {e}"),
-                ));
+                errors.push(InputError::new(display(root), unreadable(root, &e)));
                 continue;
             }
         };
         if !meta.is_dir() {
-            if !exclude.is_excluded(root) {
-                files.push(InputFile {
-                    path: root.clone(),
-                    name: display(root),
-                });
+            if exclude.is_excluded(root) {
+                continue;
             }
+            if !meta.is_file() {
+                // Reading a FIFO would block forever, a device might never end.
+                errors.push(InputError::new(
+                    display(root),
+                    "is not a regular file (a FIFO, socket or device): not linted; pass Rust source files or directories".to_string(),
+                ));
+                continue;
+            }
+            files.push(InputFile {
+                path: root.clone(),
+                name: display(root),
+            });
             continue;
         }
         let walk = WalkDir::new(root)
@@ -75,18 +91,29 @@ pub fn collect_files(paths: &[PathBuf], exclude: &Exclude) -> (Vec<InputFile>, V
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    let path = e.path().map_or_else(|| display(root), display);
-                    let message = if e.loop_ancestor().is_some() {
-                        "skipped: a symbolic link here loops back to one of its parent directories"
-                            .to_string()
-                    } else {
-                        format!(
-                            "cannot read it: {}",
-                            e.io_error()
-                                .map_or_else(|| e.to_string(), |io| io.to_string())
-                        )
+                    let path = e.path().unwrap_or(root);
+                    if e.loop_ancestor().is_some() {
+                        // The files behind the link are linted through the real path.
+                        errors.push(InputError {
+                            file: display(path),
+                            message: "skipped: this symbolic link loops back to one of its parent directories".to_string(),
+                            warning: true,
+                        });
+                        continue;
+                    }
+                    // A broken or looping link matters only if it would have been
+                    // linted: one named `*.rs`.
+                    let is_rust = path.extension().is_some_and(|x| x == "rs");
+                    let is_link =
+                        std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+                    if is_link && !is_rust {
+                        continue;
+                    }
+                    let message = match e.io_error() {
+                        Some(io) => unreadable(path, io),
+                        None => format!("cannot read it: {e}"),
                     };
-                    errors.push(InputError::new(path, message));
+                    errors.push(InputError::new(display(path), message));
                 }
             }
         }
@@ -94,6 +121,30 @@ pub fn collect_files(paths: &[PathBuf], exclude: &Exclude) -> (Vec<InputFile>, V
     files.sort_by(|a, b| a.path.cmp(&b.path));
     files.dedup_by(|a, b| a.path == b.path);
     (files, errors)
+}
+
+/// Why a path cannot be read, and what to do about it.
+fn unreadable(path: &Path, e: &std::io::Error) -> String {
+    let link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    if link {
+        let target = std::fs::read_link(path)
+            .map(|t| format!(" `{}`", t.display()))
+            .unwrap_or_default();
+        if e.raw_os_error() == Some(40) || e.to_string().contains("symbolic links") {
+            return format!(
+                "cannot read it: the symbolic link{target} loops ({e}); fix or delete the link, or exclude it"
+            );
+        }
+        if e.kind() == std::io::ErrorKind::NotFound {
+            return format!(
+                "cannot read it: the symbolic link points to{target}, which does not exist; fix or delete the link, or exclude it"
+            );
+        }
+    }
+    if e.kind() == std::io::ErrorKind::NotFound {
+        return "does not exist: check the path".to_string();
+    }
+    format!("cannot read it: {e}")
 }
 
 fn skip_dir(name: &std::ffi::OsStr) -> bool {

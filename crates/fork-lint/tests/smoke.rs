@@ -325,3 +325,121 @@ fn main() -> forkrt::Result<()> {
 "#;
     assert_eq!(codes(twice), vec![("FL008".into(), 3)]);
 }
+
+#[test]
+fn fl009_statics_and_env() {
+    let src = r#"
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
+use forkrt::{Process, StartMethod};
+static VERBOSE: AtomicBool = AtomicBool::new(false);
+static mut LEVEL: u32 = 0;
+static UNUSED: AtomicU32 = AtomicU32::new(0);
+fn level() -> u32 { unsafe { LEVEL } }
+#[forkrt::task]
+fn work(_: ()) {
+    if VERBOSE.load(Relaxed) { eprintln!("verbose {}", level()); }
+    let home = std::env::var("WORK_DIR");
+}
+#[forkrt::main]
+fn main() -> forkrt::Result<()> {
+    UNUSED.store(1, Relaxed);
+    VERBOSE.store(true, Relaxed);
+    unsafe { LEVEL = 3; }
+    std::env::set_var("WORK_DIR", "/tmp");
+    let mut p = Process::new(work, ());
+    p.start()?;
+    std::env::set_var("WORK_DIR", "/var");
+    let mut q = Process::new(work, ());
+    q.start()?;
+    Ok(())
+}
+"#;
+    let got = codes(src);
+    assert_eq!(
+        got,
+        vec![
+            ("FL009".into(), 16),
+            ("FL009".into(), 17),
+            ("FL009".into(), 21)
+        ],
+        "{got:?}"
+    );
+    let fork = src.replace("#[forkrt::main]\nfn main() -> forkrt::Result<()> {", "#[forkrt::main]\nfn main() -> forkrt::Result<()> {\n    forkrt::set_start_method(StartMethod::Fork)?;");
+    assert_eq!(codes(&fork), vec![]);
+}
+
+#[test]
+fn fl010_rng_styles() {
+    let src = r#"
+use rand::{Rng, SeedableRng, rngs::StdRng};
+fn main() {
+    let mut rng = StdRng::seed_from_u64(42);
+    for _ in 0..3 {
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            let x: u64 = rng.random();
+            unsafe { libc::_exit(0) }
+        }
+        unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+    }
+}
+"#;
+    assert_eq!(codes(src), vec![("FL010".into(), 6)]);
+    let reseeded = src.replace(
+        "let x: u64 = rng.random();",
+        "let mut rng = StdRng::from_os_rng(); let x: u64 = rng.random();",
+    );
+    assert_eq!(codes(&reseeded), vec![]);
+    let libc_rand = r#"
+fn main() {
+    unsafe { libc::srand(7) };
+    let pid = unsafe { libc::fork() };
+    if pid == 0 { let r = unsafe { libc::rand() }; unsafe { libc::_exit(r & 1) } }
+    unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+}
+"#;
+    assert_eq!(codes(libc_rand), vec![("FL010".into(), 4)]);
+}
+
+#[test]
+fn fl011_output_styles() {
+    let src = r#"
+use std::io::Write;
+fn main() {
+    print!("starting... ");
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        println!("child");
+        unsafe { libc::_exit(0) }
+    }
+    unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+    println!("done");
+}
+"#;
+    assert_eq!(codes(src), vec![("FL011".into(), 5)]);
+    let flushed = src.replace(
+        "print!(\"starting... \");",
+        "print!(\"starting... \");\n    std::io::stdout().flush().unwrap();",
+    );
+    assert_eq!(codes(&flushed), vec![]);
+    let silent_child = src.replace("println!(\"child\");", "");
+    assert_eq!(codes(&silent_child), vec![]);
+    let writer = r#"
+use std::io::{BufWriter, Write};
+fn main() -> std::io::Result<()> {
+    let mut out = BufWriter::new(std::fs::File::create("/tmp/report")?);
+    writeln!(out, "header")?;
+    match unsafe { nix::unistd::fork() }? {
+        nix::unistd::ForkResult::Child => {
+            writeln!(out, "child line")?;
+            out.flush()?;
+            unsafe { libc::_exit(0) }
+        }
+        nix::unistd::ForkResult::Parent { child } => { nix::sys::wait::waitpid(child, None)?; }
+    }
+    Ok(())
+}
+"#;
+    let got = codes(writer);
+    assert!(got.contains(&("FL011".into(), 6)), "{got:?}");
+}

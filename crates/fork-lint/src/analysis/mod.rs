@@ -513,6 +513,18 @@ fn defines(text: &str, needle: &str, introducers: &[&str]) -> bool {
         }
         let before = text[..at].trim_end();
         let before = before.strip_suffix("mut").map_or(before, str::trim_end);
+        // `lazy_static! { static ref NAME: … }`
+        let before = if introducers.contains(&"ref") {
+            before.strip_suffix("ref").map_or(before, |b| {
+                if b.trim_end().ends_with("static") {
+                    "ref"
+                } else {
+                    before
+                }
+            })
+        } else {
+            before
+        };
         introducers.iter().any(|i| {
             before.ends_with(i)
                 && before[..before.len() - i.len()]

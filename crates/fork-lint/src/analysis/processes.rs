@@ -13,8 +13,9 @@ use syn::Expr;
 
 use super::catalog::runtime;
 use super::forks::{ChildRegion, local_init};
+use super::locks::local_init_in;
 use super::resolve::is;
-use super::walk::{self, Code, Node};
+use super::walk::{self, Code, Node, RegionWalk};
 use super::{CrateCx, FileCx, FnRef, syntax};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -367,4 +368,42 @@ fn is_procspawn_pool<'a>(file: &FileCx<'a>, receiver: &Expr, ancestors: &[Node<'
         .candidates(&p.path)
         .iter()
         .any(|c| is(c, runtime::PROCSPAWN_POOL_NEW) || is(c, runtime::PROCSPAWN_POOL_BUILDER))
+}
+
+/// Which context a `.start()` seen during a region walk uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartKind {
+    /// `Process::new(..)…start()`: the default context (fixes the start method).
+    Default,
+    /// `get_context(m).process(..)…start()`.
+    Context,
+}
+
+/// Whether `e` starts a forkrt process, seen from inside a region walk (the process
+/// may be built in the same chain or bound by `let` in the current function).
+pub fn started_process(w: &RegionWalk<'_>, e: &Expr) -> Option<StartKind> {
+    let Expr::MethodCall(m) = e else { return None };
+    if m.method != "start" || !m.args.is_empty() {
+        return None;
+    }
+    let root = syntax::chain_root(&m.receiver);
+    let init = match (syntax::ident_of(root), w.frame().func) {
+        (Some(var), Some(func)) => local_init_in(func, &var).map(syntax::chain_root)?,
+        _ => root,
+    };
+    match syntax::peel_result(init) {
+        Expr::Call(c) => {
+            let Expr::Path(p) = syntax::peel(&c.func) else {
+                return None;
+            };
+            w.resolve(&p.path)
+                .iter()
+                .any(|c| is(c, runtime::FORKRT_PROCESS_NEW))
+                .then_some(StartKind::Default)
+        }
+        Expr::MethodCall(pm) if pm.method == "process" && pm.args.len() == 2 => {
+            Some(StartKind::Context)
+        }
+        _ => None,
+    }
 }

@@ -202,8 +202,8 @@ pub fn threads_started_before<'a>(
 ) -> Vec<ThreadStart<'a>> {
     let mut starts: Vec<(Span, Option<String>, Option<FnRef<'a>>, proc_macro2::Span)> = Vec::new();
     let mut joined: HashSet<String> = HashSet::new();
-    for (block, index) in walk::enclosing_statements(ancestors).into_iter().rev() {
-        for stmt in &block.stmts[..index] {
+    {
+        for stmt in walk::statements_before(ancestors) {
             let binding = match stmt {
                 Stmt::Local(l) => syntax::pat_ident(&l.pat),
                 _ => None,

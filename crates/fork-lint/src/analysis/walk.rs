@@ -86,6 +86,16 @@ pub fn enclosing_statements<'a>(ancestors: &[Node<'a>]) -> Vec<(&'a syn::Block, 
         .collect()
 }
 
+/// The statements that run before the point, in execution order: the earlier
+/// statements of the outermost enclosing block first, then of each inner block.
+pub fn statements_before<'a>(ancestors: &[Node<'a>]) -> Vec<&'a Stmt> {
+    enclosing_statements(ancestors)
+        .into_iter()
+        .rev()
+        .flat_map(|(b, i)| &b.stmts[..i])
+        .collect()
+}
+
 /// The expression of `body` with exactly this span.
 pub fn find_expr(body: &syn::Block, at: proc_macro2::Span) -> Option<&Expr> {
     let (s, e) = (at.start(), at.end());

@@ -131,6 +131,9 @@ rules! {
     unreaped_child::UNREAPED_CHILD,
     fork_with_threads::FORK_WITH_THREADS,
     start_method_set_twice::START_METHOD_SET_TWICE,
+    parent_state_not_inherited::PARENT_STATE_NOT_INHERITED,
+    inherited_rng_state::INHERITED_RNG_STATE,
+    unflushed_output_at_fork::UNFLUSHED_OUTPUT_AT_FORK,
     unused_allow::UNUSED_ALLOW,
 }
 

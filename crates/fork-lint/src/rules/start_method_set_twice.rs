@@ -1,10 +1,9 @@
 //! FL008: `forkrt::set_start_method` called when the context is already fixed.
 
-use syn::{Expr, Stmt};
+use syn::Expr;
 
 use crate::analysis::catalog::runtime;
-use crate::analysis::locks::local_init_in;
-use crate::analysis::processes::SetCall;
+use crate::analysis::processes::{self, SetCall, StartKind};
 use crate::analysis::resolve::is;
 use crate::analysis::walk::{self, Code, Event, Node, RegionWalk};
 use crate::analysis::{CrateCx, FileCx, FnRef, syntax, threads};
@@ -98,9 +97,8 @@ fn fixed_before<'a>(cx: &'a CrateCx<'a>, s: &SetCall<'a>) -> Option<(Span, Strin
 
 fn fixed_before_in<'a>(cx: &'a CrateCx<'a>, file: &'a FileCx<'a>, func: FnRef<'a>, ancestors: &[Node<'a>], depth: usize) -> Option<(Span, String)> {
     let mut found: Option<(Span, String)> = None;
-    for (block, index) in walk::enclosing_statements(ancestors).into_iter().rev() {
-        let before: &[Stmt] = &block.stmts[..index];
-        RegionWalk::run_with_depth(cx, file, Some(func), Code::Stmts(before), 4, &mut |ev, w| {
+    for stmt in walk::statements_before(ancestors) {
+        RegionWalk::run_with_depth(cx, file, Some(func), Code::Stmts(std::slice::from_ref(stmt)), 4, &mut |ev, w| {
             if found.is_some() {
                 return;
             }
@@ -116,17 +114,8 @@ fn fixed_before_in<'a>(cx: &'a CrateCx<'a>, file: &'a FileCx<'a>, func: FnRef<'a
                         found = Some((w.span(*e), "`get_start_method()` fixes the start method here".into()));
                     }
                 }
-                Expr::MethodCall(m) if m.method == "start" && m.args.is_empty() => {
-                    let root = syntax::chain_root(&m.receiver);
-                    let init = match (syntax::ident_of(root), w.frame().func) {
-                        (Some(var), Some(func)) => local_init_in(func, &var).map(syntax::chain_root),
-                        _ => Some(root),
-                    };
-                    let Some(Expr::Call(c)) = init else { return };
-                    let Expr::Path(p) = syntax::peel(&c.func) else { return };
-                    if w.resolve(&p.path).iter().any(|c| is(c, runtime::FORKRT_PROCESS_NEW)) {
-                        found = Some((w.span(&m.method), "starting a process with the default context fixes the start method here".into()));
-                    }
+                Expr::MethodCall(m) if processes::started_process(w, e) == Some(StartKind::Default) => {
+                    found = Some((w.span(&m.method), "starting a process with the default context fixes the start method here".into()));
                 }
                 _ => {}
             }
