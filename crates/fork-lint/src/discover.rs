@@ -75,8 +75,8 @@ pub fn collect_files(paths: &[PathBuf], exclude: &Exclude) -> (Vec<InputFile>, V
             .into_iter()
             .filter_entry(|e| {
                 e.depth() == 0
-                    || !(e.file_type().is_dir() && skip_dir(e.file_name()))
-                        && !exclude.is_excluded(e.path())
+                    || !(exclude.is_excluded(e.path())
+                        || e.file_type().is_dir() && skip_dir(e.file_name()))
             });
         for entry in walk {
             match entry {

@@ -1,1 +1,6 @@
-fn main() {}
+//! `cargo fork-lint`: lints the package or workspace in the current directory. Cargo
+//! runs it as `cargo-fork-lint fork-lint ARGS…`; running it directly works too.
+
+fn main() -> std::process::ExitCode {
+    cargo_fork_lint::main(cargo_fork_lint::Binary::Cargo)
+}
