@@ -508,7 +508,7 @@ fn follow_variable<'a>(
                     if let Some((_, diverge)) = &init.diverge {
                         if syntax::ident_of(&init.expr).as_deref() == Some(var) {
                             if let (Some(Side::Parent), pid) = classify_pat(&l.pat) {
-                                let code = Code::Expr(&**diverge);
+                                let code = Code::Expr(diverge);
                                 let r = ChildRegion {
                                     file,
                                     func: Some(func),

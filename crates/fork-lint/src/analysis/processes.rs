@@ -199,15 +199,19 @@ impl Processes<'_> {
     }
 }
 
+/// A process creation found in the code: runtime, where, the call, the method the call
+/// itself names (`get_context`, procspawn), and the call's ancestors.
+type Creation<'a> = (
+    ProcessApi,
+    &'a FileCx<'a>,
+    FnRef<'a>,
+    &'a Expr,
+    Option<Methods>,
+    Vec<Node<'a>>,
+);
+
 pub fn find<'a>(cx: &'a CrateCx<'a>) -> Processes<'a> {
-    let mut creates: Vec<(
-        ProcessApi,
-        &'a FileCx<'a>,
-        FnRef<'a>,
-        &'a Expr,
-        Option<Methods>,
-        Vec<Node<'a>>,
-    )> = Vec::new();
+    let mut creates: Vec<Creation<'a>> = Vec::new();
     let mut starts: Vec<(&'a Expr, &'a Expr, Vec<Node<'a>>)> = Vec::new(); // (create, start, ancestors)
     let mut set_calls = Vec::new();
     for file in cx.candidates() {

@@ -293,7 +293,7 @@ pub fn resolve_fn<'a>(
     path: &syn::Path,
 ) -> Option<FnRef<'a>> {
     let canon = file.resolver.canonical(path);
-    if !file.resolver.is_crate_local(&canon) && !(canon.len() == 2 && canon[0] == "Self") {
+    if !(file.resolver.is_crate_local(&canon) || canon.len() == 2 && canon[0] == "Self") {
         return None;
     }
     let name = canon.last()?.clone();

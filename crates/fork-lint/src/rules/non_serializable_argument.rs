@@ -97,10 +97,8 @@ fn check(checker: &Checker<'_>) {
                         "pass the captured values through the argument instead",
                     );
                 }
-                if let Some(arg) = c.inputs.first() {
-                    if let syn::Pat::Type(t) = arg {
-                        param_ty = Some((p.func, &*t.ty));
-                    }
+                if let Some(syn::Pat::Type(t)) = c.inputs.first() {
+                    param_ty = Some((p.func, &*t.ty));
                 }
             }
             _ => {}
