@@ -19,6 +19,7 @@ above, or `// fork-lint: allow-file(FL004)` anywhere in the file.";
 #[command(
     name = "fork-lint",
     version,
+    args_override_self = true,
     about = "Finds fork-safety hazards in Rust source: locks held across fork, children that run the parent's code, non-serializable spawn arguments, …",
     after_help = AFTER_HELP
 )]
@@ -39,6 +40,7 @@ pub struct FilesCli {
     name = "cargo-fork-lint",
     bin_name = "cargo fork-lint",
     version,
+    args_override_self = true,
     about = "Finds fork-safety hazards in the sources of every target (src/, src/bin/, examples/, tests/, benches/, build.rs) of a Cargo package or workspace",
     after_help = AFTER_HELP
 )]

@@ -71,10 +71,12 @@ pub fn build(diagnostics: &[Diagnostic], errors: &[InputError], locator: &Locato
                 .build()
         })
         .collect();
-    let invocation = Invocation::builder()
+    let mut invocation = Invocation::builder()
         .execution_successful(!errors.iter().any(|e| !e.warning))
-        .tool_execution_notifications(notifications)
         .build();
+    if !notifications.is_empty() {
+        invocation.tool_execution_notifications = Some(notifications);
+    }
 
     let run = Run::builder()
         .tool(Tool::builder().driver(driver).build())
