@@ -1,1 +1,344 @@
-//! Shared harness code of the workspace-level tests.
+//! The fixture harness: reads what each fixture declares, runs fixtures and observes
+//! what happens, and renders the confirmation table.
+//!
+//! A fixture (`fixtures/src/bin/*.rs`, or `fixtures/lint-only/*.rs` for ecosystem
+//! styles that are not built here) declares in its own text:
+//!
+//! * `//~ FL002` at the end of each line where the linter must report a finding
+//!   (several codes separated by spaces), and nowhere else;
+//! * `//@ rule: FL002` — the rule it is about — and `//@ kind: hazard` or
+//!   `//@ kind: safe`;
+//! * `//@ run <method>: <outcome>` for each start method it runs under (`fork`,
+//!   `spawn`, `forkserver`; raw-fork programs use `fork`).
+//!
+//! Outcomes (several joined by `+`, in any order):
+//!
+//! | outcome | what the harness observed |
+//! |---|---|
+//! | `ok` | exit status 0 and nothing below |
+//! | `deadlock` | no exit within the timeout (the process group is then killed) |
+//! | `error:KIND` | the program reported a forkrt error of that kind (`observe: error:KIND`) |
+//! | `twice:MARKER` | the line `observe: marker MARKER` printed more than once |
+//! | `stale:NAME` | a child printed `observe: child NAME=W` after the parent printed `observe: set NAME=V` with `W != V` |
+//! | `same-random` | two processes printed the same `observe: random N` |
+//! | `duplicated-output` | the text `[once]` appears more than once on stdout |
+//! | `zombie` | a pid announced with `observe: child-pid P` was seen in state `Z` in `/proc` while the program ran |
+//! | `warned` | stderr holds forkrt's runtime warning (`forkrt: warning:`) |
+//! | `signal:N` | the program was killed by signal N |
+//! | `exit:N` | it exited with status N and nothing else was observed |
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is in the repository").to_path_buf()
+}
+
+/// What a fixture declares.
+#[derive(Clone, Debug)]
+pub struct Fixture {
+    pub path: PathBuf,
+    pub name: String,
+    pub rule: Option<String>,
+    pub kind: Option<String>,
+    pub title: String,
+    /// `(line, code)` pairs the linter must report.
+    pub expected: BTreeSet<(usize, String)>,
+    /// Start method → declared outcome.
+    pub runs: BTreeMap<String, String>,
+    /// Built and runnable (under `fixtures/src/bin`).
+    pub runnable: bool,
+}
+
+pub const METHODS: &[&str] = &["fork", "spawn", "forkserver"];
+
+/// Every fixture, sorted by name.
+pub fn fixtures() -> Vec<Fixture> {
+    let root = repo_root().join("fixtures");
+    let mut out = Vec::new();
+    for (dir, runnable) in [(root.join("src/bin"), true), (root.join("lint-only"), false)] {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.extension().is_some_and(|x| x == "rs") {
+                out.push(parse(&path, runnable));
+            }
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
+fn parse(path: &Path, runnable: bool) -> Fixture {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read fixture {}: {e}", path.display()));
+    let name = path.file_stem().unwrap().to_string_lossy().to_string();
+    let mut f = Fixture { path: path.to_path_buf(), name, rule: None, kind: None, title: String::new(), expected: BTreeSet::new(), runs: BTreeMap::new(), runnable };
+    for (i, line) in text.lines().enumerate() {
+        if f.title.is_empty() {
+            if let Some(t) = line.strip_prefix("//!") {
+                f.title = t.trim().to_string();
+            }
+        }
+        if let Some(at) = line.find("//~") {
+            for code in line[at + 3..].split_whitespace() {
+                f.expected.insert((i + 1, code.to_string()));
+            }
+        }
+        if let Some(d) = line.trim_start().strip_prefix("//@") {
+            let d = d.trim();
+            if let Some(r) = d.strip_prefix("rule:") {
+                f.rule = Some(r.trim().to_string());
+            } else if let Some(k) = d.strip_prefix("kind:") {
+                f.kind = Some(k.trim().to_string());
+            } else if let Some(run) = d.strip_prefix("run ") {
+                let (method, outcome) = run.split_once(':').unwrap_or_else(|| panic!("{}:{}: `//@ run METHOD: OUTCOME`", path.display(), i + 1));
+                let method = method.trim();
+                assert!(METHODS.contains(&method), "{}:{}: unknown start method `{method}`", path.display(), i + 1);
+                f.runs.insert(method.to_string(), normalize(outcome.trim()));
+            } else {
+                panic!("{}:{}: unknown directive `//@ {d}`", path.display(), i + 1);
+            }
+        }
+    }
+    f
+}
+
+/// Outcomes in a canonical order, so declared and observed compare as sets.
+pub fn normalize(outcome: &str) -> String {
+    let mut parts: Vec<&str> = outcome.split('+').map(str::trim).filter(|s| !s.is_empty()).collect();
+    parts.sort_unstable();
+    parts.dedup();
+    parts.join("+")
+}
+
+/// Builds every fixture binary and returns the directory they are in.
+pub fn build_fixtures() -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .current_dir(repo_root())
+        .args(["build", "-p", "fork-lint-fixtures", "--bins", "--message-format=json-render-diagnostics"])
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("cargo runs");
+    assert!(out.status.success(), "building the fixtures failed");
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        if let Some(exe) = msg.get("executable").and_then(|e| e.as_str()) {
+            return Path::new(exe).parent().unwrap().to_path_buf();
+        }
+    }
+    panic!("cargo reported no fixture executable");
+}
+
+/// How long a fixture may run before it counts as deadlocked.
+pub fn timeout() -> Duration {
+    let ms = std::env::var("FIXTURE_TIMEOUT_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(5_000);
+    Duration::from_millis(ms)
+}
+
+/// What one run showed.
+#[derive(Debug)]
+pub struct Observed {
+    pub outcome: String,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs a fixture binary under a start method and observes the outcome.
+pub fn run(exe: &Path, method: &str, timeout: Duration) -> Observed {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(exe);
+    cmd.arg(method).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).env_remove("FORKRT_NO_FORK_WARNING").process_group(0);
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot run {}: {e}", exe.display()));
+    let pgid = child.id() as i32;
+    let stdout = reader(child.stdout.take().unwrap());
+    let stderr = reader(child.stderr.take().unwrap());
+    let start = Instant::now();
+    let mut zombie = false;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waitpid works") {
+            break Some(status);
+        }
+        if start.elapsed() > timeout {
+            break None;
+        }
+        // Zombies must be seen while the program still runs.
+        for pid in announced(&stdout.snapshot(), "observe: child-pid ") {
+            if proc_state(pid) == Some('Z') {
+                zombie = true;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    // Kill the whole group: children of a deadlocked program, a forkserver.
+    // SAFETY: kill(2) with a negative pid signals the process group we created.
+    unsafe { libc::kill(-pgid, libc::SIGKILL) };
+    let _ = child.wait();
+    let (out, err) = (stdout.finish(), stderr.finish());
+    let mut found: BTreeSet<String> = BTreeSet::new();
+    match status {
+        None => {
+            found.insert("deadlock".into());
+        }
+        Some(s) => {
+            use std::os::unix::process::ExitStatusExt;
+            if let Some(sig) = s.signal() {
+                found.insert(format!("signal:{sig}"));
+            }
+        }
+    }
+    observe(&out, &err, &mut found);
+    if zombie {
+        found.insert("zombie".into());
+    }
+    if found.is_empty() {
+        match status.and_then(|s| s.code()) {
+            Some(0) => {
+                found.insert("ok".into());
+            }
+            Some(c) => {
+                found.insert(format!("exit:{c}"));
+            }
+            None => {}
+        }
+    }
+    Observed { outcome: found.into_iter().collect::<Vec<_>>().join("+"), stdout: out, stderr: err }
+}
+
+/// Outcomes visible in the program's output.
+fn observe(out: &str, err: &str, found: &mut BTreeSet<String>) {
+    let mut markers: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut set: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut child: Vec<(&str, &str)> = Vec::new();
+    let mut randoms: BTreeMap<&str, usize> = BTreeMap::new();
+    for line in out.lines() {
+        let Some(obs) = line.trim().strip_prefix("observe: ") else { continue };
+        if let Some(kind) = obs.strip_prefix("error:") {
+            found.insert(format!("error:{}", kind.trim()));
+        } else if let Some(m) = obs.strip_prefix("marker ") {
+            *markers.entry(m.trim()).or_default() += 1;
+        } else if let Some(kv) = obs.strip_prefix("set ") {
+            if let Some((k, v)) = kv.split_once('=') {
+                set.insert(k.trim(), v.trim());
+            }
+        } else if let Some(kv) = obs.strip_prefix("child ") {
+            if let Some((k, v)) = kv.split_once('=') {
+                child.push((k.trim(), v.trim()));
+            }
+        } else if let Some(n) = obs.strip_prefix("random ") {
+            *randoms.entry(n.trim()).or_default() += 1;
+        }
+    }
+    for (m, n) in markers {
+        if n > 1 {
+            found.insert(format!("twice:{m}"));
+        }
+    }
+    for (k, w) in child {
+        if set.get(k).is_some_and(|v| *v != w) {
+            found.insert(format!("stale:{k}"));
+        }
+    }
+    if randoms.values().any(|&n| n > 1) {
+        found.insert("same-random".into());
+    }
+    if out.matches("[once]").count() > 1 {
+        found.insert("duplicated-output".into());
+    }
+    if err.contains("forkrt: warning:") {
+        found.insert("warned".into());
+    }
+}
+
+fn announced(out: &str, prefix: &str) -> Vec<i32> {
+    out.lines().filter_map(|l| l.trim().strip_prefix(prefix)).filter_map(|p| p.trim().parse().ok()).collect()
+}
+
+fn proc_state(pid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The state follows the parenthesised command name.
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+/// A pipe drained by a thread, readable while the program runs.
+struct Reader {
+    buf: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+fn reader(mut r: impl Read + Send + 'static) -> Reader {
+    let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let b = buf.clone();
+    let thread = std::thread::spawn(move || {
+        let mut chunk = [0u8; 4096];
+        loop {
+            match r.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => b.lock().unwrap().extend_from_slice(&chunk[..n]),
+            }
+        }
+    });
+    Reader { buf, thread }
+}
+
+impl Reader {
+    fn snapshot(&self) -> String {
+        String::from_utf8_lossy(&self.buf.lock().unwrap()).into_owned()
+    }
+
+    fn finish(self) -> String {
+        // The group is dead, so the pipe's writers are gone and the thread ends.
+        let _ = self.thread.join();
+        String::from_utf8_lossy(&self.buf.lock().unwrap()).into_owned()
+    }
+}
+
+/// Lints one fixture in its package context and returns `(line, code)` pairs.
+pub fn lint(f: &Fixture) -> BTreeSet<(usize, String)> {
+    let input = fork_lint::InputFile { path: f.path.clone(), name: f.path.display().to_string() };
+    let report = fork_lint::lint(&[input], &fork_lint::LintOptions::default());
+    assert!(report.errors.is_empty(), "{}: {:?}", f.name, report.errors);
+    report
+        .diagnostics
+        .iter()
+        .filter(|d| d.primary.file.path == f.path)
+        .map(|d| (d.primary.start.line, d.code.to_string()))
+        .collect()
+}
+
+/// The confirmation table, from the fixtures' declarations (which the run test checks
+/// against what it observes).
+pub fn confirmation_table(fixtures: &[Fixture]) -> String {
+    let mut s = String::from(
+        "# Confirmation: every rule, run\n\n\
+         Generated from the fixtures by `UPDATE_DOCS=1 cargo test -p fork-lint-tests --test confirmation`;\n\
+         `cargo test -p fork-lint-tests --test fixtures_run` runs every fixture under each start method it\n\
+         declares and fails unless the observed outcome is the one in this table. The outcome vocabulary\n\
+         is documented in `tests/lib.rs`.\n\n\
+         | rule | fixture | kind | findings | fork | spawn | forkserver |\n\
+         |---|---|---|---|---|---|---|\n",
+    );
+    let mut rows: Vec<&Fixture> = fixtures.iter().filter(|f| !f.runs.is_empty()).collect();
+    rows.sort_by(|a, b| (a.rule.as_deref(), a.kind.as_deref() != Some("hazard"), &a.name).cmp(&(b.rule.as_deref(), b.kind.as_deref() != Some("hazard"), &b.name)));
+    for f in rows {
+        let rel = f.path.strip_prefix(repo_root()).unwrap_or(&f.path).display().to_string();
+        let codes: BTreeSet<&str> = f.expected.iter().map(|(_, c)| c.as_str()).collect();
+        let findings = if codes.is_empty() { "none".to_string() } else { codes.into_iter().collect::<Vec<_>>().join(", ") };
+        let cell = |m: &str| f.runs.get(m).map_or("—".to_string(), |o| format!("`{o}`"));
+        s.push_str(&format!(
+            "| {} | [{}](../{rel}) | {} | {} | {} | {} | {} |\n",
+            f.rule.as_deref().unwrap_or("?"),
+            f.name,
+            f.kind.as_deref().unwrap_or("?"),
+            findings,
+            cell("fork"),
+            cell("spawn"),
+            cell("forkserver")
+        ));
+    }
+    s
+}

@@ -407,17 +407,72 @@ impl<'a> CrateCx<'a> {
         self.package_files.get_or_init(|| self.package.files())
     }
 
-    /// Files of the package whose text mentions `needle` as a whole word after one of
-    /// `introducers` (`fn`, `static`, `struct`…), parsed. Candidates come first.
-    pub fn files_defining(&self, needle: &str, introducers: &[&str]) -> Vec<&'a FileCx<'a>> {
+    /// Which crate of the package a file belongs to: each file (or directory) under
+    /// `src/bin`, `examples`, `benches` and `tests` is a crate of its own; everything
+    /// else is the package's main crate. Modules in subdirectories of `tests/` are
+    /// shared by the test crates.
+    fn crate_key(&self, path: &Path) -> String {
+        let Some(root) = &self.package.root else {
+            return path.display().to_string();
+        };
+        let Ok(rel) = path.strip_prefix(root) else {
+            return path.display().to_string();
+        };
+        let parts: Vec<String> = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        let stem = |s: &str| s.strip_suffix(".rs").unwrap_or(s).to_string();
+        match parts
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .as_slice()
+        {
+            ["src", "bin", x, ..] => format!("bin:{}", stem(x)),
+            ["examples", x, ..] => format!("example:{}", stem(x)),
+            ["benches", x, ..] => format!("bench:{}", stem(x)),
+            ["tests", x] => format!("test:{}", stem(x)),
+            ["tests", ..] => "test-shared".to_string(),
+            _ => "main".to_string(),
+        }
+    }
+
+    /// Whether code in `from` can name items of `other` without a crate path.
+    fn same_crate(&self, from: &Path, other: &Path) -> bool {
+        let (a, b) = (self.crate_key(from), self.crate_key(other));
+        a == b
+            || (a.starts_with("test:") && b == "test-shared")
+            || (a == "test-shared" && b.starts_with("test:"))
+    }
+
+    /// Files of `from`'s crate whose text mentions `needle` as a whole word after one
+    /// of `introducers` (`fn`, `static`, `struct`…), parsed. Candidates come first.
+    pub fn files_defining(
+        &self,
+        from: &FileCx<'_>,
+        needle: &str,
+        introducers: &[&str],
+    ) -> Vec<&'a FileCx<'a>> {
+        let from_path = from.source.path.clone();
         let mut out: Vec<&'a FileCx<'a>> = Vec::new();
         for c in self.candidates() {
-            if defines(&c.source.text, needle, introducers) {
+            if self.same_crate(&from_path, &c.source.path)
+                && defines(&c.source.text, needle, introducers)
+            {
                 out.push(c);
             }
         }
+        if self.package.root.is_none()
+            && !out.iter().any(|f| f.source.path == from_path)
+            && defines(&from.source.text, needle, introducers)
+        {
+            if let Some(f) = self.parsed.borrow().get(&from_path).copied().flatten() {
+                out.push(f);
+            }
+        }
         for path in self.package_files().to_vec() {
-            if out.iter().any(|f| f.source.path == path) {
+            if out.iter().any(|f| f.source.path == path) || !self.same_crate(&from_path, &path) {
                 continue;
             }
             let Some(text) = self.text(&path) else {
@@ -432,25 +487,24 @@ impl<'a> CrateCx<'a> {
         out
     }
 
-    /// Files of the package whose text has `word` as a whole word, parsed.
-    pub fn files_mentioning(&self, word: &str) -> Vec<&'a FileCx<'a>> {
-        self.files_defining(word, &[])
+    /// Files of `from`'s crate whose text has `word` as a whole word, parsed.
+    pub fn files_mentioning(&self, from: &FileCx<'_>, word: &str) -> Vec<&'a FileCx<'a>> {
+        self.files_defining(from, word, &[])
     }
 
-    /// Every function of the package named `name`.
-    pub fn fns_named(&self, name: &str) -> Vec<FnRef<'a>> {
-        if let Some(v) = self.fn_lookups.borrow().get(name) {
+    /// Every function of `from`'s crate named `name`.
+    pub fn fns_named(&self, from: &FileCx<'_>, name: &str) -> Vec<FnRef<'a>> {
+        let key = format!("{}\0{name}", self.crate_key(&from.source.path));
+        if let Some(v) = self.fn_lookups.borrow().get(&key) {
             return v.clone();
         }
         let mut v = Vec::new();
-        for file in self.files_defining(name, &["fn"]) {
+        for file in self.files_defining(from, name, &["fn"]) {
             for def in file.fns_named(name) {
                 v.push(FnRef { file, def });
             }
         }
-        self.fn_lookups
-            .borrow_mut()
-            .insert(name.to_string(), v.clone());
+        self.fn_lookups.borrow_mut().insert(key, v.clone());
         v
     }
 

@@ -360,7 +360,7 @@ pub fn callers_of<'a>(
 ) -> Vec<(FnRef<'a>, Vec<Node<'a>>, &'a Expr)> {
     let name = &func.def.name;
     let mut out = Vec::new();
-    for file in cx.files_mentioning(name) {
+    for file in cx.files_mentioning(func.file, name) {
         for def in &file.fns {
             let caller = FnRef { file, def };
             walk::each_expr(def.body, &mut |e, ancestors| {

@@ -156,7 +156,7 @@ pub fn type_problem<'a>(cx: &'a CrateCx<'a>, file: &'a FileCx<'a>, ty: &Type) ->
                 return None;
             }
             if is_user_type(&file.resolver, &p.path) {
-                return user_type_problem(cx, &name);
+                return user_type_problem(cx, file, &name);
             }
             known_problem(&name)
         }
@@ -182,8 +182,8 @@ fn is_user_type(resolver: &Resolver, path: &syn::Path) -> bool {
 }
 
 /// A struct/enum of the package that does not implement both serde traits.
-fn user_type_problem<'a>(cx: &'a CrateCx<'a>, name: &str) -> Option<Problem> {
-    let files = cx.files_defining(name, &["struct", "enum", "union"]);
+fn user_type_problem<'a>(cx: &'a CrateCx<'a>, from: &FileCx<'_>, name: &str) -> Option<Problem> {
+    let files = cx.files_defining(from, name, &["struct", "enum", "union"]);
     let file = files.first()?;
     let (ser, de) = serde_impls(&file.ast.items, name);
     let text_impls = |t: &str| {
@@ -192,7 +192,7 @@ fn user_type_problem<'a>(cx: &'a CrateCx<'a>, name: &str) -> Option<Problem> {
         (ser, de)
     };
     let (mut ser, mut de) = (ser, de);
-    for f in cx.files_mentioning(name) {
+    for f in cx.files_mentioning(from, name) {
         let (s, d) = text_impls(&f.source.text);
         ser |= s;
         de |= d;

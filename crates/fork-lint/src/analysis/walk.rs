@@ -301,7 +301,7 @@ pub fn resolve_fn<'a>(
     let owner_is_type = owner
         .as_deref()
         .is_some_and(|o| o == "Self" || o.chars().next().is_some_and(char::is_uppercase));
-    let found = cx.fns_named(&name);
+    let found = cx.fns_named(file, &name);
     let candidates: Vec<FnRef<'a>> = if owner_is_type {
         let want = owner.clone().unwrap_or_default();
         found
@@ -337,7 +337,7 @@ pub fn resolve_method<'a>(
     let candidates = if !in_file.is_empty() || !receiver_is_self {
         in_file
     } else {
-        cx.fns_named(name)
+        cx.fns_named(file, name)
             .into_iter()
             .filter(|f| f.def.self_ty.is_some())
             .collect()

@@ -6,7 +6,7 @@ use syn::Expr;
 
 use crate::analysis::processes;
 use crate::analysis::walk::{self, Code, Event, RegionWalk};
-use crate::analysis::{CrateCx, syntax};
+use crate::analysis::{CrateCx, FileCx, syntax};
 use crate::checker::{Checker, Finding};
 use crate::diagnostic::{Label, LabelKind, Span};
 
@@ -80,7 +80,7 @@ fn check(checker: &Checker<'_>) {
         RegionWalk::run(cx, target.file, target.func, target.code, &mut |ev, w| {
             let Event::Expr(e) = ev else { return };
             let key = match e {
-                Expr::Path(path) => static_named(cx, &path.path).map(Key::Static),
+                Expr::Path(path) => static_named(cx, w.file(), &path.path).map(Key::Static),
                 Expr::Call(c) => env_access(w, c, &["var", "var_os"]).map(Key::Env),
                 _ => None,
             };
@@ -134,13 +134,13 @@ fn check(checker: &Checker<'_>) {
 }
 
 /// The static a path names, if the package defines one by that name.
-fn static_named<'a>(cx: &'a CrateCx<'a>, path: &syn::Path) -> Option<String> {
+fn static_named<'a>(cx: &'a CrateCx<'a>, from: &FileCx<'_>, path: &syn::Path) -> Option<String> {
     let name = syntax::last_ident(path)?;
     // Statics are SCREAMING_CASE by convention (and by lint); this keeps lookups rare.
     if !name.chars().next().is_some_and(|c| c.is_ascii_uppercase()) || name.chars().any(|c| c.is_ascii_lowercase()) {
         return None;
     }
-    (!cx.files_defining(&name, &["static", "ref"]).is_empty()).then_some(name)
+    (!cx.files_defining(from, &name, &["static", "ref"]).is_empty()).then_some(name)
 }
 
 /// `std::env::<f>("KEY", ..)` with a literal key.
@@ -168,21 +168,21 @@ fn write_of<'a>(cx: &'a CrateCx<'a>, w: &RegionWalk<'_>, e: &Expr) -> Option<Key
             let direct = matches!(syntax::peel(&m.receiver), Expr::Path(_));
             let through_lock = syntax::chain_methods(&m.receiver).iter().any(|n| matches!(n.as_str(), "lock" | "write" | "borrow_mut" | "get_mut"));
             if (direct && WRITE_METHODS.contains(&name.as_str())) || (through_lock && MUTATING_METHODS.contains(&name.as_str())) {
-                return static_named(cx, &p.path).map(Key::Static);
+                return static_named(cx, w.file(), &p.path).map(Key::Static);
             }
             None
         }
-        Expr::Assign(a) => assigned_static(cx, &a.left),
-        Expr::Binary(b) if is_compound_assign(&b.op) => assigned_static(cx, &b.left),
+        Expr::Assign(a) => assigned_static(cx, w.file(), &a.left),
+        Expr::Binary(b) if is_compound_assign(&b.op) => assigned_static(cx, w.file(), &b.left),
         _ => None,
     }
 }
 
 /// `COUNTER = …`, `*STATE.lock().unwrap() = …`.
-fn assigned_static<'a>(cx: &'a CrateCx<'a>, left: &Expr) -> Option<Key> {
+fn assigned_static<'a>(cx: &'a CrateCx<'a>, from: &FileCx<'_>, left: &Expr) -> Option<Key> {
     let root = syntax::chain_root(syntax::peel(left));
     let Expr::Path(p) = syntax::peel(root) else { return None };
-    static_named(cx, &p.path).map(Key::Static)
+    static_named(cx, from, &p.path).map(Key::Static)
 }
 
 fn is_compound_assign(op: &syn::BinOp) -> bool {

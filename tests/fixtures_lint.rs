@@ -1,0 +1,38 @@
+//! Every fixture's `//~` annotations agree with the linter, both ways.
+
+use fork_lint_tests::{fixtures, lint};
+
+#[test]
+fn fixtures_agree_with_the_linter() {
+    let all = fixtures();
+    assert!(!all.is_empty(), "no fixtures found");
+    let mut failures = Vec::new();
+    for f in &all {
+        let got = lint(f);
+        let missing: Vec<_> = f.expected.difference(&got).collect();
+        let extra: Vec<_> = got.difference(&f.expected).collect();
+        if !missing.is_empty() || !extra.is_empty() {
+            failures.push(format!("{}:\n    missing (declared, not reported): {missing:?}\n    extra (reported, not declared): {extra:?}", f.path.display()));
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} fixtures disagree with the linter:\n{}", failures.len(), all.len(), failures.join("\n"));
+}
+
+#[test]
+fn every_fixture_says_what_it_is() {
+    for f in fixtures() {
+        assert!(f.rule.is_some(), "{}: missing `//@ rule:`", f.name);
+        assert!(matches!(f.kind.as_deref(), Some("hazard" | "safe")), "{}: `//@ kind:` must be hazard or safe", f.name);
+        let rule = f.rule.as_deref().unwrap();
+        if f.kind.as_deref() == Some("safe") {
+            // Other rules may fire (a safe twin of FL004 still forks with threads: FL007),
+            // but every finding is declared, and none is the twin's own rule.
+            assert!(!f.expected.iter().any(|(_, c)| c == rule), "{}: a safe twin must not expect its own rule {rule}", f.name);
+        } else {
+            assert!(f.expected.iter().any(|(_, c)| c == rule), "{}: a hazard fixture must expect its own rule {rule}", f.name);
+        }
+        if f.runnable {
+            assert!(!f.runs.is_empty(), "{}: a runnable fixture must declare `//@ run METHOD: OUTCOME`", f.name);
+        }
+    }
+}
