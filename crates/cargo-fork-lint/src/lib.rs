@@ -64,6 +64,10 @@ enum Target {
 
 /// Runs one command line; returns the exit status.
 pub fn run(binary: Binary, mut args: Vec<OsString>) -> u8 {
+    // Lets the tests prove that a panic anywhere becomes an "internal error" report.
+    if std::env::var_os("FORK_LINT_TEST_PANIC").is_some() {
+        panic!("FORK_LINT_TEST_PANIC is set");
+    }
     let parsed = match binary {
         Binary::Files => FilesCli::try_parse_from(args).map(|c| (c.common, Target::Paths(c.paths))),
         Binary::Cargo => {
