@@ -65,7 +65,9 @@ pub(crate) fn start(
     let _ = out.flush();
     let _ = err.flush();
     let mut rt = state::rt();
-    let parent = (state::my_name(&rt.me), sys::getpid() as u32);
+    // Everything the child needs is allocated before the fork.
+    let parent_pid = sys::getpid();
+    let parent = (state::my_name(&rt.me), parent_pid as u32);
     let child_name = name.to_string();
     let child_ident = ident.to_vec();
     let mut reg = state::fds();
@@ -86,11 +88,11 @@ pub(crate) fn start(
             drop(reg);
             // Already closed above; forgetting avoids closing reused numbers.
             std::mem::forget(rt.forkserver.take());
-            state::become_child(&mut rt, child_name, child_ident, daemon, parent.clone());
+            state::become_child(&mut rt, child_name, child_ident, daemon, parent);
             drop(rt);
             drop(err);
             drop(out);
-            if !sys::die_with_parent(parent.1 as Pid) {
+            if !sys::die_with_parent(parent_pid) {
                 sys::exit_now(1);
             }
             sys::stdin_to_devnull();

@@ -73,6 +73,7 @@ fn child_main(role: &str) -> ! {
         std::process::exit(1);
     }
     GUARD_DONE.store(true, Ordering::Release);
+    name_after_binary();
     if kind == "forkserver" {
         // The server outlives no parent: it leaves when the channel reaches
         // EOF, which works whichever thread of the parent started it.
@@ -83,6 +84,24 @@ fn child_main(role: &str) -> ! {
         std::process::exit(1);
     }
     spawned_child(chan)
+}
+
+/// We exec `/proc/self/exe`, so the kernel names the child "exe"; give it
+/// the binary's own name back for ps, top and killall.
+fn name_after_binary() {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if let Ok(path) = std::fs::read_link("/proc/self/exe") {
+        use std::os::unix::ffi::OsStrExt;
+        let base = path.file_name().map(|b| b.as_bytes()).unwrap_or(b"forkrt");
+        // comm holds 15 bytes plus NUL.
+        let mut name = [0u8; 16];
+        let n = base.len().min(15);
+        name[..n].copy_from_slice(&base[..n]);
+        // SAFETY: PR_SET_NAME reads a NUL-terminated buffer of ≤ 16 bytes.
+        unsafe {
+            libc::prctl(libc::PR_SET_NAME, name.as_ptr() as libc::c_ulong, 0, 0, 0);
+        }
+    }
 }
 
 fn bad_role(role: &str) -> ! {

@@ -202,12 +202,18 @@ pub(crate) fn become_child(
     daemon: bool,
     parent: (String, u32),
 ) {
-    rt.me = Identity {
-        name: Some(name),
-        ident,
-        daemon,
-    };
-    rt.parent = Some(parent);
+    // The old values are forgotten rather than dropped: in a fork child of
+    // a multi-threaded parent we avoid calling into the allocator here
+    // (the arguments were allocated before the fork).
+    std::mem::forget(std::mem::replace(
+        &mut rt.me,
+        Identity {
+            name: Some(name),
+            ident,
+            daemon,
+        },
+    ));
+    std::mem::forget(rt.parent.replace(parent));
     rt.abandoned.clear();
     NEXT_CHILD.store(1, Ordering::Relaxed);
 }
