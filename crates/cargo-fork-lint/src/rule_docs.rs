@@ -55,7 +55,7 @@ pub fn rules_markdown() -> String {
         "# Rules\n\n\
          <!-- Generated from the rule registry (each rule's doc comment in\n     \
          crates/fork-lint/src/rules/). Do not edit: run\n     \
-         `UPDATE_DOCS=1 cargo test -p cargo-fork-lint --test rules_doc` -->\n\n\
+         `UPDATE_DOCS=1 cargo test -p cargo-fork-lint --test repo_files` -->\n\n\
          `fork-lint --explain CODE` prints the same text for one rule.\n\n\
          | Code | Name | Default | Summary |\n|---|---|---|---|\n",
     );
