@@ -160,7 +160,9 @@ fn start_server() -> Result<ServerHandle> {
 #[derive(Debug)]
 pub(crate) struct ServedChild {
     pub pid: Pid,
-    conn: RtFd,
+    /// Closed as soon as EXIT arrives, so that the server reaps the zombie
+    /// and the descriptor is not held by a joined `Process`.
+    conn: Option<RtFd>,
     reader: FrameReader,
     pub exit: Option<i32>,
 }
@@ -282,7 +284,7 @@ fn request_child_rest(
             let pid: u32 = wire::decode("started", &p).map_err(Attempt::Fatal)?;
             Ok(ServedChild {
                 pid: pid as Pid,
-                conn,
+                conn: Some(conn),
                 reader,
                 exit: None,
             })
@@ -292,7 +294,7 @@ fn request_child_rest(
             let (pid, code): (u32, i32) = wire::decode("exit", &p).map_err(Attempt::Fatal)?;
             Ok(ServedChild {
                 pid: pid as Pid,
-                conn,
+                conn: None,
                 reader,
                 exit: Some(code),
             })
@@ -325,10 +327,14 @@ impl ServedChild {
         if self.exit.is_some() {
             return Ok(self.exit);
         }
-        match wire::read_frame(self.conn.raw(), &mut self.reader, deadline)? {
+        let Some(conn) = &self.conn else {
+            return Err(Error::protocol("forkserver connection already closed"));
+        };
+        match wire::read_frame(conn.raw(), &mut self.reader, deadline)? {
             Read::Frame(kind::EXIT, p) => {
                 let (_pid, code): (u32, i32) = wire::decode("exit", &p)?;
                 self.exit = Some(code);
+                self.conn = None;
                 Ok(self.exit)
             }
             Read::Frame(k, _) => Err(Error::protocol(format!(
@@ -352,12 +358,12 @@ impl ServedChild {
 
     /// Asks the server to send `sig` to the child.
     pub(crate) fn signal(&mut self, sig: libc::c_int) -> Result<()> {
-        if self.exit.is_some() {
+        let Some(conn) = &self.conn else {
             return Ok(());
-        }
+        };
         let frame = wire::frame(kind::SIGNAL, &sig);
         let deadline = Some(Instant::now() + state::handshake_timeout());
-        match wire::write_all(self.conn.raw(), &frame, deadline) {
+        match wire::write_all(conn.raw(), &frame, deadline) {
             Ok(_) => Ok(()),
             // The server is gone, and the child with it.
             Err(Error::Io { source, .. }) if source.raw_os_error() == Some(libc::EPIPE) => Ok(()),

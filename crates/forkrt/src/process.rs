@@ -101,7 +101,9 @@ pub struct Process {
     name: String,
     ident: Vec<u32>,
     daemon: bool,
-    job: Option<Box<dyn ErasedJob>>,
+    /// Only touched through `&mut self`; the Mutex (never contended) makes
+    /// `Process` Sync without requiring the target to be.
+    job: Mutex<Option<Box<dyn ErasedJob>>>,
     state: Mutex<State>,
 }
 
@@ -142,7 +144,7 @@ impl Process {
             name,
             ident,
             daemon: false,
-            job: Some(Box::new(Job { target, args })),
+            job: Mutex::new(Some(Box::new(Job { target, args }))),
             state: Mutex::new(State::New),
         }
     }
@@ -185,7 +187,8 @@ impl Process {
         if !matches!(st, State::New) {
             return Err(Error::AlreadyStarted);
         }
-        let Some(job) = self.job.take() else {
+        let job = self.job.get_mut().unwrap_or_else(|e| e.into_inner()).take();
+        let Some(job) = job else {
             return Err(Error::AlreadyStarted);
         };
         *st = State::Failed;
@@ -409,6 +412,17 @@ impl Drop for Process {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn process_and_context_are_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<super::Process>();
+        check::<crate::Context>();
+        check::<crate::Error>();
     }
 }
 

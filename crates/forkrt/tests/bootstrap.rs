@@ -127,7 +127,7 @@ fn exits_before_guard(m: StartMethod) -> R {
         }
     }
     // Detected by EOF, not by the (default, 5 s) timeout.
-    ensure(t.elapsed() < Duration::from_secs(3), || {
+    ensure(t.elapsed() < Duration::from_secs(4), || {
         format!("{m}: took {:?}", t.elapsed())
     })
 }
@@ -153,7 +153,7 @@ fn bootstrapping(m: StartMethod) -> R {
         ),
         || format!("{m}: {r:?}"),
     )?;
-    ensure(t.elapsed() < Duration::from_secs(3), || {
+    ensure(t.elapsed() < Duration::from_secs(4), || {
         format!("{m}: took {:?}", t.elapsed())
     })?;
     ensure(common::zombie_children().is_empty(), || {
