@@ -415,17 +415,6 @@ impl Drop for Process {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn process_and_context_are_send_and_sync() {
-        fn check<T: Send + Sync>() {}
-        check::<super::Process>();
-        check::<crate::Context>();
-        check::<crate::Error>();
-    }
-}
-
 impl fmt::Debug for Process {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Process")
@@ -435,5 +424,16 @@ impl fmt::Debug for Process {
             .field("pid", &self.pid())
             .field("exitcode", &self.exitcode())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn process_and_context_are_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<super::Process>();
+        check::<crate::Context>();
+        check::<crate::Error>();
     }
 }
