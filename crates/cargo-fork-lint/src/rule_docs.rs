@@ -32,15 +32,20 @@ pub fn list() -> String {
 
 /// `--list-rules --format json`.
 pub fn list_json() -> String {
-    let items: Vec<_> = rules::ALL
+    #[derive(serde::Serialize)]
+    struct Entry {
+        code: &'static str,
+        name: &'static str,
+        severity: &'static str,
+        summary: String,
+    }
+    let items: Vec<Entry> = rules::ALL
         .iter()
-        .map(|r| {
-            serde_json::json!({
-                "code": r.code,
-                "name": r.name,
-                "severity": r.default_severity.as_str(),
-                "summary": r.summary(),
-            })
+        .map(|r| Entry {
+            code: r.code,
+            name: r.name,
+            severity: r.default_severity.as_str(),
+            summary: r.summary(),
         })
         .collect();
     let mut out = serde_json::to_string_pretty(&items).expect("JSON values serialize");

@@ -83,9 +83,15 @@ pub fn statistics_table(diagnostics: &[Diagnostic]) -> String {
 
 /// `--statistics` as JSON: `[{"code", "name", "count"}]`.
 pub fn statistics_json(diagnostics: &[Diagnostic]) -> String {
-    let stats: Vec<_> = statistics(diagnostics)
+    #[derive(serde::Serialize)]
+    struct Count {
+        code: &'static str,
+        name: &'static str,
+        count: usize,
+    }
+    let stats: Vec<Count> = statistics(diagnostics)
         .into_iter()
-        .map(|(code, name, count)| serde_json::json!({"code": code, "name": name, "count": count}))
+        .map(|(code, name, count)| Count { code, name, count })
         .collect();
     let mut out = serde_json::to_string_pretty(&stats).expect("JSON values serialize");
     out.push('\n');
