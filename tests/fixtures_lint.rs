@@ -15,24 +15,46 @@ fn fixtures_agree_with_the_linter() {
             failures.push(format!("{}:\n    missing (declared, not reported): {missing:?}\n    extra (reported, not declared): {extra:?}", f.path.display()));
         }
     }
-    assert!(failures.is_empty(), "{} of {} fixtures disagree with the linter:\n{}", failures.len(), all.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} fixtures disagree with the linter:\n{}",
+        failures.len(),
+        all.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn every_fixture_says_what_it_is() {
     for f in fixtures() {
         assert!(f.rule.is_some(), "{}: missing `//@ rule:`", f.name);
-        assert!(matches!(f.kind.as_deref(), Some("hazard" | "safe")), "{}: `//@ kind:` must be hazard or safe", f.name);
+        assert!(
+            matches!(f.kind.as_deref(), Some("hazard" | "safe")),
+            "{}: `//@ kind:` must be hazard or safe",
+            f.name
+        );
         let rule = f.rule.as_deref().unwrap();
         if f.kind.as_deref() == Some("safe") {
             // Other rules may fire (a safe twin of FL004 still forks with threads: FL007),
             // but every finding is declared, and none is the twin's own rule.
-            assert!(!f.expected.iter().any(|(_, c)| c == rule), "{}: a safe twin must not expect its own rule {rule}", f.name);
+            assert!(
+                !f.expected.iter().any(|(_, c)| c == rule),
+                "{}: a safe twin must not expect its own rule {rule}",
+                f.name
+            );
         } else {
-            assert!(f.expected.iter().any(|(_, c)| c == rule), "{}: a hazard fixture must expect its own rule {rule}", f.name);
+            assert!(
+                f.expected.iter().any(|(_, c)| c == rule),
+                "{}: a hazard fixture must expect its own rule {rule}",
+                f.name
+            );
         }
         if f.runnable {
-            assert!(!f.runs.is_empty(), "{}: a runnable fixture must declare `//@ run METHOD: OUTCOME`", f.name);
+            assert!(
+                !f.runs.is_empty(),
+                "{}: a runnable fixture must declare `//@ run METHOD: OUTCOME`",
+                f.name
+            );
         }
     }
 }

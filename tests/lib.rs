@@ -35,7 +35,10 @@ use std::time::{Duration, Instant};
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is in the repository").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is in the repository")
+        .to_path_buf()
 }
 
 /// What a fixture declares.
@@ -60,8 +63,13 @@ pub const METHODS: &[&str] = &["fork", "spawn", "forkserver"];
 pub fn fixtures() -> Vec<Fixture> {
     let root = repo_root().join("fixtures");
     let mut out = Vec::new();
-    for (dir, runnable) in [(root.join("src/bin"), true), (root.join("lint-only"), false)] {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+    for (dir, runnable) in [
+        (root.join("src/bin"), true),
+        (root.join("lint-only"), false),
+    ] {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for e in entries.flatten() {
             let path = e.path();
             if path.extension().is_some_and(|x| x == "rs") {
@@ -74,9 +82,19 @@ pub fn fixtures() -> Vec<Fixture> {
 }
 
 fn parse(path: &Path, runnable: bool) -> Fixture {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read fixture {}: {e}", path.display()));
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read fixture {}: {e}", path.display()));
     let name = path.file_stem().unwrap().to_string_lossy().to_string();
-    let mut f = Fixture { path: path.to_path_buf(), name, rule: None, kind: None, title: String::new(), expected: BTreeSet::new(), runs: BTreeMap::new(), runnable };
+    let mut f = Fixture {
+        path: path.to_path_buf(),
+        name,
+        rule: None,
+        kind: None,
+        title: String::new(),
+        expected: BTreeSet::new(),
+        runs: BTreeMap::new(),
+        runnable,
+    };
     for (i, line) in text.lines().enumerate() {
         if f.title.is_empty() {
             if let Some(t) = line.strip_prefix("//!") {
@@ -95,9 +113,16 @@ fn parse(path: &Path, runnable: bool) -> Fixture {
             } else if let Some(k) = d.strip_prefix("kind:") {
                 f.kind = Some(k.trim().to_string());
             } else if let Some(run) = d.strip_prefix("run ") {
-                let (method, outcome) = run.split_once(':').unwrap_or_else(|| panic!("{}:{}: `//@ run METHOD: OUTCOME`", path.display(), i + 1));
+                let (method, outcome) = run.split_once(':').unwrap_or_else(|| {
+                    panic!("{}:{}: `//@ run METHOD: OUTCOME`", path.display(), i + 1)
+                });
                 let method = method.trim();
-                assert!(METHODS.contains(&method), "{}:{}: unknown start method `{method}`", path.display(), i + 1);
+                assert!(
+                    METHODS.contains(&method),
+                    "{}:{}: unknown start method `{method}`",
+                    path.display(),
+                    i + 1
+                );
                 f.runs.insert(method.to_string(), normalize(outcome.trim()));
             } else {
                 panic!("{}:{}: unknown directive `//@ {d}`", path.display(), i + 1);
@@ -109,7 +134,11 @@ fn parse(path: &Path, runnable: bool) -> Fixture {
 
 /// Outcomes in a canonical order, so declared and observed compare as sets.
 pub fn normalize(outcome: &str) -> String {
-    let mut parts: Vec<&str> = outcome.split('+').map(str::trim).filter(|s| !s.is_empty()).collect();
+    let mut parts: Vec<&str> = outcome
+        .split('+')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
     parts.sort_unstable();
     parts.dedup();
     parts.join("+")
@@ -120,13 +149,21 @@ pub fn build_fixtures() -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
         .current_dir(repo_root())
-        .args(["build", "-p", "fork-lint-fixtures", "--bins", "--message-format=json-render-diagnostics"])
+        .args([
+            "build",
+            "-p",
+            "fork-lint-fixtures",
+            "--bins",
+            "--message-format=json-render-diagnostics",
+        ])
         .stderr(Stdio::inherit())
         .output()
         .expect("cargo runs");
     assert!(out.status.success(), "building the fixtures failed");
     for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
         if let Some(exe) = msg.get("executable").and_then(|e| e.as_str()) {
             return Path::new(exe).parent().unwrap().to_path_buf();
         }
@@ -136,7 +173,10 @@ pub fn build_fixtures() -> PathBuf {
 
 /// How long a fixture may run before it counts as deadlocked.
 pub fn timeout() -> Duration {
-    let ms = std::env::var("FIXTURE_TIMEOUT_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(5_000);
+    let ms = std::env::var("FIXTURE_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5_000);
     Duration::from_millis(ms)
 }
 
@@ -152,8 +192,15 @@ pub struct Observed {
 pub fn run(exe: &Path, method: &str, timeout: Duration) -> Observed {
     use std::os::unix::process::CommandExt;
     let mut cmd = Command::new(exe);
-    cmd.arg(method).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).env_remove("FORKRT_NO_FORK_WARNING").process_group(0);
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot run {}: {e}", exe.display()));
+    cmd.arg(method)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env_remove("FORKRT_NO_FORK_WARNING")
+        .process_group(0);
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", exe.display()));
     let pgid = child.id() as i32;
     let stdout = reader(child.stdout.take().unwrap());
     let stderr = reader(child.stderr.take().unwrap());
@@ -206,7 +253,11 @@ pub fn run(exe: &Path, method: &str, timeout: Duration) -> Observed {
             None => {}
         }
     }
-    Observed { outcome: found.into_iter().collect::<Vec<_>>().join("+"), stdout: out, stderr: err }
+    Observed {
+        outcome: found.into_iter().collect::<Vec<_>>().join("+"),
+        stdout: out,
+        stderr: err,
+    }
 }
 
 /// Outcomes visible in the program's output.
@@ -216,7 +267,9 @@ fn observe(out: &str, err: &str, found: &mut BTreeSet<String>) {
     let mut child: Vec<(&str, &str)> = Vec::new();
     let mut randoms: BTreeMap<&str, usize> = BTreeMap::new();
     for line in out.lines() {
-        let Some(obs) = line.trim().strip_prefix("observe: ") else { continue };
+        let Some(obs) = line.trim().strip_prefix("observe: ") else {
+            continue;
+        };
         if let Some(kind) = obs.strip_prefix("error:") {
             found.insert(format!("error:{}", kind.trim()));
         } else if let Some(m) = obs.strip_prefix("marker ") {
@@ -255,7 +308,10 @@ fn observe(out: &str, err: &str, found: &mut BTreeSet<String>) {
 }
 
 fn announced(out: &str, prefix: &str) -> Vec<i32> {
-    out.lines().filter_map(|l| l.trim().strip_prefix(prefix)).filter_map(|p| p.trim().parse().ok()).collect()
+    out.lines()
+        .filter_map(|l| l.trim().strip_prefix(prefix))
+        .filter_map(|p| p.trim().parse().ok())
+        .collect()
 }
 
 fn proc_state(pid: i32) -> Option<char> {
@@ -299,7 +355,10 @@ impl Reader {
 
 /// Lints one fixture in its package context and returns `(line, code)` pairs.
 pub fn lint(f: &Fixture) -> BTreeSet<(usize, String)> {
-    let input = fork_lint::InputFile { path: f.path.clone(), name: f.path.display().to_string() };
+    let input = fork_lint::InputFile {
+        path: f.path.clone(),
+        name: f.path.display().to_string(),
+    };
     let report = fork_lint::lint(&[input], &fork_lint::LintOptions::default());
     assert!(report.errors.is_empty(), "{}: {:?}", f.name, report.errors);
     report
@@ -323,11 +382,31 @@ pub fn confirmation_table(fixtures: &[Fixture]) -> String {
          |---|---|---|---|---|---|---|\n",
     );
     let mut rows: Vec<&Fixture> = fixtures.iter().filter(|f| !f.runs.is_empty()).collect();
-    rows.sort_by(|a, b| (a.rule.as_deref(), a.kind.as_deref() != Some("hazard"), &a.name).cmp(&(b.rule.as_deref(), b.kind.as_deref() != Some("hazard"), &b.name)));
+    rows.sort_by(|a, b| {
+        (
+            a.rule.as_deref(),
+            a.kind.as_deref() != Some("hazard"),
+            &a.name,
+        )
+            .cmp(&(
+                b.rule.as_deref(),
+                b.kind.as_deref() != Some("hazard"),
+                &b.name,
+            ))
+    });
     for f in rows {
-        let rel = f.path.strip_prefix(repo_root()).unwrap_or(&f.path).display().to_string();
+        let rel = f
+            .path
+            .strip_prefix(repo_root())
+            .unwrap_or(&f.path)
+            .display()
+            .to_string();
         let codes: BTreeSet<&str> = f.expected.iter().map(|(_, c)| c.as_str()).collect();
-        let findings = if codes.is_empty() { "none".to_string() } else { codes.into_iter().collect::<Vec<_>>().join(", ") };
+        let findings = if codes.is_empty() {
+            "none".to_string()
+        } else {
+            codes.into_iter().collect::<Vec<_>>().join(", ")
+        };
         let cell = |m: &str| f.runs.get(m).map_or("—".to_string(), |o| format!("`{o}`"));
         s.push_str(&format!(
             "| {} | [{}](../{rel}) | {} | {} | {} | {} | {} |\n",

@@ -105,6 +105,8 @@ pub struct ForkPoint<'a> {
     pub parent: Option<ParentSide>,
     /// For forkrt points: the process.
     pub process: Option<usize>,
+    /// Branches the parent takes when the fork failed (`pid < 0`, `Err(_)`): no child.
+    pub errors: Vec<Code<'a>>,
     /// `ancestors[..construct]` encloses the whole construct that inspects the fork's
     /// result (the `match`, the `let`, the `if`), wrappers like `unsafe {}` excluded.
     pub construct: usize,
@@ -243,6 +245,12 @@ fn make_point<'a>(
         }
         _ => raw_regions(file, func, call, ancestors),
     };
+    let errors = error_branches(
+        func,
+        call,
+        ancestors,
+        parent.as_ref().and_then(|p| p.pid.as_deref()),
+    );
     let construct = climb(call, ancestors).1;
     ForkPoint {
         kind,
@@ -253,6 +261,7 @@ fn make_point<'a>(
         child,
         parent,
         process: None,
+        errors,
         construct,
         threads: OnceCell::new(),
     }
@@ -274,6 +283,7 @@ fn forkrt_point<'a>(
         child,
         parent: None,
         process: Some(index),
+        errors: Vec::new(),
         construct: process.start_ancestors.len(),
         threads: OnceCell::new(),
     }
@@ -886,4 +896,32 @@ fn side_of_path(path: &syn::Path) -> Option<Side> {
         "Parent" => Some(Side::Parent),
         _ => None,
     }
+}
+
+/// The parent's branches for a failed fork: `match` arms with `Err(_)`/`-1` patterns on
+/// the result, and `if` blocks whose condition says the fork failed (`pid < 0`).
+fn error_branches<'a>(
+    func: FnRef<'a>,
+    call: &'a Expr,
+    ancestors: &[Node<'a>],
+    pid: Option<&str>,
+) -> Vec<Code<'a>> {
+    let (value, _) = climb(call, ancestors);
+    let mut out = Vec::new();
+    walk::each_expr(func.def.body, &mut |e, _| match e {
+        Expr::Match(m)
+            if std::ptr::eq(&*m.expr, value) || pid.is_some_and(|p| is_var(&m.expr, p)) =>
+        {
+            for arm in &m.arms {
+                if classify_pat(&arm.pat).0 == Some(Side::Error) {
+                    out.push(Code::Expr(&arm.body));
+                }
+            }
+        }
+        Expr::If(ifx) if classify_cond(&ifx.cond, pid, Some(value)) == Some(Side::Error) => {
+            out.push(Code::Block(&ifx.then_branch))
+        }
+        _ => {}
+    });
+    out
 }

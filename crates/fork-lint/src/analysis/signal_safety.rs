@@ -279,7 +279,7 @@ const LIBC_UNSAFE: &[(&str, &str)] = &[
 const RUST_UNSAFE: &[(&str, &str)] = &[
     (
         "std::process::exit",
-        "runs atexit handlers and flushes stdio (takes the stdout lock); leave with `libc::_exit`",
+        "runs `atexit` handlers and the C library's exit-time cleanup, which are not async-signal-safe; leave with `libc::_exit`",
     ),
     (
         "std::thread::spawn",

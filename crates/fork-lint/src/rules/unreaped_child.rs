@@ -76,8 +76,9 @@ fn check(checker: &Checker<'_>) {
             Some(Code::Stmts(s)) => (None, None, s),
             None => (None, None, &[]),
         };
-        let skip = |e: &Expr| skip_e.is_some_and(|s| std::ptr::eq(s, e));
-        let skip_block = |b: &syn::Block| skip_b.is_some_and(|s| std::ptr::eq(s, b));
+        // Nor are the branches of a failed fork, where there is no child.
+        let skip = |e: &Expr| skip_e.is_some_and(|s| std::ptr::eq(s, e)) || fp.errors.iter().any(|c| matches!(c, Code::Expr(x) if std::ptr::eq(*x, e)));
+        let skip_block = |b: &syn::Block| skip_b.is_some_and(|s| std::ptr::eq(s, b)) || fp.errors.iter().any(|c| matches!(c, Code::Block(x) if std::ptr::eq(*x, b)));
         let skip_stmt = |s: &syn::Stmt| skip_s.iter().any(|t| std::ptr::eq(t, s));
         let mut f = Flow::new(&good, &|_| false, &skip, &skip_block).skipping_stmts(&skip_stmt);
         let mut outcome = flow::to_function_end(&mut f, &fp.ancestors[..fp.construct]);
