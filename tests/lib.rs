@@ -22,7 +22,7 @@
 //! | `stale:NAME` | a child printed `observe: child NAME=W` after the parent printed `observe: set NAME=V` with `W != V` |
 //! | `same-random` | two processes printed the same `observe: random N` |
 //! | `duplicated-output` | the text `[once]` appears more than once on stdout |
-//! | `zombie` | a pid announced with `observe: child-pid P` was seen in state `Z` in `/proc` while the program ran |
+//! | `zombie` | a pid announced with `observe: child-pid P` was seen in state `Z` in `/proc` in two consecutive polls while the program ran |
 //! | `warned` | stderr holds forkrt's runtime warning (`forkrt: warning:`) |
 //! | `signal:N` | the program was killed by signal N |
 //! | `exit:N` | it exited with status N and nothing else was observed |
@@ -206,6 +206,8 @@ pub fn run(exe: &Path, method: &str, timeout: Duration) -> Observed {
     let stderr = reader(child.stderr.take().unwrap());
     let start = Instant::now();
     let mut zombie = false;
+    // A reaped child is a zombie for an instant; only one seen twice in a row counts.
+    let mut zombie_seen: BTreeSet<i32> = BTreeSet::new();
     let status = loop {
         if let Some(status) = child.try_wait().expect("waitpid works") {
             break Some(status);
@@ -214,11 +216,14 @@ pub fn run(exe: &Path, method: &str, timeout: Duration) -> Observed {
             break None;
         }
         // Zombies must be seen while the program still runs.
+        let mut now = BTreeSet::new();
         for pid in announced(&stdout.snapshot(), "observe: child-pid ") {
             if proc_state(pid) == Some('Z') {
-                zombie = true;
+                zombie |= zombie_seen.contains(&pid);
+                now.insert(pid);
             }
         }
+        zombie_seen = now;
         std::thread::sleep(Duration::from_millis(10));
     };
     // Kill the whole group: children of a deadlocked program, a forkserver.

@@ -66,6 +66,8 @@ pub struct Flow<'p> {
     pub skip_block: &'p dyn Fn(&syn::Block) -> bool,
     /// Statements this path does not take (a path that reaches one ends there).
     pub skip_stmt: &'p dyn Fn(&Stmt) -> bool,
+    /// `if`s without `else` whose implicit `else` this path does not take.
+    pub no_implicit_else: &'p dyn Fn(&syn::ExprIf) -> bool,
     loop_depth: usize,
     broke: bool,
 }
@@ -83,9 +85,16 @@ impl<'p> Flow<'p> {
             skip,
             skip_block,
             skip_stmt: &|_| false,
+            no_implicit_else: &|_| false,
             loop_depth: 0,
             broke: false,
         }
+    }
+
+    /// Also skip the implicit `else` of these `if`s.
+    pub fn without_implicit_else(mut self, f: &'p dyn Fn(&syn::ExprIf) -> bool) -> Flow<'p> {
+        self.no_implicit_else = f;
+        self
     }
 
     /// Also skip these statements.
@@ -240,7 +249,7 @@ impl<'p> Flow<'p> {
                         let o = self.expr(els);
                         out.merge(o);
                     }
-                    None => out.normal = true,
+                    None => out.normal = !(self.no_implicit_else)(i),
                 }
                 out
             }

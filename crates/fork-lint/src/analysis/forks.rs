@@ -130,6 +130,14 @@ impl<'a> ForkPoint<'a> {
         }
     }
 
+    /// Whether a condition says "this is the parent" of this fork (`pid > 0`,
+    /// `pid != 0`, `is_parent()`, `let Parent { .. } = …`).
+    pub fn tests_parent(&self, cond: &Expr) -> bool {
+        let (value, _) = climb(self.call, &self.ancestors);
+        let pid = self.parent.as_ref().and_then(|p| p.pid.as_deref());
+        classify_cond(cond, pid, Some(value)) == Some(Side::Parent)
+    }
+
     /// Whether other threads may exist when the fork happens (computed once).
     pub fn threads(&self, cx: &'a CrateCx<'a>) -> &ThreadContext {
         self.threads

@@ -5,7 +5,7 @@ use syn::Expr;
 use crate::analysis::catalog;
 use crate::analysis::flow::{self, Flow};
 use crate::analysis::walk::Code;
-use crate::analysis::{TargetKind, syntax};
+use crate::analysis::syntax;
 use crate::checker::{Checker, Finding};
 use crate::diagnostic::{Label, LabelKind};
 
@@ -15,8 +15,9 @@ crate::declare_rule! {
     /// child (`waitpid`, `wait`, `waitid`, through libc or nix) before it returns, keeps
     /// running in a loop, or leaves with `?`. A pid handed elsewhere (returned, stored,
     /// passed to a function) is assumed to be reaped there; `SIGCHLD` set to `SIG_IGN`
-    /// (automatic reaping) silences the rule. Leaving `main` ends the process, which is
-    /// fine.
+    /// (automatic reaping) silences the rule. A parent that leaves with `exit`/`_exit`
+    /// right after forking (the daemon pattern) is fine: its children are reparented
+    /// and reaped by init.
     ///
     /// ## Why is this bad
     /// A child that exits stays in the process table as a zombie until its parent waits
@@ -80,7 +81,9 @@ fn check(checker: &Checker<'_>) {
         let skip = |e: &Expr| skip_e.is_some_and(|s| std::ptr::eq(s, e)) || fp.errors.iter().any(|c| matches!(c, Code::Expr(x) if std::ptr::eq(*x, e)));
         let skip_block = |b: &syn::Block| skip_b.is_some_and(|s| std::ptr::eq(s, b)) || fp.errors.iter().any(|c| matches!(c, Code::Block(x) if std::ptr::eq(*x, b)));
         let skip_stmt = |s: &syn::Stmt| skip_s.iter().any(|t| std::ptr::eq(t, s));
-        let mut f = Flow::new(&good, &|_| false, &skip, &skip_block).skipping_stmts(&skip_stmt);
+        // After `if pid > 0 { … }` the fall-through is the child or a failed fork.
+        let parent_only = |i: &syn::ExprIf| fp.tests_parent(&i.cond);
+        let mut f = Flow::new(&good, &|_| false, &skip, &skip_block).skipping_stmts(&skip_stmt).without_implicit_else(&parent_only);
         let mut outcome = flow::to_function_end(&mut f, &fp.ancestors[..fp.construct]);
         // `fork()?` failing creates no child.
         let fork_value = match fp.ancestors.get(fp.construct) {
@@ -88,17 +91,14 @@ fn check(checker: &Checker<'_>) {
             _ => syn::spanned::Spanned::span(fp.call),
         };
         outcome.leaks.retain(|l| !syntax::contains(fork_value, l.span));
-        let in_main = fp.func.def.is_main() && fp.func.file.kind == TargetKind::Bin;
         let mut labels = Vec::new();
-        if !in_main {
-            for leak in &outcome.leaks {
-                labels.push(Label { span: file.span(leak.span), message: format!("the parent {} here without waiting for the child", leak.how), kind: LabelKind::Secondary });
-            }
+        for leak in &outcome.leaks {
+            labels.push(Label { span: file.span(leak.span), message: format!("the parent {} here without waiting for the child", leak.how), kind: LabelKind::Secondary });
         }
         for s in &outcome.stuck {
             labels.push(Label { span: file.span(*s), message: "the parent keeps running here and never waits for the child".into(), kind: LabelKind::Secondary });
         }
-        let falls_off = outcome.normal && !in_main;
+        let falls_off = outcome.normal;
         if labels.is_empty() && !falls_off {
             continue;
         }
