@@ -1,16 +1,23 @@
 //! Start+join latency of an empty target, per start method, beside a bare
-//! `fork`+`_exit`+`waitpid` measured in the same run and beside CPython's
-//! `multiprocessing` (benches/mp_latency.py, same number of iterations).
+//! `fork`+`_exit`+`waitpid` and a bare `posix_spawn`+`waitpid` of this
+//! binary measured in the same run, and beside CPython's `multiprocessing`
+//! (benches/mp_latency.py, same number of iterations).
 //!
 //! ```text
 //! cargo bench -p forkrt --bench latency            # N = 200
 //! FORKRT_BENCH_N=1000 cargo bench -p forkrt --bench latency
 //! FORKRT_BENCH_NO_PYTHON=1 cargo bench -p forkrt --bench latency
+//! FORKRT_BENCH_ONLY=spawn FORKRT_BENCH_N=1000 perf stat target/release/deps/latency-*
 //! ```
+//!
+//! The Rust measurements are interleaved — each round takes one sample of
+//! every row, in rotating order — so that a machine whose load changes
+//! during the run (2 shared cores here) biases no row against another.
 //!
 //! A `harness = false` bench with its own `#[forkrt::main]`, because spawn
 //! and forkserver re-execute this binary.
 
+use std::ffi::CString;
 use std::time::{Duration, Instant};
 
 use forkrt::{StartMethod, get_context};
@@ -39,79 +46,89 @@ fn stats(mut v: Vec<Duration>) -> Stats {
     }
 }
 
-fn bare_fork(n: usize) -> Vec<Duration> {
-    (0..n)
-        .map(|_| {
-            let t = Instant::now();
-            // SAFETY: the child only calls _exit.
-            let pid = unsafe { libc::fork() };
-            if pid == 0 {
-                // SAFETY: async-signal-safe exit of the child.
-                unsafe { libc::_exit(0) };
-            }
-            assert!(pid > 0, "fork failed");
-            let mut status = 0;
-            // SAFETY: reaping our own child with a valid status pointer.
-            unsafe { libc::waitpid(pid, &mut status, 0) };
-            t.elapsed()
-        })
+#[derive(Clone, Copy, PartialEq)]
+enum Row {
+    BareFork,
+    BareExec,
+    Method(StartMethod),
+}
+
+const ROWS: [Row; 5] = [
+    Row::BareFork,
+    Row::BareExec,
+    Row::Method(StartMethod::Fork),
+    Row::Method(StartMethod::Spawn),
+    Row::Method(StartMethod::Forkserver),
+];
+
+fn bare_fork() -> Duration {
+    let t = Instant::now();
+    // SAFETY: the child only calls _exit.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: async-signal-safe exit of the child.
+        unsafe { libc::_exit(0) };
+    }
+    assert!(pid > 0, "fork failed");
+    let mut status = 0;
+    // SAFETY: reaping our own child with a valid status pointer.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    t.elapsed()
+}
+
+/// Environment for `bare_exec` children: they return from `main` right
+/// after the guard.
+fn exec_env() -> Vec<CString> {
+    std::env::vars()
+        .map(|(k, v)| CString::new(format!("{k}={v}")).unwrap())
+        .chain([CString::new("FORKRT_BENCH_EXIT=1").unwrap()])
         .collect()
 }
 
-/// posix_spawn of this binary that exits right after the guard, and
+/// posix_spawn of this binary (which exits right after the guard) and
 /// waitpid: the floor under any re-exec based spawn on this machine.
-fn bare_exec(n: usize) -> Vec<Duration> {
+fn bare_exec(env: &[CString]) -> Duration {
     let exe = c"/proc/self/exe";
     let argv: [*const libc::c_char; 2] = [exe.as_ptr(), std::ptr::null()];
-    let vars: Vec<std::ffi::CString> = std::env::vars()
-        .map(|(k, v)| std::ffi::CString::new(format!("{k}={v}")).unwrap())
-        .chain([std::ffi::CString::new("FORKRT_BENCH_EXIT=1").unwrap()])
-        .collect();
-    let mut envp: Vec<*const libc::c_char> = vars.iter().map(|c| c.as_ptr()).collect();
+    let mut envp: Vec<*const libc::c_char> = env.iter().map(|c| c.as_ptr()).collect();
     envp.push(std::ptr::null());
-    (0..n)
-        .map(|_| {
-            let t = Instant::now();
-            let mut pid = 0;
-            // SAFETY: argv/envp are NULL-terminated arrays of C strings that
-            // outlive the call; no file actions or attributes.
-            let rc = unsafe {
-                libc::posix_spawn(
-                    &mut pid,
-                    exe.as_ptr(),
-                    std::ptr::null(),
-                    std::ptr::null(),
-                    argv.as_ptr() as *const *mut libc::c_char,
-                    envp.as_ptr() as *const *mut libc::c_char,
-                )
-            };
-            assert_eq!(rc, 0, "posix_spawn");
-            let mut status = 0;
-            // SAFETY: reaping our own child with a valid status pointer.
-            unsafe { libc::waitpid(pid, &mut status, 0) };
-            t.elapsed()
-        })
-        .collect()
+    let t = Instant::now();
+    let mut pid = 0;
+    // SAFETY: argv/envp are NULL-terminated arrays of C strings that outlive
+    // the call; no file actions or attributes.
+    let rc = unsafe {
+        libc::posix_spawn(
+            &mut pid,
+            exe.as_ptr(),
+            std::ptr::null(),
+            std::ptr::null(),
+            argv.as_ptr() as *const *mut libc::c_char,
+            envp.as_ptr() as *const *mut libc::c_char,
+        )
+    };
+    assert_eq!(rc, 0, "posix_spawn");
+    let mut status = 0;
+    // SAFETY: reaping our own child with a valid status pointer.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    t.elapsed()
 }
 
-fn forkrt_method(m: StartMethod, n: usize) -> Vec<Duration> {
-    let ctx = get_context(m);
-    for _ in 0..10 {
-        let mut p = ctx.process(empty, ());
-        p.start().expect("start");
-        p.join().expect("join");
+fn forkrt_once(m: StartMethod) -> Duration {
+    let t = Instant::now();
+    let mut p = get_context(m).process(empty, ());
+    p.start().expect("start");
+    p.join().expect("join");
+    let d = t.elapsed();
+    assert_eq!(p.exitcode(), Some(0));
+    d
+}
+
+fn sample(row: Row, env: &[CString]) -> Duration {
+    match row {
+        Row::BareFork => bare_fork(),
+        Row::BareExec => bare_exec(env),
+        Row::Method(m) => forkrt_once(m),
     }
-    (0..n)
-        .map(|_| {
-            let t = Instant::now();
-            let mut p = ctx.process(empty, ());
-            p.start().expect("start");
-            p.join().expect("join");
-            let d = t.elapsed();
-            assert_eq!(p.exitcode(), Some(0));
-            d
-        })
-        .collect()
 }
 
 fn python(n: usize) -> Vec<(String, f64, f64, f64)> {
@@ -165,26 +182,34 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(200);
-    // Profiling aid: run one measurement only (e.g. under `perf stat`).
-    match std::env::var("FORKRT_BENCH_ONLY").as_deref() {
-        Ok("exec") => return drop(bare_exec(n)),
-        Ok("fork") => return drop(bare_fork(n)),
-        Ok(m) => return drop(forkrt_method(m.parse().expect("a start method"), n)),
-        Err(_) => {}
+    let env = exec_env();
+    // Profiling aid: one row only (e.g. under `perf stat`).
+    if let Ok(only) = std::env::var("FORKRT_BENCH_ONLY") {
+        let row = match only.as_str() {
+            "bare-fork" => Row::BareFork,
+            "bare-exec" => Row::BareExec,
+            m => Row::Method(m.parse().expect("bare-fork, bare-exec or a start method")),
+        };
+        for _ in 0..n {
+            sample(row, &env);
+        }
+        return;
     }
-    eprintln!("measuring {n} start+join of an empty target per method ...");
-    let bare = stats(bare_fork(n));
-    let exec = stats(bare_exec(n));
-    let mut rows = Vec::new();
-    for m in [
-        StartMethod::Fork,
-        StartMethod::Spawn,
-        StartMethod::Forkserver,
-    ] {
-        rows.push((m, stats(forkrt_method(m, n))));
+    eprintln!("measuring {n} rounds of start+join of an empty target ...");
+    // Warm-up: page cache, the forkserver, lazily built tables.
+    for _ in 0..10 {
+        for row in ROWS {
+            sample(row, &env);
+        }
     }
-    // Bare fork again after the others, to expose drift during the run.
-    let bare2 = stats(bare_fork(n));
+    let mut samples: Vec<Vec<Duration>> = vec![Vec::with_capacity(n); ROWS.len()];
+    for round in 0..n {
+        for k in 0..ROWS.len() {
+            let i = (round + k) % ROWS.len();
+            samples[i].push(sample(ROWS[i], &env));
+        }
+    }
+    let stats: Vec<Stats> = samples.into_iter().map(stats).collect();
     let py = if std::env::var_os("FORKRT_BENCH_NO_PYTHON").is_some() {
         Vec::new()
     } else {
@@ -197,39 +222,32 @@ fn main() {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default();
 
-    println!("N = {n} start+join per method; microseconds; median (p10–p90)\n");
-    println!("| method | forkrt | vs bare fork | CPython ({py_version}) | CPython / forkrt |");
+    let bare = stats[0].median;
+    println!("N = {n} start+join per row; microseconds; median (p10–p90)\n");
+    println!("| | forkrt | ÷ bare fork | CPython {py_version} | CPython ÷ forkrt |");
     println!("|---|---|---|---|---|");
-    println!(
-        "| bare `fork`+`_exit`+`waitpid` | {:.0} ({:.0}–{:.0}); again after: {:.0} | 1.00× | | |",
-        us(bare.median),
-        us(bare.p10),
-        us(bare.p90),
-        us(bare2.median)
-    );
-    println!(
-        "| bare `posix_spawn` of this binary + `waitpid` (floor for spawn) | {:.0} ({:.0}–{:.0}) | {:.2}× | | |",
-        us(exec.median),
-        us(exec.p10),
-        us(exec.p90),
-        us(exec.median) / us(bare.median)
-    );
-    for (m, s) in &rows {
-        let vs_bare = us(s.median) / us(bare.median);
-        let py_row = py.iter().find(|r| r.0 == m.as_str());
-        let (py_cell, ratio) = match py_row {
-            Some((_, med, p10, p90)) => (
-                format!("{med:.0} ({p10:.0}–{p90:.0})"),
-                format!("{:.1}×", med / us(s.median)),
-            ),
-            None => ("n/a".to_string(), "n/a".to_string()),
+    for (row, s) in ROWS.iter().zip(&stats) {
+        let label = match row {
+            Row::BareFork => "bare `fork`+`_exit`+`waitpid`".to_string(),
+            Row::BareExec => "bare `posix_spawn` of the binary + `waitpid`".to_string(),
+            Row::Method(m) => format!("**{m}**"),
+        };
+        let (py_cell, ratio) = match row {
+            Row::Method(m) => match py.iter().find(|r| r.0 == m.as_str()) {
+                Some((_, med, p10, p90)) => (
+                    format!("{med:.0} ({p10:.0}–{p90:.0})"),
+                    format!("{:.1}×", med / us(s.median)),
+                ),
+                None => ("n/a".into(), "n/a".into()),
+            },
+            _ => (String::new(), String::new()),
         };
         println!(
-            "| {m} | {:.0} ({:.0}–{:.0}) | {:.2}× | {py_cell} | {ratio} |",
+            "| {label} | {:.0} ({:.0}–{:.0}) | {:.2}× | {py_cell} | {ratio} |",
             us(s.median),
             us(s.p10),
             us(s.p90),
-            vs_bare,
+            us(s.median) / us(bare),
         );
     }
 }

@@ -56,6 +56,7 @@ pub(crate) fn start(
     daemon: bool,
 ) -> Result<Pid> {
     warn_if_threads();
+    let devnull = sys::devnull();
     // Holding the stdio locks across fork() does two things: nothing that is
     // buffered gets written twice (we flush first), and no other thread can
     // be holding them when the child inherits them, so the child's own
@@ -79,12 +80,14 @@ pub(crate) fn start(
     match unsafe { sys::fork() } {
         Err(e) => Err(Error::io("fork", e)),
         Ok(0) => {
+            sys::stdin_to(devnull);
             // The runtime's channels (forkserver link, other children's
-            // pidfds and connections) belong to the parent.
+            // pidfds and connections, cached fds) belong to the parent.
             for &fd in reg.iter() {
                 sys::close(fd);
             }
             reg.clear();
+            sys::reset_cached_fds();
             drop(reg);
             // Already closed above; forgetting avoids closing reused numbers.
             std::mem::forget(rt.forkserver.take());
@@ -95,7 +98,6 @@ pub(crate) fn start(
             if !sys::die_with_parent(parent_pid) {
                 sys::exit_now(1);
             }
-            sys::stdin_to_devnull();
             let code = run_task(task);
             sys::exit_now(code)
         }

@@ -980,9 +980,16 @@ impl Server {
             }
         }
         {
-            // The registry still lists the server's copies of runtime fds.
+            // Anything else the runtime registered in the server (the
+            // channel is among them, closed above) is the server's too.
             let mut reg = state::fds();
+            for &fd in reg.iter() {
+                if !stdio.contains(&fd) && fd != verdict.as_raw_fd() {
+                    sys::close(fd);
+                }
+            }
             reg.clear();
+            sys::reset_cached_fds();
         }
         if !sys::die_with_parent(server_pid) {
             sys::exit_now(1);

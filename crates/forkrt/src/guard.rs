@@ -181,7 +181,7 @@ fn spawned_child(chan: RtFd) -> ! {
         std::process::exit(1);
     }
     drop(chan);
-    sys::stdin_to_devnull();
+    // stdin is already /dev/null: the spawn set it up.
     let code = crate::fork::run_task(call);
     // A spawned child is a fresh program: leave through exit(3) so that its
     // own atexit handlers run, as CPython's spawned children do.

@@ -76,12 +76,17 @@ pub(crate) fn launch(role: &str) -> Result<(Pid, RtFd)> {
     let mut envp: Vec<*const libc::c_char> = env.iter().map(|c| c.as_ptr()).collect();
     envp.push(std::ptr::null());
     let argv: [*const libc::c_char; 2] = [argv0().as_ptr(), std::ptr::null()];
+    // Children's stdin is /dev/null (as in CPython), set up by the spawn
+    // itself rather than by the child.
+    let devnull = sys::devnull();
     let closefrom = addclosefrom();
     let use_fallback =
         closefrom.is_none() || std::env::var_os(FALLBACK_ENV).is_some_and(|v| v == "1");
     let pid = match closefrom {
-        Some(closefrom) if !use_fallback => posix_spawn(child_fd, closefrom, &argv, &envp)?,
-        _ => fork_exec(child_fd, &argv, &envp)?,
+        Some(closefrom) if !use_fallback => {
+            posix_spawn(child_fd, devnull, closefrom, &argv, &envp)?
+        }
+        _ => fork_exec(child_fd, devnull, &argv, &envp)?,
     };
     drop(child_end);
     sys::set_nonblocking(parent_end.raw(), true)
@@ -122,6 +127,7 @@ fn addclosefrom() -> Option<AddCloseFrom> {
 /// glibc ≥ 2.29 clears FD_CLOEXEC) and close everything from fd 4 up.
 fn posix_spawn(
     child_fd: libc::c_int,
+    devnull: Option<libc::c_int>,
     closefrom: AddCloseFrom,
     argv: &[*const libc::c_char; 2],
     envp: &[*const libc::c_char],
@@ -135,6 +141,9 @@ fn posix_spawn(
         libc::posix_spawn_file_actions_init(&mut fa);
         libc::posix_spawnattr_init(&mut attr);
         let mut rc = libc::posix_spawn_file_actions_adddup2(&mut fa, child_fd, CHILD_FD);
+        if let (0, Some(null)) = (rc, devnull) {
+            rc = libc::posix_spawn_file_actions_adddup2(&mut fa, null, 0);
+        }
         if rc == 0 {
             rc = closefrom(&mut fa, CHILD_FD + 1);
         }
@@ -174,6 +183,7 @@ fn posix_spawn(
 /// exec. The child only makes async-signal-safe calls.
 fn fork_exec(
     child_fd: libc::c_int,
+    devnull: Option<libc::c_int>,
     argv: &[*const libc::c_char; 2],
     envp: &[*const libc::c_char],
 ) -> Result<Pid> {
@@ -188,6 +198,9 @@ fn fork_exec(
     if pid == 0 {
         // SAFETY: see above; all pointers were built before the fork.
         unsafe {
+            if let Some(null) = devnull {
+                libc::dup2(null, 0);
+            }
             if child_fd == CHILD_FD {
                 let flags = libc::fcntl(child_fd, libc::F_GETFD);
                 libc::fcntl(child_fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);

@@ -6,6 +6,7 @@
 use std::ffi::CStr;
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 pub(crate) type Pid = libc::pid_t;
@@ -197,6 +198,18 @@ pub(crate) fn dup2(from: RawFd, to: RawFd) -> io::Result<()> {
 
 /// Points fd 0 at /dev/null, as Python's `multiprocessing` does for every
 /// child, so that children never compete with the parent for terminal input.
+/// In a fork child, `devnull` is the parent's cached descriptor (one dup2
+/// instead of an open).
+pub(crate) fn stdin_to(devnull: Option<RawFd>) {
+    match devnull {
+        Some(fd) => {
+            let _ = dup2(fd, 0);
+        }
+        None => stdin_to_devnull(),
+    }
+}
+
+/// Points fd 0 at a freshly opened /dev/null.
 pub(crate) fn stdin_to_devnull() {
     const DEVNULL: &CStr = c"/dev/null";
     // SAFETY: DEVNULL is a valid NUL-terminated path.
@@ -420,13 +433,67 @@ pub(crate) fn pidfd_open(pid: Pid) -> Option<OwnedFd> {
     None
 }
 
-/// The number of threads of this process, where the OS tells cheaply.
+/// A runtime-owned descriptor opened once and kept (registered in the
+/// runtime's fd list, so fork children close it); `slot` holds the number,
+/// -1 until opened. Fork children reset the slots (see `reset_cached_fds`).
+fn cached_fd(slot: &AtomicI32, path: &CStr, flags: libc::c_int) -> Option<RawFd> {
+    let fd = slot.load(Ordering::Acquire);
+    if fd >= 0 {
+        return Some(fd);
+    }
+    let owned = crate::state::RtFd::one(|| {
+        // SAFETY: path is NUL-terminated.
+        let fd = unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC) };
+        if fd < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            // SAFETY: open returned a fresh fd nobody else owns.
+            Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+        }
+    })
+    .ok()?;
+    let fd = owned.raw();
+    match slot.compare_exchange(-1, fd, Ordering::AcqRel, Ordering::Acquire) {
+        Ok(_) => {
+            // Kept for the life of the process (and registered).
+            std::mem::forget(owned);
+            Some(fd)
+        }
+        Err(winner) => Some(winner), // another thread was first; ours closes
+    }
+}
+
+static PROC_STAT_FD: AtomicI32 = AtomicI32::new(-1);
+static DEVNULL_FD: AtomicI32 = AtomicI32::new(-1);
+
+/// Forgets the cached descriptors in a fork child (they belong to the parent
+/// and are closed with the other registered fds).
+pub(crate) fn reset_cached_fds() {
+    PROC_STAT_FD.store(-1, Ordering::Relaxed);
+    DEVNULL_FD.store(-1, Ordering::Relaxed);
+}
+
+/// A read-only /dev/null descriptor of the runtime, for children's stdin.
+pub(crate) fn devnull() -> Option<RawFd> {
+    cached_fd(&DEVNULL_FD, c"/dev/null", libc::O_RDONLY)
+}
+
+/// The number of threads of this process, where the OS tells cheaply: one
+/// pread(2) of /proc/self/stat on a descriptor kept open (this runs before
+/// every fork, so it must be cheap).
 pub(crate) fn thread_count() -> Option<usize> {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     {
-        // /proc/self/stat field 20 is num_threads; the comm field (2) may
-        // contain spaces and parentheses, so parse after the last ')'.
-        let stat = std::fs::read("/proc/self/stat").ok()?;
+        let fd = cached_fd(&PROC_STAT_FD, c"/proc/self/stat", libc::O_RDONLY)?;
+        let mut buf = [0u8; 1024];
+        // SAFETY: buf is valid for writes of buf.len() bytes.
+        let n = unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if n <= 0 {
+            return None;
+        }
+        let stat = &buf[..n as usize];
+        // Field 20 is num_threads; the comm field (2) may contain spaces and
+        // parentheses, so parse after the last ')'.
         let close = stat.iter().rposition(|&b| b == b')')?;
         let rest = std::str::from_utf8(&stat[close + 1..]).ok()?;
         // After ')': state(3) ppid(4) ... num_threads(20) → index 17.
