@@ -16,10 +16,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
-use codespan_reporting::term::termcolor::{Buffer, WriteColor};
+use codespan_reporting::term::termcolor::Buffer;
 use fork_lint::config;
 use fork_lint::discover::{self, Exclude};
-use fork_lint::{Config, InputError, InputFile, LintOptions, rules};
+use fork_lint::{Config, Diagnostic, InputError, InputFile, LintOptions, rules};
 
 use cli::{CargoCli, CommonArgs, FilesCli, Format, PackageSelection};
 use output::Locator;
@@ -90,17 +90,18 @@ pub fn run(binary: Binary, mut args: Vec<OsString>) -> u8 {
             };
         }
     };
-    let mut ui = Ui::new(&common);
-    match lint_and_report(&common, target, &mut ui) {
+    let ui = Ui::new(&common);
+    match execute(&common, target, &ui) {
         Ok(status) => status,
         Err(message) => {
-            ui.error(&message);
+            ui.message(false, &message);
             EXIT_ERROR
         }
     }
 }
 
-/// Prints messages on stderr, colored when stderr is a terminal and colors are on.
+/// Prints on stderr, colored when stderr is a terminal and colors are on; knows whether
+/// stdout gets colors.
 struct Ui {
     stderr_color: bool,
     stdout_color: bool,
@@ -114,53 +115,33 @@ impl Ui {
         }
     }
 
-    fn stderr_buffer(&self) -> Buffer {
-        if self.stderr_color {
+    fn buffer(color: bool) -> Buffer {
+        if color {
             Buffer::ansi()
         } else {
             Buffer::no_color()
         }
     }
 
-    fn stdout_buffer(&self) -> Buffer {
-        if self.stdout_color {
-            Buffer::ansi()
-        } else {
-            Buffer::no_color()
-        }
-    }
-
-    fn error(&self, message: &str) {
-        self.input_errors(&[InputError::new(String::new(), message.to_string())]);
+    /// A message about no file in particular: `error: …` or `warning: …`.
+    fn message(&self, warning: bool, message: &str) {
+        self.input_errors(&[InputError {
+            file: String::new(),
+            message: message.to_string(),
+            warning,
+        }]);
     }
 
     fn input_errors(&self, errors: &[InputError]) {
         if errors.is_empty() {
             return;
         }
-        let mut buf = self.stderr_buffer();
+        let mut buf = Ui::buffer(self.stderr_color);
         for e in errors {
-            let _ = if e.file.is_empty() {
-                render_plain_error(e, &mut buf)
-            } else {
-                output::human::render_input_error(e, &mut buf)
-            };
+            let _ = output::human::render_input_error(e, &mut buf);
         }
         let _ = io::stderr().lock().write_all(buf.as_slice());
     }
-}
-
-fn render_plain_error(e: &InputError, out: &mut dyn WriteColor) -> io::Result<()> {
-    use codespan_reporting::term::termcolor::{Color, ColorSpec};
-    let (word, color) = if e.warning {
-        ("warning", Color::Yellow)
-    } else {
-        ("error", Color::Red)
-    };
-    out.set_color(ColorSpec::new().set_fg(Some(color)).set_bold(true))?;
-    write!(out, "{word}")?;
-    out.reset()?;
-    writeln!(out, ": {}", e.message)
 }
 
 /// Writes to stdout; a closed pipe (`fork-lint | head`) is not an error.
@@ -173,7 +154,8 @@ fn write_stdout(bytes: &[u8]) -> Result<(), String> {
     }
 }
 
-fn lint_and_report(common: &CommonArgs, target: Target, ui: &mut Ui) -> Result<u8, String> {
+/// Runs what the flags ask for; `Err` is a usage, configuration or I/O error message.
+fn execute(common: &CommonArgs, target: Target, ui: &Ui) -> Result<u8, String> {
     if common.list_rules {
         let text = match common.format {
             Format::Json => rule_docs::list_json(),
@@ -190,44 +172,61 @@ fn lint_and_report(common: &CommonArgs, target: Target, ui: &mut Ui) -> Result<u
         return Ok(EXIT_CLEAN);
     }
     if common.statistics && matches!(common.format, Format::Sarif | Format::Github) {
-        return Err(format!(
-            "--statistics prints counts as text or JSON: use it with --format human, concise or json, not {}",
-            match common.format {
-                Format::Sarif => "sarif",
-                _ => "github",
-            }
-        ));
+        return Err(
+            "--statistics prints counts as text or JSON: use it with --format human, concise or json"
+                .to_string(),
+        );
     }
     let cwd =
         std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
+    let (files, mut errors, options) = prepare(common, target, &cwd)?;
+    let report = fork_lint::lint(&files, &options);
+    errors.extend(report.errors);
+    errors.sort_by(|a, b| a.file.cmp(&b.file).then(a.message.cmp(&b.message)));
+    let diagnostics = report.diagnostics;
 
-    // Which files, and where the configuration search starts.
+    let stdout = render(common, ui, &diagnostics, &errors, files.len(), &cwd)?;
+    write_stdout(&stdout)?;
+    ui.input_errors(&errors);
+    if files.is_empty() && errors.is_empty() && !common.quiet {
+        ui.message(
+            true,
+            "no Rust files to lint (directories contribute their `.rs` files; `target/`, hidden and excluded directories are skipped)",
+        );
+    }
+
+    Ok(if errors.iter().any(|e| !e.warning) {
+        EXIT_ERROR
+    } else if !diagnostics.is_empty() && !common.exit_zero {
+        EXIT_FINDINGS
+    } else {
+        EXIT_CLEAN
+    })
+}
+
+/// The files to lint (and the paths that could not be read), with the options the
+/// configuration and the command line give.
+fn prepare(
+    common: &CommonArgs,
+    target: Target,
+    cwd: &Path,
+) -> Result<(Vec<InputFile>, Vec<InputError>, LintOptions), String> {
     let project = match &target {
         Target::Paths(_) => None,
-        Target::Cargo(cargo) => Some(cargo_project::resolve(cargo, &cwd)?),
+        Target::Cargo(selection) => Some(cargo_project::resolve(selection, cwd)?),
     };
-    let config_start = project
-        .as_ref()
-        .map_or(cwd.as_path(), |p| p.config_start.as_path());
-    let (config_root, mut config) = load_config(common, &cwd, config_start)?;
+    let config_start = project.as_ref().map_or(cwd, |p| p.config_start.as_path());
+    let (config_root, mut config) = load_config(common, cwd, config_start)?;
     apply_command_line(common, &mut config)?;
     let exclude = Exclude {
         root: config_root,
         globs: config.exclude_set().map_err(|e| e.to_string())?,
     };
 
-    let (files, mut errors) = match (&target, &project) {
-        (Target::Paths(paths), _) => {
-            let paths = if paths.is_empty() {
-                vec![PathBuf::from(".")]
-            } else {
-                paths.clone()
-            };
-            discover::collect_files(&paths, &exclude)
-        }
+    let (files, errors) = match (target, project) {
         (Target::Cargo(_), Some(project)) => {
             let (files, errors) = discover::collect_files(&project.paths, &exclude);
-            let files: Vec<InputFile> = files
+            let files = files
                 .into_iter()
                 .filter(|f| project.owns(&f.path))
                 .map(|f| InputFile {
@@ -244,57 +243,55 @@ fn lint_and_report(common: &CommonArgs, target: Target, ui: &mut Ui) -> Result<u
                 .collect();
             (files, errors)
         }
+        (Target::Paths(paths), _) => {
+            let paths = if paths.is_empty() {
+                vec![PathBuf::from(".")]
+            } else {
+                paths
+            };
+            discover::collect_files(&paths, &exclude)
+        }
         (Target::Cargo(_), None) => unreachable!("a cargo run has a project"),
     };
 
     let mut options = LintOptions::from_config(&config).map_err(|e| e.to_string())?;
     options.prefilter = !common.no_prefilter;
     options.jobs = common.jobs.unwrap_or(0);
-    let report = fork_lint::lint(&files, &options);
-    errors.extend(report.errors);
-    errors.sort_by(|a, b| a.file.cmp(&b.file).then(a.message.cmp(&b.message)));
-    let diagnostics = report.diagnostics;
+    Ok((files, errors, options))
+}
 
-    let locator = Locator::discover(&cwd);
-    let stdout: Vec<u8> = match common.format {
+/// What goes to stdout, in the chosen format.
+fn render(
+    common: &CommonArgs,
+    ui: &Ui,
+    diagnostics: &[Diagnostic],
+    errors: &[InputError],
+    files_checked: usize,
+    cwd: &Path,
+) -> Result<Vec<u8>, String> {
+    let locator = Locator::discover(cwd);
+    Ok(match common.format {
         Format::Human => {
-            let mut buf = ui.stdout_buffer();
-            let rendered = if common.statistics {
-                buf.write_all(output::statistics_table(&diagnostics).as_bytes())
+            let mut buf = Ui::buffer(ui.stdout_color);
+            let findings = if common.statistics {
+                buf.write_all(output::statistics_table(diagnostics).as_bytes())
             } else {
-                output::human::render(&diagnostics, &mut buf)
+                output::human::render(diagnostics, &mut buf)
             };
-            rendered
+            findings
                 .and_then(|()| match common.quiet {
                     true => Ok(()),
-                    false => output::human::render_summary(&diagnostics, files.len(), &mut buf),
+                    false => output::human::render_summary(diagnostics, files_checked, &mut buf),
                 })
                 .map_err(|e| format!("cannot render the report: {e}"))?;
             buf.into_inner()
         }
-        Format::Concise if common.statistics => output::statistics_table(&diagnostics).into_bytes(),
-        Format::Concise => output::concise::render(&diagnostics).into_bytes(),
-        Format::Json if common.statistics => output::statistics_json(&diagnostics).into_bytes(),
-        Format::Json => output::json::render(&diagnostics).into_bytes(),
-        Format::Sarif => output::sarif::render(&diagnostics, &errors, &locator).into_bytes(),
-        Format::Github => output::github::render(&diagnostics, &errors, &locator).into_bytes(),
-    };
-    write_stdout(&stdout)?;
-    ui.input_errors(&errors);
-    if files.is_empty() && errors.is_empty() && !common.quiet {
-        ui.input_errors(&[InputError {
-            file: String::new(),
-            message: "no Rust files to lint (directories contribute their `.rs` files; `target/`, hidden and excluded directories are skipped)".to_string(),
-            warning: true,
-        }]);
-    }
-
-    Ok(if errors.iter().any(|e| !e.warning) {
-        EXIT_ERROR
-    } else if !diagnostics.is_empty() && !common.exit_zero {
-        EXIT_FINDINGS
-    } else {
-        EXIT_CLEAN
+        Format::Concise if common.statistics => output::statistics_table(diagnostics).into_bytes(),
+        Format::Concise => output::concise::render(diagnostics).into_bytes(),
+        Format::Json if common.statistics => output::statistics_json(diagnostics).into_bytes(),
+        Format::Json => output::json::render(diagnostics).into_bytes(),
+        Format::Sarif => output::sarif::render(diagnostics, errors, &locator).into_bytes(),
+        Format::Github => output::github::render(diagnostics, errors, &locator).into_bytes(),
     })
 }
 

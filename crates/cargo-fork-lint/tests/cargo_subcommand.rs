@@ -12,7 +12,7 @@ use common::{FALLS_THROUGH, Run, cargo_fork_lint, dir_with, findings, run, write
 /// a `notes/` directory in alpha that is no target's and must not be linted.
 fn workspace() -> tempfile::TempDir {
     let lib = FALLS_THROUGH.replace("fn main()", "pub fn start()");
-    let dir = dir_with(&[
+    dir_with(&[
         (
             "Cargo.toml",
             "[workspace]\nmembers = [\"alpha\", \"beta\"]\nresolver = \"2\"\n\n[workspace.metadata.fork-lint]\nselect = [\"FL005\"]\n",
@@ -32,8 +32,7 @@ fn workspace() -> tempfile::TempDir {
         ),
         ("beta/src/lib.rs", &lib),
         ("beta/tests/it.rs", FALLS_THROUGH),
-    ]);
-    dir
+    ])
 }
 
 const ALPHA: [&str; 4] = [

@@ -137,7 +137,8 @@ pub fn render(diagnostics: &[Diagnostic], out: &mut dyn WriteColor) -> io::Resul
     Ok(())
 }
 
-/// A problem with an input file, rustc-style: `error: path: message`.
+/// A problem with an input file, rustc-style: `error: path: message` (`error: message`
+/// when it is about no file in particular).
 pub fn render_input_error(e: &InputError, out: &mut dyn WriteColor) -> io::Result<()> {
     let (word, color) = if e.warning {
         ("warning", Color::Yellow)
@@ -146,8 +147,10 @@ pub fn render_input_error(e: &InputError, out: &mut dyn WriteColor) -> io::Resul
     };
     out.set_color(ColorSpec::new().set_fg(Some(color)).set_bold(true))?;
     write!(out, "{word}")?;
-    out.set_color(ColorSpec::new().set_bold(true))?;
-    write!(out, ": {}", e.file)?;
+    if !e.file.is_empty() {
+        out.set_color(ColorSpec::new().set_bold(true))?;
+        write!(out, ": {}", e.file)?;
+    }
     out.reset()?;
     writeln!(out, ": {}", e.message)
 }
