@@ -208,10 +208,34 @@ pub fn main(scenarios: &[Scenario]) {
     let list = args.iter().any(|a| a == "--list");
     let ignored = args.iter().any(|a| a == "--ignored");
     let exact = args.iter().any(|a| a == "--exact");
-    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    // libtest flags that take a value (`--format terse`, `--skip x`, ...).
+    const WITH_VALUE: &[&str] = &[
+        "--format",
+        "--logfile",
+        "--test-threads",
+        "--skip",
+        "--color",
+        "--shuffle-seed",
+        "-Z",
+    ];
+    let mut filters: Vec<&String> = Vec::new();
+    let mut skips: Vec<&String> = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if WITH_VALUE.contains(&a.as_str()) {
+            if let Some(v) = it.next() {
+                if a == "--skip" {
+                    skips.push(v);
+                }
+            }
+        } else if !a.starts_with('-') {
+            filters.push(a);
+        }
+    }
     let selected: Vec<&Scenario> = scenarios
         .iter()
         .filter(|s| !matches!(s.kind, Kind::Helper(_)))
+        .filter(|s| !skips.iter().any(|k| s.name.contains(k.as_str())))
         .filter(|s| {
             filters.is_empty()
                 || filters.iter().any(|f| {
