@@ -461,6 +461,15 @@ fn allow_on_the_line_or_the_line_above() {
 }
 
 #[test]
+fn allow_text_in_a_string_is_not_a_directive() {
+    let in_string = FALLS_THROUGH.replace(
+        "    if pid == 0 {\n",
+        "    let _doc = \"// fork-lint: allow(FL005)\";\n    if pid == 0 {\n",
+    );
+    assert_eq!(suppressed(&in_string, &[]).len(), 2);
+}
+
+#[test]
 fn allow_file_suppresses_everywhere() {
     let src = format!("// fork-lint: allow-file(FL005) -- a test fixture\n{FALLS_THROUGH}");
     assert_eq!(suppressed(&src, &[]), []);

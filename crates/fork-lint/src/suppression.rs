@@ -34,7 +34,16 @@ impl Suppressions {
         let mut allows = Vec::new();
         let mut problems = Vec::new();
         let text = file.text.as_str();
+        let mut literals: Option<Vec<(usize, usize)>> = None;
         for at in memchr::memmem::find_iter(text.as_bytes(), MARKER.as_bytes()) {
+            // The marker inside a string literal or a doc comment (`///`, `//!`, which
+            // the lexer turns into `#[doc = "…"]`) is text, not a directive. Lexed only
+            // for files that hold the marker at all.
+            let literals = literals.get_or_insert_with(|| literal_ranges(file));
+            let i = literals.partition_point(|&(_, end)| end <= at);
+            if literals.get(i).is_some_and(|&(start, _)| start <= at) {
+                continue;
+            }
             let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
             let before = &text[line_start..at];
             // Only a `//` comment whose text starts with the marker counts.
@@ -126,6 +135,34 @@ impl Suppressions {
     }
 }
 
+/// The byte ranges of the file's literals (doc comments included), sorted; empty when
+/// the file does not lex (the text is then taken as it is).
+fn literal_ranges(file: &SourceFile) -> Vec<(usize, usize)> {
+    use proc_macro2::{TokenStream, TokenTree};
+    let Ok(stream) = file.text.parse::<TokenStream>() else {
+        return Vec::new();
+    };
+    let offset = |lc: proc_macro2::LineColumn| file.position(lc.line, lc.column).offset;
+    let mut ranges = Vec::new();
+    // An explicit stack: nesting depth is unbounded in hostile input.
+    let mut stack = vec![stream.into_iter()];
+    while let Some(top) = stack.last_mut() {
+        match top.next() {
+            Some(TokenTree::Group(g)) => stack.push(g.stream().into_iter()),
+            Some(TokenTree::Literal(lit)) => {
+                let span = lit.span();
+                ranges.push((offset(span.start()), offset(span.end())));
+            }
+            Some(_) => {}
+            None => {
+                stack.pop();
+            }
+        }
+    }
+    ranges.sort_unstable();
+    ranges
+}
+
 /// Parses what follows `fork-lint:`: ` allow(A, B) -- reason` or ` allow-file(A)`.
 fn parse_directive(directive: &str) -> Result<(bool, Vec<&str>), String> {
     let d = directive.trim_start();
@@ -182,5 +219,31 @@ mod tests {
             "let s = \"fork-lint: allow(FL004)\";\n".into(),
         ));
         assert!(Suppressions::parse(&file).allows.is_empty());
+    }
+
+    fn allows(text: &str) -> Vec<usize> {
+        let file = Arc::new(SourceFile::new("a.rs".into(), "a.rs".into(), text.into()));
+        Suppressions::parse(&file)
+            .allows
+            .iter()
+            .map(|a| a.line)
+            .collect()
+    }
+
+    #[test]
+    fn marker_in_string_or_doc_comment_is_ignored() {
+        let text = concat!(
+            "let s = \"x // fork-lint: allow(FL004)\";\n",
+            "let r = r#\"\n// fork-lint: allow(FL004)\n\"#;\n",
+            "/// // fork-lint: allow(FL004) -- an example in a doc\n",
+            "fn f() {} // fork-lint: allow(FL005)\n",
+            "// fork-lint: allow-file(FL006)\n",
+        );
+        assert_eq!(allows(text), vec![6, 7]);
+    }
+
+    #[test]
+    fn unlexable_file_keeps_every_comment() {
+        assert_eq!(allows("fn f( { // fork-lint: allow(FL004)\n"), vec![1]);
     }
 }
