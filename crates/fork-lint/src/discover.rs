@@ -144,6 +144,9 @@ fn unreadable(path: &Path, e: &std::io::Error) -> String {
     if e.kind() == std::io::ErrorKind::NotFound {
         return "does not exist: check the path".to_string();
     }
+    if e.kind() == std::io::ErrorKind::PermissionDenied {
+        return format!("cannot read it: {e}; make it readable, or exclude it");
+    }
     format!("cannot read it: {e}")
 }
 
