@@ -168,7 +168,36 @@ pub use state::{ProcessInfo, current_process, parent_process};
 /// linker-collected table under the stable name `module_path::work`, with
 /// codecs generated for its argument type. Requirements: a free function
 /// (not a method), no generics, exactly one argument (use a tuple for
-/// several, `()` for none), returning `()`.
+/// several, `_: ()` for none), returning `()`. Each of these is a compile
+/// error with a message saying so:
+///
+/// ```compile_fail
+/// #[forkrt::task]
+/// fn two_args(a: u32, b: u32) {}
+/// ```
+///
+/// ```compile_fail
+/// #[forkrt::task]
+/// fn generic<T: Send + 'static>(t: T) {}
+/// ```
+///
+/// ```compile_fail
+/// #[forkrt::task]
+/// fn returns(a: u32) -> u32 { a }
+/// ```
+///
+/// ```compile_fail
+/// #[forkrt::task]
+/// async fn asynchronous(a: u32) {}
+/// ```
+///
+/// An argument type without serde support still compiles — it only fails
+/// at `start()` under spawn/forkserver:
+///
+/// ```no_run
+/// #[forkrt::task]
+/// fn write_to(f: std::fs::File) { /* ... */ }
+/// ```
 pub use forkrt_macros::task;
 
 /// Makes `main` the entry guard: inserts [`init()`] as its first statement.
@@ -180,10 +209,10 @@ pub use forkrt_macros::task;
 /// }
 /// ```
 ///
-/// Works on `fn main()` and `fn main() -> Result<..>`. With an async runtime
-/// macro, put `#[forkrt::main]` *outermost* is not enough (the runtime starts
-/// first); prefer a synchronous `main` that calls [`init()`] before building
-/// the runtime.
+/// Works on `fn main()` and `fn main() -> Result<..>`. With an async
+/// runtime (`#[tokio::main]`), the guard would run only after the runtime
+/// and its threads exist; prefer a synchronous `main` that calls [`init()`]
+/// and then builds the runtime.
 pub use forkrt_macros::main;
 
 /// Implementation details used by the macros and by forkrt's own tests.

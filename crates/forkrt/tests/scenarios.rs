@@ -813,10 +813,25 @@ fn thousand_in_a_loop(m: StartMethod) -> R {
     for _ in 0..5 {
         run(m, empty, ())?;
     }
+    // FORKRT_TEST_LOOP raises the count for soak runs.
+    let n: usize = std::env::var("FORKRT_TEST_LOOP")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
     let fds0 = common::fd_count();
     let rss0 = common::rss_kib();
+    let server_rss = || {
+        let pid = forkrt::__private::forkserver_pid()?;
+        let s = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
+        s.split_whitespace()
+            .nth(1)?
+            .parse::<u64>()
+            .ok()
+            .map(|p| p * 4)
+    };
+    let srv0 = server_rss();
     let t = Instant::now();
-    for i in 0..1000 {
+    for i in 0..n {
         let code = run(m, empty, ())?;
         if code != 0 {
             return Err(format!("{m}: iteration {i}: exit code {code}"));
@@ -832,7 +847,13 @@ fn thousand_in_a_loop(m: StartMethod) -> R {
     ensure(rss1 < rss0 + 8 * 1024, || {
         format!("{m}: rss {rss0} KiB → {rss1} KiB")
     })?;
-    eprintln!("{m}: 1000 processes in {took:?}; fds {fds0}; rss {rss0} → {rss1} KiB");
+    if let (Some(a), Some(b)) = (srv0, server_rss()) {
+        ensure(b < a + 8 * 1024, || {
+            format!("forkserver rss {a} KiB → {b} KiB")
+        })?;
+        eprintln!("forkserver process rss {a} → {b} KiB");
+    }
+    eprintln!("{m}: {n} processes in {took:?}; fds {fds0}; rss {rss0} → {rss1} KiB");
     Ok(())
 }
 per_method!(thousand_in_a_loop => fork_thousand_processes, spawn_thousand_processes, forkserver_thousand_processes);
