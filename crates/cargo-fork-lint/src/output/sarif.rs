@@ -24,6 +24,10 @@ use super::Locator;
 /// The base every relative `uri` is resolved against: the repository checkout.
 pub const SRCROOT: &str = "%SRCROOT%";
 
+/// The schema URL GitHub's documentation uses (serde-sarif's constant is an older
+/// address of the same file).
+pub const SCHEMA_URL: &str = "https://json.schemastore.org/sarif-2.1.0.json";
+
 /// The key of our fingerprint in `partialFingerprints` (versioned: a change of the
 /// algorithm must not match old alerts by accident).
 pub const FINGERPRINT_KEY: &str = "forkLint/v1";
@@ -86,7 +90,7 @@ pub fn build(diagnostics: &[Diagnostic], errors: &[InputError], locator: &Locato
         .column_kind(serde_json::json!("unicodeCodePoints"))
         .build();
     Sarif::builder()
-        .schema(serde_sarif::sarif::SCHEMA_URL)
+        .schema(SCHEMA_URL)
         .version(serde_json::json!("2.1.0"))
         .runs(vec![run])
         .build()
