@@ -41,7 +41,8 @@
 //! | inherits memory, statics | the caller's, at `start()` | none: `main` starts over, stops at the guard | the server's, as of server start |
 //! | inherits environment | the caller's, at `start()` | the caller's, at `start()` | the server's (set at its start) |
 //! | inherits threads | no — only the calling thread (warning) | no | no (the server is single-threaded) |
-//! | inherits file descriptors | all of the caller's, except forkrt's own | only stdio and non-CLOEXEC fds | the caller's stdout/stderr; stdin is /dev/null |
+//! | inherits file descriptors | all of the caller's, except forkrt's own | stdout/stderr only (like CPython's `close_fds`) | the caller's stdout/stderr |
+//! | stdin | `/dev/null` (as in CPython) | `/dev/null` | `/dev/null` |
 //! | child leaves with | `_exit` (no destructors, no atexit) | `exit` after the task | `_exit` |
 //! | cost (see docs/forkrt.md) | ≈ a bare fork | an exec of this binary | a fork of the small server |
 //!
