@@ -443,3 +443,20 @@ fn main() -> std::io::Result<()> {
     let got = codes(writer);
     assert!(got.contains(&("FL011".into(), 6)), "{got:?}");
 }
+
+#[test]
+fn glob_imported_variants_are_patterns() {
+    let src = r#"
+use nix::unistd::{fork, ForkResult::*};
+use nix::sys::wait::waitpid;
+fn main() {
+    match unsafe { fork() }.expect("fork") {
+        Child => {
+            println!("child");
+        }
+        Parent { child } => { waitpid(child, None).unwrap(); }
+    }
+}
+"#;
+    assert_eq!(codes(src), vec![("FL005".into(), 6)]);
+}

@@ -19,6 +19,8 @@ pub enum ForkFn {
     ForkDaemon,
     /// A function named in the configuration's `fork-points`.
     Configured,
+    /// A crate-local function that forks and hands the result to its caller.
+    Wrapper,
 }
 
 impl ForkFn {

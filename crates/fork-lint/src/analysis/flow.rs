@@ -401,7 +401,64 @@ fn exits_depth<'a>(
             let mut flow = Flow::new(&good, &|_| false, &|_| false, &|_| false);
             flow.block(target.def.body).always_good()
         }
-        Expr::MethodCall(m) => m.method == "exec" && m.args.is_empty(),
+        Expr::MethodCall(m) => {
+            if m.method == "exec" && m.args.is_empty() {
+                return true;
+            }
+            // `self.run_child()` where `run_child` returns `!` or always exits.
+            let is_self = syntax::ident_of(&m.receiver).is_some_and(|r| r == "self");
+            if depth >= 3 || !is_self {
+                return false;
+            }
+            let Some(target) =
+                super::walk::resolve_method(cx, file, true, None, &m.method.to_string())
+            else {
+                return false;
+            };
+            if target.def.returns_never() {
+                return true;
+            }
+            let good = |x: &Expr| exits_depth(cx, target.file, x, depth + 1);
+            let mut flow = Flow::new(&good, &|_| false, &|_| false, &|_| false);
+            flow.block(target.def.body).always_good()
+        }
+        _ => false,
+    }
+}
+
+/// Whether the node with span `at` is in tail position of `body`: its value is what
+/// the function returns (through tail expressions of blocks, `if` branches and `match`
+/// arms).
+pub fn in_tail_position(body: &syn::Block, at: Span) -> bool {
+    let Some(Stmt::Expr(e, None)) = body.stmts.last() else {
+        return false;
+    };
+    tail_expr(e, at)
+}
+
+fn tail_expr(e: &Expr, at: Span) -> bool {
+    let sp = e.span();
+    if sp.start() == at.start() && sp.end() == at.end() {
+        return true;
+    }
+    if !syntax::contains(sp, at) {
+        return false;
+    }
+    match e {
+        Expr::Block(b) => in_tail_position(&b.block, at),
+        Expr::Unsafe(u) => in_tail_position(&u.block, at),
+        Expr::Paren(p) => tail_expr(&p.expr, at),
+        Expr::If(i) => {
+            let s = i.then_branch.span();
+            if s.start() == at.start() && s.end() == at.end() {
+                return true;
+            }
+            in_tail_position(&i.then_branch, at)
+                || i.else_branch
+                    .as_ref()
+                    .is_some_and(|(_, e)| tail_expr(e, at))
+        }
+        Expr::Match(m) => m.arms.iter().any(|a| tail_expr(&a.body, at)),
         _ => false,
     }
 }

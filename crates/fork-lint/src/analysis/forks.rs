@@ -57,6 +57,7 @@ impl ForkKind {
             ForkKind::Raw(ForkFn::ForkCrate) => "fork::fork",
             ForkKind::Raw(ForkFn::ForkDaemon) => "fork::daemon",
             ForkKind::Raw(ForkFn::Configured) => "a configured fork point",
+            ForkKind::Raw(ForkFn::Wrapper) => "a function of this crate that forks",
             ForkKind::Daemonize => "Daemonize::start",
             ForkKind::PreExec => "pre_exec",
             ForkKind::Forkrt => "a forkrt process under the fork method",
@@ -105,6 +106,9 @@ pub struct ForkPoint<'a> {
     pub parent: Option<ParentSide>,
     /// For forkrt points: the process.
     pub process: Option<usize>,
+    /// The enclosing function is a fork wrapper: its child branch returns a value to
+    /// the caller (like `fork::fork` itself), so the caller is where the child runs on.
+    pub wrapper: bool,
     /// Branches the parent takes when the fork failed (`pid < 0`, `Err(_)`): no child.
     pub errors: Vec<Code<'a>>,
     /// `ancestors[..construct]` encloses the whole construct that inspects the fork's
@@ -156,6 +160,58 @@ pub fn find<'a>(cx: &'a CrateCx<'a>) -> Vec<ForkPoint<'a>> {
                     out.push(make_point(cx, file, func, kind, e, ancestors));
                 }
             });
+        }
+    }
+    // Calls to fork wrappers are fork points too, found to a fixpoint (a wrapper may
+    // wrap a wrapper), a few levels deep.
+    let mut known: Vec<(usize, usize)> = Vec::new();
+    for _ in 0..4 {
+        mark_wrappers(cx, &mut out);
+        let wrappers: Vec<FnRef<'a>> = out
+            .iter()
+            .filter(|p| p.wrapper && !known.contains(&p.func.key()))
+            .map(|p| p.func)
+            .collect();
+        if wrappers.is_empty() {
+            break;
+        }
+        known.extend(wrappers.iter().map(|w| w.key()));
+        for file in cx.candidates() {
+            for def in &file.fns {
+                let func = FnRef { file, def };
+                walk::each_expr(def.body, &mut |e, ancestors| {
+                    let target = match e {
+                        Expr::Call(c) => match syntax::peel(&c.func) {
+                            Expr::Path(p) => walk::resolve_fn(cx, file, &p.path),
+                            _ => None,
+                        },
+                        Expr::MethodCall(m) => {
+                            let is_self =
+                                syntax::ident_of(&m.receiver).is_some_and(|r| r == "self");
+                            walk::resolve_method(
+                                cx,
+                                file,
+                                is_self,
+                                def.self_ty.as_deref(),
+                                &m.method.to_string(),
+                            )
+                        }
+                        _ => None,
+                    };
+                    if target.is_some_and(|t| {
+                        wrappers.iter().any(|w| w.key() == t.key()) && t.key() != func.key()
+                    }) {
+                        out.push(make_point(
+                            cx,
+                            file,
+                            func,
+                            ForkKind::Raw(ForkFn::Wrapper),
+                            e,
+                            ancestors,
+                        ));
+                    }
+                });
+            }
         }
     }
     for (index, process) in cx.processes().list.iter().enumerate() {
@@ -269,6 +325,7 @@ fn make_point<'a>(
         child,
         parent,
         process: None,
+        wrapper: false,
         errors,
         construct,
         threads: OnceCell::new(),
@@ -291,6 +348,7 @@ fn forkrt_point<'a>(
         child,
         parent: None,
         process: Some(index),
+        wrapper: false,
         errors: Vec::new(),
         construct: process.start_ancestors.len(),
         threads: OnceCell::new(),
@@ -394,6 +452,9 @@ fn climb<'a>(call: &'a Expr, ancestors: &[Node<'a>]) -> (&'a Expr, usize) {
                         std::ptr::eq(&*m.receiver, cur)
                             && std::ptr::eq(syntax::peel_result(p), syntax::peel_result(cur))
                     }
+                    // `cvt(libc::fork())`, `check_err(libc::fork(), ErrorKind::Fork)`,
+                    // `Pid::from_raw(libc::fork())`: the result passes through.
+                    Expr::Call(c) => c.args.first().is_some_and(|a| std::ptr::eq(a, cur)),
                     _ => false,
                 };
                 if wraps {
@@ -812,6 +873,9 @@ fn classify_cond(cond: &Expr, var: Option<&str>, value: Option<&Expr>) -> Option
         Expr::MethodCall(m) if is_subject(&m.receiver) => match m.method.to_string().as_str() {
             "is_child" => Some(Side::Child),
             "is_parent" => Some(Side::Parent),
+            // `Option<pid>` from a fork wrapper.
+            "is_some" => Some(Side::Parent),
+            "is_none" => Some(Side::Child),
             _ => None,
         },
         Expr::Unary(u) if matches!(u.op, syn::UnOp::Not(_)) => {
@@ -852,7 +916,26 @@ fn classify_pat(pat: &Pat) -> (Option<Side>, Option<String>) {
             _ => (None, None),
         },
         Pat::Range(_) => (Some(Side::Parent), None),
+        // `Child` under `use ForkResult::*` is an identifier pattern to the parser.
+        Pat::Ident(i) if i.subpat.is_none() && (i.ident == "Child" || i.ident == "Parent") => (
+            if i.ident == "Child" {
+                Some(Side::Child)
+            } else {
+                Some(Side::Parent)
+            },
+            None,
+        ),
         Pat::Path(p) => (side_of_path(&p.path), None),
+        // `Option<pid>` results of fork wrappers: `None` in the child, `Some(pid)`.
+        Pat::Ident(i) if i.subpat.is_none() && i.ident == "None" => (Some(Side::Child), None),
+        Pat::TupleStruct(ts)
+            if syntax::last_ident(&ts.path).as_deref() == Some("Some")
+                && ts.elems.len() == 1
+                && syntax::pat_ident(&ts.elems[0])
+                    .is_some_and(|n| n != "Child" && n != "Parent") =>
+        {
+            (Some(Side::Parent), syntax::pat_ident(&ts.elems[0]))
+        }
         Pat::TupleStruct(ts) => {
             let last = syntax::last_ident(&ts.path).unwrap_or_default();
             match last.as_str() {
@@ -932,4 +1015,63 @@ fn error_branches<'a>(
         _ => {}
     });
     out
+}
+
+/// Marks the fork points whose function is a fork wrapper: the function returns a value
+/// (not `()` or `!`), and the child's branch leaves the function only by handing back a
+/// value — as its tail expression or with `return` — never with `?` or `break`.
+fn mark_wrappers<'a>(cx: &'a CrateCx<'a>, points: &mut [ForkPoint<'a>]) {
+    for p in points.iter_mut() {
+        if p.wrapper || !p.kind.is_raw_fork() {
+            continue;
+        }
+        let returns_value = match &p.func.def.sig.output {
+            syn::ReturnType::Default => false,
+            syn::ReturnType::Type(_, ty) => {
+                !matches!(**ty, syn::Type::Never(_))
+                    && !matches!(&**ty, syn::Type::Tuple(t) if t.elems.is_empty())
+            }
+        };
+        if !returns_value {
+            continue;
+        }
+        // `fn f() -> io::Result<Fork> { fork() }` or `return inner_fork()`: the caller
+        // gets the result as it is.
+        let (value, at) = climb(p.call, &p.ancestors);
+        let returned =
+            matches!(
+                at.checked_sub(1).map(|i| p.ancestors[i]),
+                Some(Node::Expr(Expr::Return(_)))
+            ) || super::flow::in_tail_position(p.func.def.body, syn::spanned::Spanned::span(value));
+        if returned {
+            p.wrapper = true;
+            continue;
+        }
+        let Some(branch) = p.child.as_ref().and_then(|c| c.branch.clone()) else {
+            continue;
+        };
+        let file = p.child.as_ref().unwrap().file;
+        let good = |e: &Expr| super::flow::exits(cx, file, e);
+        let mut f = super::flow::Flow::new(&good, &|_| false, &|_| false, &|_| false);
+        let (outcome, last) = match branch.code {
+            Code::Block(b) => (
+                f.block(b),
+                b.stmts
+                    .last()
+                    .map(syn::spanned::Spanned::span)
+                    .unwrap_or_else(|| syn::spanned::Spanned::span(b)),
+            ),
+            Code::Stmts(s) => (
+                f.stmts(s),
+                s.last()
+                    .map_or_else(proc_macro2::Span::call_site, syn::spanned::Spanned::span),
+            ),
+            Code::Expr(e) => (f.expr(e), syn::spanned::Spanned::span(e)),
+        };
+        let only_returns = outcome.leaks.iter().all(|l| l.how == "returns");
+        let tail = !outcome.normal
+            || super::flow::in_tail_position(p.func.def.body, last)
+            || matches!(branch.code, Code::Expr(e) if super::flow::in_tail_position(p.func.def.body, syn::spanned::Spanned::span(e)));
+        p.wrapper = only_returns && tail && (outcome.normal || !outcome.leaks.is_empty());
+    }
 }

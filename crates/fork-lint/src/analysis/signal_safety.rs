@@ -336,15 +336,6 @@ const RUST_UNSAFE: &[(&str, &str)] = &[
     ("std::fs::read", "allocates"),
     ("std::fs::read_dir", "allocates"),
     ("std::fs::canonicalize", "allocates"),
-    (
-        "std::io::stdout",
-        "may initialise stdout's buffer (allocates)",
-    ),
-    ("std::io::stderr", "may initialise stderr's state"),
-    (
-        "std::io::stdin",
-        "may initialise stdin's buffer (allocates)",
-    ),
 ];
 
 /// Bare constructor names that allocate whatever crate they come from.

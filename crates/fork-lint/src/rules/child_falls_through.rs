@@ -57,7 +57,7 @@ crate::declare_rule! {
 fn check(checker: &Checker<'_>) {
     let cx = checker.cx;
     for fp in cx.forks() {
-        if !fp.kind.is_raw_fork() {
+        if !fp.kind.is_raw_fork() || fp.wrapper {
             continue;
         }
         let Some(child) = &fp.child else { continue };

@@ -2,7 +2,8 @@
 
 use syn::Expr;
 
-use crate::analysis::catalog;
+use crate::analysis::catalog::{self, ForkFn};
+use crate::analysis::forks::ForkKind;
 use crate::analysis::flow::{self, Flow};
 use crate::analysis::walk::Code;
 use crate::analysis::syntax;
@@ -54,7 +55,12 @@ crate::declare_rule! {
 fn check(checker: &Checker<'_>) {
     let cx = checker.cx;
     for fp in cx.forks() {
-        if !fp.kind.is_raw_fork() {
+        if !fp.kind.is_raw_fork() || fp.wrapper {
+            continue;
+        }
+        // Through a wrapper of this crate, the parent's handling of the result is only
+        // known when the code matches on it here.
+        if fp.kind == ForkKind::Raw(ForkFn::Wrapper) && fp.parent.is_none() {
             continue;
         }
         let text = &fp.file.source.text;
@@ -154,6 +160,12 @@ fn returns(e: &Expr, pid: &str) -> bool {
         Expr::Tuple(t) => t.elems.iter().any(|a| returns(a, pid)),
         Expr::Struct(s) => s.fields.iter().any(|f| returns(&f.expr, pid)),
         Expr::MethodCall(m) => returns(&m.receiver, pid),
+        Expr::If(i) => {
+            i.then_branch.stmts.last().is_some_and(|s| matches!(s, syn::Stmt::Expr(t, None) if returns(t, pid)))
+                || i.else_branch.as_ref().is_some_and(|(_, e)| returns(e, pid))
+        }
+        Expr::Match(m) => m.arms.iter().any(|a| returns(&a.body, pid)),
+        Expr::Block(b) => b.block.stmts.last().is_some_and(|s| matches!(s, syn::Stmt::Expr(t, None) if returns(t, pid))),
         _ => false,
     }
 }
