@@ -463,15 +463,24 @@ fn tail_expr(e: &Expr, at: Span) -> bool {
     }
 }
 
-/// Follows every path from the statement the point is in (that statement included)
-/// to the end of the enclosing function or closure: the rest of each enclosing block,
+/// Follows every path from the point — the `construct` expression if given, else the
+/// statement the point is in — to the end of the enclosing function or closure: the rest of each enclosing block,
 /// innermost first. A `loop` around the point repeats: if its body never reaches a
 /// good point, the path is stuck there; a `for`/`while` body that does not reach one
 /// continues after the loop.
-pub fn to_function_end(flow: &mut Flow<'_>, ancestors: &[super::walk::Node<'_>]) -> Outcome {
+pub fn to_function_end(
+    flow: &mut Flow<'_>,
+    ancestors: &[super::walk::Node<'_>],
+    construct: Option<&Expr>,
+) -> Outcome {
     use super::walk::Node;
-    let mut out = Outcome::normal();
-    let mut first = true;
+    // A construct nested in an expression (`=> match fork() { … }`) runs, then control
+    // goes on after each enclosing statement — not through its sibling branches.
+    let mut out = match construct {
+        Some(e) => flow.expr(e),
+        None => Outcome::normal(),
+    };
+    let mut first = construct.is_none();
     for (k, node) in ancestors.iter().enumerate().rev() {
         match node {
             Node::Expr(Expr::Closure(_)) | Node::Expr(Expr::Async(_)) => break,
