@@ -1,0 +1,1 @@
+//! Empty: this package only exists to bring its dev-dependencies' sources.
