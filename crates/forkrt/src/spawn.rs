@@ -208,10 +208,14 @@ fn fork_exec(
                 libc::dup2(child_fd, CHILD_FD);
             }
             // Close everything above the channel except the error pipe
-            // (close-on-exec, so exec closes it).
-            for fd in CHILD_FD + 1..max_fd {
-                if fd != err_fd {
-                    libc::close(fd);
+            // (close-on-exec, so exec closes it): close_range(2) where the
+            // kernel has it (5.9+), a loop otherwise.
+            if !close_range(CHILD_FD + 1, err_fd - 1) || !close_range(err_fd + 1, libc::c_int::MAX)
+            {
+                for fd in CHILD_FD + 1..max_fd {
+                    if fd != err_fd {
+                        libc::close(fd);
+                    }
                 }
             }
             let mut empty: libc::sigset_t = std::mem::zeroed();
@@ -234,6 +238,23 @@ fn fork_exec(
         ));
     }
     Ok(pid)
+}
+
+/// `close_range(first, last)` (async-signal-safe); false if unsupported.
+fn close_range(first: libc::c_int, last: libc::c_int) -> bool {
+    if first > last {
+        return true;
+    }
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        // SAFETY: close_range takes plain integers; closing descriptors of
+        // this (just forked) process is memory-safe.
+        unsafe { libc::syscall(libc::SYS_close_range, first as u32, last as u32, 0u32) == 0 }
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        false
+    }
 }
 
 /// Waits for a child that is going away anyway: a bounded wait, then
