@@ -58,3 +58,23 @@ fn every_fixture_says_what_it_is() {
         }
     }
 }
+
+/// The README's first command lints `examples/hazards.rs`; it must keep showing real
+/// findings of several rules.
+#[test]
+fn the_bundled_example_shows_real_findings() {
+    let path = fork_lint_tests::repo_root().join("examples/hazards.rs");
+    let input = fork_lint::InputFile {
+        path: path.clone(),
+        name: "examples/hazards.rs".into(),
+    };
+    let report = fork_lint::lint(&[input], &fork_lint::LintOptions::default());
+    let codes: std::collections::BTreeSet<&str> =
+        report.diagnostics.iter().map(|d| d.code).collect();
+    for code in ["FL001", "FL003", "FL004", "FL005", "FL007", "FL009"] {
+        assert!(
+            codes.contains(code),
+            "examples/hazards.rs no longer shows {code}: {codes:?}"
+        );
+    }
+}

@@ -134,6 +134,44 @@ impl<'a> ForkPoint<'a> {
         }
     }
 
+    /// The expression that inspects the fork's result: the `match`, or the whole `if`
+    /// when the result is tested in its condition (`if fork() == 0`,
+    /// `if fork()?.is_some()`, `if let … = fork()`). `None` when it is a `let`.
+    pub fn construct_expr(&self) -> Option<&'a Expr> {
+        let mut i = self.construct.checked_sub(1)?;
+        let Node::Expr(mut e) = self.ancestors[i] else {
+            return None;
+        };
+        while i > 0 {
+            match (self.ancestors[i - 1], e) {
+                (Node::Expr(Expr::If(ifx)), _) if std::ptr::eq(&*ifx.cond, e) => {
+                    return Some(self.ancestors[i - 1]).and_then(|n| match n {
+                        Node::Expr(x) => Some(x),
+                        _ => None,
+                    });
+                }
+                (
+                    Node::Expr(
+                        p @ (Expr::Binary(_) | Expr::Unary(_) | Expr::Paren(_) | Expr::Let(_)),
+                    ),
+                    Expr::Binary(_)
+                    | Expr::MethodCall(_)
+                    | Expr::Unary(_)
+                    | Expr::Paren(_)
+                    | Expr::Let(_),
+                ) => {
+                    e = p;
+                    i -= 1;
+                }
+                _ => break,
+            }
+        }
+        Some(self.ancestors[self.construct - 1]).and_then(|n| match n {
+            Node::Expr(x) => Some(x),
+            _ => None,
+        })
+    }
+
     /// Whether a condition says "this is the parent" of this fork (`pid > 0`,
     /// `pid != 0`, `is_parent()`, `let Parent { .. } = …`).
     pub fn tests_parent(&self, cond: &Expr) -> bool {
@@ -371,7 +409,7 @@ fn pre_exec_region<'a>(
             file,
             func: Some(func),
             code: Code::Expr(&cl.body),
-            start: file.span_of(&cl.body),
+            start: file.span_of(&cl.inputs_begin),
             branch: None,
         }),
         Expr::Path(p) => {
@@ -530,7 +568,7 @@ fn raw_regions<'a>(
                     Some(Side::Parent) => (
                         Some(region(
                             Code::Expr(diverge),
-                            file.span_of(&**diverge),
+                            file.span_of(&l.pat),
                             Some(Branch {
                                 span: file.span_of(&l.pat),
                                 code: Code::Expr(diverge),
@@ -592,7 +630,7 @@ fn follow_variable<'a>(
                                     file,
                                     func: Some(func),
                                     code,
-                                    start: file.span_of(&**diverge),
+                                    start: file.span_of(&l.pat),
                                     branch: Some(Branch {
                                         span: file.span_of(&l.pat),
                                         code,
@@ -749,7 +787,7 @@ fn match_regions<'a>(
         file,
         func: Some(func),
         code,
-        start: file.span_of(&*arm.body),
+        start: file.span_of(&arm.pat),
         branch: Some(Branch {
             span: file.span_of(&arm.pat),
             code,
@@ -772,7 +810,7 @@ fn if_regions<'a>(
                 file,
                 func: Some(func),
                 code,
-                start: file.span_of(&ifx.then_branch),
+                start: file.span_of(&*ifx.cond),
                 branch: Some(Branch {
                     span: cond_span,
                     code,
@@ -801,7 +839,7 @@ fn if_regions<'a>(
                 file,
                 func: Some(func),
                 code,
-                start: file.span_of(&**else_expr),
+                start: file.span_of(&ifx.else_branch.as_ref().unwrap().0),
                 branch: Some(Branch {
                     span: cond_span,
                     code,
