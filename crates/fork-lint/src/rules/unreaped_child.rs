@@ -90,11 +90,7 @@ fn check(checker: &Checker<'_>) {
         // After `if pid > 0 { … }` the fall-through is the child or a failed fork.
         let parent_only = |i: &syn::ExprIf| fp.tests_parent(&i.cond);
         let mut f = Flow::new(&good, &|_| false, &skip, &skip_block).skipping_stmts(&skip_stmt).without_implicit_else(&parent_only);
-        let construct = match fp.construct.checked_sub(1).map(|i| fp.ancestors[i]) {
-            Some(crate::analysis::walk::Node::Expr(e)) => Some(e),
-            _ => None,
-        };
-        let mut outcome = flow::to_function_end(&mut f, &fp.ancestors[..fp.construct], construct);
+        let mut outcome = flow::to_function_end(&mut f, &fp.ancestors[..fp.construct], fp.construct_expr());
         // `fork()?` failing creates no child.
         let fork_value = match fp.ancestors.get(fp.construct) {
             Some(crate::analysis::walk::Node::Expr(e)) => syn::spanned::Spanned::span(*e),
