@@ -213,6 +213,19 @@ fn count_lines(bytes: &[u8]) -> u64 {
 }
 
 fn load(file: &InputFile, prefilter: &Prefilter, use_prefilter: bool) -> Loaded {
+    // A FIFO or device would block or never end: read regular files only.
+    match std::fs::metadata(&file.path) {
+        Ok(m) if !m.is_file() && !m.is_dir() => {
+            return Loaded::Failed(
+                InputError::new(
+                    file.name.clone(),
+                    "is not a regular file (a FIFO, socket or device): not read".into(),
+                ),
+                0,
+            );
+        }
+        _ => {}
+    }
     let bytes = match std::fs::read(&file.path) {
         Ok(b) => b,
         Err(e) => {
@@ -307,9 +320,8 @@ fn analyze_group_inner(
     for (rule, _) in options.rules.iter() {
         let Some(check) = rule.check else { continue };
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| check(&checker))) {
-            let names: Vec<_> = files.iter().map(|f| f.name.as_str()).collect();
             errors.push(InputError::new(
-                names.join(", "),
+                file_list(files),
                 format!(
                     "internal error: rule {} ({}) panicked: {}; this is a bug in fork-lint, please report it with this file. The other rules still ran.",
                     rule.code,
@@ -327,6 +339,15 @@ fn analyze_group_inner(
         parsed,
         candidates: files.to_vec(),
     }
+}
+
+/// The files of a package, for a message: the first few and how many more.
+fn file_list(files: &[Arc<SourceFile>]) -> String {
+    let mut names: Vec<&str> = files.iter().take(3).map(|f| f.name.as_str()).collect();
+    let more = files.len().saturating_sub(3);
+    let more = (more > 0).then(|| format!("and {more} more"));
+    names.extend(more.as_deref());
+    names.join(", ")
 }
 
 fn parse_error(failure: ParseFailure, options: &LintOptions) -> Option<Diagnostic> {
