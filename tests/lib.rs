@@ -5,7 +5,8 @@
 //! styles that are not built here) declares in its own text:
 //!
 //! * `//~ FL002` at the end of each line where the linter must report a finding
-//!   (several codes separated by spaces), and nowhere else;
+//!   (several codes separated by spaces), or `//~^ FL002` on the next line (rustc's
+//!   UI-test convention: one `^` per line up), and nowhere else;
 //! * `//@ rule: FL002` — the rule it is about — and `//@ kind: hazard` or
 //!   `//@ kind: safe`;
 //! * `//@ run <method>: <outcome>` for each start method it runs under (`fork`,
@@ -102,8 +103,12 @@ fn parse(path: &Path, runnable: bool) -> Fixture {
             }
         }
         if let Some(at) = line.find("//~") {
-            for code in line[at + 3..].split_whitespace() {
-                f.expected.insert((i + 1, code.to_string()));
+            // `//~^ CODE` (rustc UI-test style) refers to the line above, one `^` per
+            // line: what rustfmt leaves when it moves a comment after `{`.
+            let rest = &line[at + 3..];
+            let up = rest.chars().take_while(|&c| c == '^').count();
+            for code in rest[up..].split_whitespace() {
+                f.expected.insert((i + 1 - up, code.to_string()));
             }
         }
         if let Some(d) = line.trim_start().strip_prefix("//@") {
