@@ -7,6 +7,7 @@
 //! cargo bench -p forkrt --bench latency            # N = 200
 //! FORKRT_BENCH_N=1000 cargo bench -p forkrt --bench latency
 //! FORKRT_BENCH_NO_PYTHON=1 cargo bench -p forkrt --bench latency
+//! taskset -c 1 nice -n -20 cargo bench -p forkrt --bench latency   # as in docs/forkrt.md
 //! FORKRT_BENCH_ONLY=spawn FORKRT_BENCH_N=1000 perf stat target/release/deps/latency-*
 //! ```
 //!
