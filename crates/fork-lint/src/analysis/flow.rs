@@ -175,6 +175,30 @@ impl<'p> Flow<'p> {
         out
     }
 
+    /// A loop body, with `break` and `continue` meaning the loop's own; also returns
+    /// whether some `break` leaves the loop.
+    fn loop_body(&mut self, body: &syn::Block) -> (Outcome, bool) {
+        let (depth, broke) = (self.loop_depth, self.broke);
+        self.loop_depth += 1;
+        self.broke = false;
+        let out = self.block(body);
+        let exits = self.broke;
+        self.loop_depth = depth;
+        self.broke = broke;
+        (out, exits)
+    }
+
+    /// `while` and `for`: the head runs, the body may run zero times, then the code
+    /// after the loop.
+    fn zero_or_more(&mut self, head: &Expr, body: &syn::Block) -> Outcome {
+        let mut out = self.expr(head);
+        let (inner, _) = self.loop_body(body);
+        out.leaks.extend(inner.leaks);
+        out.stuck.extend(inner.stuck);
+        out.normal = true;
+        out
+    }
+
     pub fn expr(&mut self, e: &Expr) -> Outcome {
         if (self.skip)(e) {
             return Outcome::done();
@@ -268,44 +292,15 @@ impl<'p> Flow<'p> {
             Expr::Block(b) => self.block(&b.block),
             Expr::Unsafe(u) => self.block(&u.block),
             Expr::Loop(l) => {
-                let (depth, broke) = (self.loop_depth, self.broke);
-                self.loop_depth += 1;
-                self.broke = false;
-                let mut body = self.block(&l.body);
-                let exits = self.broke;
-                self.loop_depth = depth;
-                self.broke = broke;
+                let (mut body, exits) = self.loop_body(&l.body);
                 body.normal = exits;
-                if !exits && !body.normal && body.leaks.is_empty() && !contains_good(self, &l.body)
-                {
+                if !exits && body.leaks.is_empty() && !contains_good(self, &l.body) {
                     body.stuck.push(l.loop_token.span());
                 }
                 body
             }
-            Expr::While(w) => {
-                let mut out = self.expr(&w.cond);
-                let (depth, broke) = (self.loop_depth, self.broke);
-                self.loop_depth += 1;
-                let body = self.block(&w.body);
-                self.loop_depth = depth;
-                self.broke = broke;
-                out.leaks.extend(body.leaks);
-                out.stuck.extend(body.stuck);
-                out.normal = true;
-                out
-            }
-            Expr::ForLoop(f) => {
-                let mut out = self.expr(&f.expr);
-                let (depth, broke) = (self.loop_depth, self.broke);
-                self.loop_depth += 1;
-                let body = self.block(&f.body);
-                self.loop_depth = depth;
-                self.broke = broke;
-                out.leaks.extend(body.leaks);
-                out.stuck.extend(body.stuck);
-                out.normal = true;
-                out
-            }
+            Expr::While(w) => self.zero_or_more(&w.cond, &w.body),
+            Expr::ForLoop(f) => self.zero_or_more(&f.expr, &f.body),
             Expr::Macro(m) => self.mac(&m.mac),
             Expr::Call(c) => self.seq(c.args.iter()),
             Expr::MethodCall(m) => self.seq(std::iter::once(&*m.receiver).chain(m.args.iter())),
