@@ -218,24 +218,7 @@ pub fn find<'a>(cx: &'a CrateCx<'a>) -> Vec<ForkPoint<'a>> {
             for def in &file.fns {
                 let func = FnRef { file, def };
                 walk::each_expr(def.body, &mut |e, ancestors| {
-                    let target = match e {
-                        Expr::Call(c) => match syntax::peel(&c.func) {
-                            Expr::Path(p) => walk::resolve_fn(cx, file, &p.path),
-                            _ => None,
-                        },
-                        Expr::MethodCall(m) => {
-                            let is_self =
-                                syntax::ident_of(&m.receiver).is_some_and(|r| r == "self");
-                            walk::resolve_method(
-                                cx,
-                                file,
-                                is_self,
-                                def.self_ty.as_deref(),
-                                &m.method.to_string(),
-                            )
-                        }
-                        _ => None,
-                    };
+                    let target = walk::callee(cx, file, def.self_ty.as_deref(), e);
                     if target.is_some_and(|t| {
                         wrappers.iter().any(|w| w.key() == t.key()) && t.key() != func.key()
                     }) {

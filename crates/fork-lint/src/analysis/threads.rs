@@ -364,17 +364,15 @@ pub fn callers_of<'a>(
         for def in &file.fns {
             let caller = FnRef { file, def };
             walk::each_expr(def.body, &mut |e, ancestors| {
-                let target = match e {
-                    Expr::Call(c) => match syntax::peel(&c.func) {
-                        Expr::Path(p) if syntax::last_ident(&p.path).as_deref() == Some(name) => {
-                            walk::resolve_fn(cx, file, &p.path)
-                        }
-                        _ => None,
-                    },
-                    Expr::MethodCall(m) if m.method == name => {
-                        let is_self = syntax::ident_of(&m.receiver).is_some_and(|r| r == "self");
-                        walk::resolve_method(cx, file, is_self, def.self_ty.as_deref(), name)
+                let named = match e {
+                    Expr::Call(c) => {
+                        matches!(syntax::peel(&c.func), Expr::Path(p) if syntax::last_ident(&p.path).as_deref() == Some(name))
                     }
+                    Expr::MethodCall(m) => m.method == name,
+                    _ => false,
+                };
+                let target = match e {
+                    _ if named => walk::callee(cx, file, def.self_ty.as_deref(), e),
                     // `pre_exec(helper)`, `map(helper)`: a function used as a value.
                     Expr::Path(p) if syntax::last_ident(&p.path).as_deref() == Some(name) => {
                         walk::resolve_fn(cx, file, &p.path)

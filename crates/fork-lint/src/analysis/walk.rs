@@ -321,6 +321,28 @@ pub fn resolve_fn<'a>(
     )
 }
 
+/// The crate-local function a call expression calls: `helper(..)`, `Type::f(..)`,
+/// `self.method(..)` (inside an `impl` of `self_ty`), or a method of a crate type
+/// defined in the same file. `None` for anything else.
+pub fn callee<'a>(
+    cx: &'a CrateCx<'a>,
+    file: &'a FileCx<'a>,
+    self_ty: Option<&str>,
+    e: &Expr,
+) -> Option<FnRef<'a>> {
+    match e {
+        Expr::Call(c) => match syntax::peel(&c.func) {
+            Expr::Path(p) => resolve_fn(cx, file, &p.path),
+            _ => None,
+        },
+        Expr::MethodCall(m) => {
+            let is_self = syntax::ident_of(&m.receiver).is_some_and(|r| r == "self");
+            resolve_method(cx, file, is_self, self_ty, &m.method.to_string())
+        }
+        _ => None,
+    }
+}
+
 /// The method `name` called on `self` (or on a value of a type defined in this crate).
 pub fn resolve_method<'a>(
     cx: &'a CrateCx<'a>,
@@ -396,33 +418,20 @@ struct Visitor<'w, 'a, 'v> {
 impl<'e> Visit<'e> for Visitor<'_, '_, '_> {
     fn visit_expr(&mut self, e: &'e Expr) {
         (self.visit)(&Event::Expr(e), self.walk);
-        match e {
-            Expr::Call(call) => {
-                if let Expr::Path(p) = syntax::peel(&call.func) {
-                    if let Some(target) = self.walk.resolve_fn(&p.path) {
-                        let args = bind_args(target, call.args.iter());
-                        let span = self.walk.span(&call.func);
-                        self.descend(target, span, args);
-                    }
+        let self_ty = self.walk.frame().func.and_then(|f| f.def.self_ty.clone());
+        if let Some(target) = callee(self.walk.cx, self.walk.file(), self_ty.as_deref(), e) {
+            let (args, span) = match e {
+                Expr::Call(c) => (bind_args(target, c.args.iter()), self.walk.span(&c.func)),
+                Expr::MethodCall(m) => {
+                    (bind_args(target, m.args.iter()), self.walk.span(&m.method))
                 }
-            }
-            Expr::MethodCall(m) => {
-                let is_self = syntax::ident_of(&m.receiver).is_some_and(|r| r == "self");
-                let self_ty = self.walk.frame().func.and_then(|f| f.def.self_ty.clone());
-                let (cx, file) = (self.walk.cx, self.walk.file());
-                if let Some(target) =
-                    resolve_method(cx, file, is_self, self_ty.as_deref(), &m.method.to_string())
-                {
-                    let args = bind_args(target, m.args.iter());
-                    let span = self.walk.span(&m.method);
-                    self.descend(target, span, args);
-                }
-            }
-            Expr::Macro(mac) => {
-                (self.visit)(&Event::Macro(&mac.mac), self.walk);
-                self.visit_macro_args(&mac.mac);
-            }
-            _ => {}
+                _ => unreachable!("callee() only resolves calls"),
+            };
+            self.descend(target, span, args);
+        }
+        if let Expr::Macro(mac) = e {
+            (self.visit)(&Event::Macro(&mac.mac), self.walk);
+            self.visit_macro_args(&mac.mac);
         }
         syn::visit::visit_expr(self, e);
     }

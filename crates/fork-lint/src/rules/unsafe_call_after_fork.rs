@@ -142,7 +142,7 @@ fn judge(w: &RegionWalk<'_>, ev: &Event<'_>, catalog: &crate::analysis::signal_s
         }
         Event::Expr(Expr::Call(c)) => {
             let Expr::Path(p) = syntax::peel(&c.func) else { return None };
-            if w.resolve_fn(&p.path).is_some() {
+            if walk::callee(w.cx, w.file(), None, ev_expr(ev)?).is_some() {
                 return None; // the walk looks inside
             }
             match catalog.call(&w.resolve(&p.path)) {
@@ -152,10 +152,9 @@ fn judge(w: &RegionWalk<'_>, ev: &Event<'_>, catalog: &crate::analysis::signal_s
         }
         Event::Expr(Expr::MethodCall(m)) => {
             let name = m.method.to_string();
-            let is_self = syntax::ident_of(&m.receiver).is_some_and(|r| r == "self");
             let self_ty = w.frame().func.and_then(|f| f.def.self_ty.clone());
-            if walk::resolve_method(w.cx, w.file(), is_self, self_ty.as_deref(), &name).is_some() {
-                return None;
+            if walk::callee(w.cx, w.file(), self_ty.as_deref(), ev_expr(ev)?).is_some() {
+                return None; // the walk looks inside
             }
             match catalog.method(&name) {
                 Verdict::Unsafe(why) => Some((format!(".{name}()"), why.to_string(), method_span(w, m))),
