@@ -97,10 +97,8 @@ fn parse(path: &Path, runnable: bool) -> Fixture {
         runnable,
     };
     for (i, line) in text.lines().enumerate() {
-        if f.title.is_empty() {
-            if let Some(t) = line.strip_prefix("//!") {
-                f.title = t.trim().to_string();
-            }
+        if let (true, Some(t)) = (f.title.is_empty(), line.strip_prefix("//!")) {
+            f.title = t.trim().to_string();
         }
         if let Some(at) = line.find("//~") {
             // `//~^ CODE` (rustc UI-test style) refers to the line above, one `^` per
