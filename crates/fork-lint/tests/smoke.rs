@@ -460,3 +460,52 @@ fn main() {
 "#;
     assert_eq!(codes(src), vec![("FL005".into(), 6)]);
 }
+
+#[test]
+fn configured_fork_points_unsafe_functions_and_lock_types() {
+    let config = fork_lint::Config::from_toml(
+        r#"
+fork-points = ["sys::raw_fork"]
+unsafe-functions = ["audit_log"]
+lock-types = ["SpinLock"]
+"#,
+        None,
+    )
+    .unwrap();
+    let options = LintOptions::from_config(&config).unwrap();
+    let src = r#"
+use sys::raw_fork;
+static TABLE: SpinLock<u32> = SpinLock::new(0);
+fn main() {
+    let _t = std::thread::spawn(|| {});
+    let held = TABLE.write();
+    let pid = unsafe { raw_fork() };
+    if pid == 0 {
+        audit_log("child");
+        let _again = TABLE.write();
+        unsafe { libc::_exit(0) }
+    }
+    drop(held);
+    unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+}
+"#;
+    let report = lint_source("t.rs", src, &options);
+    let got: Vec<(String, usize)> = report
+        .diagnostics
+        .iter()
+        .map(|d| (d.code.to_string(), d.primary.start.line))
+        .collect();
+    // The configured fork point forks with a thread running (FL007) while the
+    // configured lock type's guard is held and taken again in the child (FL002); the
+    // configured function and the lock are not async-signal-safe (FL004).
+    assert!(got.contains(&("FL007".into(), 7)), "{got:?}");
+    assert!(got.contains(&("FL002".into(), 7)), "{got:?}");
+    assert!(got.contains(&("FL004".into(), 9)), "{got:?}");
+    assert!(got.contains(&("FL004".into(), 10)), "{got:?}");
+    // Without the configuration none of it is a fork point.
+    assert!(
+        lint_source("t.rs", src, &LintOptions::default())
+            .diagnostics
+            .is_empty()
+    );
+}
