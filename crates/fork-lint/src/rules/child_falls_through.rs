@@ -7,6 +7,8 @@ use crate::diagnostic::{Label, LabelKind};
 
 crate::declare_rule! {
     /// ## What it does
+    /// Finds a forked child that can run on into the parent's code.
+    ///
     /// Finds the child branch of a raw `fork()` (`libc::fork`, `nix::unistd::fork`,
     /// `fork::fork`, `vfork`) that can reach the end of the branch — or leave it with
     /// `return`, `?`, `break` — without calling `_exit`, `exit` or an `exec` function.

@@ -5,6 +5,8 @@ use crate::checker::{Checker, Finding};
 
 crate::declare_rule! {
     /// ## What it does
+    /// Finds a fork in a process that may have other threads.
+    ///
     /// Finds a fork — raw (`libc::fork`, `nix::unistd::fork`, `fork::fork`,
     /// `fork::daemon`, `Daemonize::start`) or a forkrt process under the fork method —
     /// at a point where other threads may be running: after `thread::spawn` (not joined

@@ -10,6 +10,8 @@ use crate::diagnostic::{Label, LabelKind, Span};
 
 crate::declare_rule! {
     /// ## What it does
+    /// Finds a random number generator seeded before a fork and used in the child without reseeding.
+    ///
     /// Finds a random number generator created or seeded before a fork point and used
     /// in the child without being reseeded: a seedable generator bound by `let`
     /// (`StdRng::seed_from_u64`, `SmallRng::from_entropy`, `ChaCha20Rng::from_os_rng`,

@@ -9,6 +9,8 @@ use crate::diagnostic::{Label, LabelKind, Span};
 
 crate::declare_rule! {
     /// ## What it does
+    /// Finds a fork while a lock that the child takes may be held.
+    ///
     /// Finds a fork point where a lock may be held — a guard (`Mutex`, `RwLock`,
     /// `parking_lot`, a configured lock type) alive in the forking code, or a lock taken
     /// by a thread that was started earlier and may hold it at that moment — when the

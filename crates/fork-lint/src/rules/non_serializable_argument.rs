@@ -11,6 +11,8 @@ use crate::diagnostic::{Label, LabelKind, Span};
 
 crate::declare_rule! {
     /// ## What it does
+    /// Finds arguments of spawn and forkserver processes that cannot cross a process boundary.
+    ///
     /// Finds an argument passed to a process started with the spawn or forkserver
     /// method — `forkrt::Process::new`, `Context::process`, `procspawn::spawn`,
     /// `procspawn::Pool::spawn` — that cannot cross a process boundary: files, sockets

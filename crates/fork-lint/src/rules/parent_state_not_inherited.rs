@@ -12,6 +12,8 @@ use crate::diagnostic::{Label, LabelKind, Span};
 
 crate::declare_rule! {
     /// ## What it does
+    /// Finds global state that the parent changes before starting a spawn or forkserver process that reads it.
+    ///
     /// Finds a write to global state — a `static mut`, an atomic (`store`,
     /// `fetch_add`, …), a `OnceLock`/`OnceCell`/`lazy_static` being set, a static
     /// `Mutex` being changed, an environment variable — made by the parent before it

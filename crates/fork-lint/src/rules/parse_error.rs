@@ -2,6 +2,8 @@
 
 crate::declare_rule! {
     /// ## What it does
+    /// Reports a file that could not be parsed as Rust.
+    ///
     /// Reports a file that could not be parsed as Rust, at the parser's line and column.
     ///
     /// ## Why is this bad

@@ -12,6 +12,8 @@ use crate::diagnostic::{Label, LabelKind, Span};
 
 crate::declare_rule! {
     /// ## What it does
+    /// Finds `set_start_method` called after the start method was already fixed.
+    ///
     /// Finds a call to `forkrt::set_start_method` (not the forced variant) that can run
     /// after the start method was already fixed on the same path: by an earlier
     /// `set_start_method` (directly or in a function called earlier), by

@@ -11,6 +11,8 @@ use crate::diagnostic::{Label, LabelKind, Span};
 
 crate::declare_rule! {
     /// ## What it does
+    /// Finds buffered output, not flushed before a fork, that the child will flush again.
+    ///
     /// Finds a fork point reached with output still in a user-space buffer — text
     /// written with `print!` (or `write!` to `io::stdout()`) without a final newline
     /// and not flushed, or a `BufWriter`/`LineWriter` written and not flushed — when the

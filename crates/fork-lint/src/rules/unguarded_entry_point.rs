@@ -13,6 +13,8 @@ use crate::diagnostic::{Label, LabelKind};
 
 crate::declare_rule! {
     /// ## What it does
+    /// Finds a binary that starts spawn or forkserver processes without the entry guard first in `main`.
+    ///
     /// Finds a binary that starts processes with the spawn or forkserver method
     /// (forkrt, or procspawn, which always spawns) whose `main` does not begin with the
     /// entry guard — `#[forkrt::main]`, `forkrt::init()`, `procspawn::init()` — either

@@ -12,6 +12,8 @@ use crate::diagnostic::{Label, LabelKind};
 
 crate::declare_rule! {
     /// ## What it does
+    /// Finds a forked child that the parent does not wait for on some path.
+    ///
     /// Finds a raw `fork()` after which some path of the parent never waits for the
     /// child (`waitpid`, `wait`, `waitid`, through libc or nix) before it returns, keeps
     /// running in a loop, or leaves with `?`. A pid handed elsewhere (returned, stored,

@@ -13,6 +13,8 @@ use crate::diagnostic::{Label, LabelKind, Span};
 
 crate::declare_rule! {
     /// ## What it does
+    /// Finds calls that are not async-signal-safe in a child before `exec` or `_exit`.
+    ///
     /// Finds calls that are not async-signal-safe in code that runs in a child process
     /// between `fork` and `exec`/`_exit`: in `CommandExt::pre_exec` closures always, in
     /// the child of `vfork` always, and in the child branch of `libc::fork`,

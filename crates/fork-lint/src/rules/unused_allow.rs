@@ -2,6 +2,8 @@
 
 crate::declare_rule! {
     /// ## What it does
+    /// Reports a suppression comment that suppresses nothing.
+    ///
     /// Reports a `// fork-lint: allow(...)` or `// fork-lint: allow-file(...)` comment
     /// that suppresses no finding. Reported only with `--report-unused-allows` (or
     /// `report-unused-allows = true` in the configuration).
