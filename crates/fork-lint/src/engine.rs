@@ -103,9 +103,15 @@ pub struct Report {
     pub stats: Stats,
 }
 
-/// Brackets nested deeper than this are not parsed: a parser that recursed that deep
-/// could exhaust the stack. No hand-written Rust comes close.
+/// Files nested deeper than this are not parsed: a parser that recursed that deep
+/// could exhaust the stack. Depth is estimated from the text (brackets, plus the
+/// operators and keywords that nest within one statement; see
+/// [`crate::analysis::nesting`]). No hand-written Rust comes close.
 pub const MAX_NESTING: usize = 2_000;
+
+/// The stack of the threads that parse and analyse: deep enough for [`MAX_NESTING`]
+/// levels of the most stack-hungry construct in a debug build, with a wide margin.
+const STACK_SIZE: usize = 256 << 20;
 
 enum Loaded {
     Skipped {
@@ -125,7 +131,7 @@ pub fn lint(files: &[InputFile], options: &LintOptions) -> Report {
     let prefilter = Prefilter::new(&options.analysis.extra_fork_points);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.jobs)
-        .stack_size(256 << 20)
+        .stack_size(STACK_SIZE)
         .thread_name(|i| format!("fork-lint-{i}"))
         .build()
         .expect("a thread pool can be built");
@@ -199,7 +205,25 @@ pub fn lint_source(name: &str, text: &str, options: &LintOptions) -> Report {
         return report;
     }
     report.stats.candidates = 1;
-    let r = analyze_group(Package { root: None }, vec![source], options);
+    // On a thread of its own, with the stack `lint` gives its workers: the caller's
+    // thread (8 MB for a main thread, 2 MB for others) is too small for files nested
+    // close to the limit.
+    let inline = source.clone();
+    let r = std::thread::scope(|scope| {
+        let spawned = std::thread::Builder::new()
+            .name("fork-lint".into())
+            .stack_size(STACK_SIZE)
+            .spawn_scoped(scope, move || {
+                analyze_group(Package { root: None }, vec![source], options)
+            });
+        match spawned {
+            Ok(handle) => handle
+                .join()
+                .unwrap_or_else(|payload| std::panic::resume_unwind(payload)),
+            // No thread could be started: analyse on this one.
+            Err(_) => analyze_group(Package { root: None }, vec![inline], options),
+        }
+    });
     report.diagnostics = r.diagnostics;
     report.errors = r.errors;
     report.stats.parsed = r.parsed;
@@ -294,18 +318,6 @@ fn analyze_group_inner(
     let mut diagnostics = Vec::new();
     let mut errors = Vec::new();
     for source in files {
-        if let Some((line, column0)) = too_deep(&source.text) {
-            diagnostics.extend(parse_error(
-                ParseFailure {
-                    source: source.clone(),
-                    line,
-                    column0,
-                    message: format!("brackets nested more than {MAX_NESTING} deep: not analysed"),
-                },
-                options,
-            ));
-            continue;
-        }
         let parsed = catch_unwind(AssertUnwindSafe(|| cx.add_candidate(source.clone())));
         match parsed {
             Ok(Ok(())) => {}
@@ -373,32 +385,6 @@ fn parse_error(failure: ParseFailure, options: &LintOptions) -> Option<Diagnosti
                 .into(),
         ),
     })
-}
-
-/// The position where bracket nesting first exceeds [`MAX_NESTING`].
-fn too_deep(text: &str) -> Option<(usize, usize)> {
-    let mut depth = 0usize;
-    let mut line = 1;
-    let mut col = 0;
-    for c in text.chars() {
-        match c {
-            '(' | '[' | '{' => {
-                depth += 1;
-                if depth > MAX_NESTING {
-                    return Some((line, col));
-                }
-            }
-            ')' | ']' | '}' => depth = depth.saturating_sub(1),
-            '\n' => {
-                line += 1;
-                col = 0;
-                continue;
-            }
-            _ => {}
-        }
-        col += 1;
-    }
-    None
 }
 
 fn panic_message(payload: &Box<dyn std::any::Any + Send>) -> String {

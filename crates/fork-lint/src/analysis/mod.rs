@@ -17,6 +17,7 @@ pub mod catalog;
 pub mod flow;
 pub mod forks;
 pub mod locks;
+pub mod nesting;
 pub mod processes;
 pub mod resolve;
 pub mod signal_safety;
@@ -293,6 +294,17 @@ impl<'a> CrateCx<'a> {
         source: Arc<SourceFile>,
         candidate: bool,
     ) -> Result<&'a FileCx<'a>, ParseFailure> {
+        if let Err(deep) = nesting::measure(&source.text, crate::MAX_NESTING) {
+            return Err(ParseFailure {
+                source: source.clone(),
+                line: deep.line,
+                column0: deep.column0,
+                message: format!(
+                    "nested more than {} levels deep (brackets, or operators and keywords that nest within one statement): not analysed",
+                    crate::MAX_NESTING
+                ),
+            });
+        }
         let ast = syn::parse_file(&source.text).map_err(|e| {
             let start = e.span().start();
             ParseFailure {
