@@ -1,5 +1,9 @@
 //! The fork start method, and the code every child runs around its task.
 
+// fork-lint: allow-file(FL004, FL007) -- the fork method runs the user's target in the
+// child, so the child is only as async-signal-safe as the target; forking while threads
+// run is the caller's choice, which `warn_if_threads` reports at run time (CPython 3.12).
+
 use std::io::Write;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -27,6 +27,9 @@
 //! can never hit a recycled pid. All writes on a connection come from the
 //! server, so messages never interleave.
 
+// fork-lint: allow-file(FL004, FL007) -- the forkserver never starts a thread, so each
+// child it forks is a consistent, single-threaded copy (the invariant `serve` keeps).
+
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;

@@ -192,8 +192,11 @@ fn fork_exec(
     let err_fd = std::os::fd::AsRawFd::as_raw_fd(&err_w);
     // SAFETY: sysconf has no preconditions.
     let max_fd = unsafe { libc::sysconf(libc::_SC_OPEN_MAX) }.clamp(256, 65_536) as libc::c_int;
+    // Resolved before the fork: its first use initialises a `OnceLock` (allocates).
+    let exe = exe();
     // SAFETY: the child only calls async-signal-safe functions (fcntl,
     // sigprocmask, execve, write, _exit) on data prepared before the fork.
+    // fork-lint: allow(FL007) -- the child execs at once, calling only async-signal-safe functions.
     let pid = unsafe { sys::fork() }.map_err(|e| Error::io("fork for spawn", e))?;
     if pid == 0 {
         // SAFETY: see above; all pointers were built before the fork.
@@ -221,7 +224,7 @@ fn fork_exec(
             let mut empty: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut empty);
             libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
-            libc::execve(exe().as_ptr(), argv.as_ptr(), envp.as_ptr());
+            libc::execve(exe.as_ptr(), argv.as_ptr(), envp.as_ptr());
             let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
             libc::write(err_fd, (&errno as *const i32).cast(), 4);
         }

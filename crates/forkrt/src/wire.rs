@@ -6,6 +6,9 @@
 //! never a hang; lengths are capped and buffers grow only as bytes actually
 //! arrive, so a corrupt length cannot make us allocate gigabytes.
 
+// fork-lint: allow-file(FL004) -- frames are built in children of the single-threaded
+// forkserver, and in fork-method children after the user's task has run.
+
 use std::os::fd::RawFd;
 use std::time::Instant;
 

@@ -109,6 +109,8 @@ pub struct ForkPoint<'a> {
     /// The enclosing function is a fork wrapper: its child branch returns a value to
     /// the caller (like `fork::fork` itself), so the caller is where the child runs on.
     pub wrapper: bool,
+    /// For a call to a fork wrapper: the wrapper it calls.
+    pub wraps: Option<FnRef<'a>>,
     /// Branches the parent takes when the fork failed (`pid < 0`, `Err(_)`): no child.
     pub errors: Vec<Code<'a>>,
     /// `ancestors[..construct]` encloses the whole construct that inspects the fork's
@@ -172,6 +174,15 @@ impl<'a> ForkPoint<'a> {
         })
     }
 
+    /// Whether this fork is inside a wrapper whose calls are fork points of their own
+    /// (so hazards about the fork itself are reported there).
+    pub fn reported_at_callers(&self, all: &[ForkPoint<'a>]) -> bool {
+        self.wrapper
+            && all
+                .iter()
+                .any(|p| p.wraps.is_some_and(|w| w.key() == self.func.key()))
+    }
+
     /// Whether a condition says "this is the parent" of this fork (`pid > 0`,
     /// `pid != 0`, `is_parent()`, `let Parent { .. } = …`).
     pub fn tests_parent(&self, cond: &Expr) -> bool {
@@ -222,14 +233,16 @@ pub fn find<'a>(cx: &'a CrateCx<'a>) -> Vec<ForkPoint<'a>> {
                     if target.is_some_and(|t| {
                         wrappers.iter().any(|w| w.key() == t.key()) && t.key() != func.key()
                     }) {
-                        out.push(make_point(
+                        let mut point = make_point(
                             cx,
                             file,
                             func,
                             ForkKind::Raw(ForkFn::Wrapper),
                             e,
                             ancestors,
-                        ));
+                        );
+                        point.wraps = target;
+                        out.push(point);
                     }
                 });
             }
@@ -347,6 +360,7 @@ fn make_point<'a>(
         parent,
         process: None,
         wrapper: false,
+        wraps: None,
         errors,
         construct,
         threads: OnceCell::new(),
@@ -370,6 +384,7 @@ fn forkrt_point<'a>(
         parent: None,
         process: Some(index),
         wrapper: false,
+        wraps: None,
         errors: Vec::new(),
         construct: process.start_ancestors.len(),
         threads: OnceCell::new(),
@@ -757,10 +772,9 @@ fn match_regions<'a>(
             if explicit_parent {
                 return None;
             }
-            m.arms.iter().find_map(|a| match &a.pat {
-                Pat::Ident(i) if i.subpat.is_none() => Some(i.ident.to_string()),
-                _ => None,
-            })
+            // `match pid { 0 => …, -1 => …, other => … }` or `Ok(0) => …, Ok(pid) => …`:
+            // a catch-all binding is the parent's pid.
+            m.arms.iter().find_map(|a| catch_all_binding(&a.pat))
         });
     let Some(arm) = child else {
         return (None, Some(ParentSide { pid }));
@@ -777,6 +791,25 @@ fn match_regions<'a>(
         }),
     };
     (Some(region), Some(ParentSide { pid }))
+}
+
+/// `pid`, `Ok(pid)`, `Some(pid)`: a binding that takes whatever the other arms did not.
+fn catch_all_binding(pat: &Pat) -> Option<String> {
+    match pat {
+        Pat::Ident(i)
+            if i.subpat.is_none()
+                && !matches!(i.ident.to_string().as_str(), "Child" | "Parent" | "None") =>
+        {
+            Some(i.ident.to_string())
+        }
+        Pat::TupleStruct(ts)
+            if matches!(syntax::last_ident(&ts.path).as_deref(), Some("Ok" | "Some"))
+                && ts.elems.len() == 1 =>
+        {
+            catch_all_binding(&ts.elems[0])
+        }
+        _ => None,
+    }
 }
 
 fn if_regions<'a>(

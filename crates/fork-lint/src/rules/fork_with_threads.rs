@@ -13,6 +13,8 @@ crate::declare_rule! {
     /// since), a rayon or tokio runtime, inside `#[test]` (the test harness runs tests on
     /// several threads) or an async runtime, or in a library function, whose callers
     /// are unknown. A fork in a binary's `main` path before any thread starts is fine.
+    /// A fork inside a fork wrapper (a function that returns the fork's result) is
+    /// reported at the wrapper's calls when the crate has any.
     ///
     /// ## Why is this bad
     /// The child gets a copy of the whole memory but only the forking thread. Work the
@@ -48,7 +50,7 @@ crate::declare_rule! {
 fn check(checker: &Checker<'_>) {
     let cx = checker.cx;
     for fp in cx.forks() {
-        if fp.kind == ForkKind::PreExec {
+        if fp.kind == ForkKind::PreExec || fp.reported_at_callers(cx.forks()) {
             continue;
         }
         let threads = fp.threads(cx);
