@@ -4,13 +4,16 @@
 
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use rayon::prelude::*;
 use typed_arena::Arena;
 
-use crate::analysis::{AnalysisOptions, CrateCx, Package, ParseFailure, signal_safety::Catalog};
+use crate::analysis::{
+    AnalysisOptions, CrateCx, Package, PackageFinder, ParseFailure, TreeCache,
+    signal_safety::Catalog,
+};
 use crate::checker::Checker;
 use crate::config::{Config, ConfigError, RuleSet};
 use crate::diagnostic::{self, Diagnostic, Span};
@@ -142,13 +145,15 @@ pub fn lint(files: &[InputFile], options: &LintOptions) -> Report {
             .collect();
         let mut report = Report::default();
         report.stats.files = files.len();
-        let mut groups: HashMap<Package, Vec<Arc<SourceFile>>> = HashMap::new();
-        let mut package_of_dir: HashMap<PathBuf, Package> = HashMap::new();
-        for l in loaded {
+        let mut groups: HashMap<Package, Group> = HashMap::new();
+        let mut packages = PackageFinder::default();
+        let mut skipped: Vec<usize> = Vec::new();
+        for (index, l) in loaded.into_iter().enumerate() {
             match l {
                 Loaded::Skipped { bytes, lines } => {
                     report.stats.bytes += bytes;
                     report.stats.lines += lines;
+                    skipped.push(index);
                 }
                 Loaded::Candidate {
                     source,
@@ -158,12 +163,12 @@ pub fn lint(files: &[InputFile], options: &LintOptions) -> Report {
                     report.stats.bytes += bytes;
                     report.stats.lines += lines;
                     report.stats.candidates += 1;
-                    let dir = source.path.parent().unwrap_or(Path::new("")).to_path_buf();
-                    let pkg = package_of_dir
-                        .entry(dir)
-                        .or_insert_with(|| Package::for_file(&source.path))
-                        .clone();
-                    groups.entry(pkg).or_default().push(source);
+                    let pkg = packages.package_of(&source.path);
+                    groups
+                        .entry(pkg)
+                        .or_default()
+                        .candidates
+                        .push((index, source));
                 }
                 Loaded::Failed(e, bytes) => {
                     report.stats.bytes += bytes;
@@ -171,20 +176,36 @@ pub fn lint(files: &[InputFile], options: &LintOptions) -> Report {
                 }
             }
         }
-        let mut groups: Vec<(Package, Vec<Arc<SourceFile>>)> = groups.into_iter().collect();
-        groups.sort_by(|a, b| a.0.root.cmp(&b.0.root));
+        // The files the prefilter skipped in packages that have candidates: a call to
+        // a crate-local fork wrapper found in a candidate makes them candidates too.
+        if !groups.is_empty() {
+            for index in skipped {
+                let pkg = packages.package_of(&files[index].path);
+                if let Some(group) = groups.get_mut(&pkg) {
+                    group.skipped.push(index);
+                }
+            }
+        }
+        // Largest groups first, one task each: a big package starts early instead of
+        // being the last thing left on one thread.
+        let mut groups: Vec<(Package, Group)> = groups.into_iter().collect();
+        let weight = |g: &Group| g.candidates.iter().map(|f| f.1.text.len()).sum::<usize>();
+        groups.sort_by(|a, b| {
+            weight(&b.1)
+                .cmp(&weight(&a.1))
+                .then_with(|| a.0.root.cmp(&b.0.root))
+        });
         let results: Vec<GroupResult> = groups
             .into_par_iter()
-            .map(|(pkg, files)| analyze_group(pkg, files, options))
+            .with_max_len(1)
+            .map(|(pkg, group)| analyze_group(pkg, group, files, options))
             .collect();
-        let mut candidates = Vec::new();
         for r in results {
             report.diagnostics.extend(r.diagnostics);
             report.errors.extend(r.errors);
             report.stats.parsed += r.parsed;
-            candidates.extend(r.candidates);
         }
-        finish(&mut report, &candidates, options);
+        finish(&mut report);
         report
     })
 }
@@ -214,20 +235,20 @@ pub fn lint_source(name: &str, text: &str, options: &LintOptions) -> Report {
             .name("fork-lint".into())
             .stack_size(STACK_SIZE)
             .spawn_scoped(scope, move || {
-                analyze_group(Package { root: None }, vec![source], options)
+                analyze_group(Package { root: None }, Group::of(source), &[], options)
             });
         match spawned {
             Ok(handle) => handle
                 .join()
                 .unwrap_or_else(|payload| std::panic::resume_unwind(payload)),
             // No thread could be started: analyse on this one.
-            Err(_) => analyze_group(Package { root: None }, vec![inline], options),
+            Err(_) => analyze_group(Package { root: None }, Group::of(inline), &[], options),
         }
     });
     report.diagnostics = r.diagnostics;
     report.errors = r.errors;
     report.stats.parsed = r.parsed;
-    finish(&mut report, &r.candidates, options);
+    finish(&mut report);
     report
 }
 
@@ -235,6 +256,15 @@ fn count_lines(bytes: &[u8]) -> u64 {
     let newlines = memchr::memchr_iter(b'\n', bytes).count() as u64;
     newlines + u64::from(!bytes.is_empty() && !bytes.ends_with(b"\n"))
 }
+
+thread_local! {
+    /// The buffer each reading thread reads into: a file the prefilter skips costs no
+    /// allocation, and the buffer's pages are touched once, not once per file.
+    static READ_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A read buffer larger than this is not kept for the next file.
+const KEEP_BUF: usize = 4 << 20;
 
 fn load(file: &InputFile, prefilter: &Prefilter, use_prefilter: bool) -> Loaded {
     // A FIFO or device would block or never end: read regular files only.
@@ -250,23 +280,40 @@ fn load(file: &InputFile, prefilter: &Prefilter, use_prefilter: bool) -> Loaded 
         }
         _ => {}
     }
-    let bytes = match std::fs::read(&file.path) {
-        Ok(b) => b,
-        Err(e) => {
-            let message = if file.path.is_dir() {
-                "is a directory, not a file".to_string()
-            } else {
-                format!("cannot read it: {e}")
-            };
-            return Loaded::Failed(InputError::new(file.name.clone(), message), 0);
+    READ_BUF.with(|buf| {
+        let mut buf = buf.borrow_mut();
+        buf.clear();
+        let loaded = load_into(file, prefilter, use_prefilter, &mut buf);
+        if buf.capacity() > KEEP_BUF {
+            *buf = Vec::new();
         }
-    };
+        loaded
+    })
+}
+
+fn load_into(
+    file: &InputFile,
+    prefilter: &Prefilter,
+    use_prefilter: bool,
+    buf: &mut Vec<u8>,
+) -> Loaded {
+    let read =
+        std::fs::File::open(&file.path).and_then(|mut f| std::io::Read::read_to_end(&mut f, buf));
+    if let Err(e) = read {
+        let message = if file.path.is_dir() {
+            "is a directory, not a file".to_string()
+        } else {
+            format!("cannot read it: {e}")
+        };
+        return Loaded::Failed(InputError::new(file.name.clone(), message), 0);
+    }
+    let bytes = &buf[..];
     let size = bytes.len() as u64;
-    let lines = count_lines(&bytes);
-    let text = match String::from_utf8(bytes) {
+    let lines = count_lines(bytes);
+    let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
-            let at = e.utf8_error().valid_up_to();
+            let at = e.valid_up_to();
             return Loaded::Failed(
                 InputError::new(
                     file.name.clone(),
@@ -278,10 +325,14 @@ fn load(file: &InputFile, prefilter: &Prefilter, use_prefilter: bool) -> Loaded 
             );
         }
     };
-    if use_prefilter && !prefilter.may_match(text.as_bytes()) {
+    if use_prefilter && !prefilter.may_match(bytes) {
         return Loaded::Skipped { bytes: size, lines };
     }
-    let source = Arc::new(SourceFile::new(file.path.clone(), file.name.clone(), text));
+    let source = Arc::new(SourceFile::new(
+        file.path.clone(),
+        file.name.clone(),
+        text.to_string(),
+    ));
     Loaded::Candidate {
         source,
         bytes: size,
@@ -290,31 +341,142 @@ fn load(file: &InputFile, prefilter: &Prefilter, use_prefilter: bool) -> Loaded 
 }
 
 struct GroupResult {
+    /// Suppressions applied; unused-suppression findings added.
     diagnostics: Vec<Diagnostic>,
     errors: Vec<InputError>,
     parsed: usize,
-    candidates: Vec<Arc<SourceFile>>,
 }
+
+/// The candidates of one package (with their index in the input), and the input
+/// files of the package that the prefilter skipped.
+#[derive(Default)]
+struct Group {
+    candidates: Vec<(usize, Arc<SourceFile>)>,
+    skipped: Vec<usize>,
+}
+
+impl Group {
+    fn of(source: Arc<SourceFile>) -> Group {
+        Group {
+            candidates: vec![(0, source)],
+            skipped: Vec::new(),
+        }
+    }
+}
+
+/// How many times a package is analysed again with the callers of its fork wrappers:
+/// one round per level of wrapping (the analysis follows wrappers four levels deep).
+const WRAPPER_ROUNDS: usize = 5;
 
 fn analyze_group(
     package: Package,
-    files: Vec<Arc<SourceFile>>,
+    mut group: Group,
+    inputs: &[InputFile],
     options: &LintOptions,
 ) -> GroupResult {
-    let result = analyze_group_inner(package, &files, options);
-    // Spans of every tree parsed on this thread are no longer needed.
+    let mut rounds = 0;
+    let mut expansion = Expansion {
+        skipped: std::mem::take(&mut group.skipped),
+        inputs,
+        searched: Vec::new(),
+    };
+    let mut result = {
+        // The trees live as long as the group: an analysis round that finds more
+        // candidates is followed by another that reuses them.
+        let asts = Arena::new();
+        let file_cxs = Arena::new();
+        let trees = TreeCache::default();
+        let cxs = Arena::new();
+        loop {
+            let files: Vec<Arc<SourceFile>> =
+                group.candidates.iter().map(|c| c.1.clone()).collect();
+            let expand = (rounds < WRAPPER_ROUNDS && !expansion.skipped.is_empty())
+                .then_some(&mut expansion);
+            let cx: &CrateCx<'_> = cxs.alloc(
+                CrateCx::new(package.clone(), &options.analysis, &asts, &file_cxs)
+                    .with_tree_cache(&trees),
+            );
+            let outcome = analyze_group_inner(cx, &files, options, expand);
+            rounds += 1;
+            match outcome {
+                Outcome::Done(result) => break result,
+                Outcome::Again(found) => {
+                    group.candidates.extend(found);
+                    group.candidates.sort_by_key(|c| c.0);
+                }
+            }
+        }
+    };
+    // Spans of every tree parsed on this thread are no longer needed (the trees are
+    // gone with the group's arenas).
     proc_macro2::extra::invalidate_current_thread_spans();
+    // Suppressions are per file and every file of a finding is in this package, so
+    // they are applied here: the texts of candidates without findings are released
+    // with the group instead of being held until the end of the run.
+    let files: Vec<Arc<SourceFile>> = group.candidates.into_iter().map(|c| c.1).collect();
+    result.diagnostics = suppress(std::mem::take(&mut result.diagnostics), &files, options);
     result
 }
 
-fn analyze_group_inner(
-    package: Package,
+/// Removes from `skipped` the files that mention one of `names` as a whole word, and
+/// returns them (read, with their input index).
+fn take_mentioning(
+    skipped: &mut Vec<usize>,
+    inputs: &[InputFile],
+    names: &[String],
+) -> Vec<(usize, Arc<SourceFile>)> {
+    let finders: Vec<memchr::memmem::Finder<'_>> = names
+        .iter()
+        .map(|n| memchr::memmem::Finder::new(n.as_bytes()))
+        .collect();
+    let mut found = Vec::new();
+    skipped.retain(|&index| {
+        let file = &inputs[index];
+        let Ok(text) = std::fs::read(&file.path).map(String::from_utf8) else {
+            return true;
+        };
+        let Ok(text) = text else { return true };
+        let bytes = text.as_bytes();
+        let mentions = finders.iter().any(|f| {
+            f.find_iter(bytes).any(|at| {
+                let end = at + f.needle().len();
+                (at == 0 || !is_word_byte(bytes[at - 1]))
+                    && bytes.get(end).is_none_or(|b| !is_word_byte(*b))
+            })
+        });
+        if mentions {
+            let source = SourceFile::new(file.path.clone(), file.name.clone(), text);
+            found.push((index, Arc::new(source)));
+        }
+        !mentions
+    });
+    found
+}
+
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
+}
+
+/// Files a package may need as candidates: the skipped input files of the package,
+/// and the wrapper names already looked for in them.
+struct Expansion<'i> {
+    skipped: Vec<usize>,
+    inputs: &'i [InputFile],
+    searched: Vec<String>,
+}
+
+enum Outcome {
+    Done(GroupResult),
+    /// Files that mention fork wrappers: analyse again with them as candidates.
+    Again(Vec<(usize, Arc<SourceFile>)>),
+}
+
+fn analyze_group_inner<'a>(
+    cx: &'a CrateCx<'a>,
     files: &[Arc<SourceFile>],
-    options: &LintOptions,
-) -> GroupResult {
-    let asts = Arena::new();
-    let file_cxs = Arena::new();
-    let cx = CrateCx::new(package, &options.analysis, &asts, &file_cxs);
+    options: &'a LintOptions,
+    expand: Option<&mut Expansion<'_>>,
+) -> Outcome {
     let mut diagnostics = Vec::new();
     let mut errors = Vec::new();
     for source in files {
@@ -328,7 +490,34 @@ fn analyze_group_inner(
             )),
         }
     }
-    let checker = Checker::new(&cx, &options.rules);
+    if let Some(expansion) = expand {
+        // Fork wrappers (crate-local functions that fork and return to their caller)
+        // make their call sites fork points, in any file. A call names the wrapper, so
+        // only the skipped files that mention a wrapper's name can hold one.
+        // The fork points are computed once either way (the rules ask for them next);
+        // a panic here is left for the rules to report.
+        let names = catch_unwind(AssertUnwindSafe(|| {
+            let mut names: Vec<String> = cx
+                .forks()
+                .iter()
+                .filter(|p| p.wrapper && !expansion.searched.contains(&p.func.def.name))
+                .map(|p| p.func.def.name.clone())
+                .collect();
+            names.sort();
+            names.dedup();
+            names
+        }))
+        .unwrap_or_default();
+        if !names.is_empty() {
+            let found = take_mentioning(&mut expansion.skipped, expansion.inputs, &names);
+            expansion.searched.extend(names);
+            if !found.is_empty() {
+                cx.release_caches();
+                return Outcome::Again(found);
+            }
+        }
+    }
+    let checker = Checker::new(cx, &options.rules);
     for (rule, _) in options.rules.iter() {
         let Some(check) = rule.check else { continue };
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| check(&checker))) {
@@ -345,12 +534,11 @@ fn analyze_group_inner(
     }
     diagnostics.extend(checker.into_diagnostics());
     let parsed = cx.parsed_count();
-    GroupResult {
+    Outcome::Done(GroupResult {
         diagnostics,
         errors,
         parsed,
-        candidates: files.to_vec(),
-    }
+    })
 }
 
 /// The files of a package, for a message: the first few and how many more.
@@ -395,10 +583,14 @@ fn panic_message(payload: &Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "unknown panic".to_string())
 }
 
-/// Suppressions, unused-suppression findings, order.
-fn finish(report: &mut Report, candidates: &[Arc<SourceFile>], options: &LintOptions) {
+/// Suppressions and unused-suppression findings, for the diagnostics of one package
+/// and its candidate files.
+fn suppress(
+    diagnostics: Vec<Diagnostic>,
+    candidates: &[Arc<SourceFile>],
+    options: &LintOptions,
+) -> Vec<Diagnostic> {
     let mut by_file: HashMap<PathBuf, Suppressions> = HashMap::new();
-    let diagnostics = std::mem::take(&mut report.diagnostics);
     let mut kept = Vec::with_capacity(diagnostics.len());
     for d in diagnostics {
         let file = &d.primary.file;
@@ -422,8 +614,12 @@ fn finish(report: &mut Report, candidates: &[Arc<SourceFile>], options: &LintOpt
             kept.extend(sup.unused(severity));
         }
     }
-    diagnostic::sort_and_dedup(&mut kept);
-    report.diagnostics = kept;
+    kept
+}
+
+/// Order.
+fn finish(report: &mut Report) {
+    diagnostic::sort_and_dedup(&mut report.diagnostics);
     report
         .errors
         .sort_by(|a, b| a.file.cmp(&b.file).then(a.message.cmp(&b.message)));

@@ -26,8 +26,9 @@ pub mod threads;
 pub mod types;
 pub mod walk;
 
-use std::cell::{OnceCell, RefCell};
-use std::collections::HashMap;
+use std::cell::{OnceCell, Ref, RefCell};
+use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasherDefault;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -81,6 +82,39 @@ impl Package {
             .filter(|e| e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "rs"))
             .map(|e| e.into_path())
             .collect()
+    }
+}
+
+/// Finds the package of many files, looking at each directory once (the answer for a
+/// directory is remembered for all its descendants).
+#[derive(Debug, Default)]
+pub struct PackageFinder {
+    roots: HashMap<PathBuf, Option<PathBuf>>,
+}
+
+impl PackageFinder {
+    /// The same answer as [`Package::for_file`].
+    pub fn package_of(&mut self, path: &Path) -> Package {
+        let Some(dir) = path.parent() else {
+            return Package { root: None };
+        };
+        let mut pending: Vec<&Path> = Vec::new();
+        let mut root = None;
+        for d in dir.ancestors() {
+            if let Some(known) = self.roots.get(d) {
+                root = known.clone();
+                break;
+            }
+            pending.push(d);
+            if d.join("Cargo.toml").is_file() {
+                root = Some(d.to_path_buf());
+                break;
+            }
+        }
+        for d in pending {
+            self.roots.insert(d.to_path_buf(), root.clone());
+        }
+        Package { root }
     }
 }
 
@@ -227,13 +261,33 @@ pub struct CrateCx<'a> {
     candidates: RefCell<Vec<&'a FileCx<'a>>>,
     /// Every parsed file by path; `None` when it could not be read or parsed.
     parsed: RefCell<HashMap<PathBuf, Option<&'a FileCx<'a>>>>,
+    /// Where each candidate is in `candidates` (a file given twice is there twice).
+    candidate_pos: RefCell<HashMap<PathBuf, Vec<usize>>>,
     package_files: OnceCell<Vec<PathBuf>>,
+    /// Texts read for lookups (only files whose words answered one), and candidates.
     texts: RefCell<HashMap<PathBuf, Option<Arc<SourceFile>>>>,
+    /// Which files hold which words: built on the first cross-file lookup.
+    index: RefCell<Option<NameIndex>>,
     fn_lookups: RefCell<HashMap<String, Vec<FnRef<'a>>>>,
+    /// Answers of [`CrateCx::files_defining`]: (crate, needle, introducers).
+    def_lookups: RefCell<HashMap<LookupKey, Vec<&'a FileCx<'a>>>>,
     forks: OnceCell<Vec<forks::ForkPoint<'a>>>,
     processes: OnceCell<processes::Processes<'a>>,
     has_lib: OnceCell<bool>,
+    has_main_rs: OnceCell<bool>,
+    /// Trees parsed by an earlier analysis of the same package, to reuse.
+    trees: Option<&'a TreeCache<'a>>,
 }
+
+/// Syntax trees kept across analyses of one package (the engine analyses a package
+/// again when fork wrappers make more of its files candidates): a file is parsed once.
+#[derive(Default)]
+pub struct TreeCache<'a> {
+    trees: RefCell<HashMap<PathBuf, (Arc<SourceFile>, &'a syn::File)>>,
+}
+
+/// A lookup: the crate asking, the name, the introducers.
+type LookupKey = (String, String, String);
 
 /// A file that did not parse: where and why.
 pub struct ParseFailure {
@@ -257,13 +311,34 @@ impl<'a> CrateCx<'a> {
             file_cxs,
             candidates: RefCell::default(),
             parsed: RefCell::default(),
+            candidate_pos: RefCell::default(),
             package_files: OnceCell::new(),
             texts: RefCell::default(),
+            index: RefCell::default(),
             fn_lookups: RefCell::default(),
+            def_lookups: RefCell::default(),
             forks: OnceCell::new(),
             processes: OnceCell::new(),
             has_lib: OnceCell::new(),
+            has_main_rs: OnceCell::new(),
+            trees: None,
         }
+    }
+
+    /// Lets go of what lookups read (texts, the word index, answers): for a context
+    /// that is done but cannot be dropped yet.
+    pub fn release_caches(&self) {
+        self.texts.borrow_mut().clear();
+        self.index.borrow_mut().take();
+        self.def_lookups.borrow_mut().clear();
+        self.fn_lookups.borrow_mut().clear();
+    }
+
+    /// Reuses (and fills) `trees`: trees allocated in the same arena by an earlier
+    /// context of this package.
+    pub fn with_tree_cache(mut self, trees: &'a TreeCache<'a>) -> CrateCx<'a> {
+        self.trees = Some(trees);
+        self
     }
 
     /// Parses a candidate file. A parse error is returned for the engine to report.
@@ -274,8 +349,25 @@ impl<'a> CrateCx<'a> {
             .insert(path.clone(), Some(source.clone()));
         match self.parse(source, true) {
             Ok(fcx) => {
-                self.parsed.borrow_mut().insert(path, Some(fcx));
-                self.candidates.borrow_mut().push(fcx);
+                self.parsed.borrow_mut().insert(path.clone(), Some(fcx));
+                let mut candidates = self.candidates.borrow_mut();
+                self.candidate_pos
+                    .borrow_mut()
+                    .entry(path.clone())
+                    .or_default()
+                    .push(candidates.len());
+                candidates.push(fcx);
+                drop(candidates);
+                // Normally every candidate is added before the first lookup; if not, the
+                // index and the answers learn about this one.
+                if let Some(index) = self.index.borrow_mut().as_mut() {
+                    if !index.ids.contains_key(&path) {
+                        let key = self.crate_key(&path);
+                        index.add_file(path, key, Some(&fcx.source.text));
+                    }
+                }
+                self.def_lookups.borrow_mut().clear();
+                self.fn_lookups.borrow_mut().clear();
                 Ok(())
             }
             Err(failure) => {
@@ -294,6 +386,38 @@ impl<'a> CrateCx<'a> {
         source: Arc<SourceFile>,
         candidate: bool,
     ) -> Result<&'a FileCx<'a>, ParseFailure> {
+        let cached = self.trees.and_then(|t| {
+            let trees = t.trees.borrow();
+            let (text, ast) = trees.get(&source.path)?;
+            (Arc::ptr_eq(text, &source) || text.text == source.text).then_some((text.clone(), *ast))
+        });
+        let (source, ast) = match cached {
+            Some(hit) => hit,
+            None => {
+                let ast = self.parse_tree(&source)?;
+                if let Some(t) = self.trees {
+                    t.trees
+                        .borrow_mut()
+                        .insert(source.path.clone(), (source.clone(), ast));
+                }
+                (source, ast)
+            }
+        };
+        let resolver = Resolver::new(ast);
+        let mut fns = Vec::new();
+        collect_fns(&ast.items, None, false, &mut fns);
+        let kind = self.target_kind(&source.path, ast);
+        Ok(self.file_cxs.alloc(FileCx {
+            source,
+            ast,
+            resolver,
+            fns,
+            kind,
+            candidate,
+        }))
+    }
+
+    fn parse_tree(&self, source: &Arc<SourceFile>) -> Result<&'a syn::File, ParseFailure> {
         if let Err(deep) = nesting::measure(&source.text, crate::MAX_NESTING) {
             return Err(ParseFailure {
                 source: source.clone(),
@@ -314,19 +438,7 @@ impl<'a> CrateCx<'a> {
                 message: e.to_string(),
             }
         })?;
-        let ast: &'a syn::File = self.asts.alloc(ast);
-        let resolver = Resolver::new(ast);
-        let mut fns = Vec::new();
-        collect_fns(&ast.items, None, false, &mut fns);
-        let kind = self.target_kind(&source.path, ast);
-        Ok(self.file_cxs.alloc(FileCx {
-            source,
-            ast,
-            resolver,
-            fns,
-            kind,
-            candidate,
-        }))
+        Ok(self.asts.alloc(ast))
     }
 
     fn target_kind(&self, path: &Path, ast: &syn::File) -> TargetKind {
@@ -356,10 +468,13 @@ impl<'a> CrateCx<'a> {
         let has_lib = *self
             .has_lib
             .get_or_init(|| root.join("src/lib.rs").is_file());
-        if !has_lib && root.join("src/main.rs").is_file() {
+        let has_main_rs = *self
+            .has_main_rs
+            .get_or_init(|| root.join("src/main.rs").is_file());
+        if !has_lib && has_main_rs {
             return TargetKind::Bin;
         }
-        if has_lib && root.join("src/main.rs").is_file() {
+        if has_lib && has_main_rs {
             // Both: a module belongs to the binary if only `main.rs` declares it.
             let stem = rel.file_stem().and_then(|s| s.to_str()).unwrap_or("");
             let stem = if stem == "mod" {
@@ -370,9 +485,10 @@ impl<'a> CrateCx<'a> {
             } else {
                 stem
             };
+            // Read once per package (cached), not once per file.
             let declares = |f: &str| {
-                std::fs::read_to_string(root.join(f))
-                    .is_ok_and(|t| t.contains(&format!("mod {stem}")))
+                self.text(&root.join(f))
+                    .is_some_and(|t| t.text.contains(&format!("mod {stem}")))
             };
             if declares("src/main.rs") && !declares("src/lib.rs") {
                 return TargetKind::Bin;
@@ -452,15 +568,183 @@ impl<'a> CrateCx<'a> {
 
     /// Whether code in `from` can name items of `other` without a crate path.
     fn same_crate(&self, from: &Path, other: &Path) -> bool {
-        let (a, b) = (self.crate_key(from), self.crate_key(other));
-        a == b
-            || (a.starts_with("test:") && b == "test-shared")
-            || (a == "test-shared" && b.starts_with("test:"))
+        same_crate_keys(&self.crate_key(from), &self.crate_key(other))
     }
 
     /// Files of `from`'s crate whose text mentions `needle` as a whole word after one
-    /// of `introducers` (`fn`, `static`, `struct`…), parsed. Candidates come first.
+    /// of `introducers` (`fn`, `static`, `struct`…), parsed. Candidates come first (in
+    /// the order given), then the other files of the package (in walk order).
+    ///
+    /// Answered from the package's word index (built once), so a lookup reads and
+    /// parses only the files that hold the word; answers are remembered.
     pub fn files_defining(
+        &self,
+        from: &FileCx<'_>,
+        needle: &str,
+        introducers: &[&str],
+    ) -> Vec<&'a FileCx<'a>> {
+        let krate = match &self.package.root {
+            Some(_) => self.crate_key(&from.source.path),
+            None => format!("{:?}", from.source.path),
+        };
+        let key = (krate, needle.to_string(), introducers.join(" "));
+        if let Some(v) = self.def_lookups.borrow().get(&key) {
+            return v.clone();
+        }
+        let v = if indexable(needle) {
+            self.files_defining_indexed(from, needle, introducers)
+        } else {
+            self.files_defining_scan(from, needle, introducers)
+        };
+        self.def_lookups.borrow_mut().insert(key, v.clone());
+        v
+    }
+
+    /// The word index, built on first use from every package file and candidate.
+    fn index(&self) -> Ref<'_, NameIndex> {
+        if self.index.borrow().is_none() {
+            let built = self.build_index();
+            *self.index.borrow_mut() = Some(built);
+        }
+        Ref::map(self.index.borrow(), |i| {
+            i.as_ref().expect("the index was just built")
+        })
+    }
+
+    fn build_index(&self) -> NameIndex {
+        let mut index = NameIndex::default();
+        let mut buf = Vec::new();
+        let walk = self.package_files();
+        let candidates: Vec<PathBuf> = self
+            .candidates
+            .borrow()
+            .iter()
+            .map(|c| c.source.path.clone())
+            .collect();
+        let known = |p: &Path| self.texts.borrow().get(p).cloned();
+        for (n, path) in walk.iter().chain(&candidates).enumerate() {
+            if n >= walk.len() && index.ids.contains_key(path) {
+                continue; // a candidate that is also a package file
+            }
+            let key = self.crate_key(path);
+            match known(path) {
+                Some(text) => {
+                    index.add_file(path.clone(), key, text.as_ref().map(|t| t.text.as_str()))
+                }
+                None => {
+                    buf.clear();
+                    let read = std::fs::File::open(path)
+                        .and_then(|mut f| std::io::Read::read_to_end(&mut f, &mut buf));
+                    let text = read.ok().and_then(|_| std::str::from_utf8(&buf).ok());
+                    index.add_file(path.clone(), key, text);
+                }
+            }
+            if n + 1 == walk.len() {
+                index.walk_len = index.paths.len();
+            }
+        }
+        index
+    }
+
+    fn files_defining_indexed(
+        &self,
+        from: &FileCx<'_>,
+        needle: &str,
+        introducers: &[&str],
+    ) -> Vec<&'a FileCx<'a>> {
+        let from_path = from.source.path.clone();
+        let from_key = self.crate_key(&from_path);
+        // (file, path, indexed length, offsets): the files of `from`'s crate with the
+        // word, in file order.
+        let (hits, walk_len) = {
+            let index = self.index();
+            let same: Vec<bool> = index
+                .crates
+                .iter()
+                .map(|k| same_crate_keys(&from_key, k))
+                .collect();
+            let mut hits: Vec<(u32, PathBuf, Option<usize>, Vec<u32>)> = Vec::new();
+            for &(file, offset) in index.occurrences(needle) {
+                if !same[index.crate_of[file as usize] as usize] {
+                    continue;
+                }
+                match hits.last_mut() {
+                    Some(h) if h.0 == file => h.3.push(offset),
+                    _ => hits.push((
+                        file,
+                        index.paths[file as usize].clone(),
+                        index.lens[file as usize],
+                        vec![offset],
+                    )),
+                }
+            }
+            (hits, index.walk_len)
+        };
+        let parsed_text = |path: &Path| -> Option<Arc<SourceFile>> {
+            match self.parsed.borrow().get(path) {
+                Some(Some(f)) => Some(f.source.clone()),
+                _ => None,
+            }
+        };
+        // The files whose occurrences are definitions, in file order.
+        let mut matching: Vec<(u32, PathBuf)> = Vec::new();
+        for (file, path, len, offsets) in hits {
+            let Some(text) = parsed_text(&path).or_else(|| self.text(&path)) else {
+                continue;
+            };
+            let found = if len == Some(text.text.len()) {
+                offsets
+                    .iter()
+                    .any(|&at| defines_at(&text.text, at as usize, needle, introducers))
+            } else {
+                // Changed on disk since it was indexed: search it all.
+                defines(&text.text, needle, introducers)
+            };
+            if found {
+                matching.push((file, path));
+            }
+        }
+        matching.sort_unstable_by_key(|(file, _)| *file);
+        let mut out: Vec<&'a FileCx<'a>> = Vec::new();
+        let mut taken: HashSet<PathBuf> = HashSet::new();
+        {
+            let positions = self.candidate_pos.borrow();
+            let candidates = self.candidates.borrow();
+            let mut cands: Vec<usize> = matching
+                .iter()
+                .filter_map(|(_, p)| positions.get(p))
+                .flatten()
+                .copied()
+                .collect();
+            cands.sort_unstable();
+            for i in cands {
+                out.push(candidates[i]);
+                taken.insert(candidates[i].source.path.clone());
+            }
+        }
+        if self.package.root.is_none()
+            && !taken.contains(&from_path)
+            && defines(&from.source.text, needle, introducers)
+        {
+            if let Some(f) = self.parsed.borrow().get(&from_path).copied().flatten() {
+                taken.insert(from_path.clone());
+                out.push(f);
+            }
+        }
+        for (file, path) in matching {
+            if file as usize >= walk_len || taken.contains(&path) {
+                continue;
+            }
+            if let Some(f) = self.file(&path) {
+                out.push(f);
+            }
+        }
+        out
+    }
+
+    /// [`CrateCx::files_defining`] by reading and searching every file: for needles
+    /// the index does not hold (keywords, non-identifiers).
+    fn files_defining_scan(
         &self,
         from: &FileCx<'_>,
         needle: &str,
@@ -563,42 +847,180 @@ impl<'a> CrateCx<'a> {
     }
 }
 
+/// Whether crate keys `a` and `b` (see `CrateCx::crate_key`) name items of each other
+/// without a crate path.
+fn same_crate_keys(a: &str, b: &str) -> bool {
+    a == b
+        || (a.starts_with("test:") && b == "test-shared")
+        || (a == "test-shared" && b.starts_with("test:"))
+}
+
 /// Whether `text` has `needle` as a word right after one of `introducers` (or
 /// anywhere, when `introducers` is empty).
 fn defines(text: &str, needle: &str, introducers: &[&str]) -> bool {
+    memchr::memmem::find_iter(text.as_bytes(), needle.as_bytes())
+        .any(|at| defines_at(text, at, needle, introducers))
+}
+
+/// Whether the occurrence of `needle` at byte `at` of `text` is a whole word right
+/// after one of `introducers` (or any whole word, when `introducers` is empty).
+fn defines_at(text: &str, at: usize, needle: &str, introducers: &[&str]) -> bool {
     let bytes = text.as_bytes();
-    memchr::memmem::find_iter(bytes, needle.as_bytes()).any(|at| {
-        let end = at + needle.len();
-        let word_end = bytes.get(end).is_none_or(|b| !is_ident_byte(*b));
-        let word_start = at == 0 || !is_ident_byte(bytes[at - 1]);
-        if !(word_end && word_start) {
-            return false;
-        }
-        if introducers.is_empty() {
-            return true;
-        }
-        let before = text[..at].trim_end();
-        let before = before.strip_suffix("mut").map_or(before, str::trim_end);
-        // `lazy_static! { static ref NAME: … }`
-        let before = if introducers.contains(&"ref") {
-            before.strip_suffix("ref").map_or(before, |b| {
-                if b.trim_end().ends_with("static") {
-                    "ref"
-                } else {
-                    before
-                }
-            })
-        } else {
-            before
-        };
-        introducers.iter().any(|i| {
-            before.ends_with(i)
-                && before[..before.len() - i.len()]
-                    .chars()
-                    .next_back()
-                    .is_none_or(|c| !c.is_alphanumeric() && c != '_')
+    if bytes.get(at..at + needle.len()) != Some(needle.as_bytes()) {
+        return false;
+    }
+    let end = at + needle.len();
+    let word_end = bytes.get(end).is_none_or(|b| !is_ident_byte(*b));
+    let word_start = at == 0 || !is_ident_byte(bytes[at - 1]);
+    if !(word_end && word_start) {
+        return false;
+    }
+    if introducers.is_empty() {
+        return true;
+    }
+    let before = text[..at].trim_end();
+    let before = before.strip_suffix("mut").map_or(before, str::trim_end);
+    // `lazy_static! { static ref NAME: … }`
+    let before = if introducers.contains(&"ref") {
+        before.strip_suffix("ref").map_or(before, |b| {
+            if b.trim_end().ends_with("static") {
+                "ref"
+            } else {
+                before
+            }
         })
+    } else {
+        before
+    };
+    introducers.iter().any(|i| {
+        before.ends_with(i)
+            && before[..before.len() - i.len()]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !c.is_alphanumeric() && c != '_')
     })
+}
+
+/// Words the index leaves out (keywords: never a name looked up, and the most
+/// frequent words); a lookup of one of them searches every file instead.
+const UNINDEXED_WORDS: &[&str] = &[
+    "as", "break", "const", "continue", "crate", "else", "enum", "extern", "false", "fn", "for",
+    "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return",
+    "self", "Self", "static", "struct", "super", "trait", "true", "type", "unsafe", "use", "where",
+    "while", "dyn", "async", "await",
+];
+
+/// Whether lookups of `needle` can be answered by the index: an ASCII identifier
+/// (a maximal run of identifier bytes, as `defines` sees words) that is indexed.
+fn indexable(needle: &str) -> bool {
+    !needle.is_empty()
+        && needle.bytes().all(is_ident_byte)
+        && !needle.as_bytes()[0].is_ascii_digit()
+        && !UNINDEXED_WORDS.contains(&needle)
+}
+
+/// A hasher for keys that are already hashes.
+#[derive(Default)]
+struct WordHasher(u64);
+
+impl std::hash::Hasher for WordHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+fn word_hash(word: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in word {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h ^ (h >> 29)
+}
+
+/// Where each identifier occurs in the files of a package: one pass over the package
+/// when the first cross-file lookup comes, so that later lookups cost what their hits
+/// cost (a lookup that searched every file made many lookups quadratic). Only the
+/// positions are kept, not the texts.
+#[derive(Default)]
+struct NameIndex {
+    /// The package's files in walk order, then candidates outside the walk.
+    paths: Vec<PathBuf>,
+    /// How many of `paths` come from the package walk.
+    walk_len: usize,
+    ids: HashMap<PathBuf, u32>,
+    /// Each file's crate, an index into `crates`.
+    crate_of: Vec<u32>,
+    /// Crate keys (see `CrateCx::crate_key`).
+    crates: Vec<String>,
+    /// The length of the text indexed; `None` when unreadable or not UTF-8.
+    lens: Vec<Option<usize>>,
+    /// Word hash → (file, byte offset) of each whole-word occurrence, in file order.
+    words: HashMap<u64, Vec<(u32, u32)>, BuildHasherDefault<WordHasher>>,
+    /// Files too large for 32-bit offsets: searched at every lookup.
+    unindexed: Vec<(u32, u32)>,
+}
+
+impl NameIndex {
+    fn add_file(&mut self, path: PathBuf, crate_key: String, text: Option<&str>) {
+        let id = self.paths.len() as u32;
+        let krate = match self.crates.iter().position(|k| *k == crate_key) {
+            Some(i) => i as u32,
+            None => {
+                self.crates.push(crate_key);
+                (self.crates.len() - 1) as u32
+            }
+        };
+        self.ids.insert(path.clone(), id);
+        self.paths.push(path);
+        self.crate_of.push(krate);
+        self.lens.push(text.map(str::len));
+        let Some(text) = text else { return };
+        if u32::try_from(text.len()).is_err() {
+            self.lens[id as usize] = None;
+            self.unindexed.push((id, 0));
+            return;
+        }
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            if !is_ident_byte(bytes[i]) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < bytes.len() && is_ident_byte(bytes[i]) {
+                i += 1;
+            }
+            let word = &bytes[start..i];
+            if word[0].is_ascii_digit()
+                || (word.len() <= 8 && UNINDEXED_WORDS.iter().any(|w| w.as_bytes() == word))
+            {
+                continue;
+            }
+            self.words
+                .entry(word_hash(word))
+                .or_default()
+                .push((id, start as u32));
+        }
+    }
+
+    /// Where `word` may occur (a hash match: callers check the text), in file order.
+    /// Files not indexed come last with offset 0, for a full search.
+    fn occurrences(&self, word: &str) -> impl Iterator<Item = &(u32, u32)> {
+        self.words
+            .get(&word_hash(word.as_bytes()))
+            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .chain(&self.unindexed)
+    }
 }
 
 fn is_ident_byte(b: u8) -> bool {
