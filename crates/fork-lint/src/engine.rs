@@ -112,6 +112,11 @@ pub struct Report {
 /// [`crate::analysis::nesting`]). No hand-written Rust comes close.
 pub const MAX_NESTING: usize = 2_000;
 
+/// Files larger than this are not parsed: `syn`'s tree takes about 130 bytes of
+/// memory per byte of source, so a 50 MB file would need 6.5 GB (and a minute). The
+/// largest hand-written or generated file in the registry sweep is 4 MB.
+pub const MAX_FILE_BYTES: usize = 8 << 20;
+
 /// The stack of the threads that parse and analyse: deep enough for [`MAX_NESTING`]
 /// levels of the most stack-hungry construct in a debug build, with a wide margin.
 const STACK_SIZE: usize = 256 << 20;

@@ -25,6 +25,7 @@ pub mod suppression;
 pub use config::{Config, ConfigError, RuleSet};
 pub use diagnostic::{Diagnostic, Label, LabelKind, Position, Severity, Span};
 pub use engine::{
-    InputError, InputFile, LintOptions, MAX_NESTING, Report, Stats, lint, lint_source,
+    InputError, InputFile, LintOptions, MAX_FILE_BYTES, MAX_NESTING, Report, Stats, lint,
+    lint_source,
 };
 pub use rules::Rule;

@@ -418,6 +418,18 @@ impl<'a> CrateCx<'a> {
     }
 
     fn parse_tree(&self, source: &Arc<SourceFile>) -> Result<&'a syn::File, ParseFailure> {
+        if source.text.len() > crate::MAX_FILE_BYTES {
+            return Err(ParseFailure {
+                source: source.clone(),
+                line: 1,
+                column0: 0,
+                message: format!(
+                    "the file is {:.1} MiB, larger than the {} MiB fork-lint parses (the syntax tree takes about 130 bytes of memory per byte of source): not analysed",
+                    source.text.len() as f64 / f64::from(1 << 20),
+                    crate::MAX_FILE_BYTES >> 20
+                ),
+            });
+        }
         if let Err(deep) = nesting::measure(&source.text, crate::MAX_NESTING) {
             return Err(ParseFailure {
                 source: source.clone(),
@@ -583,6 +595,21 @@ impl<'a> CrateCx<'a> {
         needle: &str,
         introducers: &[&str],
     ) -> Vec<&'a FileCx<'a>> {
+        // Without a package every file is a crate of its own, so only `from` can
+        // define the name. (Going through the index made each lookup walk every other
+        // file's crate: quadratic in the number of files.)
+        if self.package.root.is_none() {
+            if !defines(&from.source.text, needle, introducers) {
+                return Vec::new();
+            }
+            let own = self
+                .parsed
+                .borrow()
+                .get(&from.source.path)
+                .copied()
+                .flatten();
+            return own.into_iter().collect();
+        }
         let krate = match &self.package.root {
             Some(_) => self.crate_key(&from.source.path),
             None => format!("{:?}", from.source.path),
