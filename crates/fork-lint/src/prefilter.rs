@@ -130,6 +130,14 @@ impl Prefilter {
     }
 }
 
+/// For each offset (in increasing order), whether the prefilter's lexer takes the byte
+/// there for code rather than a comment or a string or character literal. For tests.
+#[doc(hidden)]
+pub fn in_code(bytes: &[u8], offsets: &[usize]) -> Vec<bool> {
+    let mut lexer = Lexer::new(bytes);
+    offsets.iter().map(|&at| lexer.is_code(at)).collect()
+}
+
 fn is_ident_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
 }

@@ -26,7 +26,7 @@ pub mod threads;
 pub mod types;
 pub mod walk;
 
-use std::cell::{OnceCell, Ref, RefCell};
+use std::cell::{OnceCell, RefCell, RefMut};
 use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasherDefault;
 use std::path::{Path, PathBuf};
@@ -264,10 +264,10 @@ pub struct CrateCx<'a> {
     /// Where each candidate is in `candidates` (a file given twice is there twice).
     candidate_pos: RefCell<HashMap<PathBuf, Vec<usize>>>,
     package_files: OnceCell<Vec<PathBuf>>,
-    /// Texts read for lookups (only files whose words answered one), and candidates.
+    /// Texts of parsed files (candidates, and files parsed for lookups).
     texts: RefCell<HashMap<PathBuf, Option<Arc<SourceFile>>>>,
-    /// Which files hold which words: built on the first cross-file lookup.
-    index: RefCell<Option<NameIndex>>,
+    /// The package's files, read on the first cross-file lookup.
+    package_texts: RefCell<Option<PackageTexts>>,
     fn_lookups: RefCell<HashMap<String, Vec<FnRef<'a>>>>,
     /// Answers of [`CrateCx::files_defining`]: (crate, needle, introducers).
     def_lookups: RefCell<HashMap<LookupKey, Vec<&'a FileCx<'a>>>>,
@@ -314,7 +314,7 @@ impl<'a> CrateCx<'a> {
             candidate_pos: RefCell::default(),
             package_files: OnceCell::new(),
             texts: RefCell::default(),
-            index: RefCell::default(),
+            package_texts: RefCell::default(),
             fn_lookups: RefCell::default(),
             def_lookups: RefCell::default(),
             forks: OnceCell::new(),
@@ -329,7 +329,7 @@ impl<'a> CrateCx<'a> {
     /// that is done but cannot be dropped yet.
     pub fn release_caches(&self) {
         self.texts.borrow_mut().clear();
-        self.index.borrow_mut().take();
+        self.package_texts.borrow_mut().take();
         self.def_lookups.borrow_mut().clear();
         self.fn_lookups.borrow_mut().clear();
     }
@@ -359,11 +359,11 @@ impl<'a> CrateCx<'a> {
                 candidates.push(fcx);
                 drop(candidates);
                 // Normally every candidate is added before the first lookup; if not, the
-                // index and the answers learn about this one.
-                if let Some(index) = self.index.borrow_mut().as_mut() {
-                    if !index.ids.contains_key(&path) {
+                // package's texts and the answers learn about this one.
+                if let Some(texts) = self.package_texts.borrow_mut().as_mut() {
+                    if !texts.ids.contains_key(&path) {
                         let key = self.crate_key(&path);
-                        index.add_file(path, key, Some(&fcx.source.text));
+                        texts.add_file(path, key, Some(Text::Source(fcx.source.clone())));
                     }
                 }
                 self.def_lookups.borrow_mut().clear();
@@ -513,6 +513,26 @@ impl<'a> CrateCx<'a> {
         if let Some(t) = self.texts.borrow().get(path) {
             return t.clone();
         }
+        // Read already, for lookups: the text moves into the `SourceFile`.
+        let known = self.package_texts.borrow_mut().as_mut().and_then(|p| {
+            let id = *p.ids.get(path)? as usize;
+            let source = match p.texts[id].take()? {
+                Text::Raw(raw) => Arc::new(SourceFile::new(
+                    path.to_path_buf(),
+                    self.display_name(path),
+                    raw.into_string(),
+                )),
+                Text::Source(source) => source,
+            };
+            p.texts[id] = Some(Text::Source(source.clone()));
+            Some(source)
+        });
+        if let Some(source) = known {
+            self.texts
+                .borrow_mut()
+                .insert(path.to_path_buf(), Some(source.clone()));
+            return Some(source);
+        }
         let text = std::fs::read(path)
             .ok()
             .and_then(|b| String::from_utf8(b).ok());
@@ -578,17 +598,13 @@ impl<'a> CrateCx<'a> {
         }
     }
 
-    /// Whether code in `from` can name items of `other` without a crate path.
-    fn same_crate(&self, from: &Path, other: &Path) -> bool {
-        same_crate_keys(&self.crate_key(from), &self.crate_key(other))
-    }
-
     /// Files of `from`'s crate whose text mentions `needle` as a whole word after one
     /// of `introducers` (`fn`, `static`, `struct`…), parsed. Candidates come first (in
     /// the order given), then the other files of the package (in walk order).
     ///
-    /// Answered from the package's word index (built once), so a lookup reads and
-    /// parses only the files that hold the word; answers are remembered.
+    /// The package's files are read once (on the first lookup); answers are
+    /// remembered; once lookups have searched many times the package's size, an index
+    /// of its words answers them instead (see [`PackageTexts`]).
     pub fn files_defining(
         &self,
         from: &FileCx<'_>,
@@ -618,29 +634,25 @@ impl<'a> CrateCx<'a> {
         if let Some(v) = self.def_lookups.borrow().get(&key) {
             return v.clone();
         }
-        let v = if indexable(needle) {
-            self.files_defining_indexed(from, needle, introducers)
-        } else {
-            self.files_defining_scan(from, needle, introducers)
-        };
+        let v = self.files_defining_uncached(from, needle, introducers);
         self.def_lookups.borrow_mut().insert(key, v.clone());
         v
     }
 
-    /// The word index, built on first use from every package file and candidate.
-    fn index(&self) -> Ref<'_, NameIndex> {
-        if self.index.borrow().is_none() {
-            let built = self.build_index();
-            *self.index.borrow_mut() = Some(built);
+    /// The package's texts, read on first use: every package file, then the
+    /// candidates outside the package walk.
+    fn package_texts(&self) -> RefMut<'_, PackageTexts> {
+        if self.package_texts.borrow().is_none() {
+            let built = self.read_package_texts();
+            *self.package_texts.borrow_mut() = Some(built);
         }
-        Ref::map(self.index.borrow(), |i| {
-            i.as_ref().expect("the index was just built")
+        RefMut::map(self.package_texts.borrow_mut(), |t| {
+            t.as_mut().expect("the texts were just read")
         })
     }
 
-    fn build_index(&self) -> NameIndex {
-        let mut index = NameIndex::default();
-        let mut buf = Vec::new();
+    fn read_package_texts(&self) -> PackageTexts {
+        let mut texts = PackageTexts::default();
         let walk = self.package_files();
         let candidates: Vec<PathBuf> = self
             .candidates
@@ -648,32 +660,31 @@ impl<'a> CrateCx<'a> {
             .iter()
             .map(|c| c.source.path.clone())
             .collect();
-        let known = |p: &Path| self.texts.borrow().get(p).cloned();
         for (n, path) in walk.iter().chain(&candidates).enumerate() {
-            if n >= walk.len() && index.ids.contains_key(path) {
+            if n == walk.len() {
+                texts.walk_len = texts.paths.len();
+            }
+            if n >= walk.len() && texts.ids.contains_key(path) {
                 continue; // a candidate that is also a package file
             }
             let key = self.crate_key(path);
-            match known(path) {
-                Some(text) => {
-                    index.add_file(path.clone(), key, text.as_ref().map(|t| t.text.as_str()))
-                }
-                None => {
-                    buf.clear();
-                    let read = std::fs::File::open(path)
-                        .and_then(|mut f| std::io::Read::read_to_end(&mut f, &mut buf));
-                    let text = read.ok().and_then(|_| std::str::from_utf8(&buf).ok());
-                    index.add_file(path.clone(), key, text);
-                }
-            }
-            if n + 1 == walk.len() {
-                index.walk_len = index.paths.len();
-            }
+            let known = self.texts.borrow().get(path).cloned();
+            let text = match known {
+                Some(source) => source.map(Text::Source),
+                None => std::fs::read(path)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .map(|t| Text::Raw(t.into_boxed_str())),
+            };
+            texts.add_file(path.clone(), key, text);
         }
-        index
+        if candidates.is_empty() {
+            texts.walk_len = texts.paths.len();
+        }
+        texts
     }
 
-    fn files_defining_indexed(
+    fn files_defining_uncached(
         &self,
         from: &FileCx<'_>,
         needle: &str,
@@ -681,57 +692,12 @@ impl<'a> CrateCx<'a> {
     ) -> Vec<&'a FileCx<'a>> {
         let from_path = from.source.path.clone();
         let from_key = self.crate_key(&from_path);
-        // (file, path, indexed length, offsets): the files of `from`'s crate with the
-        // word, in file order.
-        let (hits, walk_len) = {
-            let index = self.index();
-            let same: Vec<bool> = index
-                .crates
-                .iter()
-                .map(|k| same_crate_keys(&from_key, k))
-                .collect();
-            let mut hits: Vec<(u32, PathBuf, Option<usize>, Vec<u32>)> = Vec::new();
-            for &(file, offset) in index.occurrences(needle) {
-                if !same[index.crate_of[file as usize] as usize] {
-                    continue;
-                }
-                match hits.last_mut() {
-                    Some(h) if h.0 == file => h.3.push(offset),
-                    _ => hits.push((
-                        file,
-                        index.paths[file as usize].clone(),
-                        index.lens[file as usize],
-                        vec![offset],
-                    )),
-                }
-            }
-            (hits, index.walk_len)
+        // The files of `from`'s crate that define the needle, in file order.
+        let (matching, walk_len) = {
+            let mut texts = self.package_texts();
+            let matching = texts.defining(&from_key, needle, introducers);
+            (matching, texts.walk_len)
         };
-        let parsed_text = |path: &Path| -> Option<Arc<SourceFile>> {
-            match self.parsed.borrow().get(path) {
-                Some(Some(f)) => Some(f.source.clone()),
-                _ => None,
-            }
-        };
-        // The files whose occurrences are definitions, in file order.
-        let mut matching: Vec<(u32, PathBuf)> = Vec::new();
-        for (file, path, len, offsets) in hits {
-            let Some(text) = parsed_text(&path).or_else(|| self.text(&path)) else {
-                continue;
-            };
-            let found = if len == Some(text.text.len()) {
-                offsets
-                    .iter()
-                    .any(|&at| defines_at(&text.text, at as usize, needle, introducers))
-            } else {
-                // Changed on disk since it was indexed: search it all.
-                defines(&text.text, needle, introducers)
-            };
-            if found {
-                matching.push((file, path));
-            }
-        }
-        matching.sort_unstable_by_key(|(file, _)| *file);
         let mut out: Vec<&'a FileCx<'a>> = Vec::new();
         let mut taken: HashSet<PathBuf> = HashSet::new();
         {
@@ -749,62 +715,12 @@ impl<'a> CrateCx<'a> {
                 taken.insert(candidates[i].source.path.clone());
             }
         }
-        if self.package.root.is_none()
-            && !taken.contains(&from_path)
-            && defines(&from.source.text, needle, introducers)
-        {
-            if let Some(f) = self.parsed.borrow().get(&from_path).copied().flatten() {
-                taken.insert(from_path.clone());
-                out.push(f);
-            }
-        }
         for (file, path) in matching {
             if file as usize >= walk_len || taken.contains(&path) {
                 continue;
             }
             if let Some(f) = self.file(&path) {
                 out.push(f);
-            }
-        }
-        out
-    }
-
-    /// [`CrateCx::files_defining`] by reading and searching every file: for needles
-    /// the index does not hold (keywords, non-identifiers).
-    fn files_defining_scan(
-        &self,
-        from: &FileCx<'_>,
-        needle: &str,
-        introducers: &[&str],
-    ) -> Vec<&'a FileCx<'a>> {
-        let from_path = from.source.path.clone();
-        let mut out: Vec<&'a FileCx<'a>> = Vec::new();
-        for c in self.candidates() {
-            if self.same_crate(&from_path, &c.source.path)
-                && defines(&c.source.text, needle, introducers)
-            {
-                out.push(c);
-            }
-        }
-        if self.package.root.is_none()
-            && !out.iter().any(|f| f.source.path == from_path)
-            && defines(&from.source.text, needle, introducers)
-        {
-            if let Some(f) = self.parsed.borrow().get(&from_path).copied().flatten() {
-                out.push(f);
-            }
-        }
-        for path in self.package_files().to_vec() {
-            if out.iter().any(|f| f.source.path == path) || !self.same_crate(&from_path, &path) {
-                continue;
-            }
-            let Some(text) = self.text(&path) else {
-                continue;
-            };
-            if defines(&text.text, needle, introducers) {
-                if let Some(f) = self.file(&path) {
-                    out.push(f);
-                }
             }
         }
         out
@@ -929,13 +845,50 @@ fn defines_at(text: &str, at: usize, needle: &str, introducers: &[&str]) -> bool
 }
 
 /// Words the index leaves out (keywords: never a name looked up, and the most
-/// frequent words); a lookup of one of them searches every file instead.
-const UNINDEXED_WORDS: &[&str] = &[
-    "as", "break", "const", "continue", "crate", "else", "enum", "extern", "false", "fn", "for",
-    "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return",
-    "self", "Self", "static", "struct", "super", "trait", "true", "type", "unsafe", "use", "where",
-    "while", "dyn", "async", "await",
-];
+/// frequent words); a lookup of one of them searches the texts instead.
+fn unindexed_word(word: &[u8]) -> bool {
+    matches!(
+        word,
+        b"as"
+            | b"break"
+            | b"const"
+            | b"continue"
+            | b"crate"
+            | b"else"
+            | b"enum"
+            | b"extern"
+            | b"false"
+            | b"fn"
+            | b"for"
+            | b"if"
+            | b"impl"
+            | b"in"
+            | b"let"
+            | b"loop"
+            | b"match"
+            | b"mod"
+            | b"move"
+            | b"mut"
+            | b"pub"
+            | b"ref"
+            | b"return"
+            | b"self"
+            | b"Self"
+            | b"static"
+            | b"struct"
+            | b"super"
+            | b"trait"
+            | b"true"
+            | b"type"
+            | b"unsafe"
+            | b"use"
+            | b"where"
+            | b"while"
+            | b"dyn"
+            | b"async"
+            | b"await"
+    )
+}
 
 /// Whether lookups of `needle` can be answered by the index: an ASCII identifier
 /// (a maximal run of identifier bytes, as `defines` sees words) that is indexed.
@@ -943,7 +896,7 @@ fn indexable(needle: &str) -> bool {
     !needle.is_empty()
         && needle.bytes().all(is_ident_byte)
         && !needle.as_bytes()[0].is_ascii_digit()
-        && !UNINDEXED_WORDS.contains(&needle)
+        && !unindexed_word(needle.as_bytes())
 }
 
 /// A hasher for keys that are already hashes.
@@ -972,12 +925,38 @@ fn word_hash(word: &[u8]) -> u64 {
     h ^ (h >> 29)
 }
 
-/// Where each identifier occurs in the files of a package: one pass over the package
-/// when the first cross-file lookup comes, so that later lookups cost what their hits
-/// cost (a lookup that searched every file made many lookups quadratic). Only the
-/// positions are kept, not the texts.
+/// A file's text: the `SourceFile` of a parsed file, or the bare text of one read
+/// only to be searched.
+enum Text {
+    Source(Arc<SourceFile>),
+    Raw(Box<str>),
+}
+
+impl Text {
+    fn as_str(&self) -> &str {
+        match self {
+            Text::Source(s) => &s.text,
+            Text::Raw(r) => r,
+        }
+    }
+}
+
+/// Lookups search the package this many times over before the word index is built.
+const INDEX_AFTER: usize = 16;
+
+type WordIndex = HashMap<u64, Vec<(u32, u32)>, BuildHasherDefault<WordHasher>>;
+
+/// The files of a package, read once on the first cross-file lookup, and where the
+/// words are in them.
+///
+/// A lookup searches the texts of its crate's files (`memmem`, fast) until lookups
+/// have searched [`INDEX_AFTER`] times the package's size; then an index of where
+/// each identifier occurs is built (one pass), and lookups read only the files that
+/// hold the word. Either way the work is linear in the package's size: searching
+/// every file at every lookup made many lookups quadratic, and an index built for
+/// every package costs more than the few lookups most packages need.
 #[derive(Default)]
-struct NameIndex {
+struct PackageTexts {
     /// The package's files in walk order, then candidates outside the walk.
     paths: Vec<PathBuf>,
     /// How many of `paths` come from the package walk.
@@ -987,16 +966,18 @@ struct NameIndex {
     crate_of: Vec<u32>,
     /// Crate keys (see `CrateCx::crate_key`).
     crates: Vec<String>,
-    /// The length of the text indexed; `None` when unreadable or not UTF-8.
-    lens: Vec<Option<usize>>,
+    /// `None`: unreadable or not UTF-8.
+    texts: Vec<Option<Text>>,
+    total_bytes: usize,
+    searched_bytes: usize,
+    /// A file too large for 32-bit offsets: no index, lookups always search.
+    too_large: bool,
     /// Word hash → (file, byte offset) of each whole-word occurrence, in file order.
-    words: HashMap<u64, Vec<(u32, u32)>, BuildHasherDefault<WordHasher>>,
-    /// Files too large for 32-bit offsets: searched at every lookup.
-    unindexed: Vec<(u32, u32)>,
+    words: Option<WordIndex>,
 }
 
-impl NameIndex {
-    fn add_file(&mut self, path: PathBuf, crate_key: String, text: Option<&str>) {
+impl PackageTexts {
+    fn add_file(&mut self, path: PathBuf, crate_key: String, text: Option<Text>) {
         let id = self.paths.len() as u32;
         let krate = match self.crates.iter().position(|k| *k == crate_key) {
             Some(i) => i as u32,
@@ -1008,45 +989,106 @@ impl NameIndex {
         self.ids.insert(path.clone(), id);
         self.paths.push(path);
         self.crate_of.push(krate);
-        self.lens.push(text.map(str::len));
-        let Some(text) = text else { return };
-        if u32::try_from(text.len()).is_err() {
-            self.lens[id as usize] = None;
-            self.unindexed.push((id, 0));
-            return;
+        let len = text.as_ref().map_or(0, |t| t.as_str().len());
+        self.total_bytes += len;
+        if u32::try_from(len).is_err() {
+            self.too_large = true;
+            self.words = None;
         }
-        let bytes = text.as_bytes();
-        let mut i = 0;
-        while i < bytes.len() {
-            if !is_ident_byte(bytes[i]) {
-                i += 1;
-                continue;
-            }
-            let start = i;
-            while i < bytes.len() && is_ident_byte(bytes[i]) {
-                i += 1;
-            }
-            let word = &bytes[start..i];
-            if word[0].is_ascii_digit()
-                || (word.len() <= 8 && UNINDEXED_WORDS.iter().any(|w| w.as_bytes() == word))
-            {
-                continue;
-            }
-            self.words
-                .entry(word_hash(word))
-                .or_default()
-                .push((id, start as u32));
+        if let (Some(words), Some(t)) = (self.words.as_mut(), &text) {
+            index_words(words, id, t.as_str());
         }
+        self.texts.push(text);
     }
 
-    /// Where `word` may occur (a hash match: callers check the text), in file order.
-    /// Files not indexed come last with offset 0, for a full search.
-    fn occurrences(&self, word: &str) -> impl Iterator<Item = &(u32, u32)> {
-        self.words
-            .get(&word_hash(word.as_bytes()))
-            .map_or(&[][..], Vec::as_slice)
+    /// The files of the crate `from_key` in which `needle` occurs as a whole word
+    /// after one of `introducers` (see `defines`), in file order, with their paths.
+    fn defining(
+        &mut self,
+        from_key: &str,
+        needle: &str,
+        introducers: &[&str],
+    ) -> Vec<(u32, PathBuf)> {
+        let same: Vec<bool> = self
+            .crates
             .iter()
-            .chain(&self.unindexed)
+            .map(|k| same_crate_keys(from_key, k))
+            .collect();
+        let in_crate = |file: u32| same[self.crate_of[file as usize] as usize];
+        let index_pays = self.searched_bytes > INDEX_AFTER * self.total_bytes.max(1 << 16);
+        if self.words.is_none() && index_pays && indexable(needle) && !self.too_large {
+            let mut words = WordIndex::default();
+            for (id, t) in self.texts.iter().enumerate() {
+                if let Some(t) = t {
+                    index_words(&mut words, id as u32, t.as_str());
+                }
+            }
+            self.words = Some(words);
+        }
+        let mut out = Vec::new();
+        match &self.words {
+            Some(words) if indexable(needle) => {
+                let occurrences = words
+                    .get(&word_hash(needle.as_bytes()))
+                    .map_or(&[][..], Vec::as_slice);
+                let mut last = None;
+                for &(file, at) in occurrences {
+                    if last == Some(file) || !in_crate(file) {
+                        continue;
+                    }
+                    let Some(text) = &self.texts[file as usize] else {
+                        continue;
+                    };
+                    if defines_at(text.as_str(), at as usize, needle, introducers) {
+                        last = Some(file);
+                        out.push((file, self.paths[file as usize].clone()));
+                    }
+                }
+            }
+            _ => {
+                let finder = memchr::memmem::Finder::new(needle.as_bytes());
+                let mut searched = 0;
+                for (file, text) in self.texts.iter().enumerate() {
+                    let (Some(text), true) = (text, in_crate(file as u32)) else {
+                        continue;
+                    };
+                    let text = text.as_str();
+                    searched += text.len();
+                    if finder
+                        .find_iter(text.as_bytes())
+                        .any(|at| defines_at(text, at, needle, introducers))
+                    {
+                        out.push((file as u32, self.paths[file].clone()));
+                    }
+                }
+                self.searched_bytes += searched;
+            }
+        }
+        out
+    }
+}
+
+/// Adds the whole-word occurrences of identifiers in `text` (file `id`) to `words`.
+fn index_words(words: &mut WordIndex, id: u32, text: &str) {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if !is_ident_byte(bytes[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && is_ident_byte(bytes[i]) {
+            i += 1;
+        }
+        let word = &bytes[start..i];
+        if word[0].is_ascii_digit() || unindexed_word(word) {
+            continue;
+        }
+        words
+            .entry(word_hash(word))
+            .or_default()
+            .push((id, start as u32));
     }
 }
 
