@@ -91,7 +91,11 @@ impl Rng {
 
     /// A number in `0..n` (`0` when `n` is 0).
     pub fn below(&mut self, n: usize) -> usize {
-        if n == 0 { 0 } else { (self.next() % n as u64) as usize }
+        if n == 0 {
+            0
+        } else {
+            (self.next() % n as u64) as usize
+        }
     }
 
     pub fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
@@ -186,13 +190,63 @@ pub const SNIPPETS: &[&str] = &[
 
 /// Identifiers the analyses look for.
 pub const IDENTS: &[&str] = &[
-    "fork", "vfork", "main", "lock", "read", "write", "spawn", "exit", "_exit", "waitpid",
-    "wait", "pre_exec", "before_exec", "forkrt", "procspawn", "Process", "start", "join",
-    "thread", "Mutex", "RwLock", "println", "format", "libc", "nix", "unistd", "ForkResult",
-    "Child", "Parent", "child", "pid", "drop", "flush", "init", "set_start_method",
-    "StartMethod", "Fork", "Spawn", "Forkserver", "rng", "gen", "thread_rng", "helper",
-    "Command", "execv", "BufWriter", "stdout", "COUNTER", "LOCK", "work", "task", "self",
-    "Self", "crate", "super", "r#fork", "_",
+    "fork",
+    "vfork",
+    "main",
+    "lock",
+    "read",
+    "write",
+    "spawn",
+    "exit",
+    "_exit",
+    "waitpid",
+    "wait",
+    "pre_exec",
+    "before_exec",
+    "forkrt",
+    "procspawn",
+    "Process",
+    "start",
+    "join",
+    "thread",
+    "Mutex",
+    "RwLock",
+    "println",
+    "format",
+    "libc",
+    "nix",
+    "unistd",
+    "ForkResult",
+    "Child",
+    "Parent",
+    "child",
+    "pid",
+    "drop",
+    "flush",
+    "init",
+    "set_start_method",
+    "StartMethod",
+    "Fork",
+    "Spawn",
+    "Forkserver",
+    "rng",
+    "gen",
+    "thread_rng",
+    "helper",
+    "Command",
+    "execv",
+    "BufWriter",
+    "stdout",
+    "COUNTER",
+    "LOCK",
+    "work",
+    "task",
+    "self",
+    "Self",
+    "crate",
+    "super",
+    "r#fork",
+    "_",
 ];
 
 /// Wrappers: a line range becomes the body of one of these (`{}` marks the place).
@@ -299,7 +353,12 @@ pub fn mutate(text: &str, rng: &mut Rng) -> String {
             let head = parts.next().unwrap_or("");
             let tail: String = parts.collect();
             let wrapped = format!("{head}{body}{tail}");
-            format!("{}{}\n{}", lines[..at].concat(), wrapped, lines[at + len..].concat())
+            format!(
+                "{}{}\n{}",
+                lines[..at].concat(),
+                wrapped,
+                lines[at + len..].concat()
+            )
         }
         // Splice a line from elsewhere in the file at another place.
         _ => {

@@ -16,10 +16,10 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use fork_lint::{InputFile, LintOptions, lint};
-use rayon::prelude::*;
 
 fn registry_sources() -> Vec<PathBuf> {
     let cargo_home = std::env::var_os("CARGO_HOME")
@@ -160,27 +160,38 @@ fn every_registry_file() {
     } else {
         Duration::from_secs(30)
     };
-    let done = Mutex::new(0usize);
+    // Plain threads, not a rayon pool: a `lint` call on a rayon worker that waits for
+    // its own pool would run other files' jobs meanwhile, and its time would include
+    // theirs. The oracle parses with `syn` too, so the threads get the linter's stack.
+    let next = AtomicUsize::new(0);
     let started = Instant::now();
-    // The oracle parses with `syn` too, so the sweep's threads get the linter's stack.
-    let pool = rayon::ThreadPoolBuilder::new()
-        .stack_size(256 << 20)
-        .build()
-        .unwrap();
-    let outcomes: Vec<Outcome> = pool.install(|| {
-        files
-            .par_iter()
-            .map(|f| {
-                let o = sweep_one(f);
-                let mut n = done.lock().unwrap();
-                *n += 1;
-                if *n % 2000 == 0 {
-                    eprintln!("{n} / {} files, {:?}", files.len(), started.elapsed());
-                }
-                o
-            })
-            .collect()
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let outcomes: Mutex<Vec<Outcome>> = Mutex::new(Vec::with_capacity(files.len()));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            std::thread::Builder::new()
+                .stack_size(256 << 20)
+                .spawn_scoped(scope, || {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(file) = files.get(i) else { break };
+                        let outcome = sweep_one(file);
+                        let mut all = outcomes.lock().unwrap();
+                        all.push(outcome);
+                        if all.len() % 2000 == 0 {
+                            eprintln!(
+                                "{} / {} files, {:?}",
+                                all.len(),
+                                files.len(),
+                                started.elapsed()
+                            );
+                        }
+                    }
+                })
+                .expect("a sweep thread");
+        }
     });
+    let outcomes = outcomes.into_inner().unwrap();
     let total = started.elapsed();
     let bytes: usize = outcomes.iter().map(|o| o.bytes).sum();
     let parse_errors = outcomes.iter().filter(|o| o.fl000).count();

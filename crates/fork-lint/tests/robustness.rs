@@ -546,6 +546,25 @@ fn long_lines_with_many_spans_are_linear() {
     }
 }
 
+#[test]
+fn junk_in_macro_arguments_is_linear() {
+    // `println!` arguments that do not parse as a list are parsed expression by
+    // expression; restarting after every token of a 1,900-deep failing prefix was
+    // quadratic (a 380 kB file took 28 s in a release build).
+    let junk = format!("{}; ", "- ".repeat(1900)).repeat(100);
+    let src =
+        format!("fn main() {{ unsafe {{ cmd.pre_exec(|| {{ println!({junk}); Ok(()) }}) }}; }}\n");
+    let started = Instant::now();
+    let report = lint_source("junk.rs", &src, &all_files());
+    assert_sound(&report);
+    assert_eq!(codes(&report), ["FL004"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
 // ---------------------------------------------------------------------------------
 // Fuzzer findings
 

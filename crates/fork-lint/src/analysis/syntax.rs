@@ -174,17 +174,30 @@ pub fn macro_args(mac: &syn::Macro) -> Option<Punctuated<Expr, syn::Token![,]>> 
     if let Ok(args) = parser.parse2(mac.tokens.clone()) {
         return Some(args);
     }
-    // `vec![x; n]`, `info!(target: "t", ..)` and friends: take what parses.
+    // `vec![x; n]`, `info!(target: "t", ..)` and friends: take what parses. After a
+    // token that starts no expression (`%x`, `?x`) the next one is tried; after a
+    // second failure in a row the rest of the argument is skipped, so that a long run
+    // of junk (`- - - … ;`) costs linear, not quadratic, time.
     let parser = |input: syn::parse::ParseStream<'_>| {
         let mut out = Punctuated::new();
+        let mut failed_last = false;
         while !input.is_empty() {
             let fork = input.fork();
             if let Ok(e) = fork.parse::<Expr>() {
                 use syn::parse::discouraged::Speculative;
                 input.advance_to(&fork);
                 out.push(e);
-            } else {
+                failed_last = false;
+            } else if !failed_last {
                 input.parse::<proc_macro2::TokenTree>()?;
+                failed_last = true;
+            } else {
+                while !(input.is_empty()
+                    || input.peek(syn::Token![,])
+                    || input.peek(syn::Token![;]))
+                {
+                    input.parse::<proc_macro2::TokenTree>()?;
+                }
             }
             if input.peek(syn::Token![,])
                 || input.peek(syn::Token![;])
