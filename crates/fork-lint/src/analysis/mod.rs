@@ -549,7 +549,33 @@ impl<'a> CrateCx<'a> {
         source
     }
 
+    /// The name to show for a file the analysis read on its own: written the way the
+    /// candidates' names are (relative to the workspace root under `cargo fork-lint`, as
+    /// given on the command line otherwise), by swapping a candidate's path prefix for
+    /// its name prefix.
     fn display_name(&self, path: &Path) -> String {
+        for c in self.candidates.borrow().iter() {
+            let (cpath, cname) = (&c.source.path, Path::new(&c.source.name));
+            // The candidate's name is its path with some prefix replaced (or removed).
+            let mut common = 0;
+            for (a, b) in cpath.components().rev().zip(cname.components().rev()) {
+                if a != b {
+                    break;
+                }
+                common += 1;
+            }
+            let path_prefix: PathBuf = cpath
+                .components()
+                .take(cpath.components().count() - common)
+                .collect();
+            let name_prefix: PathBuf = cname
+                .components()
+                .take(cname.components().count() - common)
+                .collect();
+            if let Ok(rest) = path.strip_prefix(&path_prefix) {
+                return crate::discover::display(&name_prefix.join(rest));
+            }
+        }
         crate::discover::display(path)
     }
 
