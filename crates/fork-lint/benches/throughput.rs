@@ -7,6 +7,7 @@
 //! ```text
 //! cargo bench -p fork-lint --bench throughput                 # the numbers in docs/performance.md
 //! cargo bench -p fork-lint --bench throughput -- --scale      # + linear-scaling cases
+//! cargo bench -p fork-lint --bench throughput -- --scale-only # only those
 //! cargo bench -p fork-lint --bench throughput -- --verify     # + prefilter on vs off, same findings?
 //! cargo bench -p fork-lint --bench throughput -- --runs 5 --corpus DIR --synthetic --jobs 2
 //! cargo bench -p fork-lint --bench throughput -- --cli target/release/fork-lint \
@@ -55,6 +56,13 @@ fn main() {
     let jobs = opts
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if opts.scale_only {
+        let mut table = Table::default();
+        table.machine(jobs);
+        scale(&opts, &bench_dir, jobs, &mut table);
+        println!("{}", table.render());
+        return;
+    }
 
     let (corpus, what) = match &opts.corpus {
         Some(dir) => (dir.clone(), format!("the tree at {}", dir.display())),
@@ -180,6 +188,7 @@ struct Options {
     corpus: Option<PathBuf>,
     synthetic: bool,
     scale: bool,
+    scale_only: bool,
     verify: bool,
     external: bool,
     cli: Option<PathBuf>,
@@ -195,6 +204,7 @@ impl Options {
             corpus: None,
             synthetic: false,
             scale: false,
+            scale_only: false,
             verify: false,
             external: true,
             cli: None,
@@ -215,6 +225,7 @@ impl Options {
                 "--corpus" => o.corpus = Some(PathBuf::from(value())),
                 "--synthetic" => o.synthetic = true,
                 "--scale" => o.scale = true,
+                "--scale-only" => o.scale_only = true,
                 "--verify" => o.verify = true,
                 "--no-external" => o.external = false,
                 "--cli" => o.cli = Some(PathBuf::from(value())),
@@ -1052,12 +1063,14 @@ impl Table {
             writeln!(s, "{h}").unwrap();
         }
         writeln!(s).unwrap();
-        writeln!(
-            s,
-            "| what | wall s (median) | CPU s | lines/s | × fork-lint | peak RSS MB | notes |"
-        )
-        .unwrap();
-        writeln!(s, "|---|---|---|---|---|---|---|").unwrap();
+        if !self.rows.is_empty() {
+            writeln!(
+                s,
+                "| what | wall s (median) | CPU s | lines/s | × fork-lint | peak RSS MB | notes |"
+            )
+            .unwrap();
+            writeln!(s, "|---|---|---|---|---|---|---|").unwrap();
+        }
         for r in &self.rows {
             writeln!(s, "{r}").unwrap();
         }
