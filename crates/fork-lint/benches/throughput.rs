@@ -511,7 +511,7 @@ pub fn run_child_{f}() -> i32 {{
 
 fn scale(opts: &Options, bench_dir: &Path, jobs: usize, table: &mut Table) {
     type Make = fn(&Path, usize);
-    let cases: [(&str, &str, Make, [usize; 2]); 3] = [
+    let cases: [(&str, &str, Make, [usize; 2]); 4] = [
         (
             "tiny",
             "tiny files (1 in 100 forks), per file",
@@ -523,6 +523,12 @@ fn scale(opts: &Options, bench_dir: &Path, jobs: usize, table: &mut Table) {
             "fork points in one package (each in its own file, calling a helper of another), per fork point",
             many_forks,
             [1_000, 4_000],
+        ),
+        (
+            "tests",
+            "integration tests (each a crate of its own) forking and calling a shared helper, per test",
+            many_test_crates,
+            [500, 2_000],
         ),
         (
             "onefile",
@@ -598,6 +604,36 @@ pub fn run_{i}() {{
 "#
         );
         fs::write(dir.join(format!("src/f{i}.rs")), text).expect("write a fork file");
+    });
+}
+
+/// `n` integration tests (each a crate of its own) whose child calls a helper of
+/// `tests/common/mod.rs`.
+fn many_test_crates(dir: &Path, n: usize) {
+    package(dir, "tests");
+    fs::write(dir.join("src/lib.rs"), "pub fn lib() {}\n").expect("write lib.rs");
+    fs::create_dir_all(dir.join("tests/common")).expect("create tests/common");
+    fs::write(
+        dir.join("tests/common/mod.rs"),
+        "pub fn helper(x: u32) -> u32 { x + 1 }\n",
+    )
+    .expect("write the shared module");
+    (0..n).into_par_iter().for_each(|i| {
+        let text = format!(
+            r#"mod common;
+#[test]
+fn t{i}() {{
+    let pid = unsafe {{ libc::fork() }};
+    if pid == 0 {{
+        let v = common::helper({i});
+        println!("{{v}}");
+        unsafe {{ libc::_exit(0) }};
+    }}
+    unsafe {{ libc::waitpid(pid, std::ptr::null_mut(), 0) }};
+}}
+"#
+        );
+        fs::write(dir.join(format!("tests/t{i}.rs")), text).expect("write a test");
     });
 }
 

@@ -990,8 +990,12 @@ struct PackageTexts {
     ids: HashMap<PathBuf, u32>,
     /// Each file's crate, an index into `crates`.
     crate_of: Vec<u32>,
-    /// Crate keys (see `CrateCx::crate_key`).
+    /// Crate keys (see `CrateCx::crate_key`), their indices, the files of each (in
+    /// order), and the integration-test crates (`test:…`).
     crates: Vec<String>,
+    crate_ids: HashMap<String, u32>,
+    files_of: Vec<Vec<u32>>,
+    test_crates: Vec<u32>,
     /// `None`: unreadable or not UTF-8.
     texts: Vec<Option<Text>>,
     total_bytes: usize,
@@ -1005,16 +1009,23 @@ struct PackageTexts {
 impl PackageTexts {
     fn add_file(&mut self, path: PathBuf, crate_key: String, text: Option<Text>) {
         let id = self.paths.len() as u32;
-        let krate = match self.crates.iter().position(|k| *k == crate_key) {
-            Some(i) => i as u32,
+        let krate = match self.crate_ids.get(&crate_key) {
+            Some(&i) => i,
             None => {
+                let i = self.crates.len() as u32;
+                if crate_key.starts_with("test:") {
+                    self.test_crates.push(i);
+                }
+                self.crate_ids.insert(crate_key.clone(), i);
                 self.crates.push(crate_key);
-                (self.crates.len() - 1) as u32
+                self.files_of.push(Vec::new());
+                i
             }
         };
         self.ids.insert(path.clone(), id);
         self.paths.push(path);
         self.crate_of.push(krate);
+        self.files_of[krate as usize].push(id);
         let len = text.as_ref().map_or(0, |t| t.as_str().len());
         self.total_bytes += len;
         if u32::try_from(len).is_err() {
@@ -1035,12 +1046,23 @@ impl PackageTexts {
         needle: &str,
         introducers: &[&str],
     ) -> Vec<(u32, PathBuf)> {
-        let same: Vec<bool> = self
-            .crates
-            .iter()
-            .map(|k| same_crate_keys(from_key, k))
-            .collect();
-        let in_crate = |file: u32| same[self.crate_of[file as usize] as usize];
+        // The crates whose items `from_key`'s code names without a path (see
+        // `same_crate_keys`), sorted.
+        let mut same: Vec<u32> = Vec::new();
+        same.extend(self.crate_ids.get(from_key));
+        if from_key.starts_with("test:") {
+            same.extend(self.crate_ids.get("test-shared"));
+        }
+        if from_key == "test-shared" {
+            same.extend(&self.test_crates);
+        }
+        same.sort_unstable();
+        same.dedup();
+        debug_assert!(
+            same.iter()
+                .all(|&c| same_crate_keys(from_key, &self.crates[c as usize]))
+        );
+        let in_crate = |file: u32| same.binary_search(&self.crate_of[file as usize]).is_ok();
         let index_pays = self.searched_bytes > INDEX_AFTER * self.total_bytes.max(1 << 16);
         if self.words.is_none() && index_pays && indexable(needle) && !self.too_large {
             let mut words = WordIndex::default();
@@ -1073,9 +1095,14 @@ impl PackageTexts {
             }
             _ => {
                 let finder = memchr::memmem::Finder::new(needle.as_bytes());
+                let mut files: Vec<u32> = same
+                    .iter()
+                    .flat_map(|&c| self.files_of[c as usize].iter().copied())
+                    .collect();
+                files.sort_unstable();
                 let mut searched = 0;
-                for (file, text) in self.texts.iter().enumerate() {
-                    let (Some(text), true) = (text, in_crate(file as u32)) else {
+                for file in files {
+                    let Some(text) = &self.texts[file as usize] else {
                         continue;
                     };
                     let text = text.as_str();
@@ -1084,7 +1111,7 @@ impl PackageTexts {
                         .find_iter(text.as_bytes())
                         .any(|at| defines_at(text, at, needle, introducers))
                     {
-                        out.push((file as u32, self.paths[file].clone()));
+                        out.push((file, self.paths[file as usize].clone()));
                     }
                 }
                 self.searched_bytes += searched;
