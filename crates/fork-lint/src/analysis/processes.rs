@@ -212,7 +212,9 @@ type Creation<'a> = (
 
 pub fn find<'a>(cx: &'a CrateCx<'a>) -> Processes<'a> {
     let mut creates: Vec<Creation<'a>> = Vec::new();
-    let mut starts: Vec<(&'a Expr, &'a Expr, Vec<Node<'a>>)> = Vec::new(); // (create, start, ancestors)
+    // The creation a `.start()` belongs to (by address) → the start and its ancestors.
+    let mut starts: std::collections::HashMap<*const Expr, (&'a Expr, Vec<Node<'a>>)> =
+        std::collections::HashMap::new();
     let mut set_calls = Vec::new();
     for file in cx.candidates() {
         for def in &file.fns {
@@ -279,7 +281,9 @@ pub fn find<'a>(cx: &'a CrateCx<'a>) -> Processes<'a> {
                             None => Some(root),
                         };
                         if let Some(create) = create {
-                            starts.push((create, e, ancestors.to_vec()));
+                            starts
+                                .entry(create as *const Expr)
+                                .or_insert_with(|| (e, ancestors.to_vec()));
                         }
                     }
                 }
@@ -302,9 +306,9 @@ pub fn find<'a>(cx: &'a CrateCx<'a>) -> Processes<'a> {
                 },
                 _ => (None, None),
             };
-            let start = starts.iter().find(|(c, _, _)| std::ptr::eq(*c, create));
+            let start = starts.get(&(create as *const Expr));
             let (start, start_ancestors) = match (api, start) {
-                (ProcessApi::Forkrt, Some((_, s, a))) => (Some(*s), a.clone()),
+                (ProcessApi::Forkrt, Some((s, a))) => (Some(*s), a.clone()),
                 _ => (None, ancestors),
             };
             Process {
