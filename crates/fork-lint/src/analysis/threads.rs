@@ -361,7 +361,8 @@ pub fn callers_of<'a>(
     let name = &func.def.name;
     let mut out = Vec::new();
     for file in cx.files_mentioning(func.file, name) {
-        for def in &file.fns {
+        for &i in file.fns_using(name) {
+            let def = &file.fns[i];
             let caller = FnRef { file, def };
             walk::each_expr(def.body, &mut |e, ancestors| {
                 let named = match e {

@@ -1,5 +1,8 @@
 //! FL006: a forked child whose pid is never waited for.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use syn::Expr;
 
 use crate::analysis::catalog::{self, ForkFn};
@@ -9,6 +12,7 @@ use crate::analysis::walk::Code;
 use crate::analysis::syntax;
 use crate::checker::{Checker, Finding};
 use crate::diagnostic::{Label, LabelKind};
+use crate::source::SourceFile;
 
 crate::declare_rule! {
     /// ## What it does
@@ -56,6 +60,7 @@ crate::declare_rule! {
 
 fn check(checker: &Checker<'_>) {
     let cx = checker.cx;
+    let mut sigchld_ignored: HashMap<*const SourceFile, bool> = HashMap::new();
     for fp in cx.forks() {
         if !fp.kind.is_raw_fork() || fp.wrapper {
             continue;
@@ -65,8 +70,14 @@ fn check(checker: &Checker<'_>) {
         if fp.kind == ForkKind::Raw(ForkFn::Wrapper) && fp.parent.is_none() {
             continue;
         }
-        let text = &fp.file.source.text;
-        if text.contains("SIGCHLD") && (text.contains("SIG_IGN") || text.contains("SigIgn")) {
+        // Once per file, not per fork point (a file forking thousands of times).
+        let ignores_sigchld = *sigchld_ignored
+            .entry(Arc::as_ptr(&fp.file.source))
+            .or_insert_with(|| {
+                let text = &fp.file.source.text;
+                text.contains("SIGCHLD") && (text.contains("SIG_IGN") || text.contains("SigIgn"))
+            });
+        if ignores_sigchld {
             continue;
         }
         let pid = fp.parent.as_ref().and_then(|p| p.pid.clone());
