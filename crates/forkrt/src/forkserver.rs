@@ -6,7 +6,8 @@
 //! (mode 0700) holding a listening Unix socket (mode 0600), answers READY
 //! with the socket's path, and then loops on poll(2) over the listener, the
 //! channel to its parent (EOF = the parent is gone → exit), a SIGCHLD
-//! self-pipe, and its connections.
+//! self-pipe, and its connections. After READY it removes directories that
+//! this user's dead servers left behind (see [`sweep_stale_dirs`]).
 //!
 //! Per request (one connection per process):
 //!
@@ -529,6 +530,9 @@ pub(crate) fn serve(chan: RtFd) -> ! {
         remove_socket_dir(&path);
         sys::exit_now(1);
     }
+    if let Some(base) = path.parent().and_then(Path::parent) {
+        sweep_stale_dirs(base, STALE_AFTER);
+    }
     let mut server = Server {
         key: init.key,
         listener,
@@ -594,6 +598,72 @@ fn bind_private_socket() -> std::result::Result<(UnixListener, PathBuf), String>
         .set_nonblocking(true)
         .map_err(|e| format!("fcntl: {e}"))?;
     Ok((listener, path))
+}
+
+/// How old a dead server's socket must be before another server removes it: a
+/// live server binds and listens in one call, so this only guards against a
+/// clock step.
+const STALE_AFTER: Duration = Duration::from_secs(10);
+
+/// An empty server directory is left only by a server killed while making or
+/// removing it; a minute is far more than either step takes.
+const EMPTY_STALE_AFTER: Duration = Duration::from_secs(60);
+
+fn dir_age(dir: &Path) -> Option<Duration> {
+    std::fs::metadata(dir).ok()?.modified().ok()?.elapsed().ok()
+}
+
+/// Removes the directories of this user's forkservers that died without
+/// cleaning up (SIGKILLed together with their parent, e.g. a whole process
+/// group killed by a test harness or a supervisor): a `forkrt-XXXXXX`
+/// directory we own whose socket, older than `min_age`, refuses connections
+/// has no server behind it. Runs in the server, after READY, so it costs no
+/// start latency.
+pub(crate) fn sweep_stale_dirs(base: &Path, min_age: Duration) -> usize {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return 0;
+    };
+    // SAFETY: geteuid has no preconditions.
+    let uid = unsafe { libc::geteuid() };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.as_bytes();
+        if !(name.len() == "forkrt-XXXXXX".len() && name.starts_with(b"forkrt-")) {
+            continue;
+        }
+        let dir = entry.path();
+        match std::fs::symlink_metadata(&dir) {
+            Ok(m) if m.is_dir() && m.uid() == uid => {}
+            _ => continue,
+        }
+        let socket = dir.join("s");
+        let Ok(meta) = std::fs::symlink_metadata(&socket) else {
+            // Killed between mkdtemp and bind, or between unlink and rmdir.
+            if dir_age(&dir).is_some_and(|age| age >= EMPTY_STALE_AFTER.max(min_age))
+                && std::fs::remove_dir(&dir).is_ok()
+            {
+                removed += 1;
+            }
+            continue;
+        };
+        let old = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age >= min_age);
+        if !meta.file_type().is_socket() || !old {
+            continue;
+        }
+        if let Err(e) = UnixStream::connect(&socket)
+            && e.kind() == std::io::ErrorKind::ConnectionRefused
+        {
+            remove_socket_dir(&socket);
+            removed += 1;
+        }
+    }
+    removed
 }
 
 /// Peeks at a child's exit without reaping it (the zombie keeps the pid
@@ -1130,5 +1200,62 @@ impl Server {
                 _ => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sweep_removes_only_dead_servers_directories() {
+        let base = std::env::temp_dir().join(format!("forkrt-sweep-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::create_dir(&base).unwrap();
+        let make = |name: &str| {
+            let dir = base.join(name);
+            std::fs::create_dir(&dir).unwrap();
+            dir
+        };
+        // A server SIGKILLed: its socket file stays, nobody listens.
+        let dead = make("forkrt-dead00");
+        drop(UnixListener::bind(dead.join("s")).unwrap());
+        // A live server.
+        let live = make("forkrt-live00");
+        let _listener = UnixListener::bind(live.join("s")).unwrap();
+        // A directory just made by mkdtemp, not bound yet; and one that is not ours by name.
+        let fresh = make("forkrt-fresh0");
+        let other = make("other-dead00");
+        drop(UnixListener::bind(other.join("s")).unwrap());
+
+        assert_eq!(sweep_stale_dirs(&base, Duration::ZERO), 1);
+        assert!(!dead.exists(), "the dead server's directory is removed");
+        assert!(live.join("s").exists(), "a live server's socket is kept");
+        assert!(
+            fresh.exists() && other.join("s").exists(),
+            "a fresh empty directory and other names are kept"
+        );
+
+        // A dead socket younger than the age bound is kept (a server may be starting).
+        let young = make("forkrt-young0");
+        drop(UnixListener::bind(young.join("s")).unwrap());
+        assert_eq!(sweep_stale_dirs(&base, Duration::from_secs(3600)), 0);
+        assert!(young.join("s").exists());
+
+        // An empty directory left by a server killed before bind, two minutes ago.
+        let empty = make("forkrt-empty0");
+        let past = std::time::SystemTime::now() - Duration::from_secs(120);
+        std::fs::File::open(&empty)
+            .unwrap()
+            .set_modified(past)
+            .unwrap();
+        assert_eq!(
+            sweep_stale_dirs(&base, Duration::ZERO),
+            2,
+            "the empty one and 'young'"
+        );
+        assert!(!empty.exists() && !young.exists() && fresh.exists());
+
+        std::fs::remove_dir_all(&base).unwrap();
     }
 }
