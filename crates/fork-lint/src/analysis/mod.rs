@@ -259,18 +259,7 @@ impl<'a> FileCx<'a> {
     pub fn word_offsets(&self, word: &str) -> &[usize] {
         let index = self.words.get_or_init(|| {
             let mut index: HashMap<Box<str>, Vec<usize>> = HashMap::new();
-            let bytes = self.source.text.as_bytes();
-            let mut i = 0;
-            while i < bytes.len() {
-                if !is_ident_byte(bytes[i]) {
-                    i += 1;
-                    continue;
-                }
-                let start = i;
-                while i < bytes.len() && is_ident_byte(bytes[i]) {
-                    i += 1;
-                }
-                let word = &self.source.text[start..i];
+            for (start, word) in ident_words(&self.source.text) {
                 match index.get_mut(word) {
                     Some(offsets) => offsets.push(start),
                     None => {
@@ -1215,18 +1204,8 @@ impl PackageTexts {
 
 /// Adds the whole-word occurrences of identifiers in `text` (file `id`) to `words`.
 fn index_words(words: &mut WordIndex, id: u32, text: &str) {
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if !is_ident_byte(bytes[i]) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < bytes.len() && is_ident_byte(bytes[i]) {
-            i += 1;
-        }
-        let word = &bytes[start..i];
+    for (start, word) in ident_words(text) {
+        let word = word.as_bytes();
         if word[0].is_ascii_digit() || unindexed_word(word) {
             continue;
         }
@@ -1239,6 +1218,25 @@ fn index_words(words: &mut WordIndex, id: u32, text: &str) {
 
 fn is_ident_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// The maximal runs of ASCII identifier bytes in `text`, with their byte offsets.
+fn ident_words(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < bytes.len() && !is_ident_byte(bytes[i]) {
+            i += 1;
+        }
+        if i == bytes.len() {
+            return None;
+        }
+        let start = i;
+        while i < bytes.len() && is_ident_byte(bytes[i]) {
+            i += 1;
+        }
+        Some((start, &text[start..i]))
+    })
 }
 
 fn collect_fns<'a>(
