@@ -9,7 +9,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::{Error, Result};
-use crate::state;
+use crate::state::{self, RtFd};
 use crate::sys::{self, Pid};
 
 /// Runs a task the way every child does: a panic becomes exit code 1 (the
@@ -52,14 +52,26 @@ fn warn_if_threads() {
     }
 }
 
-/// Forks a child that runs `task` and leaves with `_exit`.
+/// Forks a child that runs `task` and leaves with `_exit`. Returns its pid and,
+/// when started from a thread other than the main one, the write end of the
+/// pipe whose closing kills the child (see [`crate::sys::die_when_closed`]):
+/// the caller keeps it until the child is reaped.
 pub(crate) fn start(
     task: Box<dyn FnOnce()>,
     name: &str,
     ident: &[u32],
     daemon: bool,
-) -> Result<Pid> {
+) -> Result<(Pid, Option<RtFd>)> {
     warn_if_threads();
+    let sentinel = if sys::on_main_thread() {
+        None
+    } else {
+        let mut ends = RtFd::create(sys::pipe_cloexec, |(r, w)| vec![r, w])
+            .map_err(|e| Error::io("pipe for a child's parent-death sentinel", e))?;
+        let w = ends.pop().expect("two fds");
+        Some((ends.pop().expect("two fds"), w))
+    };
+    let watch = sentinel.as_ref().map(|(r, _)| r.raw());
     let devnull = sys::devnull();
     // Holding the stdio locks across fork() does two things: nothing that is
     // buffered gets written twice (we flush first), and no other thread can
@@ -82,13 +94,19 @@ pub(crate) fn start(
     // held by *other* threads of the parent are the documented hazard the
     // warning above is about.
     match unsafe { sys::fork() } {
-        Err(e) => Err(Error::io("fork", e)),
+        Err(e) => {
+            drop(reg);
+            Err(Error::io("fork", e))
+        }
         Ok(0) => {
             sys::stdin_to(devnull);
             // The runtime's channels (forkserver link, other children's
             // pidfds and connections, cached fds) belong to the parent.
+            // (Except the sentinel's read end, which the child keeps.)
             for &fd in reg.iter() {
-                sys::close(fd);
+                if Some(fd) != watch {
+                    sys::close(fd);
+                }
             }
             reg.clear();
             sys::reset_cached_fds();
@@ -99,12 +117,22 @@ pub(crate) fn start(
             drop(rt);
             drop(err);
             drop(out);
-            if !sys::die_with_parent(parent_pid) {
+            let armed = match watch {
+                Some(fd) => sys::die_when_closed(fd),
+                None => sys::die_with_parent(parent_pid),
+            };
+            if !armed || sys::getppid() != parent_pid {
                 sys::exit_now(1);
             }
+            // The read end (already closed in the registry's eyes) stays open.
+            std::mem::forget(sentinel);
             let code = run_task(task);
             sys::exit_now(code)
         }
-        Ok(pid) => Ok(pid),
+        Ok(pid) => {
+            // Dropping the read end takes the registry lock this thread holds.
+            drop(reg);
+            Ok((pid, sentinel.map(|(_, w)| w)))
+        }
     }
 }

@@ -50,7 +50,7 @@ fn child_main(role: &str) -> ! {
     let (Ok(fd), Ok(ppid)) = (fd.parse::<i32>(), ppid.parse::<Pid>()) else {
         bad_role(role)
     };
-    if fd < 3 || !matches!(kind, "spawn" | "forkserver") {
+    if fd < 3 || !matches!(kind, "spawn" | "spawn-watched" | "forkserver") {
         bad_role(role);
     }
     // The marker must not leak into processes this child starts with
@@ -79,11 +79,14 @@ fn child_main(role: &str) -> ! {
         // EOF, which works whichever thread of the parent started it.
         crate::forkserver::serve(chan)
     }
-    if !sys::die_with_parent(ppid) {
+    // A child started from the parent's main thread dies with it by
+    // PDEATHSIG; one started from another thread (which may end long before
+    // the process) dies when the parent's end of the channel closes.
+    if kind == "spawn" && !sys::die_with_parent(ppid) {
         // Our parent died before we got here; nobody wants our result.
         std::process::exit(1);
     }
-    spawned_child(chan)
+    spawned_child(chan, kind == "spawn-watched")
 }
 
 /// We exec `/proc/self/exe`, so the kernel names the child "exe"; give it
@@ -120,7 +123,7 @@ fn report(chan: &RtFd, code: u8, task: &str, message: String) {
     let _ = wire::write_all(chan.raw(), &wire::frame(kind::ERROR, &r), deadline);
 }
 
-fn spawned_child(chan: RtFd) -> ! {
+fn spawned_child(chan: RtFd, watched: bool) -> ! {
     let deadline = Some(Instant::now() + state::handshake_timeout());
     let mut reader = FrameReader::default();
     let req: ChildRequest = match wire::read_frame(chan.raw(), &mut reader, deadline) {
@@ -180,7 +183,16 @@ fn spawned_child(chan: RtFd) -> ! {
     if !matches!(wire::write_all(chan.raw(), &ready, deadline), Ok(true)) {
         std::process::exit(1);
     }
-    drop(chan);
+    if watched {
+        // The channel stays open for the child's life: its other end is the
+        // parent's, and its hang-up is the death signal.
+        if !sys::die_when_closed(chan.raw()) {
+            std::process::exit(1);
+        }
+        std::mem::forget(chan);
+    } else {
+        drop(chan);
+    }
     // stdin is already /dev/null: the spawn set it up.
     let code = crate::fork::run_task(call);
     // A spawned child is a fresh program: leave through exit(3) so that its

@@ -108,11 +108,13 @@
 //!   `-signum` after death by a signal (SIGKILL → `-9`, SIGSEGV → `-11`).
 //! * [`Process::join`] reaps the child: no zombie remains.
 //!   [`Process::join_timeout`] returns without killing.
-//! * Children are killed (SIGKILL, `PR_SET_PDEATHSIG`) when the process that
-//!   started them dies. Linux delivers that signal when the *thread* that
-//!   started the child exits, so start long-lived children from a
-//!   long-lived thread. The forkserver itself is not tied to a thread: it
-//!   leaves when its parent *process* closes the channel.
+//! * Children are killed (SIGKILL) when the process that started them dies:
+//!   by `PR_SET_PDEATHSIG` when started from the main thread; when started
+//!   from another thread (which Linux's PDEATHSIG would follow: the child
+//!   would die when that thread ends), by a sentinel pipe or channel whose
+//!   hang-up the kernel turns into SIGKILL (`O_ASYNC` + `F_SETSIG`). The
+//!   forkserver leaves when its parent *process* closes the channel, and its
+//!   children die with it.
 //! * Dropping an unjoined [`Process`] never blocks; see its docs.
 //! * The runtime's own file descriptors are close-on-exec and are closed in
 //!   fork children; none leak into children or stay open in the parent.

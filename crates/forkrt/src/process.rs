@@ -54,8 +54,10 @@ where
 }
 
 enum Running {
-    /// Our own child (fork or spawn): reaped with waitpid.
-    Local(Pid),
+    /// Our own child (fork or spawn): reaped with waitpid. Started from a
+    /// thread other than the main one, it also has a sentinel: the end of a
+    /// pipe or channel whose closing (when this process dies) kills it.
+    Local(Pid, Option<RtFd>),
     /// A forkserver child: its status arrives over the connection.
     Served(ServedChild),
 }
@@ -198,16 +200,16 @@ impl Process {
         state::reap_abandoned(&mut state::rt());
         let method = self.method.unwrap_or_else(context::fix_default);
         let running = match method {
-            StartMethod::Fork => Running::Local(fork::start(
-                job.into_call(),
-                &self.name,
-                &self.ident,
-                self.daemon,
-            )?),
+            StartMethod::Fork => {
+                let (pid, sentinel) =
+                    fork::start(job.into_call(), &self.name, &self.ident, self.daemon)?;
+                Running::Local(pid, sentinel)
+            }
             StartMethod::Spawn => {
                 let req = self.request(&*job)?;
                 drop(job);
-                Running::Local(spawn::start(&req)?)
+                let (pid, sentinel) = spawn::start(&req)?;
+                Running::Local(pid, sentinel)
             }
             StartMethod::Forkserver => {
                 let req = self.request(&*job)?;
@@ -274,7 +276,7 @@ impl Process {
         let (pid, code) = match st {
             State::New | State::Failed => return Err(Error::NotStarted),
             State::Exited { code, .. } => return Ok(Some(*code)),
-            State::Running(Running::Local(pid)) => {
+            State::Running(Running::Local(pid, _)) => {
                 let pid = *pid;
                 let code = match deadline {
                     None => sys::waitpid(pid, false).map_err(|e| Error::io("waitpid", e))?,
@@ -294,7 +296,7 @@ impl Process {
     /// so). Errors count as "not running".
     fn poll(st: &mut State) {
         let done = match st {
-            State::Running(Running::Local(pid)) => match sys::waitpid(*pid, true) {
+            State::Running(Running::Local(pid, _)) => match sys::waitpid(*pid, true) {
                 Ok(None) => None,
                 Ok(Some(code)) => Some((*pid, code)),
                 Err(_) => None,
@@ -320,7 +322,7 @@ impl Process {
     /// The child's pid, once started.
     pub fn pid(&self) -> Option<u32> {
         match &*self.lock() {
-            State::Running(Running::Local(pid)) | State::Exited { pid, .. } => Some(*pid as u32),
+            State::Running(Running::Local(pid, _)) | State::Exited { pid, .. } => Some(*pid as u32),
             State::Running(Running::Served(c)) => Some(c.pid as u32),
             _ => None,
         }
@@ -354,7 +356,7 @@ impl Process {
             State::New | State::Failed => Err(Error::NotStarted),
             State::Exited { .. } => Ok(()),
             // Not reaped yet, so the pid cannot have been reused.
-            State::Running(Running::Local(pid)) => match sys::kill(*pid, sig) {
+            State::Running(Running::Local(pid, _)) => match sys::kill(*pid, sig) {
                 Err(e) if e.raw_os_error() != Some(libc::ESRCH) => Err(Error::io("kill", e)),
                 _ => Ok(()),
             },
@@ -395,12 +397,14 @@ impl Drop for Process {
             State::New,
         );
         match st {
-            State::Running(Running::Local(pid)) => {
+            State::Running(Running::Local(pid, sentinel)) => {
                 if let Ok(None) = sys::waitpid(pid, true) {
                     if self.daemon {
                         let _ = sys::kill(pid, libc::SIGTERM);
                     }
-                    state::rt().abandoned.push(pid);
+                    // The sentinel lives until the child is reaped: closing it
+                    // now would kill a child that should outlive its handle.
+                    state::rt().abandoned.push((pid, sentinel));
                 }
             }
             // Closing the connection lets the server reap the child

@@ -329,18 +329,26 @@ pub(crate) fn handshake(
 
 /// Starts a task by spawn. Returns the child's pid once the child has
 /// decoded its arguments.
-pub(crate) fn start(req: &ChildRequest) -> Result<Pid> {
-    start_raw(&wire::frame(kind::REQUEST, req))
+/// Started from a thread other than the main one, the child keeps its end of
+/// the channel armed to kill it when the parent's end closes (see
+/// [`sys::die_when_closed`]), and the parent's end is returned: the caller
+/// keeps it until the child is reaped.
+pub(crate) fn start(req: &ChildRequest) -> Result<(Pid, Option<RtFd>)> {
+    start_watched(&wire::frame(kind::REQUEST, req), !sys::on_main_thread())
 }
 
 /// Starts a spawn child and sends it `bytes` as its first message. `start`
 /// sends a well-formed REQUEST; tests use this to send corrupt ones.
 pub(crate) fn start_raw(bytes: &[u8]) -> Result<Pid> {
-    let (pid, chan) = launch("spawn")?;
+    start_watched(bytes, false).map(|(pid, _)| pid)
+}
+
+fn start_watched(bytes: &[u8], watch: bool) -> Result<(Pid, Option<RtFd>)> {
+    let (pid, chan) = launch(if watch { "spawn-watched" } else { "spawn" })?;
     let mut reader = FrameReader::default();
     let (k, payload) = handshake(pid, &chan, bytes, &mut reader)?;
     match k {
-        kind::READY => Ok(pid),
+        kind::READY => Ok((pid, watch.then_some(chan))),
         kind::ERROR => {
             let report: ErrorReport = wire::decode("error report", &payload)?;
             let _ = reap_bounded(pid, Duration::from_secs(2));

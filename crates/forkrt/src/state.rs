@@ -47,7 +47,7 @@ pub(crate) struct Runtime {
     pub forkserver: Option<ServerHandle>,
     /// Children whose `Process` was dropped before they were reaped; reaped
     /// opportunistically (WNOHANG) so that they never stay zombies for long.
-    pub abandoned: Vec<Pid>,
+    pub abandoned: Vec<(Pid, Option<RtFd>)>,
 }
 
 pub(crate) static RT: Mutex<Runtime> = Mutex::new(Runtime {
@@ -142,7 +142,7 @@ pub(crate) fn handshake_timeout() -> Duration {
 /// Reaps abandoned children that have exited since (never blocks).
 pub(crate) fn reap_abandoned(rt: &mut Runtime) {
     rt.abandoned
-        .retain(|&pid| matches!(sys::waitpid(pid, true), Ok(None)));
+        .retain(|(pid, _)| matches!(sys::waitpid(*pid, true), Ok(None)));
 }
 
 /// A snapshot of a process's identity, as returned by [`current_process`]
@@ -217,7 +217,9 @@ pub(crate) fn become_child(
         },
     ));
     std::mem::forget(rt.parent.replace(parent));
-    rt.abandoned.clear();
+    // The parent's children and their sentinels (already closed in a fork
+    // child, never open in a spawned one) are not ours.
+    std::mem::forget(std::mem::take(&mut rt.abandoned));
     NEXT_CHILD.store(1, Ordering::Relaxed);
 }
 

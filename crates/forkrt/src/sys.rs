@@ -110,6 +110,59 @@ pub(crate) fn die_with_parent(expected_parent: Pid) -> bool {
     getppid() == expected_parent
 }
 
+/// Whether the calling thread is the process's main thread. `PR_SET_PDEATHSIG`
+/// fires when the *thread* that forked the child exits; only the main thread
+/// lives as long as the process.
+pub(crate) fn on_main_thread() -> bool {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        // SAFETY: gettid has no preconditions.
+        (unsafe { libc::gettid() }) == getpid()
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        true
+    }
+}
+
+/// `<asm-generic/fcntl.h>`'s `F_SETSIG` (the `libc` crate does not export it).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const F_SETSIG: libc::c_int = 10;
+
+/// Asks the kernel to SIGKILL this process when the other end of `fd` (a pipe's
+/// read end or a socket) is closed everywhere, i.e. when the parent process that
+/// holds it is gone: `O_ASYNC` with `F_SETSIG(SIGKILL)` turns the hang-up into
+/// the signal, with no thread in the child. Returns false if the other end is
+/// already closed (the parent died before the request).
+pub(crate) fn die_when_closed(fd: RawFd) -> bool {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    // SAFETY: fcntl and poll on a descriptor this process owns; pfd is a valid
+    // pollfd for the duration of the call.
+    unsafe {
+        if libc::fcntl(fd, libc::F_SETOWN, getpid()) != 0
+            || libc::fcntl(fd, F_SETSIG, libc::SIGKILL) != 0
+        {
+            return false;
+        }
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags | libc::O_ASYNC) != 0 {
+            return false;
+        }
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let r = libc::poll(&mut pfd, 1, 0);
+        !(r < 0 || pfd.revents & (libc::POLLHUP | libc::POLLERR) != 0)
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        let _ = fd;
+        true
+    }
+}
+
 pub(crate) fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as libc::c_int; 2];
     #[cfg(any(target_os = "linux", target_os = "android"))]

@@ -1203,8 +1203,44 @@ fn forkserver_auth() -> R {
     )
 }
 
-/// Helper for `parent_killed_no_orphans`: starts one long child per method,
-/// prints their pids and the server's, then waits to be killed.
+/// Starts a `sleep_ms(ms)` child by `m` from a thread that ends right after.
+fn start_from_thread(m: StartMethod, ms: u64) -> Result<Process, String> {
+    std::thread::spawn(move || {
+        let mut p = get_context(m).process(sleep_ms, ms);
+        p.start().map_err(|e| e.to_string())?;
+        Ok(p)
+    })
+    .join()
+    .map_err(|_| "the starting thread panicked".to_string())?
+}
+
+/// Linux's PDEATHSIG fires when the *thread* that forked a child exits; a
+/// child started from a short-lived thread (a thread pool's, tokio's
+/// blocking pool's) must not die with it.
+fn children_outlive_their_starting_thread() -> R {
+    let mut fds = Vec::new();
+    for ms in [700, 100, 100] {
+        let mut ps = Vec::new();
+        for m in METHODS {
+            ps.push((m, start_from_thread(m, ms)?));
+        }
+        for (m, mut p) in ps {
+            p.join().map_err(|e| e.to_string())?;
+            let code = p.exitcode().unwrap_or(-999);
+            expect_code(m, code, 0, "started from an ended thread")?;
+        }
+        fds.push(forkrt::__private::open_fd_count());
+    }
+    // The sentinels are closed once their children are joined.
+    ensure(fds[1] == fds[2], || {
+        format!("open fds after each round: {fds:?}")
+    })?;
+    ensure(common::zombie_children().is_empty(), || "zombies".into())
+}
+
+/// Helper for `parent_killed_no_orphans`: starts one long child per method
+/// from the main thread and a fork and a spawn child from a thread that has
+/// ended, prints their pids and the server's, then waits to be killed.
 fn orphan_parent() -> R {
     let mut ps = Vec::new();
     for m in METHODS {
@@ -1212,8 +1248,15 @@ fn orphan_parent() -> R {
         p.start().map_err(|e| e.to_string())?;
         ps.push(p);
     }
+    for m in [StartMethod::Fork, StartMethod::Spawn] {
+        ps.push(start_from_thread(m, 60_000)?);
+    }
     let mut pids: Vec<u32> = ps.iter().map(|p| p.pid().unwrap()).collect();
     pids.push(forkrt::__private::forkserver_pid().unwrap());
+    std::thread::sleep(Duration::from_millis(300));
+    ensure(ps.iter().all(Process::is_alive), || {
+        "a child died with the thread that started it".into()
+    })?;
     println!(
         "PIDS {}",
         pids.iter()
@@ -1226,8 +1269,9 @@ fn orphan_parent() -> R {
     Ok(())
 }
 
-/// Parent killed with SIGKILL: its fork, spawn and forkserver children and
-/// the forkserver itself all exit.
+/// Parent killed with SIGKILL: its fork, spawn and forkserver children (also
+/// those started from a thread that had ended) and the forkserver itself all
+/// exit.
 fn parent_killed_no_orphans() -> R {
     use std::io::BufRead;
     let exe = std::env::current_exe().unwrap();
@@ -1257,7 +1301,7 @@ fn parent_killed_no_orphans() -> R {
         .split(' ')
         .map(|p| p.parse().unwrap())
         .collect();
-    ensure(pids.len() == 4, || format!("{pids:?}"))?;
+    ensure(pids.len() == 6, || format!("{pids:?}"))?;
     ensure(pids.iter().all(|&p| !common::is_dead(p)), || {
         "children not running".into()
     })?;
@@ -1278,7 +1322,8 @@ fn parent_killed_no_orphans() -> R {
     }
     ensure(gone, || {
         format!(
-            "orphans still running: {survivors:?} (of fork, spawn, forkserver child, server {pids:?})"
+            "orphans still running: {survivors:?} (of fork, spawn, forkserver child, fork and spawn \
+             child from an ended thread, server {pids:?})"
         )
     })
 }
@@ -1399,6 +1444,10 @@ static SCENARIOS: &[Scenario] = &[
     ),
     child("children_inherit_their_methods_state", inherited_state),
     child("no_fd_leak_into_children", no_fd_leak_into_children),
+    child(
+        "children_outlive_their_starting_thread",
+        children_outlive_their_starting_thread,
+    ),
     child("child_stdin_is_devnull", child_stdin_is_devnull),
     child_with(
         "fork_thousand_processes",
