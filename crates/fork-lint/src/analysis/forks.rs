@@ -113,6 +113,10 @@ pub struct ForkPoint<'a> {
     pub wraps: Option<FnRef<'a>>,
     /// Branches the parent takes when the fork failed (`pid < 0`, `Err(_)`): no child.
     pub errors: Vec<Code<'a>>,
+    /// The last `if` of chains that test both the parent and the child without a final
+    /// `else` (`if pid > 0 { … } else if pid == 0 { … }`): their implicit `else` is a
+    /// failed fork.
+    pub error_elses: Vec<&'a syn::ExprIf>,
     /// `ancestors[..construct]` encloses the whole construct that inspects the fork's
     /// result (the `match`, the `let`, the `if`), wrappers like `unsafe {}` excluded.
     pub construct: usize,
@@ -189,6 +193,13 @@ impl<'a> ForkPoint<'a> {
         let (value, _) = climb(self.call, &self.ancestors);
         let pid = self.parent.as_ref().and_then(|p| p.pid.as_deref());
         classify_cond(cond, pid, Some(value)) == Some(Side::Parent)
+    }
+
+    /// Whether the parent never falls through this `if` (one without an `else`): its
+    /// condition tests the parent, or its chain tested both the parent and the child,
+    /// so what falls through is a failed fork.
+    pub fn parent_skips_implicit_else(&self, i: &syn::ExprIf) -> bool {
+        self.tests_parent(&i.cond) || self.error_elses.iter().any(|e| std::ptr::eq(*e, i))
     }
 
     /// Whether other threads may exist when the fork happens (computed once).
@@ -343,7 +354,7 @@ fn make_point<'a>(
         }
         _ => raw_regions(file, func, call, ancestors),
     };
-    let errors = error_branches(
+    let (errors, error_elses) = error_branches(
         func,
         call,
         ancestors,
@@ -362,6 +373,7 @@ fn make_point<'a>(
         wrapper: false,
         wraps: None,
         errors,
+        error_elses,
         construct,
         threads: OnceCell::new(),
     }
@@ -386,6 +398,7 @@ fn forkrt_point<'a>(
         wrapper: false,
         wraps: None,
         errors: Vec::new(),
+        error_elses: Vec::new(),
         construct: process.start_ancestors.len(),
         threads: OnceCell::new(),
     }
@@ -1050,10 +1063,45 @@ fn error_branches<'a>(
     call: &'a Expr,
     ancestors: &[Node<'a>],
     pid: Option<&str>,
-) -> Vec<Code<'a>> {
+) -> (Vec<Code<'a>>, Vec<&'a syn::ExprIf>) {
     let (value, _) = climb(call, ancestors);
     let mut out = Vec::new();
-    walk::each_expr(func.def.body, &mut |e, _| match e {
+    let mut elses = Vec::new();
+    walk::each_expr(func.def.body, &mut |e, ancestors| {
+        // The head of an `if … else if …` chain (not an `else if` itself).
+        if let Expr::If(head) = e
+            && !matches!(ancestors.last(), Some(Node::Expr(Expr::If(outer)))
+                if outer.else_branch.as_ref().is_some_and(|(_, x)| std::ptr::eq(&**x, e)))
+        {
+            let (mut parent, mut child) = (false, false);
+            let mut cur = head;
+            loop {
+                match classify_cond(&cur.cond, pid, Some(value)) {
+                    Some(Side::Parent) => parent = true,
+                    Some(Side::Child) => child = true,
+                    _ => {}
+                }
+                match &cur.else_branch {
+                    Some((_, next)) => match &**next {
+                        Expr::If(next) => cur = next,
+                        _ => break,
+                    },
+                    None => {
+                        if parent && child {
+                            elses.push(cur);
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+        error_branch(e, value, pid, &mut out);
+    });
+    (out, elses)
+}
+
+fn error_branch<'a>(e: &'a Expr, value: &Expr, pid: Option<&str>, out: &mut Vec<Code<'a>>) {
+    match e {
         Expr::Match(m)
             if std::ptr::eq(&*m.expr, value) || pid.is_some_and(|p| is_var(&m.expr, p)) =>
         {
@@ -1067,8 +1115,7 @@ fn error_branches<'a>(
             out.push(Code::Block(&ifx.then_branch))
         }
         _ => {}
-    });
-    out
+    }
 }
 
 /// Marks the fork points whose function is a fork wrapper: the function returns a value

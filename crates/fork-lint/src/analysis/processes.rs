@@ -252,7 +252,7 @@ pub fn find<'a>(cx: &'a CrateCx<'a>) -> Processes<'a> {
                 Expr::MethodCall(m) => {
                     let name = m.method.to_string();
                     if name == "process" && m.args.len() == 2 {
-                        if let Some(methods) = context_methods(file, &m.receiver, ancestors) {
+                        if let Some(methods) = context_methods(cx, file, &m.receiver, ancestors) {
                             creates.push((
                                 ProcessApi::Forkrt,
                                 file,
@@ -327,9 +327,12 @@ pub fn find<'a>(cx: &'a CrateCx<'a>) -> Processes<'a> {
     Processes { list, set_calls }
 }
 
-/// `get_context(M).process(..)` or `ctx.process(..)` with `let ctx = get_context(M)`.
+/// `get_context(M).process(..)` or `ctx.process(..)` with `let ctx = get_context(M)`,
+/// where `get_context(M)` may also be what a function of the crate returns
+/// (`let ctx = make_context();`).
 fn context_methods<'a>(
-    file: &FileCx<'a>,
+    cx: &'a CrateCx<'a>,
+    file: &'a FileCx<'a>,
     receiver: &Expr,
     ancestors: &[Node<'a>],
 ) -> Option<Methods> {
@@ -338,26 +341,54 @@ fn context_methods<'a>(
         Some(var) => syntax::chain_root(local_init(ancestors, &var)?),
         None => root,
     };
-    let Expr::Call(c) = syntax::peel_result(root) else {
+    context_of_value(cx, file, root, 3)
+}
+
+/// The methods of the context `value` evaluates to: a `get_context(M)` call, or a
+/// call of a crate function whose tail (directly or through a `let`) is one, followed
+/// `depth` functions deep.
+fn context_of_value<'a>(
+    cx: &'a CrateCx<'a>,
+    file: &'a FileCx<'a>,
+    value: &Expr,
+    depth: usize,
+) -> Option<Methods> {
+    let call = syntax::peel_result(value);
+    let Expr::Call(c) = call else {
         return None;
     };
     let Expr::Path(p) = syntax::peel(&c.func) else {
         return None;
     };
-    if !file
+    if file
         .resolver
         .candidates(&p.path)
         .iter()
         .any(|c| is(c, runtime::FORKRT_GET_CONTEXT))
     {
-        return None;
+        return Some(
+            c.args
+                .first()
+                .and_then(Methods::of_expr)
+                .unwrap_or(Methods::ALL),
+        );
     }
-    Some(
-        c.args
-            .first()
-            .and_then(Methods::of_expr)
-            .unwrap_or(Methods::ALL),
-    )
+    let helper = walk::callee(cx, file, None, call).filter(|_| depth > 0)?;
+    let stmts = &helper.def.body.stmts;
+    let Some(syn::Stmt::Expr(tail, None)) = stmts.last() else {
+        return None;
+    };
+    let tail = syntax::chain_root(tail);
+    let tail = match syntax::ident_of(tail) {
+        Some(var) => stmts.iter().rev().find_map(|s| match s {
+            syn::Stmt::Local(l) if syntax::pat_ident(&l.pat).is_some_and(|n| n == var) => {
+                l.init.as_ref().map(|i| syntax::chain_root(&i.expr))
+            }
+            _ => None,
+        })?,
+        None => tail,
+    };
+    context_of_value(cx, helper.file, tail, depth - 1)
 }
 
 fn is_procspawn_pool<'a>(file: &FileCx<'a>, receiver: &Expr, ancestors: &[Node<'a>]) -> bool {

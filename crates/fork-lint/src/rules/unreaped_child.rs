@@ -101,7 +101,7 @@ fn check(checker: &Checker<'_>) {
         let skip_block = |b: &syn::Block| skip_b.is_some_and(|s| std::ptr::eq(s, b)) || fp.errors.iter().any(|c| matches!(c, Code::Block(x) if std::ptr::eq(*x, b)));
         let skip_stmt = |s: &syn::Stmt| skip_s.iter().any(|t| std::ptr::eq(t, s));
         // After `if pid > 0 { … }` the fall-through is the child or a failed fork.
-        let parent_only = |i: &syn::ExprIf| fp.tests_parent(&i.cond);
+        let parent_only = |i: &syn::ExprIf| fp.parent_skips_implicit_else(i);
         let mut f = Flow::new(&good, &|_| false, &skip, &skip_block).skipping_stmts(&skip_stmt).without_implicit_else(&parent_only);
         let mut outcome = flow::to_function_end(&mut f, &fp.ancestors[..fp.construct], fp.construct_expr());
         // `fork()?` failing creates no child.
