@@ -108,6 +108,34 @@ fn main() {
 }
 
 #[test]
+fn fl004_pre_exec_error_values() {
+    // `io::Error::other`/`new` box their payload; `last_os_error` and `from_raw_os_error`
+    // allocate nothing.
+    let src = r#"
+use std::os::unix::process::CommandExt;
+use std::io::{Error, ErrorKind};
+fn main() {
+    let mut cmd = std::process::Command::new("true");
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() == -1 { return Err(Error::other("setsid failed")); }
+            if libc::setuid(0) != 0 { return Err(Error::new(ErrorKind::Other, "setuid")); }
+            if libc::setgid(0) != 0 { return Err(Error::last_os_error()); }
+            if libc::chdir(c"/".as_ptr()) != 0 { return Err(Error::from_raw_os_error(1)); }
+            Ok(())
+        });
+    }
+}
+"#;
+    let got = codes(src);
+    assert_eq!(
+        got,
+        vec![("FL004".into(), 8), ("FL004".into(), 9)],
+        "{got:?}"
+    );
+}
+
+#[test]
 fn fl004_needs_threads_for_raw_fork() {
     let single = r#"
 fn main() {

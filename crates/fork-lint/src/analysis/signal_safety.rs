@@ -15,7 +15,9 @@
 //!   macros, `std::process::exit` (runs `atexit` handlers and flushes stdio),
 //!   starting threads or commands, panics that format (`panic!("{x}")`,
 //!   `assert_eq!`, `unwrap`/`expect`, which format a message on failure), and `?`
-//!   that converts into an allocated error (`Box<dyn Error>`, `anyhow::Error`, `String`);
+//!   that converts into an allocated error (`Box<dyn Error>`, `anyhow::Error`, `String`)
+//!   or an error value that boxes its payload (`io::Error::new`, `io::Error::other`;
+//!   `io::Error::last_os_error` does not);
 //! * **unknown**: everything else. Unknown calls are not reported: a rule that cannot
 //!   decide stays silent. Crate-local functions are not judged here; the call-graph
 //!   walk looks inside them.
@@ -336,6 +338,8 @@ const RUST_UNSAFE: &[(&str, &str)] = &[
     ("std::fs::read", "allocates"),
     ("std::fs::read_dir", "allocates"),
     ("std::fs::canonicalize", "allocates"),
+    ("std::io::Error::new", "boxes its payload (allocates)"),
+    ("std::io::Error::other", "boxes its payload (allocates)"),
 ];
 
 /// Bare constructor names that allocate whatever crate they come from.
