@@ -195,6 +195,18 @@ impl<'a> ForkPoint<'a> {
         classify_cond(cond, pid, Some(value)) == Some(Side::Parent)
     }
 
+    /// The code the parent runs where this function inspects the fork's result
+    /// (`Ok(Parent { .. })` arms, `if pid > 0` blocks, the `else` of `if pid == 0`).
+    pub fn parent_branches(&self) -> Vec<Code<'a>> {
+        let (value, _) = climb(self.call, &self.ancestors);
+        let pid = self.parent.as_ref().and_then(|p| p.pid.as_deref());
+        let mut out = Vec::new();
+        walk::each_expr(self.func.def.body, &mut |e, _| {
+            side_branches(e, value, pid, Side::Parent, &mut out)
+        });
+        out
+    }
+
     /// Whether the parent never falls through this `if` (one without an `else`): its
     /// condition tests the parent, or its chain tested both the parent and the child,
     /// so what falls through is a failed fork.
@@ -1101,19 +1113,38 @@ fn error_branches<'a>(
 }
 
 fn error_branch<'a>(e: &'a Expr, value: &Expr, pid: Option<&str>, out: &mut Vec<Code<'a>>) {
+    side_branches(e, value, pid, Side::Error, out);
+}
+
+/// The code `side` runs when `e` inspects the fork's result: the arms of a `match` on it
+/// whose pattern selects `side`, the block of an `if` whose condition does, and for the
+/// parent also the `else` of an `if` that tests for the child.
+fn side_branches<'a>(
+    e: &'a Expr,
+    value: &Expr,
+    pid: Option<&str>,
+    side: Side,
+    out: &mut Vec<Code<'a>>,
+) {
     match e {
         Expr::Match(m)
             if std::ptr::eq(&*m.expr, value) || pid.is_some_and(|p| is_var(&m.expr, p)) =>
         {
             for arm in &m.arms {
-                if classify_pat(&arm.pat).0 == Some(Side::Error) {
+                if classify_pat(&arm.pat).0 == Some(side) {
                     out.push(Code::Expr(&arm.body));
                 }
             }
         }
-        Expr::If(ifx) if classify_cond(&ifx.cond, pid, Some(value)) == Some(Side::Error) => {
-            out.push(Code::Block(&ifx.then_branch))
-        }
+        Expr::If(ifx) => match classify_cond(&ifx.cond, pid, Some(value)) {
+            Some(s) if s == side => out.push(Code::Block(&ifx.then_branch)),
+            Some(Side::Child) if side == Side::Parent => {
+                if let Some((_, els)) = &ifx.else_branch {
+                    out.push(Code::Expr(els));
+                }
+            }
+            _ => {}
+        },
         _ => {}
     }
 }

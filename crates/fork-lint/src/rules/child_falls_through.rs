@@ -12,6 +12,8 @@ crate::declare_rule! {
     /// Finds the child branch of a raw `fork()` (`libc::fork`, `nix::unistd::fork`,
     /// `fork::fork`, `vfork`) that can reach the end of the branch — or leave it with
     /// `return`, `?`, `break` — without calling `_exit`, `exit` or an `exec` function.
+    /// When every parent branch leaves the process (`Parent => _exit(0)`: detaching by
+    /// hand, as `daemon(3)` does), the child is meant to go on and nothing is reported.
     ///
     /// ## Why is this bad
     /// After `fork()` both processes run the same code. A child that leaves its branch
@@ -73,6 +75,21 @@ fn check(checker: &Checker<'_>) {
             Code::Expr(e) => f.expr(e),
         };
         if !outcome.normal && outcome.leaks.is_empty() {
+            continue;
+        }
+        // `Parent => exit(0), Child => { … }`: the child is meant to go on as the
+        // program (daemonizing by hand); no parent is left to run the code twice.
+        let parents = fp.parent_branches();
+        let exits_always = |code: &Code<'_>| {
+            let mut f = Flow::new(&good, &|_| false, &|_| false, &|_| false);
+            let o = match *code {
+                Code::Block(b) => f.block(b),
+                Code::Stmts(s) => f.stmts(s),
+                Code::Expr(e) => f.expr(e),
+            };
+            !o.normal && o.leaks.is_empty()
+        };
+        if !parents.is_empty() && parents.iter().all(exits_always) {
             continue;
         }
         let mut labels = vec![Label { span: fp.span(), message: "the process forks here".into(), kind: LabelKind::Secondary }];
