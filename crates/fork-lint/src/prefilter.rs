@@ -12,13 +12,14 @@
 //! * `forkrt` (processes, contexts, `set_start_method`, the entry guard), `procspawn`;
 //! * `pre_exec` / `before_exec` (the method, or `CommandExt::pre_exec(..)`);
 //! * `Daemonize` / `daemonize` (`daemonize::Daemonize::new()…start()`);
+//! * `daemon` (daemon(3): `libc::daemon`, `nix::unistd::daemon`);
 //! * the last segment of each configured fork point.
 //!
 //! The search runs in two stages. Stage 1 looks for the substrings (`fork`,
-//! `pre_exec`, `before_exec`, `procspawn`, `aemonize`, configured names) with
+//! `pre_exec`, `before_exec`, `procspawn`, `aemon`, configured names) with
 //! aho-corasick over the raw bytes; most files stop here. Stage 2 runs only on files
 //! with a hit and keeps a hit only if it is a whole word outside comments and string
-//! or character literals (a small lexer), and, for `fork`/`vfork`, only if it is not
+//! or character literals (a small lexer), and, for `fork`/`vfork`/`daemon`, only if it is not
 //! plainly something else than a path: a method or field (`input.fork()`, `x.fork`),
 //! a function being declared (`fn fork`), a binding or field being declared
 //! (`let fork = …`, `pub fork: u32`). None of these can be a path that resolves to a
@@ -34,7 +35,7 @@
 use aho_corasick::{AhoCorasick, MatchKind};
 
 /// The built-in stage-1 substrings.
-pub const TOKENS: &[&str] = &["fork", "pre_exec", "before_exec", "procspawn", "aemonize"];
+pub const TOKENS: &[&str] = &["fork", "pre_exec", "before_exec", "procspawn", "aemon"];
 
 /// The built-in words a stage-1 hit must be part of.
 pub const WORDS: &[&str] = &[
@@ -46,10 +47,11 @@ pub const WORDS: &[&str] = &[
     "procspawn",
     "daemonize",
     "Daemonize",
+    "daemon",
 ];
 
 /// Words that only count where they could be a path (see the module doc).
-const PATH_ONLY: &[&str] = &["fork", "vfork"];
+const PATH_ONLY: &[&str] = &["fork", "vfork", "daemon"];
 
 /// The suppression-comment marker.
 const MARKER: &[u8] = b"fork-lint:";

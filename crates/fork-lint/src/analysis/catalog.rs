@@ -17,6 +17,9 @@ pub enum ForkFn {
     ForkCrate,
     /// `fork::daemon`: the caller continues as a detached grandchild; the parent exits.
     ForkDaemon,
+    /// daemon(3) (`libc::daemon`, `nix::unistd::daemon`): forks, the parent `_exit`s
+    /// inside the call, and the caller continues as the child.
+    Daemon3,
     /// A function named in the configuration's `fork-points`.
     Configured,
     /// A crate-local function that forks and hands the result to its caller.
@@ -26,7 +29,7 @@ pub enum ForkFn {
 impl ForkFn {
     /// Daemon-style points: no child branch, the rest of the program is the child.
     pub fn is_daemon(self) -> bool {
-        matches!(self, ForkFn::ForkDaemon)
+        matches!(self, ForkFn::ForkDaemon | ForkFn::Daemon3)
     }
 }
 
@@ -37,6 +40,8 @@ const FORK_FNS: &[(&str, ForkFn)] = &[
     ("nix::unistd::vfork", ForkFn::Vfork),
     ("fork::fork", ForkFn::ForkCrate),
     ("fork::daemon", ForkFn::ForkDaemon),
+    ("libc::daemon", ForkFn::Daemon3),
+    ("nix::unistd::daemon", ForkFn::Daemon3),
 ];
 
 pub fn fork_fn(candidates: &[Canon], extra: &[String]) -> Option<ForkFn> {

@@ -1,7 +1,8 @@
 //! Fork points and their child regions.
 //!
 //! A fork point is a call that makes a new process running this program's code:
-//! `libc::fork`/`vfork`, `nix::unistd::fork`, `fork::fork`/`daemon`,
+//! `libc::fork`/`vfork`, `nix::unistd::fork`, `fork::fork`/`daemon`, daemon(3)
+//! (`libc::daemon`, `nix::unistd::daemon`),
 //! `daemonize::Daemonize::start`, `CommandExt::pre_exec`/`before_exec` (the closure is
 //! the child region), configured fork points, and forkrt processes that may start
 //! under the fork method (the target is the child region). Names are resolved, so a
@@ -40,7 +41,7 @@ impl ForkKind {
     pub fn is_daemon(self) -> bool {
         matches!(
             self,
-            ForkKind::Daemonize | ForkKind::Raw(ForkFn::ForkDaemon)
+            ForkKind::Daemonize | ForkKind::Raw(ForkFn::ForkDaemon | ForkFn::Daemon3)
         )
     }
 
@@ -56,6 +57,7 @@ impl ForkKind {
             ForkKind::Raw(ForkFn::Nix) => "nix::unistd::fork",
             ForkKind::Raw(ForkFn::ForkCrate) => "fork::fork",
             ForkKind::Raw(ForkFn::ForkDaemon) => "fork::daemon",
+            ForkKind::Raw(ForkFn::Daemon3) => "daemon(3)",
             ForkKind::Raw(ForkFn::Configured) => "a configured fork point",
             ForkKind::Raw(ForkFn::Wrapper) => "a function of this crate that forks",
             ForkKind::Daemonize => "Daemonize::start",
@@ -361,7 +363,7 @@ fn make_point<'a>(
 ) -> ForkPoint<'a> {
     let (child, parent) = match kind {
         ForkKind::PreExec => (pre_exec_region(cx, file, func, call), None),
-        ForkKind::Daemonize | ForkKind::Raw(ForkFn::ForkDaemon) => {
+        ForkKind::Daemonize | ForkKind::Raw(ForkFn::ForkDaemon | ForkFn::Daemon3) => {
             (daemon_region(file, func, call, ancestors), None)
         }
         _ => raw_regions(file, func, call, ancestors),

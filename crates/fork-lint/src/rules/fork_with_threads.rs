@@ -8,7 +8,8 @@ crate::declare_rule! {
     /// Finds a fork in a process that may have other threads.
     ///
     /// Finds a fork — raw (`libc::fork`, `nix::unistd::fork`, `fork::fork`,
-    /// `fork::daemon`, `Daemonize::start`) or a forkrt process under the fork method —
+    /// `fork::daemon`, daemon(3) through `libc::daemon` or `nix::unistd::daemon`,
+    /// `Daemonize::start`) or a forkrt process under the fork method —
     /// at a point where other threads may be running: after `thread::spawn` (not joined
     /// since), a rayon or tokio runtime, inside `#[test]` (the test harness runs tests on
     /// several threads) or an async runtime, or in a library's `pub` function, whose
