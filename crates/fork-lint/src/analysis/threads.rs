@@ -133,9 +133,7 @@ fn at_point_depth<'a>(
         return ThreadContext::Single;
     }
     match func.file.kind {
-        // Only a `pub` function (or a trait method) can be called from outside the
-        // crate; `pub(crate)`, `pub(super)` and private ones have their callers here.
-        TargetKind::Lib if !func.def.in_test_module && func.def.is_pub => {
+        TargetKind::Lib if !func.def.in_test_module => {
             return ThreadContext::Threads(vec![Reason {
                 span: func.file.span_of(&func.def.sig.ident),
                 message: format!(
@@ -160,18 +158,6 @@ fn at_point_depth<'a>(
     }
     let callers = callers_of(cx, func);
     if callers.is_empty() {
-        // A library function called only where the analysis cannot see (inside a
-        // macro such as `select!`, through a function pointer): as unknown as a `pub` one.
-        if func.file.kind == TargetKind::Lib && !func.def.in_test_module {
-            return ThreadContext::Threads(vec![Reason {
-                span: func.file.span_of(&func.def.sig.ident),
-                message: format!(
-                    "`{}` is in a library and its calls are not visible here: its callers may \
-                     have started threads",
-                    func.def.name
-                ),
-            }]);
-        }
         return ThreadContext::Unknown;
     }
     let mut any_unknown = false;

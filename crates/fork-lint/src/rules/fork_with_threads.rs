@@ -12,9 +12,8 @@ crate::declare_rule! {
     /// `Daemonize::start`) or a forkrt process under the fork method —
     /// at a point where other threads may be running: after `thread::spawn` (not joined
     /// since), a rayon or tokio runtime, inside `#[test]` (the test harness runs tests on
-    /// several threads) or an async runtime, or in a library's `pub` function, whose
-    /// callers are unknown (a `pub(crate)` or private one is judged by its callers in
-    /// the crate). A fork in a binary's `main` path before any thread starts is fine.
+    /// several threads) or an async runtime, or in a library function, whose callers
+    /// are unknown. A fork in a binary's `main` path before any thread starts is fine.
     /// A fork inside a fork wrapper (a function that returns the fork's result) is
     /// reported at the wrapper's calls when the crate has any.
     ///
