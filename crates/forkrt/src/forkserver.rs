@@ -609,8 +609,9 @@ const STALE_AFTER: Duration = Duration::from_secs(10);
 /// removing it; a minute is far more than either step takes.
 const EMPTY_STALE_AFTER: Duration = Duration::from_secs(60);
 
-fn dir_age(dir: &Path) -> Option<Duration> {
-    std::fs::metadata(dir).ok()?.modified().ok()?.elapsed().ok()
+/// How long ago the file was last modified.
+fn age(meta: &std::fs::Metadata) -> Option<Duration> {
+    meta.modified().ok()?.elapsed().ok()
 }
 
 /// Removes the directories of this user's forkservers that died without
@@ -634,26 +635,21 @@ pub(crate) fn sweep_stale_dirs(base: &Path, min_age: Duration) -> usize {
             continue;
         }
         let dir = entry.path();
-        match std::fs::symlink_metadata(&dir) {
-            Ok(m) if m.is_dir() && m.uid() == uid => {}
+        let dir_meta = match std::fs::symlink_metadata(&dir) {
+            Ok(m) if m.is_dir() && m.uid() == uid => m,
             _ => continue,
-        }
+        };
         let socket = dir.join("s");
         let Ok(meta) = std::fs::symlink_metadata(&socket) else {
             // Killed between mkdtemp and bind, or between unlink and rmdir.
-            if dir_age(&dir).is_some_and(|age| age >= EMPTY_STALE_AFTER.max(min_age))
+            if age(&dir_meta).is_some_and(|a| a >= EMPTY_STALE_AFTER.max(min_age))
                 && std::fs::remove_dir(&dir).is_ok()
             {
                 removed += 1;
             }
             continue;
         };
-        let old = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age >= min_age);
-        if !meta.file_type().is_socket() || !old {
+        if !meta.file_type().is_socket() || age(&meta).is_none_or(|a| a < min_age) {
             continue;
         }
         if let Err(e) = UnixStream::connect(&socket)

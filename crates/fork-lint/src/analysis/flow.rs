@@ -199,6 +199,15 @@ impl<'p> Flow<'p> {
         out
     }
 
+    /// The outcome of a region's code, whatever its shape.
+    pub fn code(&mut self, code: super::walk::Code<'_>) -> Outcome {
+        match code {
+            super::walk::Code::Block(b) => self.block(b),
+            super::walk::Code::Stmts(s) => self.stmts(s),
+            super::walk::Code::Expr(e) => self.expr(e),
+        }
+    }
+
     pub fn expr(&mut self, e: &Expr) -> Outcome {
         if (self.skip)(e) {
             return Outcome::done();
@@ -386,15 +395,8 @@ fn exits_depth<'a>(
             if depth >= 3 {
                 return false;
             }
-            let Some(target) = super::walk::resolve_fn(cx, file, &p.path) else {
-                return false;
-            };
-            if target.def.returns_never() {
-                return true;
-            }
-            let good = |x: &Expr| exits_depth(cx, target.file, x, depth + 1);
-            let mut flow = Flow::new(&good, &|_| false, &|_| false, &|_| false);
-            flow.block(target.def.body).always_good()
+            super::walk::resolve_fn(cx, file, &p.path)
+                .is_some_and(|target| always_exits(cx, target, depth))
         }
         Expr::MethodCall(m) => {
             if m.method == "exec" && m.args.is_empty() {
@@ -405,20 +407,21 @@ fn exits_depth<'a>(
             if depth >= 3 || !is_self {
                 return false;
             }
-            let Some(target) =
-                super::walk::resolve_method(cx, file, true, None, &m.method.to_string())
-            else {
-                return false;
-            };
-            if target.def.returns_never() {
-                return true;
-            }
-            let good = |x: &Expr| exits_depth(cx, target.file, x, depth + 1);
-            let mut flow = Flow::new(&good, &|_| false, &|_| false, &|_| false);
-            flow.block(target.def.body).always_good()
+            super::walk::resolve_method(cx, file, true, None, &m.method.to_string())
+                .is_some_and(|target| always_exits(cx, target, depth))
         }
         _ => false,
     }
+}
+
+/// A crate function that returns `!` or ends every path leaving the process.
+fn always_exits<'a>(cx: &'a super::CrateCx<'a>, target: super::FnRef<'a>, depth: usize) -> bool {
+    if target.def.returns_never() {
+        return true;
+    }
+    let good = |x: &Expr| exits_depth(cx, target.file, x, depth + 1);
+    let mut flow = Flow::new(&good, &|_| false, &|_| false, &|_| false);
+    flow.block(target.def.body).always_good()
 }
 
 /// Whether the node with span `at` is in tail position of `body`: its value is what

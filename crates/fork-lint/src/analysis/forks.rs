@@ -1109,13 +1109,9 @@ fn error_branches<'a>(
                 }
             }
         }
-        error_branch(e, value, pid, &mut out);
+        side_branches(e, value, pid, Side::Error, &mut out);
     });
     (out, elses)
-}
-
-fn error_branch<'a>(e: &'a Expr, value: &Expr, pid: Option<&str>, out: &mut Vec<Code<'a>>) {
-    side_branches(e, value, pid, Side::Error, out);
 }
 
 /// The code `side` runs when `e` inspects the fork's result: the arms of a `match` on it
@@ -1187,20 +1183,17 @@ fn mark_wrappers<'a>(cx: &'a CrateCx<'a>, points: &mut [ForkPoint<'a>]) {
         let file = p.child.as_ref().unwrap().file;
         let good = |e: &Expr| super::flow::exits(cx, file, e);
         let mut f = super::flow::Flow::new(&good, &|_| false, &|_| false, &|_| false);
-        let (outcome, last) = match branch.code {
-            Code::Block(b) => (
-                f.block(b),
-                b.stmts
-                    .last()
-                    .map(syn::spanned::Spanned::span)
-                    .unwrap_or_else(|| syn::spanned::Spanned::span(b)),
-            ),
-            Code::Stmts(s) => (
-                f.stmts(s),
-                s.last()
-                    .map_or_else(proc_macro2::Span::call_site, syn::spanned::Spanned::span),
-            ),
-            Code::Expr(e) => (f.expr(e), syn::spanned::Spanned::span(e)),
+        let outcome = f.code(branch.code);
+        let last = match branch.code {
+            Code::Block(b) => b
+                .stmts
+                .last()
+                .map(syn::spanned::Spanned::span)
+                .unwrap_or_else(|| syn::spanned::Spanned::span(b)),
+            Code::Stmts(s) => s
+                .last()
+                .map_or_else(proc_macro2::Span::call_site, syn::spanned::Spanned::span),
+            Code::Expr(e) => syn::spanned::Spanned::span(e),
         };
         let only_returns = outcome.leaks.iter().all(|l| l.how == "returns");
         let tail = !outcome.normal

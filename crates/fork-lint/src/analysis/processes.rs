@@ -374,18 +374,12 @@ fn context_of_value<'a>(
         );
     }
     let helper = walk::callee(cx, file, None, call).filter(|_| depth > 0)?;
-    let stmts = &helper.def.body.stmts;
-    let Some(syn::Stmt::Expr(tail, None)) = stmts.last() else {
+    let Some(syn::Stmt::Expr(tail, None)) = helper.def.body.stmts.last() else {
         return None;
     };
     let tail = syntax::chain_root(tail);
     let tail = match syntax::ident_of(tail) {
-        Some(var) => stmts.iter().rev().find_map(|s| match s {
-            syn::Stmt::Local(l) if syntax::pat_ident(&l.pat).is_some_and(|n| n == var) => {
-                l.init.as_ref().map(|i| syntax::chain_root(&i.expr))
-            }
-            _ => None,
-        })?,
+        Some(var) => syntax::chain_root(super::locks::local_init_in(helper, &var)?),
         None => tail,
     };
     context_of_value(cx, helper.file, tail, depth - 1)

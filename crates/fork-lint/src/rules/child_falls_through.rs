@@ -69,11 +69,7 @@ fn check(checker: &Checker<'_>) {
         let file = child.file;
         let good = |e: &syn::Expr| flow::exits(cx, file, e);
         let mut f = Flow::new(&good, &|_| false, &|_| false, &|_| false);
-        let outcome = match branch.code {
-            Code::Block(b) => f.block(b),
-            Code::Stmts(s) => f.stmts(s),
-            Code::Expr(e) => f.expr(e),
-        };
+        let outcome = f.code(branch.code);
         if !outcome.normal && outcome.leaks.is_empty() {
             continue;
         }
@@ -81,12 +77,7 @@ fn check(checker: &Checker<'_>) {
         // program (daemonizing by hand); no parent is left to run the code twice.
         let parents = fp.parent_branches();
         let exits_always = |code: &Code<'_>| {
-            let mut f = Flow::new(&good, &|_| false, &|_| false, &|_| false);
-            let o = match *code {
-                Code::Block(b) => f.block(b),
-                Code::Stmts(s) => f.stmts(s),
-                Code::Expr(e) => f.expr(e),
-            };
+            let o = Flow::new(&good, &|_| false, &|_| false, &|_| false).code(*code);
             !o.normal && o.leaks.is_empty()
         };
         if !parents.is_empty() && parents.iter().all(exits_always) {

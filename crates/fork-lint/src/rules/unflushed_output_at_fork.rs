@@ -4,7 +4,7 @@ use syn::{Expr, Stmt};
 
 use crate::analysis::flow::{self, Flow};
 use crate::analysis::forks::{ChildRegion, ForkKind, ForkPoint};
-use crate::analysis::walk::{self, Code, Event, RegionWalk};
+use crate::analysis::walk::{self, Event, RegionWalk};
 use crate::analysis::{CrateCx, syntax};
 use crate::checker::{Checker, Finding};
 use crate::diagnostic::{Label, LabelKind, Span};
@@ -246,11 +246,7 @@ fn child_flushes<'a>(cx: &'a CrateCx<'a>, child: &ChildRegion<'a>, writer: Optio
     let code = child.branch.as_ref().map(|b| b.code)?;
     let good = |e: &Expr| flow::exits(cx, child.file, e) && !is_process_exit(child.file, e);
     let mut f = Flow::new(&good, &|_| false, &|_| false, &|_| false);
-    let outcome = match code {
-        Code::Block(b) => f.block(b),
-        Code::Stmts(s) => f.stmts(s),
-        Code::Expr(e) => f.expr(e),
-    };
+    let outcome = f.code(code);
     (outcome.normal || !outcome.leaks.is_empty()).then(|| child.start.clone())
 }
 
