@@ -17,11 +17,7 @@ use fork_lint::{Diagnostic, LintOptions, Position, Span, lint_source};
 /// internal error (a panic it caught), when a position is out of the file, or when a
 /// renderer fails.
 pub fn check(text: &str) {
-    let options = LintOptions {
-        prefilter: false,
-        jobs: 1,
-        ..LintOptions::default()
-    };
+    let options = LintOptions::default().with_prefilter(false).with_jobs(1);
     let report = lint_source("fuzz.rs", text, &options);
     for e in &report.errors {
         assert!(

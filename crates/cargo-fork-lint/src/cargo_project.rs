@@ -41,8 +41,8 @@ impl Project {
     /// The name shown for a file: relative to the workspace root.
     pub fn display(&self, path: &Path) -> String {
         match path.strip_prefix(&self.workspace_root) {
-            Ok(rel) => fork_lint::discover::display(rel),
-            Err(_) => fork_lint::discover::display(path),
+            Ok(rel) => fork_lint::display(rel),
+            Err(_) => fork_lint::display(path),
         }
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use cargo_fork_lint::output::{self, Locator};
 use common::{FALLS_THROUGH, dir_with, fork_lint, run};
-use fork_lint::source::SourceFile;
+use fork_lint::SourceFile;
 use fork_lint::{Diagnostic, Label, LabelKind, Severity, Span, rules};
 use serde_json::Value;
 

@@ -854,10 +854,7 @@ fn child(args: &[String]) {
             out.insert("lines", lines.to_string());
         }
         "lint" => {
-            let options = LintOptions {
-                jobs,
-                ..LintOptions::default()
-            };
+            let options = LintOptions::default().with_jobs(jobs);
             let t = Instant::now();
             let report = fork_lint::lint(&files, &options);
             out.insert("wall_ns", t.elapsed().as_nanos().to_string());
@@ -902,21 +899,11 @@ fn child(args: &[String]) {
                     d.message
                 )
             };
-            let on = fork_lint::lint(
-                &files,
-                &LintOptions {
-                    jobs,
-                    ..LintOptions::default()
-                },
-            );
+            let on = fork_lint::lint(&files, &LintOptions::default().with_jobs(jobs));
             let t = Instant::now();
             let off = fork_lint::lint(
                 &files,
-                &LintOptions {
-                    jobs,
-                    prefilter: false,
-                    ..LintOptions::default()
-                },
+                &LintOptions::default().with_prefilter(false).with_jobs(jobs),
             );
             out.insert("wall_ns", t.elapsed().as_nanos().to_string());
             let keep = |d: &&fork_lint::Diagnostic| d.code != "FL000" && d.code != "FL100";

@@ -35,7 +35,9 @@ pub struct Config {
 /// A configuration that could not be used: names the file and what is wrong.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigError {
+    /// The configuration file at fault, if any.
     pub file: Option<PathBuf>,
+    /// What is wrong, naming the key or value.
     pub message: String,
 }
 
@@ -242,22 +244,26 @@ pub fn resolve_selector(selector: &str) -> Result<Vec<&'static Rule>, String> {
 }
 
 /// The enabled rules and their severities.
+/// The enabled rules with their severities.
 #[derive(Clone, Debug)]
 pub struct RuleSet {
     rules: Vec<(&'static Rule, Severity)>,
 }
 
 impl RuleSet {
+    /// Every rule at its default severity.
     pub fn all() -> RuleSet {
         Config::default()
             .rule_set()
             .expect("the default configuration is valid")
     }
 
+    /// The enabled rules, in code order.
     pub fn iter(&self) -> impl Iterator<Item = (&'static Rule, Severity)> + '_ {
         self.rules.iter().copied()
     }
 
+    /// The severity of `code`, or `None` if it is not enabled.
     pub fn severity(&self, code: &str) -> Option<Severity> {
         self.rules
             .iter()
@@ -265,6 +271,7 @@ impl RuleSet {
             .map(|(_, s)| *s)
     }
 
+    /// Whether `code` is enabled.
     pub fn is_enabled(&self, code: &str) -> bool {
         self.severity(code).is_some()
     }

@@ -9,11 +9,14 @@ use crate::source::SourceFile;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// A hazard that bites under some conditions; exit status 1 all the same.
     Warning,
+    /// A hazard that bites whenever the code runs.
     Error,
 }
 
 impl Severity {
+    /// `warning` or `error`, as every output format writes it.
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Warning => "warning",
@@ -32,16 +35,22 @@ impl fmt::Display for Severity {
 /// (0-based) of the same point, which renderers that slice the text need.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Position {
+    /// 1-based line.
     pub line: usize,
+    /// 1-based column, in characters.
     pub column: usize,
+    /// 0-based byte offset in the file.
     pub offset: usize,
 }
 
 /// A range of one file.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Span {
+    /// The file, with its text (renderers quote it).
     pub file: Arc<SourceFile>,
+    /// First character.
     pub start: Position,
+    /// Just past the last character.
     pub end: Position,
 }
 
@@ -62,14 +71,20 @@ impl Span {
 /// order; SARIF renders them as a code flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum LabelKind {
+    /// Context: the fork, the thread started earlier, the child's start.
     Secondary,
+    /// One call of the chain that leads to the primary location.
     ChainStep,
 }
 
+/// A secondary location of a finding, with what it says.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Label {
+    /// Where.
     pub span: Span,
+    /// What happens there.
     pub message: String,
+    /// Context or call-chain step.
     pub kind: LabelKind,
 }
 
@@ -80,12 +95,17 @@ pub struct Diagnostic {
     pub code: &'static str,
     /// Kebab-case rule name.
     pub name: &'static str,
+    /// The rule's severity after configuration.
     pub severity: Severity,
+    /// One sentence: what happens and why it is a hazard.
     pub message: String,
+    /// The rule's fixed primary location (SPEC §3).
     pub primary: Span,
     /// Text under the primary span in rustc-style output (may be empty).
     pub primary_label: String,
+    /// Secondary locations, in the order they are shown.
     pub labels: Vec<Label>,
+    /// What to do about it.
     pub help: Option<String>,
 }
 

@@ -5,16 +5,19 @@ use std::path::{Path, PathBuf};
 
 use walkdir::WalkDir;
 
-use crate::engine::{InputError, InputFile};
+use crate::input::{InputError, InputFile, display};
 
 /// Paths not to lint: the configuration's `exclude` globs, relative to `root`.
 #[derive(Clone, Debug, Default)]
 pub struct Exclude {
+    /// The directory the globs are relative to (the configuration's).
     pub root: PathBuf,
+    /// The `exclude` globs.
     pub globs: globset::GlobSet,
 }
 
 impl Exclude {
+    /// Whether `path` matches a glob (relative to `root`, as given, or by file name).
     pub fn is_excluded(&self, path: &Path) -> bool {
         if self.globs.is_empty() {
             return false;
@@ -155,10 +158,4 @@ fn skip_dir(name: &std::ffi::OsStr) -> bool {
         || name
             .to_str()
             .is_some_and(|n| n.starts_with('.') && n != "." && n != "..")
-}
-
-/// A path as users expect to see it: as given, without a leading `./`.
-pub fn display(path: &Path) -> String {
-    let s = path.to_string_lossy();
-    s.strip_prefix("./").unwrap_or(&s).to_string()
 }

@@ -17,42 +17,19 @@ use crate::analysis::{
 use crate::checker::Checker;
 use crate::config::{Config, ConfigError, RuleSet};
 use crate::diagnostic::{self, Diagnostic, Span};
+use crate::input::{InputError, InputFile};
 use crate::prefilter::Prefilter;
 use crate::rules;
 use crate::source::SourceFile;
 use crate::suppression::Suppressions;
 
-/// A file to lint: where to read it and the name to show.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InputFile {
-    pub path: PathBuf,
-    pub name: String,
-}
-
-/// A file that could not be linted (or a note about one), with what to do.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InputError {
-    pub file: String,
-    pub message: String,
-    /// A note that does not make the run fail (e.g. a symbolic-link loop skipped).
-    pub warning: bool,
-}
-
-impl InputError {
-    pub fn new(file: String, message: String) -> InputError {
-        InputError {
-            file,
-            message,
-            warning: false,
-        }
-    }
-}
-
 /// How to lint.
 #[derive(Clone, Debug)]
 pub struct LintOptions {
+    /// The rules to run, with their severities.
     pub rules: RuleSet,
-    pub analysis: AnalysisOptions,
+    /// Catalog additions from the configuration.
+    pub(crate) analysis: AnalysisOptions,
     /// Skip files that cannot contain a fork point (on by default; off parses every
     /// file, e.g. to report every syntax error).
     pub prefilter: bool,
@@ -72,6 +49,21 @@ impl Default for LintOptions {
 }
 
 impl LintOptions {
+    /// With the prefilter on (the default) or off (every file is parsed, e.g. to
+    /// report every syntax error).
+    pub fn with_prefilter(mut self, on: bool) -> LintOptions {
+        self.prefilter = on;
+        self
+    }
+
+    /// With `jobs` worker threads (0: one per core).
+    pub fn with_jobs(mut self, jobs: usize) -> LintOptions {
+        self.jobs = jobs;
+        self
+    }
+
+    /// The options a configuration asks for (rule selection, severities, catalog
+    /// additions).
     pub fn from_config(config: &Config) -> Result<LintOptions, ConfigError> {
         Ok(LintOptions {
             rules: config.rule_set()?,
@@ -89,11 +81,15 @@ impl LintOptions {
 /// What a run measured.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
+    /// Files given.
     pub files: usize,
+    /// Bytes read.
     pub bytes: u64,
+    /// Lines read.
     pub lines: u64,
     /// Files parsed: candidates plus files read to answer cross-file questions.
     pub parsed: usize,
+    /// Files the prefilter let through.
     pub candidates: usize,
 }
 
@@ -102,14 +98,16 @@ pub struct Stats {
 pub struct Report {
     /// Sorted by file, line and column; suppressed findings removed.
     pub diagnostics: Vec<Diagnostic>,
+    /// Files that could not be linted (or notes about them).
     pub errors: Vec<InputError>,
+    /// What the run measured.
     pub stats: Stats,
 }
 
 /// Files nested deeper than this are not parsed: a parser that recursed that deep
 /// could exhaust the stack. Depth is estimated from the text (brackets, plus the
 /// operators and keywords that nest within one statement; see
-/// [`crate::analysis::nesting`]). No hand-written Rust comes close.
+/// [`crate::nesting_depth`]). No hand-written Rust comes close.
 pub const MAX_NESTING: usize = 2_000;
 
 /// Files larger than this are not parsed: `syn`'s tree takes about 130 bytes of

@@ -11,21 +11,30 @@
 //! assert!(report.diagnostics.iter().any(|d| d.code == "FL005"));
 //! ```
 
-pub mod analysis;
-pub mod checker;
+#![warn(missing_docs)]
+
+pub(crate) mod analysis;
+pub(crate) mod checker;
 pub mod config;
-pub mod diagnostic;
+mod diagnostic;
 pub mod discover;
 mod engine;
-pub mod prefilter;
+mod input;
+pub(crate) mod prefilter;
 pub mod rules;
-pub mod source;
-pub mod suppression;
+mod source;
+pub(crate) mod suppression;
 
 pub use config::{Config, ConfigError, RuleSet};
 pub use diagnostic::{Diagnostic, Label, LabelKind, Position, Severity, Span};
-pub use engine::{
-    InputError, InputFile, LintOptions, MAX_FILE_BYTES, MAX_NESTING, Report, Stats, lint,
-    lint_source,
-};
+pub use engine::{LintOptions, MAX_FILE_BYTES, MAX_NESTING, Report, Stats, lint, lint_source};
+pub use input::{InputError, InputFile, display};
 pub use rules::Rule;
+pub use source::SourceFile;
+
+/// The nesting depth fork-lint estimates for `text` (brackets, plus the operators and
+/// keywords that nest within one statement), or `None` when it exceeds `limit`: a file
+/// deeper than [`MAX_NESTING`] is refused with `FL000` before it is parsed.
+pub fn nesting_depth(text: &str, limit: usize) -> Option<usize> {
+    analysis::nesting::measure(text, limit).ok()
+}

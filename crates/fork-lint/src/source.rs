@@ -12,6 +12,7 @@ pub struct SourceFile {
     pub path: PathBuf,
     /// The path shown to users.
     pub name: String,
+    /// The whole text.
     pub text: String,
     line_starts: Vec<usize>,
     /// For text that is not all ASCII: how to turn character counts into byte offsets
@@ -76,6 +77,7 @@ impl CharIndex {
 const BOM: &str = "\u{feff}";
 
 impl SourceFile {
+    /// A file read from `path`, shown as `name`.
     pub fn new(path: PathBuf, name: String, text: String) -> SourceFile {
         let line_starts = std::iter::once(0)
             .chain(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1))
@@ -90,6 +92,7 @@ impl SourceFile {
         }
     }
 
+    /// How many lines (a final line without a newline counts).
     pub fn line_count(&self) -> usize {
         self.line_starts.len()
     }

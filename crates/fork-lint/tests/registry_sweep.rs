@@ -79,11 +79,9 @@ fn sweep_one(path: &Path) -> Outcome {
     // The oracle's spans are no longer needed.
     proc_macro2::extra::invalidate_current_thread_spans();
     let name = path.display().to_string();
-    let options = LintOptions {
-        prefilter: false,
-        jobs: 1,
-        ..LintOptions::default()
-    };
+    let mut options = LintOptions::default();
+    options.prefilter = false;
+    options.jobs = 1;
     let started = Instant::now();
     let report = lint(
         &[InputFile {

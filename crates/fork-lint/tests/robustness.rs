@@ -11,15 +11,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use fork_lint::analysis::nesting;
 use fork_lint::discover::{Exclude, collect_files};
 use fork_lint::{InputFile, LintOptions, MAX_FILE_BYTES, MAX_NESTING, Report, lint, lint_source};
 
 fn all_files() -> LintOptions {
-    LintOptions {
-        prefilter: false,
-        ..LintOptions::default()
-    }
+    LintOptions::default().with_prefilter(false)
 }
 
 /// No caught panic, and every position inside its file.
@@ -158,7 +154,7 @@ fn deepest_accepted(nester: &(&str, &str, &str, &str)) -> usize {
     let (mut lo, mut hi) = (1, 4 * MAX_NESTING);
     while lo < hi {
         let mid = (lo + hi).div_ceil(2);
-        if nesting::measure(&nested_program(nester, mid), MAX_NESTING).is_ok() {
+        if fork_lint::nesting_depth(&nested_program(nester, mid), MAX_NESTING).is_some() {
             lo = mid;
         } else {
             hi = mid - 1;
@@ -173,7 +169,7 @@ fn nesting_just_under_the_limit_is_analysed() {
     for nester in NESTERS {
         let n = deepest_accepted(nester);
         let src = nested_program(nester, n);
-        let depth = nesting::measure(&src, MAX_NESTING).expect("under the limit");
+        let depth = fork_lint::nesting_depth(&src, MAX_NESTING).expect("under the limit");
         assert!(depth + 10 >= MAX_NESTING, "{}: {depth}", nester.0);
         let report = lint_source("deep.rs", &src, &all_files());
         assert_sound(&report);

@@ -11,7 +11,7 @@ use codespan_reporting::diagnostic::{
 use codespan_reporting::files::{Error as FilesError, Files};
 use codespan_reporting::term::termcolor::{Color, ColorSpec, WriteColor};
 use codespan_reporting::term::{self, Config};
-use fork_lint::source::SourceFile;
+use fork_lint::SourceFile;
 use fork_lint::{Diagnostic, InputError, Severity, Span};
 
 /// The files the diagnostics point into, without copying their text.

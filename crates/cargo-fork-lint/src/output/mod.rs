@@ -11,7 +11,7 @@ pub mod sarif;
 use std::path::{Path, PathBuf};
 
 use fork_lint::Diagnostic;
-use fork_lint::source::SourceFile;
+use fork_lint::SourceFile;
 
 /// Maps linted files to paths relative to the repository root, the base that GitHub
 /// annotations and code scanning resolve paths against.

@@ -102,10 +102,6 @@ pub fn is_exit(candidates: &[Canon]) -> bool {
         .any(|c| EXIT_FNS.iter().chain(EXEC_FNS).any(|p| is(c, p)))
 }
 
-pub fn is_exec(candidates: &[Canon]) -> bool {
-    candidates.iter().any(|c| EXEC_FNS.iter().any(|p| is(c, p)))
-}
-
 /// Functions that reap a child.
 const WAIT_FNS: &[&str] = &[
     "libc::waitpid",

@@ -468,10 +468,10 @@ fn tail_expr(e: &Expr, at: Span) -> bool {
 /// continues after the loop.
 pub fn to_function_end(
     flow: &mut Flow<'_>,
-    ancestors: &[super::walk::Node<'_>],
+    ancestors: &[super::syntax::Node<'_>],
     construct: Option<&Expr>,
 ) -> Outcome {
-    use super::walk::Node;
+    use super::syntax::Node;
     // A construct nested in an expression (`=> match fork() { … }`) runs, then control
     // goes on after each enclosing statement — not through its sibling branches.
     let mut out = match construct {

@@ -19,8 +19,9 @@ use syn::{Expr, Pat, Stmt};
 
 use super::catalog::{self, ForkFn};
 use super::processes::{Process, ProcessApi};
+use super::syntax::Node;
 use super::threads::ThreadContext;
-use super::walk::{self, Code, Node};
+use super::walk::{self, Branch, ChildRegion, Code};
 use super::{CrateCx, FileCx, FnRef, syntax};
 use crate::diagnostic::Span;
 
@@ -36,15 +37,6 @@ pub enum ForkKind {
 }
 
 impl ForkKind {
-    /// Daemon-style points: the parent exits inside the call, the caller continues as
-    /// the child.
-    pub fn is_daemon(self) -> bool {
-        matches!(
-            self,
-            ForkKind::Daemonize | ForkKind::Raw(ForkFn::ForkDaemon | ForkFn::Daemon3)
-        )
-    }
-
     /// Raw `fork()`-like calls whose result the caller inspects.
     pub fn is_raw_fork(self) -> bool {
         matches!(self, ForkKind::Raw(k) if !k.is_daemon())
@@ -65,28 +57,6 @@ impl ForkKind {
             ForkKind::Forkrt => "a forkrt process under the fork method",
         }
     }
-}
-
-/// How the child's branch is written, for FL005's primary location.
-#[derive(Clone)]
-pub struct Branch<'a> {
-    /// The condition or match-arm pattern that selects the child.
-    pub span: Span,
-    /// The code of the branch.
-    pub code: Code<'a>,
-}
-
-/// The code that runs in the child after the fork point.
-pub struct ChildRegion<'a> {
-    pub file: &'a FileCx<'a>,
-    /// The function the region is part of, or that it is (process targets, `pre_exec`
-    /// function references).
-    pub func: Option<FnRef<'a>>,
-    pub code: Code<'a>,
-    /// "The child starts here".
-    pub start: Span,
-    /// The branch construct, for raw forks.
-    pub branch: Option<Branch<'a>>,
 }
 
 /// Where the parent learns the child's pid.
@@ -203,7 +173,7 @@ impl<'a> ForkPoint<'a> {
         let (value, _) = climb(self.call, &self.ancestors);
         let pid = self.parent.as_ref().and_then(|p| p.pid.as_deref());
         let mut out = Vec::new();
-        walk::each_expr(self.func.def.body, &mut |e, _| {
+        syntax::each_expr(self.func.def.body, &mut |e, _| {
             side_branches(e, value, pid, Side::Parent, &mut out)
         });
         out
@@ -229,7 +199,7 @@ pub fn find<'a>(cx: &'a CrateCx<'a>) -> Vec<ForkPoint<'a>> {
     for file in cx.candidates() {
         for def in &file.fns {
             let func = FnRef { file, def };
-            walk::each_expr(def.body, &mut |e, ancestors| {
+            syntax::each_expr(def.body, &mut |e, ancestors| {
                 if let Some(kind) = fork_kind(cx, file, e, ancestors) {
                     out.push(make_point(cx, file, func, kind, e, ancestors));
                 }
@@ -253,7 +223,7 @@ pub fn find<'a>(cx: &'a CrateCx<'a>) -> Vec<ForkPoint<'a>> {
         for file in cx.candidates() {
             for def in &file.fns {
                 let func = FnRef { file, def };
-                walk::each_expr(def.body, &mut |e, ancestors| {
+                syntax::each_expr(def.body, &mut |e, ancestors| {
                     let target = walk::callee(cx, file, def.self_ty.as_deref(), e);
                     if target.is_some_and(|t| {
                         wrappers.iter().any(|w| w.key() == t.key()) && t.key() != func.key()
@@ -325,7 +295,7 @@ fn fork_kind<'a>(
 /// `let` binding in the enclosing blocks).
 fn is_daemonize<'a>(file: &FileCx<'a>, receiver: &Expr, ancestors: &[Node<'a>]) -> bool {
     let root = syntax::chain_root(receiver);
-    let root = match syntax::ident_of(root).and_then(|v| local_init(ancestors, &v)) {
+    let root = match syntax::ident_of(root).and_then(|v| syntax::local_init(ancestors, &v)) {
         Some(init) => syntax::chain_root(init),
         None => root,
     };
@@ -337,20 +307,6 @@ fn is_daemonize<'a>(file: &FileCx<'a>, receiver: &Expr, ancestors: &[Node<'a>]) 
         .candidates(&p.path)
         .iter()
         .any(|c| super::resolve::is(c, "daemonize::Daemonize::new"))
-}
-
-/// The initializer of the nearest `let NAME = …;` before the current statement.
-pub fn local_init<'a>(ancestors: &[Node<'a>], name: &str) -> Option<&'a Expr> {
-    for (block, index) in walk::enclosing_statements(ancestors) {
-        for stmt in block.stmts[..index].iter().rev() {
-            if let Stmt::Local(l) = stmt {
-                if syntax::pat_ident(&l.pat).as_deref() == Some(name) {
-                    return l.init.as_ref().map(|i| &*i.expr);
-                }
-            }
-        }
-    }
-    None
 }
 
 fn make_point<'a>(
@@ -466,7 +422,7 @@ fn daemon_region<'a>(
         });
     }
     let (_, at) = climb(call, ancestors);
-    let (block, index) = *walk::enclosing_statements(&ancestors[..at]).first()?;
+    let (block, index) = *syntax::enclosing_statements(&ancestors[..at]).first()?;
     let rest = &block.stmts[index + 1..];
     let start = rest
         .first()
@@ -586,7 +542,7 @@ fn raw_regions<'a>(
             if let Some((_, diverge)) = &init.diverge {
                 // let Ok(ForkResult::Parent { child }) = fork() else { child code };
                 let (side, pid) = classify_pat(&l.pat);
-                let stmt = walk::enclosing_statements(&ancestors[..at])
+                let stmt = syntax::enclosing_statements(&ancestors[..at])
                     .first()
                     .copied();
                 return match side {
@@ -617,7 +573,7 @@ fn raw_regions<'a>(
             let Some(var) = syntax::pat_ident(&l.pat) else {
                 return (None, None);
             };
-            let Some((block, index)) = walk::enclosing_statements(&ancestors[..at])
+            let Some((block, index)) = syntax::enclosing_statements(&ancestors[..at])
                 .first()
                 .copied()
             else {
@@ -1081,7 +1037,7 @@ fn error_branches<'a>(
     let (value, _) = climb(call, ancestors);
     let mut out = Vec::new();
     let mut elses = Vec::new();
-    walk::each_expr(func.def.body, &mut |e, ancestors| {
+    syntax::each_expr(func.def.body, &mut |e, ancestors| {
         // The head of an `if … else if …` chain (not an `else if` itself).
         if let Expr::If(head) = e
             && !matches!(ancestors.last(), Some(Node::Expr(Expr::If(outer)))

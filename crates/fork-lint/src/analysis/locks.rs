@@ -7,10 +7,10 @@
 //! (through the call chain); `self.field` is the field; stdout and stderr are one
 //! lock each (`println!`, `print!`, `stdout().lock()`, writes to `io::stdout()`).
 
-use syn::visit::Visit;
 use syn::{Expr, Stmt};
 
-use super::walk::{self, Event, Node, RegionWalk};
+use super::syntax::Node;
+use super::walk::{self, Event, RegionWalk};
 use super::{FileCx, FnRef, syntax};
 use crate::diagnostic::Span;
 
@@ -159,7 +159,7 @@ fn key_in(w: &RegionWalk<'_>, frame: usize, e: &Expr, depth: usize) -> Option<Lo
                 return key_in(w, parent, &arg, depth + 1);
             }
             if let Some(func) = f.func {
-                if let Some(init) = local_init_in(func, &name) {
+                if let Some(init) = syntax::local_init_in(func.def.body, &name) {
                     if let Some(inner) = alias_source(init) {
                         return key_in(w, frame, inner, depth + 1);
                     }
@@ -225,26 +225,6 @@ fn alias_source(init: &Expr) -> Option<&Expr> {
     }
 }
 
-/// The initializer of `let NAME = …` anywhere in a function (the first one).
-pub fn local_init_in<'a>(func: FnRef<'a>, name: &str) -> Option<&'a Expr> {
-    struct Find<'a, 'n> {
-        name: &'n str,
-        found: Option<&'a syn::Local>,
-    }
-    impl<'a> Visit<'a> for Find<'a, '_> {
-        fn visit_local(&mut self, l: &'a syn::Local) {
-            if self.found.is_none() && syntax::pat_ident(&l.pat).as_deref() == Some(self.name) {
-                self.found = Some(l);
-            }
-            syn::visit::visit_local(self, l);
-        }
-        fn visit_item(&mut self, _: &'a syn::Item) {}
-    }
-    let mut f = Find { name, found: None };
-    f.visit_block(func.def.body);
-    f.found.and_then(|l| l.init.as_ref()).map(|i| &*i.expr)
-}
-
 /// Whether a receiver is known to be an `RwLock` (or a configured lock type): its
 /// `let` initializer or declared type says so.
 fn is_lock_value(w: &RegionWalk<'_>, e: &Expr, extra: &[String]) -> bool {
@@ -264,7 +244,7 @@ fn is_lock_value(w: &RegionWalk<'_>, e: &Expr, extra: &[String]) -> bool {
         return false;
     };
     if let Some(func) = w.frame().func {
-        if let Some(init) = local_init_in(func, &name) {
+        if let Some(init) = syntax::local_init_in(func.def.body, &name) {
             return names_lock(&quote::ToTokens::to_token_stream(init).to_string());
         }
         if let Some((_, ty)) = func
@@ -309,7 +289,7 @@ pub fn guards_held<'a>(
 ) -> Vec<HeldGuard> {
     let mut held: Vec<HeldGuard> = Vec::new();
     let mut dropped: Vec<String> = Vec::new();
-    let stmts = walk::enclosing_statements(ancestors);
+    let stmts = syntax::enclosing_statements(ancestors);
     for (block, index) in stmts.iter().rev() {
         for stmt in &block.stmts[..*index] {
             match stmt {

@@ -54,14 +54,6 @@ pub struct Package {
 }
 
 impl Package {
-    pub fn for_file(path: &Path) -> Package {
-        let root = path
-            .parent()
-            .and_then(|dir| dir.ancestors().find(|d| d.join("Cargo.toml").is_file()))
-            .map(Path::to_path_buf);
-        Package { root }
-    }
-
     /// Every `.rs` file of the package, skipping `target/`, hidden directories and
     /// nested packages.
     fn files(&self) -> Vec<PathBuf> {
@@ -93,7 +85,7 @@ pub struct PackageFinder {
 }
 
 impl PackageFinder {
-    /// The same answer as [`Package::for_file`].
+    /// The nearest directory of `path` with a `Cargo.toml`.
     pub fn package_of(&mut self, path: &Path) -> Package {
         let Some(dir) = path.parent() else {
             return Package { root: None };
@@ -139,6 +131,7 @@ pub struct FnDef<'a> {
     pub body: &'a syn::Block,
     /// The `impl` or `trait` it belongs to (last path segment of the self type).
     pub self_ty: Option<String>,
+    #[expect(dead_code, reason = "the program model reads it (next change)")]
     pub is_pub: bool,
     /// Inside a `#[cfg(test)]` module.
     pub in_test_module: bool,
@@ -196,9 +189,6 @@ pub struct FileCx<'a> {
     pub resolver: Resolver,
     pub fns: Vec<FnDef<'a>>,
     pub kind: TargetKind,
-    /// Whether this file was handed to the linter (findings are reported for the
-    /// hazards that start in candidate files).
-    pub candidate: bool,
     /// See [`FileCx::fns_using`].
     fns_by_name_used: OnceCell<HashMap<String, Vec<usize>>>,
     /// See [`FileCx::fns_named`].
@@ -216,7 +206,7 @@ impl<'a> FileCx<'a> {
         let index = self.fns_by_name_used.get_or_init(|| {
             let mut index: HashMap<String, Vec<usize>> = HashMap::new();
             for (i, def) in self.fns.iter().enumerate() {
-                walk::each_expr(def.body, &mut |e, _| {
+                syntax::each_expr(def.body, &mut |e, _| {
                     let used = match e {
                         syn::Expr::Call(c) => match syntax::peel(&c.func) {
                             syn::Expr::Path(p) => syntax::last_ident(&p.path),
@@ -292,16 +282,6 @@ impl<'a> FileCx<'a> {
 
     pub fn main_fn(&self) -> Option<&FnDef<'a>> {
         self.fns.iter().find(|f| f.is_main())
-    }
-
-    /// The function whose body contains `span`.
-    pub fn fn_containing(&self, span: SynSpan) -> Option<&FnDef<'a>> {
-        use syn::spanned::Spanned;
-        // Innermost: nested functions come after their parents in `fns`.
-        self.fns
-            .iter()
-            .rev()
-            .find(|f| syntax::contains(f.body.span(), span))
     }
 }
 
@@ -417,7 +397,7 @@ impl<'a> CrateCx<'a> {
         self.texts
             .borrow_mut()
             .insert(path.clone(), Some(source.clone()));
-        match self.parse(source, true) {
+        match self.parse(source) {
             Ok(fcx) => {
                 self.parsed.borrow_mut().insert(path.clone(), Some(fcx));
                 let mut candidates = self.candidates.borrow_mut();
@@ -451,11 +431,7 @@ impl<'a> CrateCx<'a> {
         self.candidates.borrow().clone()
     }
 
-    fn parse(
-        &self,
-        source: Arc<SourceFile>,
-        candidate: bool,
-    ) -> Result<&'a FileCx<'a>, ParseFailure> {
+    fn parse(&self, source: Arc<SourceFile>) -> Result<&'a FileCx<'a>, ParseFailure> {
         let cached = self.trees.and_then(|t| {
             let trees = t.trees.borrow();
             let (text, ast) = trees.get(&source.path)?;
@@ -483,7 +459,6 @@ impl<'a> CrateCx<'a> {
             resolver,
             fns,
             kind,
-            candidate,
             fns_by_name_used: OnceCell::new(),
             fns_by_name: OnceCell::new(),
             words: OnceCell::new(),
@@ -646,10 +621,10 @@ impl<'a> CrateCx<'a> {
                 .take(cname.components().count() - common)
                 .collect();
             if let Ok(rest) = path.strip_prefix(&path_prefix) {
-                return crate::discover::display(&name_prefix.join(rest));
+                return crate::input::display(&name_prefix.join(rest));
             }
         }
-        crate::discover::display(path)
+        crate::input::display(path)
     }
 
     /// A package file, parsed on first use.
@@ -657,7 +632,7 @@ impl<'a> CrateCx<'a> {
         if let Some(p) = self.parsed.borrow().get(path) {
             return *p;
         }
-        let parsed = self.text(path).and_then(|src| self.parse(src, false).ok());
+        let parsed = self.text(path).and_then(|src| self.parse(src).ok());
         self.parsed.borrow_mut().insert(path.to_path_buf(), parsed);
         parsed
     }

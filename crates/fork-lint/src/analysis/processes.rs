@@ -12,11 +12,12 @@
 use syn::Expr;
 
 use super::catalog::runtime;
-use super::forks::{ChildRegion, local_init};
-use super::locks::local_init_in;
 use super::resolve::is;
-use super::walk::{self, Code, Node, RegionWalk};
+use super::syntax::Node;
+use super::walk::ChildRegion;
+use super::walk::{self, Code, RegionWalk};
 use super::{CrateCx, FileCx, FnRef, syntax};
+use syntax::local_init_in;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProcessApi {
@@ -219,7 +220,7 @@ pub fn find<'a>(cx: &'a CrateCx<'a>) -> Processes<'a> {
     for file in cx.candidates() {
         for def in &file.fns {
             let func = FnRef { file, def };
-            walk::each_expr(def.body, &mut |e, ancestors| match e {
+            syntax::each_expr(def.body, &mut |e, ancestors| match e {
                 Expr::Call(c) => {
                     let Expr::Path(p) = syntax::peel(&c.func) else {
                         return;
@@ -277,7 +278,9 @@ pub fn find<'a>(cx: &'a CrateCx<'a>) -> Processes<'a> {
                     } else if name == "start" && m.args.is_empty() {
                         let root = syntax::chain_root(&m.receiver);
                         let create = match syntax::ident_of(root) {
-                            Some(var) => local_init(ancestors, &var).map(syntax::chain_root),
+                            Some(var) => {
+                                syntax::local_init(ancestors, &var).map(syntax::chain_root)
+                            }
                             None => Some(root),
                         };
                         if let Some(create) = create {
@@ -338,7 +341,7 @@ fn context_methods<'a>(
 ) -> Option<Methods> {
     let root = syntax::chain_root(receiver);
     let root = match syntax::ident_of(root) {
-        Some(var) => syntax::chain_root(local_init(ancestors, &var)?),
+        Some(var) => syntax::chain_root(syntax::local_init(ancestors, &var)?),
         None => root,
     };
     context_of_value(cx, file, root, 3)
@@ -379,7 +382,7 @@ fn context_of_value<'a>(
     };
     let tail = syntax::chain_root(tail);
     let tail = match syntax::ident_of(tail) {
-        Some(var) => syntax::chain_root(super::locks::local_init_in(helper, &var)?),
+        Some(var) => syntax::chain_root(syntax::local_init_in(helper.def.body, &var)?),
         None => tail,
     };
     context_of_value(cx, helper.file, tail, depth - 1)
@@ -387,7 +390,7 @@ fn context_of_value<'a>(
 
 fn is_procspawn_pool<'a>(file: &FileCx<'a>, receiver: &Expr, ancestors: &[Node<'a>]) -> bool {
     let root = syntax::chain_root(receiver);
-    let root = match syntax::ident_of(root).and_then(|v| local_init(ancestors, &v)) {
+    let root = match syntax::ident_of(root).and_then(|v| syntax::local_init(ancestors, &v)) {
         Some(init) => syntax::chain_root(init),
         None => root,
     };
@@ -421,7 +424,7 @@ pub fn started_process(w: &RegionWalk<'_>, e: &Expr) -> Option<StartKind> {
     }
     let root = syntax::chain_root(&m.receiver);
     let init = match (syntax::ident_of(root), w.frame().func) {
-        (Some(var), Some(func)) => local_init_in(func, &var).map(syntax::chain_root)?,
+        (Some(var), Some(func)) => local_init_in(func.def.body, &var).map(syntax::chain_root)?,
         _ => root,
     };
     match syntax::peel_result(init) {

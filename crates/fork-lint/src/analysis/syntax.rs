@@ -4,7 +4,7 @@
 
 use proc_macro2::Span;
 use syn::punctuated::Punctuated;
-use syn::spanned::Spanned;
+use syn::visit::Visit;
 use syn::{Expr, Pat, Stmt};
 
 /// The segments of a path, without generic arguments.
@@ -246,23 +246,10 @@ const EXPR_ARG_MACROS: &[&str] = &[
     "eyre",
 ];
 
-/// The span's start as a (line, column) pair, for ordering.
-pub fn start_of(node: &impl Spanned) -> (usize, usize) {
-    let s = node.span().start();
-    (s.line, s.column)
-}
-
 /// Whether `inner` lies within `outer` (by source position).
 pub fn contains(outer: Span, inner: Span) -> bool {
     let (os, oe, is, ie) = (outer.start(), outer.end(), inner.start(), inner.end());
     (os.line, os.column) <= (is.line, is.column) && (ie.line, ie.column) <= (oe.line, oe.column)
-}
-
-/// Whether an attribute list holds `#[name]` or `#[a::name]` (last segment compared).
-pub fn has_attr(attrs: &[syn::Attribute], name: &str) -> bool {
-    attrs
-        .iter()
-        .any(|a| a.path().segments.last().is_some_and(|s| s.ident == name))
 }
 
 /// Whether an attribute list holds `#[cfg(test)]`.
@@ -297,3 +284,134 @@ pub fn is_jump(e: &Expr) -> bool {
 
 /// Macros that never return.
 pub const DIVERGING_MACROS: &[&str] = &["panic", "unreachable", "todo", "unimplemented"];
+
+/// An enclosing node of an expression.
+#[derive(Clone, Copy)]
+pub enum Node<'a> {
+    Block(&'a syn::Block),
+    /// The `index`th statement of `block` is being visited.
+    Stmt(&'a syn::Block, usize),
+    Expr(&'a Expr),
+    Arm(
+        #[expect(dead_code, reason = "kept so that a match arm is visible in ancestors")]
+        &'a syn::Arm,
+    ),
+    Local(&'a syn::Local),
+}
+
+/// Calls `f` for every expression of `body` (not of nested items), with its ancestors
+/// (outermost first).
+pub fn each_expr<'a>(body: &'a syn::Block, f: &mut dyn FnMut(&'a Expr, &[Node<'a>])) {
+    let mut v = Ancestors {
+        stack: Vec::new(),
+        f,
+    };
+    v.visit_block(body);
+}
+
+struct Ancestors<'a, 'f> {
+    stack: Vec<Node<'a>>,
+    f: &'f mut dyn FnMut(&'a Expr, &[Node<'a>]),
+}
+
+impl<'a> Visit<'a> for Ancestors<'a, '_> {
+    fn visit_block(&mut self, b: &'a syn::Block) {
+        self.stack.push(Node::Block(b));
+        for (i, s) in b.stmts.iter().enumerate() {
+            self.stack.push(Node::Stmt(b, i));
+            self.visit_stmt(s);
+            self.stack.pop();
+        }
+        self.stack.pop();
+    }
+    fn visit_expr(&mut self, e: &'a Expr) {
+        (self.f)(e, &self.stack);
+        self.stack.push(Node::Expr(e));
+        syn::visit::visit_expr(self, e);
+        self.stack.pop();
+    }
+    fn visit_arm(&mut self, a: &'a syn::Arm) {
+        self.stack.push(Node::Arm(a));
+        syn::visit::visit_arm(self, a);
+        self.stack.pop();
+    }
+    fn visit_local(&mut self, l: &'a syn::Local) {
+        self.stack.push(Node::Local(l));
+        syn::visit::visit_local(self, l);
+        self.stack.pop();
+    }
+    fn visit_item(&mut self, _: &'a syn::Item) {}
+}
+
+/// The statements that run before the innermost statement of `ancestors`, in every
+/// enclosing block, nearest first: `(block, index)` pairs where `block.stmts[..index]`
+/// ran before.
+pub fn enclosing_statements<'a>(ancestors: &[Node<'a>]) -> Vec<(&'a syn::Block, usize)> {
+    ancestors
+        .iter()
+        .rev()
+        .filter_map(|n| match n {
+            Node::Stmt(b, i) => Some((*b, *i)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The statements that run before the point, in execution order: the earlier
+/// statements of the outermost enclosing block first, then of each inner block.
+pub fn statements_before<'a>(ancestors: &[Node<'a>]) -> Vec<&'a Stmt> {
+    enclosing_statements(ancestors)
+        .into_iter()
+        .rev()
+        .flat_map(|(b, i)| &b.stmts[..i])
+        .collect()
+}
+
+/// The expression of `body` with exactly this span.
+pub fn find_expr(body: &syn::Block, at: proc_macro2::Span) -> Option<&Expr> {
+    let (s, e) = (at.start(), at.end());
+    let mut found = None;
+    each_expr(body, &mut |x, _| {
+        if found.is_none() {
+            let sp = syn::spanned::Spanned::span(x);
+            if sp.start() == s && sp.end() == e {
+                found = Some(x);
+            }
+        }
+    });
+    found
+}
+
+/// The initializer of the nearest `let NAME = …;` before the current statement.
+pub fn local_init<'a>(ancestors: &[Node<'a>], name: &str) -> Option<&'a Expr> {
+    for (block, index) in enclosing_statements(ancestors) {
+        for stmt in block.stmts[..index].iter().rev() {
+            if let Stmt::Local(l) = stmt {
+                if pat_ident(&l.pat).as_deref() == Some(name) {
+                    return l.init.as_ref().map(|i| &*i.expr);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The initializer of `let NAME = …` anywhere in a function (the first one).
+pub fn local_init_in<'a>(body: &'a syn::Block, name: &str) -> Option<&'a Expr> {
+    struct Find<'a, 'n> {
+        name: &'n str,
+        found: Option<&'a syn::Local>,
+    }
+    impl<'a> Visit<'a> for Find<'a, '_> {
+        fn visit_local(&mut self, l: &'a syn::Local) {
+            if self.found.is_none() && pat_ident(&l.pat).as_deref() == Some(self.name) {
+                self.found = Some(l);
+            }
+            syn::visit::visit_local(self, l);
+        }
+        fn visit_item(&mut self, _: &'a syn::Item) {}
+    }
+    let mut f = Find { name, found: None };
+    f.visit_block(body);
+    f.found.and_then(|l| l.init.as_ref()).map(|i| &*i.expr)
+}

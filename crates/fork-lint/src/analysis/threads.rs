@@ -16,7 +16,8 @@ use syn::{Expr, Stmt};
 
 use super::catalog;
 use super::resolve::is;
-use super::walk::{self, Code, Event, Node, RegionWalk};
+use super::syntax::Node;
+use super::walk::{self, Code, Event, RegionWalk};
 use super::{CrateCx, FileCx, FnRef, TargetKind, syntax};
 use crate::diagnostic::{Label, LabelKind, Span};
 
@@ -203,7 +204,7 @@ pub fn threads_started_before<'a>(
     let mut starts: Vec<(Span, Option<String>, Option<FnRef<'a>>, proc_macro2::Span)> = Vec::new();
     let mut joined: HashSet<String> = HashSet::new();
     {
-        for stmt in walk::statements_before(ancestors) {
+        for stmt in syntax::statements_before(ancestors) {
             let binding = match stmt {
                 Stmt::Local(l) => syntax::pat_ident(&l.pat),
                 _ => None,
@@ -245,7 +246,7 @@ fn thread_body<'a>(
     func: FnRef<'a>,
     at: proc_macro2::Span,
 ) -> Option<(FnRef<'a>, Code<'a>)> {
-    let call = walk::find_expr(func.def.body, at)?;
+    let call = syntax::find_expr(func.def.body, at)?;
     let arg = match call {
         Expr::Call(c) => c.args.first()?,
         Expr::MethodCall(m) => m.args.first()?,
@@ -364,7 +365,7 @@ pub fn callers_of<'a>(
         for &i in file.fns_using(name) {
             let def = &file.fns[i];
             let caller = FnRef { file, def };
-            walk::each_expr(def.body, &mut |e, ancestors| {
+            syntax::each_expr(def.body, &mut |e, ancestors| {
                 let named = match e {
                     Expr::Call(c) => {
                         matches!(syntax::peel(&c.func), Expr::Path(p) if syntax::last_ident(&p.path).as_deref() == Some(name))

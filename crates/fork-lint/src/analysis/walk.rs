@@ -17,106 +17,34 @@ use crate::diagnostic::{Label, LabelKind, Span};
 /// How deep the walk follows calls into crate-local functions.
 pub const MAX_CALL_DEPTH: usize = 8;
 
-/// An enclosing node of an expression.
-#[derive(Clone, Copy)]
-pub enum Node<'a> {
-    Block(&'a syn::Block),
-    /// The `index`th statement of `block` is being visited.
-    Stmt(&'a syn::Block, usize),
-    Expr(&'a Expr),
-    Arm(&'a syn::Arm),
-    Local(&'a syn::Local),
-}
-
-/// Calls `f` for every expression of `body` (not of nested items), with its ancestors
-/// (outermost first).
-pub fn each_expr<'a>(body: &'a syn::Block, f: &mut dyn FnMut(&'a Expr, &[Node<'a>])) {
-    let mut v = Ancestors {
-        stack: Vec::new(),
-        f,
-    };
-    v.visit_block(body);
-}
-
-struct Ancestors<'a, 'f> {
-    stack: Vec<Node<'a>>,
-    f: &'f mut dyn FnMut(&'a Expr, &[Node<'a>]),
-}
-
-impl<'a> Visit<'a> for Ancestors<'a, '_> {
-    fn visit_block(&mut self, b: &'a syn::Block) {
-        self.stack.push(Node::Block(b));
-        for (i, s) in b.stmts.iter().enumerate() {
-            self.stack.push(Node::Stmt(b, i));
-            self.visit_stmt(s);
-            self.stack.pop();
-        }
-        self.stack.pop();
-    }
-    fn visit_expr(&mut self, e: &'a Expr) {
-        (self.f)(e, &self.stack);
-        self.stack.push(Node::Expr(e));
-        syn::visit::visit_expr(self, e);
-        self.stack.pop();
-    }
-    fn visit_arm(&mut self, a: &'a syn::Arm) {
-        self.stack.push(Node::Arm(a));
-        syn::visit::visit_arm(self, a);
-        self.stack.pop();
-    }
-    fn visit_local(&mut self, l: &'a syn::Local) {
-        self.stack.push(Node::Local(l));
-        syn::visit::visit_local(self, l);
-        self.stack.pop();
-    }
-    fn visit_item(&mut self, _: &'a syn::Item) {}
-}
-
-/// The statements that run before the innermost statement of `ancestors`, in every
-/// enclosing block, nearest first: `(block, index)` pairs where `block.stmts[..index]`
-/// ran before.
-pub fn enclosing_statements<'a>(ancestors: &[Node<'a>]) -> Vec<(&'a syn::Block, usize)> {
-    ancestors
-        .iter()
-        .rev()
-        .filter_map(|n| match n {
-            Node::Stmt(b, i) => Some((*b, *i)),
-            _ => None,
-        })
-        .collect()
-}
-
-/// The statements that run before the point, in execution order: the earlier
-/// statements of the outermost enclosing block first, then of each inner block.
-pub fn statements_before<'a>(ancestors: &[Node<'a>]) -> Vec<&'a Stmt> {
-    enclosing_statements(ancestors)
-        .into_iter()
-        .rev()
-        .flat_map(|(b, i)| &b.stmts[..i])
-        .collect()
-}
-
-/// The expression of `body` with exactly this span.
-pub fn find_expr(body: &syn::Block, at: proc_macro2::Span) -> Option<&Expr> {
-    let (s, e) = (at.start(), at.end());
-    let mut found = None;
-    each_expr(body, &mut |x, _| {
-        if found.is_none() {
-            let sp = syn::spanned::Spanned::span(x);
-            if sp.start() == s && sp.end() == e {
-                found = Some(x);
-            }
-        }
-    });
-    found
-}
-
 /// Code a region walk starts from.
 #[derive(Clone, Copy)]
 pub enum Code<'a> {
     Block(&'a syn::Block),
     Stmts(&'a [Stmt]),
     Expr(&'a Expr),
+}
+
+/// How the child's branch is written, for FL005's primary location.
+#[derive(Clone)]
+pub struct Branch<'a> {
+    /// The condition or match-arm pattern that selects the child.
+    pub span: Span,
+    /// The code of the branch.
+    pub code: Code<'a>,
+}
+
+/// The code that runs in the child after the fork point.
+pub struct ChildRegion<'a> {
+    pub file: &'a FileCx<'a>,
+    /// The function the region is part of, or that it is (process targets, `pre_exec`
+    /// function references).
+    pub func: Option<FnRef<'a>>,
+    pub code: Code<'a>,
+    /// "The child starts here".
+    pub start: Span,
+    /// The branch construct, for raw forks.
+    pub branch: Option<Branch<'a>>,
 }
 
 /// One function the walk entered: the region itself (`depth` 0) or a callee.
@@ -251,36 +179,6 @@ impl<'a> RegionWalk<'a> {
         }
         out.reverse();
         out
-    }
-
-    /// Follows a parameter of the current frame back to the expression the outermost
-    /// caller passed, with the frame that expression is in: lets a rule see that `m`
-    /// in a helper is the caller's `STATE` or `lock`.
-    pub fn param_origin(&self, name: &str) -> Option<(Expr, usize)> {
-        let mut frame = self.current;
-        let mut name = name.to_string();
-        let mut found: Option<(Expr, usize)> = None;
-        loop {
-            let f = &self.frames[frame];
-            let Some((_, arg)) = f.args.iter().find(|(p, _)| *p == name) else {
-                break;
-            };
-            let parent = f.parent?;
-            found = Some((arg.clone(), parent));
-            match syntax::ident_of(arg) {
-                Some(next) => {
-                    name = next;
-                    frame = parent;
-                }
-                None => break,
-            }
-        }
-        found
-    }
-
-    /// The crate-local function a call path names, if it can be told.
-    pub fn resolve_fn(&self, path: &syn::Path) -> Option<FnRef<'a>> {
-        resolve_fn(self.cx, self.file(), path)
     }
 }
 

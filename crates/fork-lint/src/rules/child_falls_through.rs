@@ -5,7 +5,7 @@ use crate::analysis::walk::Code;
 use crate::checker::{Checker, Finding};
 use crate::diagnostic::{Label, LabelKind};
 
-crate::declare_rule! {
+crate::rules::declare_rule! {
     /// ## What it does
     /// Finds a forked child that can run on into the parent's code.
     ///
@@ -65,7 +65,9 @@ fn check(checker: &Checker<'_>) {
             continue;
         }
         let Some(child) = &fp.child else { continue };
-        let Some(branch) = &child.branch else { continue };
+        let Some(branch) = &child.branch else {
+            continue;
+        };
         let file = child.file;
         let good = |e: &syn::Expr| flow::exits(cx, file, e);
         let mut f = Flow::new(&good, &|_| false, &|_| false, &|_| false);
@@ -83,9 +85,17 @@ fn check(checker: &Checker<'_>) {
         if !parents.is_empty() && parents.iter().all(exits_always) {
             continue;
         }
-        let mut labels = vec![Label { span: fp.span(), message: "the process forks here".into(), kind: LabelKind::Secondary }];
+        let mut labels = vec![Label {
+            span: fp.span(),
+            message: "the process forks here".into(),
+            kind: LabelKind::Secondary,
+        }];
         for leak in &outcome.leaks {
-            labels.push(Label { span: file.span(leak.span), message: format!("the child {} here, into the parent's code", leak.how), kind: LabelKind::Secondary });
+            labels.push(Label {
+                span: file.span(leak.span),
+                message: format!("the child {} here, into the parent's code", leak.how),
+                kind: LabelKind::Secondary,
+            });
         }
         let how = match (outcome.normal, outcome.leaks.first()) {
             (true, _) => "can reach the end of its branch".to_string(),

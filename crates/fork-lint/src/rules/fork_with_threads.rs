@@ -3,7 +3,7 @@
 use crate::analysis::forks::ForkKind;
 use crate::checker::{Checker, Finding};
 
-crate::declare_rule! {
+crate::rules::declare_rule! {
     /// ## What it does
     /// Finds a fork in a process that may have other threads.
     ///

@@ -3,12 +3,12 @@
 use syn::{Expr, Stmt};
 
 use crate::analysis::forks::{ForkKind, ForkPoint};
-use crate::analysis::walk::{self, Code, Event, RegionWalk};
+use crate::analysis::walk::{Code, Event, RegionWalk};
 use crate::analysis::{CrateCx, FileCx, syntax};
 use crate::checker::{Checker, Finding};
 use crate::diagnostic::{Label, LabelKind, Span};
 
-crate::declare_rule! {
+crate::rules::declare_rule! {
     /// ## What it does
     /// Finds a random number generator seeded before a fork and used in the child without reseeding.
     ///
@@ -56,10 +56,41 @@ crate::declare_rule! {
 }
 
 const RNG_TYPES: &[&str] = &[
-    "StdRng", "SmallRng", "ChaCha8Rng", "ChaCha12Rng", "ChaCha20Rng", "Pcg32", "Pcg64", "Pcg64Mcg", "Lcg64Xsh32", "Xoshiro256PlusPlus", "Xoshiro256StarStar", "Xoshiro128PlusPlus", "Xorshift128",
-    "XorShiftRng", "IsaacRng", "Isaac64Rng", "Hc128Rng", "SplitMix64", "WyRand", "Rand32", "Rand64", "Rng",
+    "StdRng",
+    "SmallRng",
+    "ChaCha8Rng",
+    "ChaCha12Rng",
+    "ChaCha20Rng",
+    "Pcg32",
+    "Pcg64",
+    "Pcg64Mcg",
+    "Lcg64Xsh32",
+    "Xoshiro256PlusPlus",
+    "Xoshiro256StarStar",
+    "Xoshiro128PlusPlus",
+    "Xorshift128",
+    "XorShiftRng",
+    "IsaacRng",
+    "Isaac64Rng",
+    "Hc128Rng",
+    "SplitMix64",
+    "WyRand",
+    "Rand32",
+    "Rand64",
+    "Rng",
 ];
-const SEEDERS: &[&str] = &["seed_from_u64", "from_seed", "from_entropy", "from_os_rng", "try_from_os_rng", "from_rng", "new", "with_seed", "from_thread_rng", "new_inc"];
+const SEEDERS: &[&str] = &[
+    "seed_from_u64",
+    "from_seed",
+    "from_entropy",
+    "from_os_rng",
+    "try_from_os_rng",
+    "from_rng",
+    "new",
+    "with_seed",
+    "from_thread_rng",
+    "new_inc",
+];
 
 /// A generator that may be copied into the child.
 struct Seeded {
@@ -82,11 +113,17 @@ fn check(checker: &Checker<'_>) {
             continue;
         }
         // A forkrt target receives the generator through its argument.
-        let passed = fp.process.and_then(|i| cx.processes().list[i].args).map(|a| quote::ToTokens::to_token_stream(a).to_string());
+        let passed = fp
+            .process
+            .and_then(|i| cx.processes().list[i].args)
+            .map(|a| quote::ToTokens::to_token_stream(a).to_string());
         let mut hit: Option<(usize, Span)> = None;
         for (i, s) in seeded.iter().enumerate() {
             if let (Some(var), Some(args)) = (&s.var, &passed) {
-                if args.split(|c: char| !c.is_alphanumeric() && c != '_').any(|t| t == var) {
+                if args
+                    .split(|c: char| !c.is_alphanumeric() && c != '_')
+                    .any(|t| t == var)
+                {
                     hit = Some((i, child.start.clone()));
                     break;
                 }
@@ -121,43 +158,72 @@ fn check(checker: &Checker<'_>) {
 /// Generators created, seeded or used (global ones) before the fork.
 fn seeded_before<'a>(cx: &'a CrateCx<'a>, fp: &'a ForkPoint<'a>) -> Vec<Seeded> {
     let mut out = Vec::new();
-    for stmt in walk::statements_before(&fp.ancestors) {
+    for stmt in syntax::statements_before(&fp.ancestors) {
         if let Stmt::Local(l) = stmt {
             if let (Some(var), Some(init)) = (syntax::pat_ident(&l.pat), &l.init) {
                 if is_rng_ctor(fp.file, &init.expr) {
-                    out.push(Seeded { var: Some(var), global: None, span: fp.file.span_of(&init.expr) });
+                    out.push(Seeded {
+                        var: Some(var),
+                        global: None,
+                        span: fp.file.span_of(&init.expr),
+                    });
                 }
             }
         }
-        RegionWalk::run_with_depth(cx, fp.file, Some(fp.func), Code::Stmts(std::slice::from_ref(stmt)), 3, &mut |ev, w| {
-            if let Event::Expr(Expr::Call(c)) = ev {
-                if let Some(g) = global_rng(w.file(), c) {
-                    if !out.iter().any(|s| s.global == Some(g)) {
-                        out.push(Seeded { var: None, global: Some(g), span: w.span(c) });
+        RegionWalk::run_with_depth(
+            cx,
+            fp.file,
+            Some(fp.func),
+            Code::Stmts(std::slice::from_ref(stmt)),
+            3,
+            &mut |ev, w| {
+                if let Event::Expr(Expr::Call(c)) = ev {
+                    if let Some(g) = global_rng(w.file(), c) {
+                        if !out.iter().any(|s| s.global == Some(g)) {
+                            out.push(Seeded {
+                                var: None,
+                                global: Some(g),
+                                span: w.span(c),
+                            });
+                        }
                     }
                 }
-            }
-        });
+            },
+        );
     }
     out
 }
 
 fn is_rng_ctor(file: &FileCx<'_>, e: &Expr) -> bool {
-    let Expr::Call(c) = syntax::peel_result(e) else { return false };
-    let Expr::Path(p) = syntax::peel(&c.func) else { return false };
+    let Expr::Call(c) = syntax::peel_result(e) else {
+        return false;
+    };
+    let Expr::Path(p) = syntax::peel(&c.func) else {
+        return false;
+    };
     let canon = file.resolver.canonical(&p.path);
     let n = canon.len();
     if canon == ["rand", "rng"] {
         return true;
     }
-    n >= 2 && RNG_TYPES.contains(&canon[n - 2].as_str()) && SEEDERS.contains(&canon[n - 1].as_str()) && !(canon[n - 2] == "Rng" && canon[0] != "fastrand")
+    n >= 2
+        && RNG_TYPES.contains(&canon[n - 2].as_str())
+        && SEEDERS.contains(&canon[n - 1].as_str())
+        && !(canon[n - 2] == "Rng" && canon[0] != "fastrand")
 }
 
 /// `libc::srand`/`libc::rand`/`fastrand::*` functions: process-global generators.
 fn global_rng(file: &FileCx<'_>, c: &syn::ExprCall) -> Option<&'static str> {
-    let Expr::Path(p) = syntax::peel(&c.func) else { return None };
+    let Expr::Path(p) = syntax::peel(&c.func) else {
+        return None;
+    };
     let canon = file.resolver.canonical(&p.path);
-    match canon.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    match canon
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         ["libc", "srand" | "rand" | "srandom" | "random"] => Some("libc"),
         ["fastrand", f] if *f != "Rng" => Some("fastrand"),
         _ => None,
@@ -165,7 +231,13 @@ fn global_rng(file: &FileCx<'_>, c: &syn::ExprCall) -> Option<&'static str> {
 }
 
 /// The first use of a seeded generator in the child that is not preceded by a reseed.
-fn used_in_child<'a>(cx: &'a CrateCx<'a>, file: &'a FileCx<'a>, func: Option<crate::analysis::FnRef<'a>>, code: Code<'a>, seeded: &[Seeded]) -> Option<(usize, Span)> {
+fn used_in_child<'a>(
+    cx: &'a CrateCx<'a>,
+    file: &'a FileCx<'a>,
+    func: Option<crate::analysis::FnRef<'a>>,
+    code: Code<'a>,
+    seeded: &[Seeded],
+) -> Option<(usize, Span)> {
     let mut reseeded: Vec<String> = Vec::new();
     let mut hit = None;
     RegionWalk::run(cx, file, func, code, &mut |ev, w| {
@@ -184,13 +256,18 @@ fn used_in_child<'a>(cx: &'a CrateCx<'a>, file: &'a FileCx<'a>, func: Option<cra
                 }
             }
             Event::Expr(Expr::MethodCall(m)) => {
-                let Some(v) = syntax::ident_of(&m.receiver) else { return };
+                let Some(v) = syntax::ident_of(&m.receiver) else {
+                    return;
+                };
                 if m.method == "reseed" {
                     reseeded.push(v);
                     return;
                 }
                 if w.depth() == 0 && !reseeded.contains(&v) {
-                    if let Some(i) = seeded.iter().position(|s| s.var.as_deref() == Some(v.as_str())) {
+                    if let Some(i) = seeded
+                        .iter()
+                        .position(|s| s.var.as_deref() == Some(v.as_str()))
+                    {
                         hit = Some((i, w.span(m)));
                     }
                 }
@@ -201,7 +278,10 @@ fn used_in_child<'a>(cx: &'a CrateCx<'a>, file: &'a FileCx<'a>, func: Option<cra
                         Expr::Path(p) => &p.path,
                         _ => return,
                     });
-                    if canon.last().is_some_and(|l| l == "srand" || l == "seed" || l == "srandom") {
+                    if canon
+                        .last()
+                        .is_some_and(|l| l == "srand" || l == "seed" || l == "srandom")
+                    {
                         reseeded.push(g.to_string());
                         return;
                     }
@@ -216,7 +296,10 @@ fn used_in_child<'a>(cx: &'a CrateCx<'a>, file: &'a FileCx<'a>, func: Option<cra
                     for a in &c.args {
                         if let Some(v) = syntax::ident_of(a) {
                             if !reseeded.contains(&v) {
-                                if let Some(i) = seeded.iter().position(|s| s.var.as_deref() == Some(v.as_str())) {
+                                if let Some(i) = seeded
+                                    .iter()
+                                    .position(|s| s.var.as_deref() == Some(v.as_str()))
+                                {
                                     hit = Some((i, w.span(a)));
                                 }
                             }

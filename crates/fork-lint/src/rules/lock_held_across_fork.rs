@@ -7,7 +7,7 @@ use crate::analysis::walk::{Event, RegionWalk};
 use crate::checker::{Checker, Finding};
 use crate::diagnostic::{Label, LabelKind, Span};
 
-crate::declare_rule! {
+crate::rules::declare_rule! {
     /// ## What it does
     /// Finds a fork while a lock that the child takes may be held.
     ///
@@ -83,7 +83,16 @@ fn check(checker: &Checker<'_>) {
             if matches!(g.key, LockKey::Stdout | LockKey::Stderr) {
                 continue;
             }
-            held.push(Held { how: format!("{} is locked here, and the guard `{}` is still alive at the fork", g.key.describe(), g.var), key: g.key, span: g.span, var: Some(g.var) });
+            held.push(Held {
+                how: format!(
+                    "{} is locked here, and the guard `{}` is still alive at the fork",
+                    g.key.describe(),
+                    g.var
+                ),
+                key: g.key,
+                span: g.span,
+                var: Some(g.var),
+            });
         }
         for t in threads::threads_started_before(cx, fp.file, fp.func, &fp.ancestors) {
             let Some((func, code)) = t.body else { continue };
@@ -113,20 +122,46 @@ fn check(checker: &Checker<'_>) {
                     }
                 }
             }
-            let Some(a) = locks::acquisition(w, ev, extra) else { return };
-            if let Some(i) = held.iter().position(|h| h.key == a.key && h.var.as_ref().is_none_or(|v| !dropped.contains(v))) {
+            let Some(a) = locks::acquisition(w, ev, extra) else {
+                return;
+            };
+            if let Some(i) = held
+                .iter()
+                .position(|h| h.key == a.key && h.var.as_ref().is_none_or(|v| !dropped.contains(v)))
+            {
                 hit = Some((i, a.span, w.chain_labels()));
             }
         });
-        let Some((i, child_span, chain)) = hit else { continue };
+        let Some((i, child_span, chain)) = hit else {
+            continue;
+        };
         let h = &held[i];
         let mut labels = vec![
-            Label { span: h.span.clone(), message: h.how.clone(), kind: LabelKind::Secondary },
-            Label { span: child.start.clone(), message: "the child starts here".into(), kind: LabelKind::Secondary },
+            Label {
+                span: h.span.clone(),
+                message: h.how.clone(),
+                kind: LabelKind::Secondary,
+            },
+            Label {
+                span: child.start.clone(),
+                message: "the child starts here".into(),
+                kind: LabelKind::Secondary,
+            },
         ];
         labels.extend(chain);
-        labels.push(Label { span: child_span, message: format!("the child takes {} here and waits forever", h.key.describe()), kind: LabelKind::ChainStep });
-        let method_note = if fp.kind == ForkKind::Forkrt { " under the fork start method" } else { "" };
+        labels.push(Label {
+            span: child_span,
+            message: format!(
+                "the child takes {} here and waits forever",
+                h.key.describe()
+            ),
+            kind: LabelKind::ChainStep,
+        });
+        let method_note = if fp.kind == ForkKind::Forkrt {
+            " under the fork start method"
+        } else {
+            ""
+        };
         checker.report(
             &LOCK_HELD_ACROSS_FORK,
             Finding {

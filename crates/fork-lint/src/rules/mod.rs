@@ -3,23 +3,27 @@
 //! generated rule docs all read the doc comment through [`Rule::doc`]; there is no
 //! second copy of any rule's text.
 //!
-//! Adding a rule: write `rules/<rule_name>.rs` with one [`declare_rule!`] and a check
-//! function, then add one line to the [`rules!`] list below.
+//! Adding a rule: write `rules/<rule_name>.rs` with one `declare_rule!` (its doc
+//! comment and metadata) and a `check` function at the top level, then add one `mod`
+//! line and one line to [`ALL`] below.
 
 use crate::checker::Checker;
 use crate::diagnostic::Severity;
 
 /// A rule's metadata and check.
 pub struct Rule {
+    /// Stable code: `FL004`.
     pub code: &'static str,
+    /// Kebab-case name: `unsafe-call-after-fork`.
     pub name: &'static str,
+    /// Severity unless configured otherwise.
     pub default_severity: Severity,
     /// The doc comment of the rule's declaration, as Markdown (one leading space per
     /// line removed by [`Rule::doc`]).
     raw_doc: &'static str,
     /// `None` for the engine's own codes (parse errors, unused suppressions), whose
     /// findings the engine reports itself.
-    pub check: Option<fn(&Checker<'_>)>,
+    pub(crate) check: Option<fn(&Checker<'_>)>,
 }
 
 impl std::fmt::Debug for Rule {
@@ -29,8 +33,7 @@ impl std::fmt::Debug for Rule {
 }
 
 impl Rule {
-    #[doc(hidden)]
-    pub const fn new(
+    pub(crate) const fn new(
         code: &'static str,
         name: &'static str,
         default_severity: Severity,
@@ -44,6 +47,12 @@ impl Rule {
             raw_doc,
             check,
         }
+    }
+
+    /// Whether the rule is a check of the code (`false` for the engine's own codes:
+    /// parse errors and unused suppressions).
+    pub fn checks_code(&self) -> bool {
+        self.check.is_some()
     }
 
     /// The rule's documentation as Markdown.
@@ -91,7 +100,6 @@ impl Rule {
 ///     };
 /// }
 /// ```
-#[macro_export]
 macro_rules! declare_rule {
     (
         $(#[doc = $doc:literal])*
@@ -113,29 +121,38 @@ macro_rules! declare_rule {
     };
 }
 
-macro_rules! rules {
-    ($($module:ident :: $rule:ident),* $(,)?) => {
-        $(pub mod $module;)*
-        /// Every rule, in code order.
-        pub static ALL: &[&Rule] = &[$(&$module::$rule),*];
-    };
-}
+pub(crate) use declare_rule;
 
-rules! {
-    parse_error::PARSE_ERROR,
-    non_serializable_argument::NON_SERIALIZABLE_ARGUMENT,
-    lock_held_across_fork::LOCK_HELD_ACROSS_FORK,
-    unguarded_entry_point::UNGUARDED_ENTRY_POINT,
-    unsafe_call_after_fork::UNSAFE_CALL_AFTER_FORK,
-    child_falls_through::CHILD_FALLS_THROUGH,
-    unreaped_child::UNREAPED_CHILD,
-    fork_with_threads::FORK_WITH_THREADS,
-    start_method_set_twice::START_METHOD_SET_TWICE,
-    parent_state_not_inherited::PARENT_STATE_NOT_INHERITED,
-    inherited_rng_state::INHERITED_RNG_STATE,
-    unflushed_output_at_fork::UNFLUSHED_OUTPUT_AT_FORK,
-    unused_allow::UNUSED_ALLOW,
-}
+pub(crate) mod child_falls_through;
+pub(crate) mod fork_with_threads;
+pub(crate) mod inherited_rng_state;
+pub(crate) mod lock_held_across_fork;
+pub(crate) mod non_serializable_argument;
+pub(crate) mod parent_state_not_inherited;
+pub(crate) mod parse_error;
+pub(crate) mod start_method_set_twice;
+pub(crate) mod unflushed_output_at_fork;
+pub(crate) mod unguarded_entry_point;
+pub(crate) mod unreaped_child;
+pub(crate) mod unsafe_call_after_fork;
+pub(crate) mod unused_allow;
+
+/// Every rule, in code order (one line per rule).
+pub static ALL: &[&Rule] = &[
+    &parse_error::PARSE_ERROR,
+    &non_serializable_argument::NON_SERIALIZABLE_ARGUMENT,
+    &lock_held_across_fork::LOCK_HELD_ACROSS_FORK,
+    &unguarded_entry_point::UNGUARDED_ENTRY_POINT,
+    &unsafe_call_after_fork::UNSAFE_CALL_AFTER_FORK,
+    &child_falls_through::CHILD_FALLS_THROUGH,
+    &unreaped_child::UNREAPED_CHILD,
+    &fork_with_threads::FORK_WITH_THREADS,
+    &start_method_set_twice::START_METHOD_SET_TWICE,
+    &parent_state_not_inherited::PARENT_STATE_NOT_INHERITED,
+    &inherited_rng_state::INHERITED_RNG_STATE,
+    &unflushed_output_at_fork::UNFLUSHED_OUTPUT_AT_FORK,
+    &unused_allow::UNUSED_ALLOW,
+];
 
 /// Looks a rule up by code (`FL004`) or name (`unsafe-call-after-fork`), ignoring case.
 pub fn by_code_or_name(key: &str) -> Option<&'static Rule> {

@@ -9,7 +9,7 @@ use crate::analysis::{CrateCx, FnRef, syntax};
 use crate::checker::{Checker, Finding};
 use crate::diagnostic::{Label, LabelKind, Span};
 
-crate::declare_rule! {
+crate::rules::declare_rule! {
     /// ## What it does
     /// Finds arguments of spawn and forkserver processes that cannot cross a process boundary.
     ///
@@ -68,15 +68,30 @@ fn check(checker: &Checker<'_>) {
             continue;
         }
         let methods = p.method.describe_serializing();
-        let created = Label { span: p.file.span_of(p.create), message: format!("this process may start with {methods}"), kind: LabelKind::Secondary };
+        let created = Label {
+            span: p.file.span_of(p.create),
+            message: format!("this process may start with {methods}"),
+            kind: LabelKind::Secondary,
+        };
         let report = |span: Span, message: String, help: &str| {
-            checker.report(&NON_SERIALIZABLE_ARGUMENT, Finding { message, primary: span, primary_label: "cannot cross a process boundary".into(), labels: vec![created.clone()], help: Some(help.to_string()) });
+            checker.report(
+                &NON_SERIALIZABLE_ARGUMENT,
+                Finding {
+                    message,
+                    primary: span,
+                    primary_label: "cannot cross a process boundary".into(),
+                    labels: vec![created.clone()],
+                    help: Some(help.to_string()),
+                },
+            );
         };
         let mut param_ty: Option<(FnRef<'_>, &Type)> = None;
         match (p.api, p.target.map(syntax::peel)) {
             (ProcessApi::Forkrt, Some(Expr::Closure(_))) => report(
                 p.file.span_of(p.target.unwrap()),
-                format!("a closure target cannot be sent to a {methods} child: the child starts from scratch and finds targets by name, so `start()` fails with `forkrt::Error::NotRegistered`"),
+                format!(
+                    "a closure target cannot be sent to a {methods} child: the child starts from scratch and finds targets by name, so `start()` fails with `forkrt::Error::NotRegistered`"
+                ),
                 "make the target a function marked `#[forkrt::task]` and pass what the closure captured as its argument",
             ),
             (ProcessApi::Forkrt, Some(Expr::Path(_))) => {
@@ -84,7 +99,10 @@ fn check(checker: &Checker<'_>) {
                     if !is_task(target) {
                         report(
                             p.file.span_of(p.target.unwrap()),
-                            format!("`{}` is not marked `#[forkrt::task]`: a {methods} child cannot find it, and `start()` fails with `forkrt::Error::NotRegistered`", target.def.name),
+                            format!(
+                                "`{}` is not marked `#[forkrt::task]`: a {methods} child cannot find it, and `start()` fails with `forkrt::Error::NotRegistered`",
+                                target.def.name
+                            ),
                             "mark the target function `#[forkrt::task]`",
                         );
                     }
@@ -95,7 +113,9 @@ fn check(checker: &Checker<'_>) {
                 if let Some(var) = captured(p.func, c) {
                     report(
                         p.file.span_of(p.target.unwrap()),
-                        format!("this closure captures `{var}`: procspawn sends only the function to the {methods} child, so the captured state does not exist there"),
+                        format!(
+                            "this closure captures `{var}`: procspawn sends only the function to the {methods} child, so the captured state does not exist there"
+                        ),
                         "pass the captured values through the argument instead",
                     );
                 }
@@ -108,12 +128,17 @@ fn check(checker: &Checker<'_>) {
         let Some(args) = p.args else { continue };
         for (span, problem) in arg_problems(cx, p, args, param_ty) {
             let fails = match p.api {
-                ProcessApi::Forkrt => "`start()` fails with `forkrt::Error::NotSerializable` under spawn and forkserver (it works only under fork, where the value is inherited)",
+                ProcessApi::Forkrt => {
+                    "`start()` fails with `forkrt::Error::NotSerializable` under spawn and forkserver (it works only under fork, where the value is inherited)"
+                }
                 ProcessApi::Procspawn => "procspawn serializes every argument",
             };
             report(
                 span,
-                format!("{} cannot be sent to a {methods} child: {}; {fails}", problem.what, problem.why),
+                format!(
+                    "{} cannot be sent to a {methods} child: {}; {fails}",
+                    problem.what, problem.why
+                ),
                 "pass what the child needs to recreate it (a path, an address, plain data that derives `Serialize` and `Deserialize`), or use the fork start method, where values are inherited",
             );
         }
@@ -122,19 +147,43 @@ fn check(checker: &Checker<'_>) {
 
 /// Problems of an argument expression, element by element for tuples, judged by the
 /// target's declared parameter type where there is one.
-fn arg_problems<'a>(cx: &'a CrateCx<'a>, p: &Process<'a>, args: &'a Expr, param: Option<(FnRef<'a>, &'a Type)>) -> Vec<(Span, Problem)> {
-    let v = ValueCx { cx, file: p.file, func: p.func };
+fn arg_problems<'a>(
+    cx: &'a CrateCx<'a>,
+    p: &Process<'a>,
+    args: &'a Expr,
+    param: Option<(FnRef<'a>, &'a Type)>,
+) -> Vec<(Span, Problem)> {
+    let v = ValueCx {
+        cx,
+        file: p.file,
+        func: p.func,
+    };
     let by_type = |ty: &Type, owner: FnRef<'a>| types::type_problem(cx, owner.file, ty);
     match (syntax::peel(args), param) {
         (Expr::Tuple(t), Some((owner, Type::Tuple(tt)))) if t.elems.len() == tt.elems.len() => t
             .elems
             .iter()
             .zip(&tt.elems)
-            .filter_map(|(e, ty)| by_type(ty, owner).or_else(|| types::expr_problem(&v, e, 0)).map(|pr| (p.file.span_of(e), pr)))
+            .filter_map(|(e, ty)| {
+                by_type(ty, owner)
+                    .or_else(|| types::expr_problem(&v, e, 0))
+                    .map(|pr| (p.file.span_of(e), pr))
+            })
             .collect(),
-        (Expr::Tuple(t), _) => t.elems.iter().filter_map(|e| types::expr_problem(&v, e, 0).map(|pr| (p.file.span_of(e), pr))).collect(),
-        (_, Some((owner, ty))) => by_type(ty, owner).or_else(|| types::expr_problem(&v, args, 0)).map(|pr| (p.file.span_of(args), pr)).into_iter().collect(),
-        _ => types::expr_problem(&v, args, 0).map(|pr| (p.file.span_of(args), pr)).into_iter().collect(),
+        (Expr::Tuple(t), _) => t
+            .elems
+            .iter()
+            .filter_map(|e| types::expr_problem(&v, e, 0).map(|pr| (p.file.span_of(e), pr)))
+            .collect(),
+        (_, Some((owner, ty))) => by_type(ty, owner)
+            .or_else(|| types::expr_problem(&v, args, 0))
+            .map(|pr| (p.file.span_of(args), pr))
+            .into_iter()
+            .collect(),
+        _ => types::expr_problem(&v, args, 0)
+            .map(|pr| (p.file.span_of(args), pr))
+            .into_iter()
+            .collect(),
     }
 }
 
@@ -180,5 +229,7 @@ fn captured(func: FnRef<'_>, closure: &syn::ExprClosure) -> Option<String> {
     for (name, _) in func.def.params() {
         bound.0.extend(name);
     }
-    used.0.into_iter().find(|n| !own.contains(n) && bound.0.contains(n))
+    used.0
+        .into_iter()
+        .find(|n| !own.contains(n) && bound.0.contains(n))
 }

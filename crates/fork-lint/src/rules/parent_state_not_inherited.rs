@@ -5,12 +5,12 @@ use std::collections::HashMap;
 use syn::Expr;
 
 use crate::analysis::processes;
-use crate::analysis::walk::{self, Code, Event, RegionWalk};
+use crate::analysis::walk::{Code, Event, RegionWalk};
 use crate::analysis::{CrateCx, FileCx, syntax};
 use crate::checker::{Checker, Finding};
 use crate::diagnostic::{Label, LabelKind, Span};
 
-crate::declare_rule! {
+crate::rules::declare_rule! {
     /// ## What it does
     /// Finds global state that the parent changes before starting a spawn or forkserver process that reads it.
     ///
@@ -65,10 +65,29 @@ enum Key {
 }
 
 const WRITE_METHODS: &[&str] = &[
-    "store", "fetch_add", "fetch_sub", "fetch_or", "fetch_and", "fetch_xor", "fetch_nand", "fetch_max", "fetch_min", "fetch_update", "swap", "compare_exchange", "compare_exchange_weak", "set",
-    "get_or_init", "get_or_try_init", "replace", "take",
+    "store",
+    "fetch_add",
+    "fetch_sub",
+    "fetch_or",
+    "fetch_and",
+    "fetch_xor",
+    "fetch_nand",
+    "fetch_max",
+    "fetch_min",
+    "fetch_update",
+    "swap",
+    "compare_exchange",
+    "compare_exchange_weak",
+    "set",
+    "get_or_init",
+    "get_or_try_init",
+    "replace",
+    "take",
 ];
-const MUTATING_METHODS: &[&str] = &["push", "push_str", "insert", "extend", "clear", "remove", "retain", "truncate", "append", "entry"];
+const MUTATING_METHODS: &[&str] = &[
+    "push", "push_str", "insert", "extend", "clear", "remove", "retain", "truncate", "append",
+    "entry",
+];
 
 fn check(checker: &Checker<'_>) {
     let cx = checker.cx;
@@ -76,7 +95,9 @@ fn check(checker: &Checker<'_>) {
         if !p.method.may_serialize() {
             continue;
         }
-        let Some(target) = p.target_region(cx) else { continue };
+        let Some(target) = p.target_region(cx) else {
+            continue;
+        };
         // What the child reads.
         let mut reads: HashMap<Key, (Span, Vec<Label>)> = HashMap::new();
         RegionWalk::run(cx, target.file, target.func, target.code, &mut |ev, w| {
@@ -87,7 +108,9 @@ fn check(checker: &Checker<'_>) {
                 _ => None,
             };
             if let Some(k) = key {
-                reads.entry(k).or_insert_with(|| (w.span(*e), w.chain_labels()));
+                reads
+                    .entry(k)
+                    .or_insert_with(|| (w.span(*e), w.chain_labels()));
             }
         });
         if reads.is_empty() {
@@ -96,32 +119,51 @@ fn check(checker: &Checker<'_>) {
         // What the parent writes before the start, in order.
         let mut started_before = false;
         let mut hits: Vec<(Key, Span)> = Vec::new();
-        for stmt in walk::statements_before(&p.start_ancestors) {
-            RegionWalk::run_with_depth(cx, p.file, Some(p.func), Code::Stmts(std::slice::from_ref(stmt)), 3, &mut |ev, w| {
-                let Event::Expr(e) = ev else { return };
-                if processes::started_process(w, e).is_some() {
-                    started_before = true;
-                }
-                if let Some(k) = write_of(cx, w, e) {
-                    let env_stale = matches!(k, Key::Env(_)) && p.method.forkserver && started_before;
-                    let first = !hits.iter().any(|(h, _)| *h == k);
-                    if first && reads.contains_key(&k) && (matches!(k, Key::Static(_)) || env_stale) {
-                        hits.push((k, w.span(*e)));
+        for stmt in syntax::statements_before(&p.start_ancestors) {
+            RegionWalk::run_with_depth(
+                cx,
+                p.file,
+                Some(p.func),
+                Code::Stmts(std::slice::from_ref(stmt)),
+                3,
+                &mut |ev, w| {
+                    let Event::Expr(e) = ev else { return };
+                    if processes::started_process(w, e).is_some() {
+                        started_before = true;
                     }
-                }
-            });
+                    if let Some(k) = write_of(cx, w, e) {
+                        let env_stale =
+                            matches!(k, Key::Env(_)) && p.method.forkserver && started_before;
+                        let first = !hits.iter().any(|(h, _)| *h == k);
+                        if first
+                            && reads.contains_key(&k)
+                            && (matches!(k, Key::Static(_)) || env_stale)
+                        {
+                            hits.push((k, w.span(*e)));
+                        }
+                    }
+                },
+            );
         }
         for (key, write_span) in hits {
-        let (read_span, chain) = reads[&key].clone();
-        let methods = p.method.describe_serializing();
-        let (what, why) = match &key {
+            let (read_span, chain) = reads[&key].clone();
+            let methods = p.method.describe_serializing();
+            let (what, why) = match &key {
             Key::Static(n) => (format!("`{n}`"), format!("a {methods} child starts from a fresh copy of the program and sees its initial value")),
             Key::Env(n) => (format!("the environment variable `{n}`"), "a forkserver child inherits the environment of the server, which was started before this change".to_string()),
         };
-        let mut labels = vec![Label { span: p.file.span_of(p.start_call()), message: format!("the process starts here ({methods})"), kind: LabelKind::Secondary }];
-        labels.extend(chain);
-        labels.push(Label { span: read_span, message: format!("the child reads {what} here"), kind: LabelKind::ChainStep });
-        checker.report(
+            let mut labels = vec![Label {
+                span: p.file.span_of(p.start_call()),
+                message: format!("the process starts here ({methods})"),
+                kind: LabelKind::Secondary,
+            }];
+            labels.extend(chain);
+            labels.push(Label {
+                span: read_span,
+                message: format!("the child reads {what} here"),
+                kind: LabelKind::ChainStep,
+            });
+            checker.report(
             &PARENT_STATE_NOT_INHERITED,
             Finding {
                 message: format!("the parent changes {what} before starting a process whose target reads it, but {why}"),
@@ -139,22 +181,33 @@ fn check(checker: &Checker<'_>) {
 fn static_named<'a>(cx: &'a CrateCx<'a>, from: &FileCx<'_>, path: &syn::Path) -> Option<String> {
     let name = syntax::last_ident(path)?;
     // Statics are SCREAMING_CASE by convention (and by lint); this keeps lookups rare.
-    if !name.chars().next().is_some_and(|c| c.is_ascii_uppercase()) || name.chars().any(|c| c.is_ascii_lowercase()) {
+    if !name.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+        || name.chars().any(|c| c.is_ascii_lowercase())
+    {
         return None;
     }
-    (!cx.files_defining(from, &name, &["static", "ref"]).is_empty()).then_some(name)
+    (!cx.files_defining(from, &name, &["static", "ref"])
+        .is_empty())
+    .then_some(name)
 }
 
 /// `std::env::<f>("KEY", ..)` with a literal key.
 fn env_access(w: &RegionWalk<'_>, c: &syn::ExprCall, fns: &[&str]) -> Option<String> {
-    let Expr::Path(p) = syntax::peel(&c.func) else { return None };
+    let Expr::Path(p) = syntax::peel(&c.func) else {
+        return None;
+    };
     let cands = w.resolve(&p.path);
-    let is_env = cands.iter().any(|c| c.len() >= 2 && c[c.len() - 2] == "env" && fns.contains(&c[c.len() - 1].as_str()));
+    let is_env = cands
+        .iter()
+        .any(|c| c.len() >= 2 && c[c.len() - 2] == "env" && fns.contains(&c[c.len() - 1].as_str()));
     if !is_env {
         return None;
     }
     match syntax::peel(c.args.first()?) {
-        Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) => Some(s.value()),
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(s),
+            ..
+        }) => Some(s.value()),
         _ => None,
     }
 }
@@ -166,10 +219,16 @@ fn write_of<'a>(cx: &'a CrateCx<'a>, w: &RegionWalk<'_>, e: &Expr) -> Option<Key
         Expr::MethodCall(m) => {
             let name = m.method.to_string();
             let root = syntax::chain_root(&m.receiver);
-            let Expr::Path(p) = syntax::peel(root) else { return None };
+            let Expr::Path(p) = syntax::peel(root) else {
+                return None;
+            };
             let direct = matches!(syntax::peel(&m.receiver), Expr::Path(_));
-            let through_lock = syntax::chain_methods(&m.receiver).iter().any(|n| matches!(n.as_str(), "lock" | "write" | "borrow_mut" | "get_mut"));
-            if (direct && WRITE_METHODS.contains(&name.as_str())) || (through_lock && MUTATING_METHODS.contains(&name.as_str())) {
+            let through_lock = syntax::chain_methods(&m.receiver)
+                .iter()
+                .any(|n| matches!(n.as_str(), "lock" | "write" | "borrow_mut" | "get_mut"));
+            if (direct && WRITE_METHODS.contains(&name.as_str()))
+                || (through_lock && MUTATING_METHODS.contains(&name.as_str()))
+            {
                 return static_named(cx, w.file(), &p.path).map(Key::Static);
             }
             None
@@ -183,11 +242,25 @@ fn write_of<'a>(cx: &'a CrateCx<'a>, w: &RegionWalk<'_>, e: &Expr) -> Option<Key
 /// `COUNTER = …`, `*STATE.lock().unwrap() = …`.
 fn assigned_static<'a>(cx: &'a CrateCx<'a>, from: &FileCx<'_>, left: &Expr) -> Option<Key> {
     let root = syntax::chain_root(syntax::peel(left));
-    let Expr::Path(p) = syntax::peel(root) else { return None };
+    let Expr::Path(p) = syntax::peel(root) else {
+        return None;
+    };
     static_named(cx, from, &p.path).map(Key::Static)
 }
 
 fn is_compound_assign(op: &syn::BinOp) -> bool {
     use syn::BinOp::*;
-    matches!(op, AddAssign(_) | SubAssign(_) | MulAssign(_) | DivAssign(_) | RemAssign(_) | BitXorAssign(_) | BitAndAssign(_) | BitOrAssign(_) | ShlAssign(_) | ShrAssign(_))
+    matches!(
+        op,
+        AddAssign(_)
+            | SubAssign(_)
+            | MulAssign(_)
+            | DivAssign(_)
+            | RemAssign(_)
+            | BitXorAssign(_)
+            | BitAndAssign(_)
+            | BitOrAssign(_)
+            | ShlAssign(_)
+            | ShrAssign(_)
+    )
 }

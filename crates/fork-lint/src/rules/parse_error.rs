@@ -1,6 +1,6 @@
 //! FL000: files that do not parse.
 
-crate::declare_rule! {
+crate::rules::declare_rule! {
     /// ## What it does
     /// Reports a file that could not be parsed as Rust.
     ///

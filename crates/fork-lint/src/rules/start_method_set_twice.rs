@@ -5,12 +5,13 @@ use syn::Expr;
 use crate::analysis::catalog::runtime;
 use crate::analysis::processes::{self, SetCall, StartKind};
 use crate::analysis::resolve::is;
-use crate::analysis::walk::{self, Code, Event, Node, RegionWalk};
+use crate::analysis::syntax::Node;
+use crate::analysis::walk::{Code, Event, RegionWalk};
 use crate::analysis::{CrateCx, FileCx, FnRef, syntax, threads};
 use crate::checker::{Checker, Finding};
 use crate::diagnostic::{Label, LabelKind, Span};
 
-crate::declare_rule! {
+crate::rules::declare_rule! {
     /// ## What it does
     /// Finds `set_start_method` called after the start method was already fixed.
     ///
@@ -62,8 +63,16 @@ fn check(checker: &Checker<'_>) {
             _ => None,
         });
         let label = match (earlier, looped) {
-            (Some((span, what)), _) => Label { span, message: what, kind: LabelKind::Secondary },
-            (None, Some(l)) => Label { span: s.file.span_of(l), message: "this loop runs the call again".into(), kind: LabelKind::Secondary },
+            (Some((span, what)), _) => Label {
+                span,
+                message: what,
+                kind: LabelKind::Secondary,
+            },
+            (None, Some(l)) => Label {
+                span: s.file.span_of(l),
+                message: "this loop runs the call again".into(),
+                kind: LabelKind::Secondary,
+            },
             (None, None) => continue,
         };
         checker.report(
@@ -83,7 +92,10 @@ fn check(checker: &Checker<'_>) {
 fn result_checked(ancestors: &[Node<'_>], call: &Expr) -> bool {
     match ancestors.last() {
         Some(Node::Expr(Expr::MethodCall(m))) if std::ptr::eq(&*m.receiver, call) => {
-            matches!(m.method.to_string().as_str(), "is_err" | "is_ok" | "ok" | "err" | "unwrap_or_default" | "unwrap_or")
+            matches!(
+                m.method.to_string().as_str(),
+                "is_err" | "is_ok" | "ok" | "err" | "unwrap_or_default" | "unwrap_or"
+            )
         }
         Some(Node::Expr(Expr::Match(m))) => std::ptr::eq(&*m.expr, call),
         Some(Node::Expr(Expr::Let(l))) => std::ptr::eq(&*l.expr, call),
@@ -97,31 +109,53 @@ fn fixed_before<'a>(cx: &'a CrateCx<'a>, s: &SetCall<'a>) -> Option<(Span, Strin
     fixed_before_in(cx, s.file, s.func, &s.ancestors, 0)
 }
 
-fn fixed_before_in<'a>(cx: &'a CrateCx<'a>, file: &'a FileCx<'a>, func: FnRef<'a>, ancestors: &[Node<'a>], depth: usize) -> Option<(Span, String)> {
+fn fixed_before_in<'a>(
+    cx: &'a CrateCx<'a>,
+    file: &'a FileCx<'a>,
+    func: FnRef<'a>,
+    ancestors: &[Node<'a>],
+    depth: usize,
+) -> Option<(Span, String)> {
     let mut found: Option<(Span, String)> = None;
-    for stmt in walk::statements_before(ancestors) {
-        RegionWalk::run_with_depth(cx, file, Some(func), Code::Stmts(std::slice::from_ref(stmt)), 4, &mut |ev, w| {
-            if found.is_some() {
-                return;
-            }
-            let Event::Expr(e) = ev else { return };
-            match e {
-                Expr::Call(c) => {
-                    let Expr::Path(p) = syntax::peel(&c.func) else { return };
-                    let cands = w.resolve(&p.path);
-                    let any = |pat: &str| cands.iter().any(|c| is(c, pat));
-                    if any(runtime::FORKRT_SET_START_METHOD) || any(runtime::FORKRT_SET_START_METHOD_FORCE) {
-                        found = Some((w.span(*e), "the start method is set here first".into()));
-                    } else if any(runtime::FORKRT_GET_START_METHOD) {
-                        found = Some((w.span(*e), "`get_start_method()` fixes the start method here".into()));
+    for stmt in syntax::statements_before(ancestors) {
+        RegionWalk::run_with_depth(
+            cx,
+            file,
+            Some(func),
+            Code::Stmts(std::slice::from_ref(stmt)),
+            4,
+            &mut |ev, w| {
+                if found.is_some() {
+                    return;
+                }
+                let Event::Expr(e) = ev else { return };
+                match e {
+                    Expr::Call(c) => {
+                        let Expr::Path(p) = syntax::peel(&c.func) else {
+                            return;
+                        };
+                        let cands = w.resolve(&p.path);
+                        let any = |pat: &str| cands.iter().any(|c| is(c, pat));
+                        if any(runtime::FORKRT_SET_START_METHOD)
+                            || any(runtime::FORKRT_SET_START_METHOD_FORCE)
+                        {
+                            found = Some((w.span(*e), "the start method is set here first".into()));
+                        } else if any(runtime::FORKRT_GET_START_METHOD) {
+                            found = Some((
+                                w.span(*e),
+                                "`get_start_method()` fixes the start method here".into(),
+                            ));
+                        }
                     }
+                    Expr::MethodCall(m)
+                        if processes::started_process(w, e) == Some(StartKind::Default) =>
+                    {
+                        found = Some((w.span(&m.method), "starting a process with the default context fixes the start method here".into()));
+                    }
+                    _ => {}
                 }
-                Expr::MethodCall(m) if processes::started_process(w, e) == Some(StartKind::Default) => {
-                    found = Some((w.span(&m.method), "starting a process with the default context fixes the start method here".into()));
-                }
-                _ => {}
-            }
-        });
+            },
+        );
         if found.is_some() {
             return found;
         }

@@ -3,13 +3,14 @@
 use syn::{Expr, Stmt};
 
 use crate::analysis::flow::{self, Flow};
-use crate::analysis::forks::{ChildRegion, ForkKind, ForkPoint};
-use crate::analysis::walk::{self, Event, RegionWalk};
+use crate::analysis::forks::{ForkKind, ForkPoint};
+use crate::analysis::walk::ChildRegion;
+use crate::analysis::walk::{Event, RegionWalk};
 use crate::analysis::{CrateCx, syntax};
 use crate::checker::{Checker, Finding};
 use crate::diagnostic::{Label, LabelKind, Span};
 
-crate::declare_rule! {
+crate::rules::declare_rule! {
     /// ## What it does
     /// Finds buffered output, not flushed before a fork, that the child will flush again.
     ///
@@ -75,8 +76,15 @@ fn check(checker: &Checker<'_>) {
             if p.writer.is_none() && fp.kind == ForkKind::Forkrt {
                 continue; // forkrt flushes stdio before it forks
             }
-            let Some(flush_span) = child_flushes(cx, child, p.writer.as_deref()) else { continue };
-            let what = p.writer.as_deref().map_or("stdout's buffer holds a partial line".to_string(), |w| format!("the writer `{w}` holds unflushed output"));
+            let Some(flush_span) = child_flushes(cx, child, p.writer.as_deref()) else {
+                continue;
+            };
+            let what = p
+                .writer
+                .as_deref()
+                .map_or("stdout's buffer holds a partial line".to_string(), |w| {
+                    format!("the writer `{w}` holds unflushed output")
+                });
             checker.report(
                 &UNFLUSHED_OUTPUT_AT_FORK,
                 Finding {
@@ -101,13 +109,15 @@ fn check(checker: &Checker<'_>) {
 fn pending_at(fp: &ForkPoint<'_>) -> Vec<Pending> {
     let mut stdout: Option<Span> = None;
     let mut writers: Vec<(String, Option<Span>)> = Vec::new();
-    for stmt in walk::statements_before(&fp.ancestors) {
+    for stmt in syntax::statements_before(&fp.ancestors) {
         if let Stmt::Local(l) = stmt {
             if let (Some(var), Some(init)) = (syntax::pat_ident(&l.pat), &l.init) {
                 if let Expr::Call(c) = syntax::peel_result(&init.expr) {
                     if let Expr::Path(p) = syntax::peel(&c.func) {
                         let segs = syntax::segments(&p.path);
-                        if segs.len() >= 2 && matches!(segs[segs.len() - 2].as_str(), "BufWriter" | "LineWriter") {
+                        if segs.len() >= 2
+                            && matches!(segs[segs.len() - 2].as_str(), "BufWriter" | "LineWriter")
+                        {
                             writers.push((var, None));
                         }
                     }
@@ -115,7 +125,13 @@ fn pending_at(fp: &ForkPoint<'_>) -> Vec<Pending> {
             }
         }
         for_each_output(stmt, &mut |op| match op {
-            Output::Stdout { ends_line, span } => stdout = if ends_line { None } else { Some(fp.file.span(span)) },
+            Output::Stdout { ends_line, span } => {
+                stdout = if ends_line {
+                    None
+                } else {
+                    Some(fp.file.span(span))
+                }
+            }
             Output::StdoutFlush => stdout = None,
             Output::Write { var, span } => {
                 if let Some(w) = writers.iter_mut().find(|(n, _)| *n == var) {
@@ -129,7 +145,15 @@ fn pending_at(fp: &ForkPoint<'_>) -> Vec<Pending> {
             }
         });
     }
-    let mut out: Vec<Pending> = writers.into_iter().filter_map(|(w, s)| s.map(|span| Pending { writer: Some(w), span })).collect();
+    let mut out: Vec<Pending> = writers
+        .into_iter()
+        .filter_map(|(w, s)| {
+            s.map(|span| Pending {
+                writer: Some(w),
+                span,
+            })
+        })
+        .collect();
     if let Some(span) = stdout {
         out.insert(0, Pending { writer: None, span });
     }
@@ -137,10 +161,18 @@ fn pending_at(fp: &ForkPoint<'_>) -> Vec<Pending> {
 }
 
 enum Output {
-    Stdout { ends_line: bool, span: proc_macro2::Span },
+    Stdout {
+        ends_line: bool,
+        span: proc_macro2::Span,
+    },
     StdoutFlush,
-    Write { var: String, span: proc_macro2::Span },
-    Flush { var: String },
+    Write {
+        var: String,
+        span: proc_macro2::Span,
+    },
+    Flush {
+        var: String,
+    },
 }
 
 /// The output operations of a statement, in order.
@@ -155,10 +187,18 @@ fn for_each_output(stmt: &Stmt, f: &mut dyn FnMut(Output)) {
             };
             let span = syn::spanned::Spanned::span(mac);
             match name.as_str() {
-                "print" => (self.0)(Output::Stdout { ends_line: fmt_ends_line(0), span }),
-                "println" => (self.0)(Output::Stdout { ends_line: true, span }),
+                "print" => (self.0)(Output::Stdout {
+                    ends_line: fmt_ends_line(0),
+                    span,
+                }),
+                "println" => (self.0)(Output::Stdout {
+                    ends_line: true,
+                    span,
+                }),
                 "write" | "writeln" => {
-                    let Some(target) = args.as_ref().and_then(|a| a.first().cloned()) else { return };
+                    let Some(target) = args.as_ref().and_then(|a| a.first().cloned()) else {
+                        return;
+                    };
                     let ends_line = name == "writeln" || fmt_ends_line(1);
                     if is_stdout(&target) {
                         (self.0)(Output::Stdout { ends_line, span });
@@ -176,7 +216,10 @@ fn for_each_output(stmt: &Stmt, f: &mut dyn FnMut(Output)) {
             if is_stdout(&m.receiver) {
                 match name.as_str() {
                     "flush" => (self.0)(Output::StdoutFlush),
-                    "write_all" | "write" => (self.0)(Output::Stdout { ends_line: false, span }),
+                    "write_all" | "write" => (self.0)(Output::Stdout {
+                        ends_line: false,
+                        span,
+                    }),
                     _ => {}
                 }
             } else if let Some(var) = syntax::ident_of(&m.receiver) {
@@ -213,14 +256,22 @@ fn is_stdout(e: &Expr) -> bool {
 
 /// Where the child flushes its copy of the buffer (stdout when `writer` is `None`):
 /// writes to the same stream, `std::process::exit`, or running on past its branch.
-fn child_flushes<'a>(cx: &'a CrateCx<'a>, child: &ChildRegion<'a>, writer: Option<&str>) -> Option<Span> {
+fn child_flushes<'a>(
+    cx: &'a CrateCx<'a>,
+    child: &ChildRegion<'a>,
+    writer: Option<&str>,
+) -> Option<Span> {
     let mut hit = None;
     RegionWalk::run(cx, child.file, child.func, child.code, &mut |ev, w| {
         if hit.is_some() {
             return;
         }
         match (ev, writer) {
-            (Event::Macro(mac), None) if matches!(syntax::macro_name(mac).as_str(), "println" | "print") => hit = Some(w.span(*mac)),
+            (Event::Macro(mac), None)
+                if matches!(syntax::macro_name(mac).as_str(), "println" | "print") =>
+            {
+                hit = Some(w.span(*mac))
+            }
             (Event::Macro(mac), Some(var)) => {
                 if let Some(first) = syntax::macro_args(mac).and_then(|a| a.first().cloned()) {
                     if syntax::ident_of(&first).as_deref() == Some(var) {
@@ -228,10 +279,17 @@ fn child_flushes<'a>(cx: &'a CrateCx<'a>, child: &ChildRegion<'a>, writer: Optio
                     }
                 }
             }
-            (Event::Expr(Expr::MethodCall(m)), Some(var)) if syntax::ident_of(&m.receiver).as_deref() == Some(var) && w.depth() == 0 => hit = Some(w.span(m)),
+            (Event::Expr(Expr::MethodCall(m)), Some(var))
+                if syntax::ident_of(&m.receiver).as_deref() == Some(var) && w.depth() == 0 =>
+            {
+                hit = Some(w.span(m))
+            }
             (Event::Expr(Expr::Call(c)), None) => {
                 if let Expr::Path(p) = syntax::peel(&c.func) {
-                    if w.resolve(&p.path).iter().any(|c| crate::analysis::resolve::is(c, "std::process::exit")) {
+                    if w.resolve(&p.path)
+                        .iter()
+                        .any(|c| crate::analysis::resolve::is(c, "std::process::exit"))
+                    {
                         hit = Some(w.span(c));
                     }
                 }
@@ -252,6 +310,11 @@ fn child_flushes<'a>(cx: &'a CrateCx<'a>, child: &ChildRegion<'a>, writer: Optio
 
 fn is_process_exit(file: &crate::analysis::FileCx<'_>, e: &Expr) -> bool {
     let Expr::Call(c) = e else { return false };
-    let Expr::Path(p) = syntax::peel(&c.func) else { return false };
-    file.resolver.candidates(&p.path).iter().any(|c| crate::analysis::resolve::is(c, "std::process::exit"))
+    let Expr::Path(p) = syntax::peel(&c.func) else {
+        return false;
+    };
+    file.resolver
+        .candidates(&p.path)
+        .iter()
+        .any(|c| crate::analysis::resolve::is(c, "std::process::exit"))
 }

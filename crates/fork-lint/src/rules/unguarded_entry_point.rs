@@ -11,7 +11,7 @@ use crate::analysis::{CrateCx, FnRef, syntax};
 use crate::checker::{Checker, Finding};
 use crate::diagnostic::{Label, LabelKind};
 
-crate::declare_rule! {
+crate::rules::declare_rule! {
     /// ## What it does
     /// Finds a binary that starts spawn or forkserver processes without the entry guard first in `main`.
     ///
@@ -67,7 +67,9 @@ fn check(checker: &Checker<'_>) {
         if !p.method.may_serialize() {
             continue;
         }
-        let Some(main) = cx.main_of(p.file) else { continue };
+        let Some(main) = cx.main_of(p.file) else {
+            continue;
+        };
         if done.contains(&main.key()) {
             continue;
         }
@@ -76,7 +78,14 @@ fn check(checker: &Checker<'_>) {
             ProcessApi::Forkrt => "`#[forkrt::main]` or `forkrt::init()`",
             ProcessApi::Procspawn => "`procspawn::init()`",
         };
-        let started = Label { span: p.file.span_of(p.create), message: format!("a process is started here with {}", p.method.describe_serializing()), kind: LabelKind::Secondary };
+        let started = Label {
+            span: p.file.span_of(p.create),
+            message: format!(
+                "a process is started here with {}",
+                p.method.describe_serializing()
+            ),
+            kind: LabelKind::Secondary,
+        };
         match find_guard(cx, main, p.api, 0) {
             Guard::First => {}
             Guard::Missing => checker.report(
@@ -106,14 +115,24 @@ fn check(checker: &Checker<'_>) {
 enum Guard<'a> {
     First,
     Missing,
-    Late { guard: (FnRef<'a>, &'a Stmt), first_effect: &'a Stmt },
+    Late {
+        guard: (FnRef<'a>, &'a Stmt),
+        first_effect: &'a Stmt,
+    },
 }
 
-fn find_guard<'a>(cx: &'a CrateCx<'a>, main: FnRef<'a>, api: ProcessApi, depth: usize) -> Guard<'a> {
-    if api == ProcessApi::Forkrt && main.def.attrs.iter().any(|a| {
-        let s = syntax::segments(a.path());
-        s == ["forkrt", "main"]
-    }) {
+fn find_guard<'a>(
+    cx: &'a CrateCx<'a>,
+    main: FnRef<'a>,
+    api: ProcessApi,
+    depth: usize,
+) -> Guard<'a> {
+    if api == ProcessApi::Forkrt
+        && main.def.attrs.iter().any(|a| {
+            let s = syntax::segments(a.path());
+            s == ["forkrt", "main"]
+        })
+    {
         return Guard::First;
     }
     let stmts = &main.def.body.stmts;
@@ -121,7 +140,10 @@ fn find_guard<'a>(cx: &'a CrateCx<'a>, main: FnRef<'a>, api: ProcessApi, depth: 
         if is_guard(main, stmt, api) {
             return match stmts[..i].iter().find(|s| has_effect(s)) {
                 None => Guard::First,
-                Some(first_effect) => Guard::Late { guard: (main, stmt), first_effect },
+                Some(first_effect) => Guard::Late {
+                    guard: (main, stmt),
+                    first_effect,
+                },
             };
         }
     }
@@ -129,7 +151,9 @@ fn find_guard<'a>(cx: &'a CrateCx<'a>, main: FnRef<'a>, api: ProcessApi, depth: 
     if depth < 3 {
         if let Some(first) = stmts.iter().find(|s| has_effect(s)) {
             if let Some(target) = forwarded(cx, main, first) {
-                if let g @ (Guard::First | Guard::Late { .. }) = find_guard(cx, target, api, depth + 1) {
+                if let g @ (Guard::First | Guard::Late { .. }) =
+                    find_guard(cx, target, api, depth + 1)
+                {
                     return g;
                 }
             }
@@ -149,7 +173,9 @@ fn forwarded<'a>(cx: &'a CrateCx<'a>, main: FnRef<'a>, stmt: &'a Stmt) -> Option
     let mut e = syntax::peel_result(e);
     loop {
         let Expr::Call(c) = e else { return None };
-        let Expr::Path(p) = syntax::peel(&c.func) else { return None };
+        let Expr::Path(p) = syntax::peel(&c.func) else {
+            return None;
+        };
         if let Some(f) = walk::resolve_fn(cx, main.file, &p.path) {
             return Some(f);
         }
@@ -163,17 +189,30 @@ fn is_guard(func: FnRef<'_>, stmt: &Stmt, api: ProcessApi) -> bool {
         ProcessApi::Procspawn => runtime::PROCSPAWN_INIT,
     };
     match stmt {
-        Stmt::Macro(m) => api == ProcessApi::Procspawn && syntax::macro_name(&m.mac) == "enable_test_support",
+        Stmt::Macro(m) => {
+            api == ProcessApi::Procspawn && syntax::macro_name(&m.mac) == "enable_test_support"
+        }
         Stmt::Expr(e, _) => is_guard_call(func, e, want),
-        Stmt::Local(l) => l.init.as_ref().is_some_and(|i| is_guard_call(func, &i.expr, want)),
+        Stmt::Local(l) => l
+            .init
+            .as_ref()
+            .is_some_and(|i| is_guard_call(func, &i.expr, want)),
         Stmt::Item(_) => false,
     }
 }
 
 fn is_guard_call(func: FnRef<'_>, e: &Expr, want: &str) -> bool {
-    let Expr::Call(c) = syntax::peel_result(e) else { return false };
-    let Expr::Path(p) = syntax::peel(&c.func) else { return false };
-    func.file.resolver.candidates(&p.path).iter().any(|c| is(c, want))
+    let Expr::Call(c) = syntax::peel_result(e) else {
+        return false;
+    };
+    let Expr::Path(p) = syntax::peel(&c.func) else {
+        return false;
+    };
+    func.file
+        .resolver
+        .candidates(&p.path)
+        .iter()
+        .any(|c| is(c, want))
 }
 
 /// Whether running a statement twice could be observed: anything but items and `let`
@@ -181,18 +220,68 @@ fn is_guard_call(func: FnRef<'_>, e: &Expr, want: &str) -> bool {
 fn has_effect(stmt: &Stmt) -> bool {
     match stmt {
         Stmt::Item(_) => false,
-        Stmt::Local(l) => l.init.as_ref().is_some_and(|i| !pure(&i.expr) || i.diverge.is_some()),
+        Stmt::Local(l) => l
+            .init
+            .as_ref()
+            .is_some_and(|i| !pure(&i.expr) || i.diverge.is_some()),
         Stmt::Expr(e, _) => !pure(e),
         Stmt::Macro(m) => !PURE_MACROS.contains(&syntax::macro_name(&m.mac).as_str()),
     }
 }
 
 const PURE_CALLS: &[&str] = &[
-    "new", "default", "from", "into", "clone", "with_capacity", "args", "args_os", "var", "var_os", "now", "parse", "unwrap", "expect", "unwrap_or", "unwrap_or_default", "unwrap_or_else",
-    "len", "iter", "into_iter", "collect", "map", "filter", "to_string", "to_owned", "as_str", "as_ref", "nth", "skip", "get", "cloned", "copied", "ok", "is_some", "is_none", "Some", "Ok", "Err",
-    "from_secs", "from_millis", "current_exe",
+    "new",
+    "default",
+    "from",
+    "into",
+    "clone",
+    "with_capacity",
+    "args",
+    "args_os",
+    "var",
+    "var_os",
+    "now",
+    "parse",
+    "unwrap",
+    "expect",
+    "unwrap_or",
+    "unwrap_or_default",
+    "unwrap_or_else",
+    "len",
+    "iter",
+    "into_iter",
+    "collect",
+    "map",
+    "filter",
+    "to_string",
+    "to_owned",
+    "as_str",
+    "as_ref",
+    "nth",
+    "skip",
+    "get",
+    "cloned",
+    "copied",
+    "ok",
+    "is_some",
+    "is_none",
+    "Some",
+    "Ok",
+    "Err",
+    "from_secs",
+    "from_millis",
+    "current_exe",
 ];
-const PURE_MACROS: &[&str] = &["vec", "format", "concat", "env", "include_str", "include_bytes", "stringify", "matches"];
+const PURE_MACROS: &[&str] = &[
+    "vec",
+    "format",
+    "concat",
+    "env",
+    "include_str",
+    "include_bytes",
+    "stringify",
+    "matches",
+];
 
 fn pure(e: &Expr) -> bool {
     match e {
@@ -209,9 +298,14 @@ fn pure(e: &Expr) -> bool {
         Expr::Struct(s) => s.fields.iter().all(|f| pure(&f.expr)),
         Expr::Try(t) => pure(&t.expr),
         Expr::Call(c) => {
-            matches!(&*c.func, Expr::Path(p) if syntax::last_ident(&p.path).is_some_and(|n| PURE_CALLS.contains(&n.as_str()))) && c.args.iter().all(pure)
+            matches!(&*c.func, Expr::Path(p) if syntax::last_ident(&p.path).is_some_and(|n| PURE_CALLS.contains(&n.as_str())))
+                && c.args.iter().all(pure)
         }
-        Expr::MethodCall(m) => PURE_CALLS.contains(&m.method.to_string().as_str()) && pure(&m.receiver) && m.args.iter().all(pure),
+        Expr::MethodCall(m) => {
+            PURE_CALLS.contains(&m.method.to_string().as_str())
+                && pure(&m.receiver)
+                && m.args.iter().all(pure)
+        }
         Expr::Macro(m) => PURE_MACROS.contains(&syntax::macro_name(&m.mac).as_str()),
         _ => false,
     }

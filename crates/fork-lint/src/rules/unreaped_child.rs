@@ -6,15 +6,15 @@ use std::sync::Arc;
 use syn::Expr;
 
 use crate::analysis::catalog::{self, ForkFn};
-use crate::analysis::forks::ForkKind;
 use crate::analysis::flow::{self, Flow};
-use crate::analysis::walk::Code;
+use crate::analysis::forks::ForkKind;
 use crate::analysis::syntax;
+use crate::analysis::walk::Code;
 use crate::checker::{Checker, Finding};
 use crate::diagnostic::{Label, LabelKind};
 use crate::source::SourceFile;
 
-crate::declare_rule! {
+crate::rules::declare_rule! {
     /// ## What it does
     /// Finds a forked child that the parent does not wait for on some path.
     ///
@@ -82,49 +82,89 @@ fn check(checker: &Checker<'_>) {
         }
         let pid = fp.parent.as_ref().and_then(|p| p.pid.clone());
         // A pid returned as the function's value is reaped by the caller.
-        if let (Some(p), Some(syn::Stmt::Expr(tail, None))) = (&pid, fp.func.def.body.stmts.last()) {
+        if let (Some(p), Some(syn::Stmt::Expr(tail, None))) = (&pid, fp.func.def.body.stmts.last())
+        {
             if returns(tail, p) {
                 continue;
             }
         }
         let file = fp.file;
-        let good = |e: &Expr| flow::exits(cx, file, e) || is_wait(file, e) || pid.as_deref().is_some_and(|p| escapes(e, p));
-        // The child's code is not the parent's path.
-        let (skip_e, skip_b, skip_s): (Option<&Expr>, Option<&syn::Block>, &[syn::Stmt]) = match fp.child.as_ref().map(|c| c.code) {
-            Some(Code::Expr(e)) => (Some(e), None, &[]),
-            Some(Code::Block(b)) => (None, Some(b), &[]),
-            Some(Code::Stmts(s)) => (None, None, s),
-            None => (None, None, &[]),
+        let good = |e: &Expr| {
+            flow::exits(cx, file, e)
+                || is_wait(file, e)
+                || pid.as_deref().is_some_and(|p| escapes(e, p))
         };
+        // The child's code is not the parent's path.
+        let (skip_e, skip_b, skip_s): (Option<&Expr>, Option<&syn::Block>, &[syn::Stmt]) =
+            match fp.child.as_ref().map(|c| c.code) {
+                Some(Code::Expr(e)) => (Some(e), None, &[]),
+                Some(Code::Block(b)) => (None, Some(b), &[]),
+                Some(Code::Stmts(s)) => (None, None, s),
+                None => (None, None, &[]),
+            };
         // Nor are the branches of a failed fork, where there is no child.
-        let skip = |e: &Expr| skip_e.is_some_and(|s| std::ptr::eq(s, e)) || fp.errors.iter().any(|c| matches!(c, Code::Expr(x) if std::ptr::eq(*x, e)));
-        let skip_block = |b: &syn::Block| skip_b.is_some_and(|s| std::ptr::eq(s, b)) || fp.errors.iter().any(|c| matches!(c, Code::Block(x) if std::ptr::eq(*x, b)));
+        let skip = |e: &Expr| {
+            skip_e.is_some_and(|s| std::ptr::eq(s, e))
+                || fp
+                    .errors
+                    .iter()
+                    .any(|c| matches!(c, Code::Expr(x) if std::ptr::eq(*x, e)))
+        };
+        let skip_block = |b: &syn::Block| {
+            skip_b.is_some_and(|s| std::ptr::eq(s, b))
+                || fp
+                    .errors
+                    .iter()
+                    .any(|c| matches!(c, Code::Block(x) if std::ptr::eq(*x, b)))
+        };
         let skip_stmt = |s: &syn::Stmt| skip_s.iter().any(|t| std::ptr::eq(t, s));
         // After `if pid > 0 { … }` the fall-through is the child or a failed fork.
         let parent_only = |i: &syn::ExprIf| fp.parent_skips_implicit_else(i);
-        let mut f = Flow::new(&good, &|_| false, &skip, &skip_block).skipping_stmts(&skip_stmt).without_implicit_else(&parent_only);
-        let mut outcome = flow::to_function_end(&mut f, &fp.ancestors[..fp.construct], fp.construct_expr());
+        let mut f = Flow::new(&good, &|_| false, &skip, &skip_block)
+            .skipping_stmts(&skip_stmt)
+            .without_implicit_else(&parent_only);
+        let mut outcome =
+            flow::to_function_end(&mut f, &fp.ancestors[..fp.construct], fp.construct_expr());
         // `fork()?` failing creates no child.
         let fork_value = match fp.ancestors.get(fp.construct) {
-            Some(crate::analysis::walk::Node::Expr(e)) => syn::spanned::Spanned::span(*e),
+            Some(crate::analysis::syntax::Node::Expr(e)) => syn::spanned::Spanned::span(*e),
             _ => syn::spanned::Spanned::span(fp.call),
         };
-        outcome.leaks.retain(|l| !syntax::contains(fork_value, l.span));
+        outcome
+            .leaks
+            .retain(|l| !syntax::contains(fork_value, l.span));
         let mut labels = Vec::new();
         for leak in &outcome.leaks {
-            labels.push(Label { span: file.span(leak.span), message: format!("the parent {} here without waiting for the child", leak.how), kind: LabelKind::Secondary });
+            labels.push(Label {
+                span: file.span(leak.span),
+                message: format!("the parent {} here without waiting for the child", leak.how),
+                kind: LabelKind::Secondary,
+            });
         }
         for s in &outcome.stuck {
-            labels.push(Label { span: file.span(*s), message: "the parent keeps running here and never waits for the child".into(), kind: LabelKind::Secondary });
+            labels.push(Label {
+                span: file.span(*s),
+                message: "the parent keeps running here and never waits for the child".into(),
+                kind: LabelKind::Secondary,
+            });
         }
         let falls_off = outcome.normal;
         if labels.is_empty() && !falls_off {
             continue;
         }
         if falls_off {
-            labels.push(Label { span: file.span_of(&fp.func.def.sig.ident), message: format!("the parent can reach the end of `{}` without waiting for the child", fp.func.def.name), kind: LabelKind::Secondary });
+            labels.push(Label {
+                span: file.span_of(&fp.func.def.sig.ident),
+                message: format!(
+                    "the parent can reach the end of `{}` without waiting for the child",
+                    fp.func.def.name
+                ),
+                kind: LabelKind::Secondary,
+            });
         }
-        let subject = pid.as_deref().map_or("the child".to_string(), |p| format!("the child (`{p}`)"));
+        let subject = pid
+            .as_deref()
+            .map_or("the child".to_string(), |p| format!("the child (`{p}`)"));
         checker.report(
             &UNREAPED_CHILD,
             Finding {
@@ -140,7 +180,9 @@ fn check(checker: &Checker<'_>) {
 
 fn is_wait(file: &crate::analysis::FileCx<'_>, e: &Expr) -> bool {
     let Expr::Call(c) = e else { return false };
-    let Expr::Path(p) = syntax::peel(&c.func) else { return false };
+    let Expr::Path(p) = syntax::peel(&c.func) else {
+        return false;
+    };
     catalog::is_wait(&file.resolver.candidates(&p.path))
 }
 
@@ -155,9 +197,15 @@ fn escapes(e: &Expr, pid: &str) -> bool {
                 Expr::Path(p) => syntax::last_ident(&p.path).unwrap_or_default(),
                 _ => String::new(),
             };
-            !matches!(name.as_str(), "kill" | "killpg" | "from_raw" | "as_raw") && c.args.iter().any(mentions)
+            !matches!(name.as_str(), "kill" | "killpg" | "from_raw" | "as_raw")
+                && c.args.iter().any(mentions)
         }
-        Expr::MethodCall(m) => matches!(m.method.to_string().as_str(), "push" | "insert" | "extend" | "send" | "push_back" | "store" | "set" | "replace") && m.args.iter().any(mentions),
+        Expr::MethodCall(m) => {
+            matches!(
+                m.method.to_string().as_str(),
+                "push" | "insert" | "extend" | "send" | "push_back" | "store" | "set" | "replace"
+            ) && m.args.iter().any(mentions)
+        }
         Expr::Struct(s) => s.fields.iter().any(|f| mentions(&f.expr)),
         Expr::Assign(a) => mentions(&a.right) && !matches!(syntax::peel(&a.left), Expr::Path(_)),
         _ => false,
@@ -174,11 +222,18 @@ fn returns(e: &Expr, pid: &str) -> bool {
         Expr::Struct(s) => s.fields.iter().any(|f| returns(&f.expr, pid)),
         Expr::MethodCall(m) => returns(&m.receiver, pid),
         Expr::If(i) => {
-            i.then_branch.stmts.last().is_some_and(|s| matches!(s, syn::Stmt::Expr(t, None) if returns(t, pid)))
+            i.then_branch
+                .stmts
+                .last()
+                .is_some_and(|s| matches!(s, syn::Stmt::Expr(t, None) if returns(t, pid)))
                 || i.else_branch.as_ref().is_some_and(|(_, e)| returns(e, pid))
         }
         Expr::Match(m) => m.arms.iter().any(|a| returns(&a.body, pid)),
-        Expr::Block(b) => b.block.stmts.last().is_some_and(|s| matches!(s, syn::Stmt::Expr(t, None) if returns(t, pid))),
+        Expr::Block(b) => b
+            .block
+            .stmts
+            .last()
+            .is_some_and(|s| matches!(s, syn::Stmt::Expr(t, None) if returns(t, pid))),
         _ => false,
     }
 }

@@ -2,16 +2,16 @@
 
 use syn::Expr;
 
+use crate::analysis::catalog::ForkFn;
 use crate::analysis::forks::{ForkKind, ForkPoint};
 use crate::analysis::locks;
 use crate::analysis::signal_safety::Verdict;
 use crate::analysis::syntax;
 use crate::analysis::walk::{self, Event, RegionWalk};
-use crate::analysis::catalog::ForkFn;
 use crate::checker::{Checker, Finding};
 use crate::diagnostic::{Label, LabelKind, Span};
 
-crate::declare_rule! {
+crate::rules::declare_rule! {
     /// ## What it does
     /// Finds calls that are not async-signal-safe in a child before `exec` or `_exit`.
     ///
@@ -74,8 +74,14 @@ crate::declare_rule! {
 /// Why the region must be async-signal-safe, or `None` when it need not be.
 fn context<'a>(checker: &Checker<'a>, fp: &'a ForkPoint<'a>) -> Option<(String, Vec<Label>)> {
     match fp.kind {
-        ForkKind::PreExec => Some(("a `pre_exec` closure runs in the child between fork and exec".into(), Vec::new())),
-        ForkKind::Raw(ForkFn::Vfork) => Some(("the child of `vfork` shares the parent's memory until it calls exec or `_exit`".into(), Vec::new())),
+        ForkKind::PreExec => Some((
+            "a `pre_exec` closure runs in the child between fork and exec".into(),
+            Vec::new(),
+        )),
+        ForkKind::Raw(ForkFn::Vfork) => Some((
+            "the child of `vfork` shares the parent's memory until it calls exec or `_exit`".into(),
+            Vec::new(),
+        )),
         ForkKind::Raw(k) if !k.is_daemon() => threaded(checker, fp),
         ForkKind::Forkrt => threaded(checker, fp),
         _ => None,
@@ -87,26 +93,58 @@ fn threaded<'a>(checker: &Checker<'a>, fp: &'a ForkPoint<'a>) -> Option<(String,
     if !threads.may_have_threads() {
         return None;
     }
-    let labels = threads.reasons().iter().take(2).map(|r| r.label()).collect();
-    Some(("the child runs after a fork in a process that may have other threads".into(), labels))
+    let labels = threads
+        .reasons()
+        .iter()
+        .take(2)
+        .map(|r| r.label())
+        .collect();
+    Some((
+        "the child runs after a fork in a process that may have other threads".into(),
+        labels,
+    ))
 }
 
 fn check(checker: &Checker<'_>) {
     let cx = checker.cx;
     for fp in cx.forks() {
         let Some(child) = &fp.child else { continue };
-        let Some((why_here, thread_labels)) = context(checker, fp) else { continue };
+        let Some((why_here, thread_labels)) = context(checker, fp) else {
+            continue;
+        };
         let catalog = &cx.options.catalog;
         let extra_locks = &cx.options.extra_lock_types;
         let pre_exec = fp.kind == ForkKind::PreExec;
         RegionWalk::run(cx, child.file, child.func, child.code, &mut |ev, w| {
-            let Some((what, verdict_why, span)) = judge(w, ev, catalog, extra_locks, pre_exec) else { return };
-            let mut labels = vec![Label { span: child.start.clone(), message: "the child starts here".into(), kind: LabelKind::Secondary }];
-            labels.push(Label { span: fp.span(), message: format!("the process forks here ({})", fp.kind.describe()), kind: LabelKind::Secondary });
+            let Some((what, verdict_why, span)) = judge(w, ev, catalog, extra_locks, pre_exec)
+            else {
+                return;
+            };
+            let mut labels = vec![Label {
+                span: child.start.clone(),
+                message: "the child starts here".into(),
+                kind: LabelKind::Secondary,
+            }];
+            labels.push(Label {
+                span: fp.span(),
+                message: format!("the process forks here ({})", fp.kind.describe()),
+                kind: LabelKind::Secondary,
+            });
             labels.extend(w.chain_labels());
             labels.extend(thread_labels.iter().cloned());
             let chain = w.chain_names();
-            let via = if chain.is_empty() { String::new() } else { format!(" (reached through {})", chain.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" → ")) };
+            let via = if chain.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " (reached through {})",
+                    chain
+                        .iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(" → ")
+                )
+            };
             checker.report(
                 &UNSAFE_CALL_AFTER_FORK,
                 Finding {
@@ -122,7 +160,13 @@ fn check(checker: &Checker<'_>) {
 }
 
 /// What is unsafe about this event, if anything: (display name, reason, span).
-fn judge(w: &RegionWalk<'_>, ev: &Event<'_>, catalog: &crate::analysis::signal_safety::Catalog, extra_locks: &[String], pre_exec: bool) -> Option<(String, String, Span)> {
+fn judge(
+    w: &RegionWalk<'_>,
+    ev: &Event<'_>,
+    catalog: &crate::analysis::signal_safety::Catalog,
+    extra_locks: &[String],
+    pre_exec: bool,
+) -> Option<(String, String, Span)> {
     if let Some(a) = locks::acquisition(w, ev, extra_locks) {
         let (what, span) = match ev {
             Event::Macro(mac) => (format!("{}!", syntax::macro_name(mac)), w.span(*mac)),
@@ -131,24 +175,39 @@ fn judge(w: &RegionWalk<'_>, ev: &Event<'_>, catalog: &crate::analysis::signal_s
         };
         // Output macros are judged by the catalog (they also format and allocate).
         if !matches!(ev, Event::Macro(_)) {
-            return Some((what, format!("takes {}, which another thread may have held at the fork", a.key.describe()), span));
+            return Some((
+                what,
+                format!(
+                    "takes {}, which another thread may have held at the fork",
+                    a.key.describe()
+                ),
+                span,
+            ));
         }
     }
     match ev {
         Event::Macro(mac) => {
             let canon = w.file().resolver.canonical(&mac.path);
             match catalog.macro_call(&canon, mac) {
-                Verdict::Unsafe(why) => Some((format!("{}!", syntax::macro_name(mac)), why.to_string(), w.span(*mac))),
+                Verdict::Unsafe(why) => Some((
+                    format!("{}!", syntax::macro_name(mac)),
+                    why.to_string(),
+                    w.span(*mac),
+                )),
                 _ => None,
             }
         }
         Event::Expr(Expr::Call(c)) => {
-            let Expr::Path(p) = syntax::peel(&c.func) else { return None };
+            let Expr::Path(p) = syntax::peel(&c.func) else {
+                return None;
+            };
             if walk::callee(w.cx, w.file(), None, ev_expr(ev)?).is_some() {
                 return None; // the walk looks inside
             }
             match catalog.call(&w.resolve(&p.path)) {
-                Verdict::Unsafe(why) => Some((path_text(&p.path), why.to_string(), w.span(*ev_expr(ev)?))),
+                Verdict::Unsafe(why) => {
+                    Some((path_text(&p.path), why.to_string(), w.span(*ev_expr(ev)?)))
+                }
                 _ => None,
             }
         }
@@ -159,7 +218,9 @@ fn judge(w: &RegionWalk<'_>, ev: &Event<'_>, catalog: &crate::analysis::signal_s
                 return None; // the walk looks inside
             }
             match catalog.method(&name) {
-                Verdict::Unsafe(why) => Some((format!(".{name}()"), why.to_string(), method_span(w, m))),
+                Verdict::Unsafe(why) => {
+                    Some((format!(".{name}()"), why.to_string(), method_span(w, m)))
+                }
                 _ => None,
             }
         }
@@ -170,11 +231,31 @@ fn judge(w: &RegionWalk<'_>, ev: &Event<'_>, catalog: &crate::analysis::signal_s
                 return None;
             }
             let func = w.frame().func?;
-            let ret = quote::ToTokens::to_token_stream(&func.def.sig.output).to_string().replace(' ', "");
-            let allocating = ["Box<dyn", "anyhow::", "eyre::", "Result<(),String>", ",String>", "Result<T,String>"].iter().any(|p| ret.contains(p))
+            let ret = quote::ToTokens::to_token_stream(&func.def.sig.output)
+                .to_string()
+                .replace(' ', "");
+            let allocating = [
+                "Box<dyn",
+                "anyhow::",
+                "eyre::",
+                "Result<(),String>",
+                ",String>",
+                "Result<T,String>",
+            ]
+            .iter()
+            .any(|p| ret.contains(p))
                 || ret == "->anyhow::Result<()>"
                 || ret.starts_with("->Result<") && ret.contains("Box<");
-            allocating.then(|| ("?".to_string(), format!("converts the error into `{}`'s error type, which allocates", func.def.name), w.span(&t.question_token)))
+            allocating.then(|| {
+                (
+                    "?".to_string(),
+                    format!(
+                        "converts the error into `{}`'s error type, which allocates",
+                        func.def.name
+                    ),
+                    w.span(&t.question_token),
+                )
+            })
         }
         _ => None,
     }
@@ -190,7 +271,11 @@ fn ev_expr<'e>(ev: &'e Event<'e>) -> Option<&'e &'e Expr> {
 fn method_span(w: &RegionWalk<'_>, m: &syn::ExprMethodCall) -> Span {
     let start = w.span(&m.method);
     let end = w.span(&m.paren_token.span.join());
-    Span { file: start.file.clone(), start: start.start, end: end.end }
+    Span {
+        file: start.file.clone(),
+        start: start.start,
+        end: end.end,
+    }
 }
 
 fn path_text(path: &syn::Path) -> String {

@@ -1,6 +1,6 @@
 //! FL100: suppression comments that suppress nothing.
 
-crate::declare_rule! {
+crate::rules::declare_rule! {
     /// ## What it does
     /// Reports a suppression comment that suppresses nothing.
     ///

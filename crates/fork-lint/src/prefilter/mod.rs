@@ -135,6 +135,7 @@ impl Prefilter {
 /// For each offset (in increasing order), whether the prefilter's lexer takes the byte
 /// there for code rather than a comment or a string or character literal. For tests.
 #[doc(hidden)]
+#[cfg(test)]
 pub fn in_code(bytes: &[u8], offsets: &[usize]) -> Vec<bool> {
     let mut lexer = Lexer::new(bytes);
     offsets.iter().map(|&at| lexer.is_code(at)).collect()
@@ -420,3 +421,6 @@ mod tests {
         assert!(!p.may_match(b"spawn_children()"));
     }
 }
+
+#[cfg(test)]
+mod coverage_tests;

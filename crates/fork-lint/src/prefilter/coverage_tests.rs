@@ -1,4 +1,4 @@
-//! The prefilter never skips a file the analysis would find something in.
+//! Unit tests: the prefilter never skips a file the analysis would find something in.
 //!
 //! Every fork point and process entry the analysis knows — the fork functions of the
 //! catalog (read from `src/analysis/catalog.rs`, so a new entry is covered the day it
@@ -26,11 +26,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use fork_lint::analysis::catalog::runtime;
-use fork_lint::analysis::{AnalysisOptions, CrateCx, Package};
-use fork_lint::prefilter::{Prefilter, in_code};
-use fork_lint::source::SourceFile;
-use fork_lint::{InputFile, LintOptions, lint, lint_source};
+use crate::analysis::catalog::runtime;
+use crate::analysis::{AnalysisOptions, CrateCx, Package};
+use crate::prefilter::{Prefilter, in_code};
+use crate::source::SourceFile;
+use crate::{InputFile, LintOptions, lint, lint_source};
 use typed_arena::Arena;
 
 /// What the analysis finds in one file, analysed on its own.
@@ -117,7 +117,7 @@ fn catalog_fork_fns() -> Vec<String> {
     for p in &strings.0 {
         let canon: Vec<String> = p.split("::").map(String::from).collect();
         assert!(
-            fork_lint::analysis::catalog::fork_fn(&[canon], &[]).is_some(),
+            crate::analysis::catalog::fork_fn(&[canon], &[]).is_some(),
             "{p} read from FORK_FNS is a fork function"
         );
     }
