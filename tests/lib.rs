@@ -362,17 +362,26 @@ impl Reader {
 }
 
 /// Lints one fixture in its package context and returns `(line, code)` pairs.
+///
+/// A runnable fixture is linted as part of its package (`fixtures/`, a package of many
+/// binaries). A lint-only fixture is a snippet of some other crate ("a module of a
+/// library"), so it is linted on its own, as a file outside any package.
 pub fn lint(f: &Fixture) -> BTreeSet<(usize, String)> {
-    let input = fork_lint::InputFile {
-        path: f.path.clone(),
-        name: f.path.display().to_string(),
+    let options = fork_lint::LintOptions::default();
+    let report = if f.runnable {
+        let input = fork_lint::InputFile {
+            path: f.path.clone(),
+            name: f.path.display().to_string(),
+        };
+        fork_lint::lint(&[input], &options)
+    } else {
+        let text = std::fs::read_to_string(&f.path).expect("a readable fixture");
+        fork_lint::lint_source(&f.path.display().to_string(), &text, &options)
     };
-    let report = fork_lint::lint(&[input], &fork_lint::LintOptions::default());
     assert!(report.errors.is_empty(), "{}: {:?}", f.name, report.errors);
     report
         .diagnostics
         .iter()
-        .filter(|d| d.primary.file.path == f.path)
         .map(|d| (d.primary.start.line, d.code.to_string()))
         .collect()
 }

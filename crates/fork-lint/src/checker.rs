@@ -2,7 +2,7 @@
 
 use std::cell::RefCell;
 
-use crate::analysis::CrateCx;
+use crate::analysis::PackageCx;
 use crate::config::RuleSet;
 use crate::diagnostic::{Diagnostic, Label, Span};
 use crate::rules::Rule;
@@ -17,13 +17,13 @@ pub struct Finding {
 }
 
 pub struct Checker<'a> {
-    pub cx: &'a CrateCx<'a>,
+    pub cx: &'a PackageCx<'a>,
     rules: &'a RuleSet,
     diagnostics: RefCell<Vec<Diagnostic>>,
 }
 
 impl<'a> Checker<'a> {
-    pub fn new(cx: &'a CrateCx<'a>, rules: &'a RuleSet) -> Checker<'a> {
+    pub fn new(cx: &'a PackageCx<'a>, rules: &'a RuleSet) -> Checker<'a> {
         Checker {
             cx,
             rules,

@@ -30,6 +30,22 @@ pub struct Config {
     pub lock_types: Vec<String>,
     /// Report suppression comments that suppress nothing (FL100).
     pub report_unused_allows: bool,
+    /// Who calls a package's library: `"internal"` (the default) when the package
+    /// also has binaries means only its own targets do; `"public"` means code outside
+    /// the package may (its `pub` functions then have unknown callers, as in a package
+    /// without binaries).
+    pub library: LibraryPolicy,
+}
+
+/// Who may call the library of a package that also has binaries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LibraryPolicy {
+    /// Only the package's own targets (its binaries, tests, examples).
+    #[default]
+    Internal,
+    /// Other packages too.
+    Public,
 }
 
 /// A configuration that could not be used: names the file and what is wrong.

@@ -1,23 +1,28 @@
-//! The pipeline: read and prefilter every file in parallel, group candidates by
-//! package, analyse each package on one thread (syntax trees are not `Send`), run the
-//! enabled rules with panics caught per rule, apply suppressions, sort.
+//! The pipeline: group the files given by cargo package (each with every file of its
+//! package), read and prefilter every file in parallel, analyse each package with a
+//! candidate on one thread (syntax trees are not `Send`), run the enabled rules with
+//! panics caught per rule, keep the findings of the files given, apply suppressions,
+//! sort.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rayon::prelude::*;
 use typed_arena::Arena;
 
+use crate::analysis::model::PackageFile;
+use crate::analysis::model::fs::{Disk, FileSystem, Memory};
+use crate::analysis::model::package::package_files;
+use crate::analysis::model::texts::Text;
 use crate::analysis::{
-    AnalysisOptions, CrateCx, Package, PackageFinder, ParseFailure, TreeCache,
-    signal_safety::Catalog,
+    AnalysisOptions, Package, PackageCx, PackageFinder, ParseFailure, signal_safety::Catalog,
 };
 use crate::checker::Checker;
 use crate::config::{Config, ConfigError, RuleSet};
 use crate::diagnostic::{self, Diagnostic, Span};
-use crate::input::{InputError, InputFile};
+use crate::input::{InputError, InputFile, display};
 use crate::prefilter::Prefilter;
 use crate::rules;
 use crate::source::SourceFile;
@@ -71,6 +76,7 @@ impl LintOptions {
                 extra_fork_points: config.fork_points.clone(),
                 extra_lock_types: config.lock_types.clone(),
                 catalog: Catalog::new(&config.unsafe_functions),
+                library_public: config.library == crate::config::LibraryPolicy::Public,
             },
             prefilter: true,
             jobs: 0,
@@ -119,21 +125,43 @@ pub const MAX_FILE_BYTES: usize = 8 << 20;
 /// levels of the most stack-hungry construct in a debug build, with a wide margin.
 const STACK_SIZE: usize = 256 << 20;
 
-enum Loaded {
-    Skipped {
-        bytes: u64,
-        lines: u64,
-    },
-    Candidate {
-        source: Arc<SourceFile>,
-        bytes: u64,
-        lines: u64,
-    },
-    Failed(InputError, u64),
+/// Lints files from disk.
+///
+/// The unit of analysis is the cargo package: each file given is analysed with every
+/// file of its package around it (read and prefiltered here), so the findings for a
+/// file do not depend on which other files were named or how paths were spelled.
+/// Findings are reported for the files given only.
+pub fn lint(files: &[InputFile], options: &LintOptions) -> Report {
+    lint_with(&Disk, files, options)
 }
 
-/// Lints files from disk.
-pub fn lint(files: &[InputFile], options: &LintOptions) -> Report {
+/// Lints one in-memory file (no package around it): for tests, fuzzing and editors.
+pub fn lint_source(name: &str, text: &str, options: &LintOptions) -> Report {
+    let fs = Memory::new([(name, text)]);
+    let input = InputFile {
+        path: PathBuf::from(name),
+        name: name.to_string(),
+    };
+    let options = options.clone().with_jobs(1);
+    lint_with(&fs, &[input], &options)
+}
+
+/// Lints a package held in memory (`files`: absolute path and text), reporting the
+/// findings of the files named by `named`. For tests of the analyses.
+#[cfg(test)]
+pub(crate) fn lint_memory(files: &[(&str, &str)], named: &[&str], options: &LintOptions) -> Report {
+    let fs = Memory::new(files.iter().copied());
+    let inputs: Vec<InputFile> = named
+        .iter()
+        .map(|n| InputFile {
+            path: PathBuf::from(n),
+            name: n.trim_start_matches('/').to_string(),
+        })
+        .collect();
+    lint_with(&fs, &inputs, options)
+}
+
+pub(crate) fn lint_with(fs: &dyn FileSystem, files: &[InputFile], options: &LintOptions) -> Report {
     let prefilter = Prefilter::new(&options.analysis.extra_fork_points);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.jobs)
@@ -142,122 +170,230 @@ pub fn lint(files: &[InputFile], options: &LintOptions) -> Report {
         .build()
         .expect("a thread pool can be built");
     pool.install(|| {
-        let loaded: Vec<Loaded> = files
-            .par_iter()
-            .map(|f| load(f, &prefilter, options.prefilter))
-            .collect();
         let mut report = Report::default();
         report.stats.files = files.len();
-        let mut groups: HashMap<Package, Group> = HashMap::new();
-        let mut packages = PackageFinder::default();
-        let mut skipped: Vec<usize> = Vec::new();
-        for (index, l) in loaded.into_iter().enumerate() {
-            match l {
-                Loaded::Skipped { bytes, lines } => {
-                    report.stats.bytes += bytes;
-                    report.stats.lines += lines;
-                    skipped.push(index);
-                }
-                Loaded::Candidate {
-                    source,
-                    bytes,
-                    lines,
-                } => {
-                    report.stats.bytes += bytes;
-                    report.stats.lines += lines;
-                    report.stats.candidates += 1;
-                    let pkg = packages.package_of(&source.path);
-                    groups
-                        .entry(pkg)
-                        .or_default()
-                        .candidates
-                        .push((index, source));
-                }
-                Loaded::Failed(e, bytes) => {
-                    report.stats.bytes += bytes;
-                    report.errors.push(e);
-                }
-            }
-        }
-        // The files the prefilter skipped in packages that have candidates: a call to
-        // a crate-local fork wrapper found in a candidate makes them candidates too.
-        if !groups.is_empty() {
-            for index in skipped {
-                let pkg = packages.package_of(&files[index].path);
-                if let Some(group) = groups.get_mut(&pkg) {
-                    group.skipped.push(index);
-                }
-            }
-        }
-        // Largest groups first, one task each: a big package starts early instead of
-        // being the last thing left on one thread.
-        let mut groups: Vec<(Package, Group)> = groups.into_iter().collect();
-        let weight = |g: &Group| g.candidates.iter().map(|f| f.1.text.len()).sum::<usize>();
-        groups.sort_by(|a, b| {
-            weight(&b.1)
-                .cmp(&weight(&a.1))
-                .then_with(|| a.0.root.cmp(&b.0.root))
-        });
+        let groups = group_inputs(fs, files);
         let results: Vec<GroupResult> = groups
             .into_par_iter()
             .with_max_len(1)
-            .map(|(pkg, group)| analyze_group(pkg, group, files, options))
+            .map(|g| run_group(fs, g, &prefilter, options))
             .collect();
         for r in results {
             report.diagnostics.extend(r.diagnostics);
             report.errors.extend(r.errors);
-            report.stats.parsed += r.parsed;
+            report.stats.bytes += r.stats.bytes;
+            report.stats.lines += r.stats.lines;
+            report.stats.candidates += r.stats.candidates;
+            report.stats.parsed += r.stats.parsed;
         }
         finish(&mut report);
         report
     })
 }
 
-/// Lints one in-memory file (no package around it): for tests, fuzzing and editors.
-pub fn lint_source(name: &str, text: &str, options: &LintOptions) -> Report {
-    let source = Arc::new(SourceFile::new(
-        PathBuf::from(name),
-        name.to_string(),
-        text.to_string(),
-    ));
-    let mut report = Report::default();
-    report.stats.files = 1;
-    report.stats.bytes = text.len() as u64;
-    report.stats.lines = count_lines(text.as_bytes());
-    let prefilter = Prefilter::new(&options.analysis.extra_fork_points);
-    if options.prefilter && !prefilter.may_match(text.as_bytes()) {
-        return report;
-    }
-    report.stats.candidates = 1;
-    // On a thread of its own, with the stack `lint` gives its workers: the caller's
-    // thread (8 MB for a main thread, 2 MB for others) is too small for files nested
-    // close to the limit.
-    let inline = source.clone();
-    let r = std::thread::scope(|scope| {
-        let spawned = std::thread::Builder::new()
-            .name("fork-lint".into())
-            .stack_size(STACK_SIZE)
-            .spawn_scoped(scope, move || {
-                analyze_group(Package { root: None }, Group::of(source), &[], options)
-            });
-        match spawned {
-            Ok(handle) => handle
-                .join()
-                .unwrap_or_else(|payload| std::panic::resume_unwind(payload)),
-            // No thread could be started: analyse on this one.
-            Err(_) => analyze_group(Package { root: None }, Group::of(inline), &[], options),
-        }
-    });
-    report.diagnostics = r.diagnostics;
-    report.errors = r.errors;
-    report.stats.parsed = r.parsed;
-    finish(&mut report);
-    report
+/// Files analysed together: every file of one package, or one file outside any.
+struct Group {
+    package: Package,
+    files: Vec<GroupFile>,
 }
 
-fn count_lines(bytes: &[u8]) -> u64 {
-    let newlines = memchr::memchr_iter(b'\n', bytes).count() as u64;
-    newlines + u64::from(!bytes.is_empty() && !bytes.ends_with(b"\n"))
+struct GroupFile {
+    /// Absolute.
+    path: PathBuf,
+    name: String,
+    /// Whether this file was given (its findings are reported).
+    named: bool,
+}
+
+/// Groups the files given by package, with the package's other files added (named
+/// like the given ones), largest packages first.
+fn group_inputs(fs: &dyn FileSystem, files: &[InputFile]) -> Vec<Group> {
+    let mut finder = PackageFinder::default();
+    let mut order: Vec<PathBuf> = Vec::new();
+    let mut by_root: HashMap<PathBuf, Vec<(PathBuf, &InputFile)>> = HashMap::new();
+    let mut groups: Vec<Group> = Vec::new();
+    // Files outside any package: one group, each file a crate of its own.
+    let mut loose: Vec<GroupFile> = Vec::new();
+    let mut seen: HashSet<PathBuf> = HashSet::new();
+    for f in files {
+        let abs = fs.absolute(&f.path);
+        if !seen.insert(abs.clone()) {
+            continue; // the same file under two spellings
+        }
+        let package = finder.package_of(fs, &abs);
+        match package.root {
+            Some(root) => {
+                if !by_root.contains_key(&root) {
+                    order.push(root.clone());
+                }
+                by_root.entry(root).or_default().push((abs, f));
+            }
+            None => loose.push(GroupFile {
+                path: abs,
+                name: f.name.clone(),
+                named: true,
+            }),
+        }
+    }
+    for root in order {
+        let named = by_root.remove(&root).unwrap_or_default();
+        let names = Namer::new(fs, &named);
+        let given: HashMap<&Path, &InputFile> =
+            named.iter().map(|(p, f)| (p.as_path(), *f)).collect();
+        let mut files: Vec<GroupFile> = Vec::new();
+        let walk = package_files(fs, &root);
+        let in_walk: HashSet<&Path> = walk.iter().map(PathBuf::as_path).collect();
+        for path in &walk {
+            let (name, named) = match given.get(path.as_path()) {
+                Some(f) => (f.name.clone(), true),
+                None => (names.name(path), false),
+            };
+            files.push(GroupFile {
+                path: path.clone(),
+                name,
+                named,
+            });
+        }
+        for (path, f) in &named {
+            if !in_walk.contains(path.as_path()) {
+                files.push(GroupFile {
+                    path: path.clone(),
+                    name: f.name.clone(),
+                    named: true,
+                });
+            }
+        }
+        groups.push(Group {
+            package: Package { root: Some(root) },
+            files,
+        });
+    }
+    if !loose.is_empty() {
+        groups.push(Group {
+            package: Package { root: None },
+            files: loose,
+        });
+    }
+    // Largest groups first, one task each: a big package starts early instead of
+    // being the last thing left on one thread.
+    groups.sort_by(|a, b| b.files.len().cmp(&a.files.len()));
+    groups
+}
+
+/// Names the files of a package that were not given, the way the given ones are
+/// named: a given file's name is its path with some prefix replaced (or removed), and
+/// the other files get the same replacement.
+struct Namer {
+    prefix: Option<(PathBuf, PathBuf)>,
+    cwd: Option<PathBuf>,
+}
+
+impl Namer {
+    fn new(fs: &dyn FileSystem, named: &[(PathBuf, &InputFile)]) -> Namer {
+        let prefix = named.first().map(|(abs, f)| {
+            let name = Path::new(&f.name);
+            let common = abs
+                .components()
+                .rev()
+                .zip(name.components().rev())
+                .take_while(|(a, b)| a == b)
+                .count();
+            let strip = |p: &Path| -> PathBuf {
+                let n = p.components().count() - common;
+                p.components().take(n).collect()
+            };
+            (strip(abs), strip(name))
+        });
+        Namer {
+            prefix,
+            cwd: fs.current_dir(),
+        }
+    }
+
+    fn name(&self, path: &Path) -> String {
+        if let Some((abs_prefix, name_prefix)) = &self.prefix {
+            if let Ok(rest) = path.strip_prefix(abs_prefix) {
+                return display(&name_prefix.join(rest));
+            }
+        }
+        match &self.cwd {
+            Some(cwd) => display(&relative_to(path, cwd)),
+            None => display(path),
+        }
+    }
+}
+
+/// `path` relative to `base` (both absolute), with `..` where needed.
+fn relative_to(path: &Path, base: &Path) -> PathBuf {
+    let p: Vec<_> = path.components().collect();
+    let b: Vec<_> = base.components().collect();
+    let common = p.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    if common == 0 {
+        return path.to_path_buf();
+    }
+    let mut out = PathBuf::new();
+    for _ in common..b.len() {
+        out.push("..");
+    }
+    out.extend(&p[common..]);
+    out
+}
+
+/// A file of a group, read and prefiltered.
+struct Loaded {
+    text: Option<String>,
+    candidate: bool,
+    bytes: u64,
+    lines: u64,
+    error: Option<String>,
+}
+
+struct GroupResult {
+    /// Suppressions applied; unused-suppression findings added.
+    diagnostics: Vec<Diagnostic>,
+    errors: Vec<InputError>,
+    stats: Stats,
+}
+
+fn run_group(
+    fs: &dyn FileSystem,
+    group: Group,
+    prefilter: &Prefilter,
+    options: &LintOptions,
+) -> GroupResult {
+    let loaded: Vec<Loaded> = group
+        .files
+        .par_iter()
+        .map(|f| load(fs, &f.path, prefilter, options.prefilter))
+        .collect();
+    let mut result = GroupResult {
+        diagnostics: Vec::new(),
+        errors: Vec::new(),
+        stats: Stats::default(),
+    };
+    for (f, l) in group.files.iter().zip(&loaded) {
+        if !f.named {
+            continue;
+        }
+        result.stats.bytes += l.bytes;
+        result.stats.lines += l.lines;
+        if let Some(e) = &l.error {
+            result
+                .errors
+                .push(InputError::new(f.name.clone(), e.clone()));
+        }
+        if l.candidate {
+            result.stats.candidates += 1;
+        }
+    }
+    if !loaded.iter().any(|l| l.candidate) {
+        return result;
+    }
+    let analysed = analyze_group(fs, group, loaded, options);
+    result.diagnostics = analysed.diagnostics;
+    result.errors.extend(analysed.errors);
+    result.stats.parsed = analysed.stats.parsed;
+    result
 }
 
 thread_local! {
@@ -269,24 +405,45 @@ thread_local! {
 /// A read buffer larger than this is not kept for the next file.
 const KEEP_BUF: usize = 4 << 20;
 
-fn load(file: &InputFile, prefilter: &Prefilter, use_prefilter: bool) -> Loaded {
-    // A FIFO or device would block or never end: read regular files only.
-    match std::fs::metadata(&file.path) {
-        Ok(m) if !m.is_file() && !m.is_dir() => {
-            return Loaded::Failed(
-                InputError::new(
-                    file.name.clone(),
-                    "is not a regular file (a FIFO, socket or device): not read".into(),
-                ),
-                0,
-            );
-        }
-        _ => {}
-    }
+fn load(fs: &dyn FileSystem, path: &Path, prefilter: &Prefilter, use_prefilter: bool) -> Loaded {
+    let failed = |error: String, bytes: u64| Loaded {
+        text: None,
+        candidate: false,
+        bytes,
+        lines: 0,
+        error: Some(error),
+    };
     READ_BUF.with(|buf| {
         let mut buf = buf.borrow_mut();
         buf.clear();
-        let loaded = load_into(file, prefilter, use_prefilter, &mut buf);
+        if let Err(e) = fs.read_into(path, &mut buf) {
+            let message = if e.kind() == std::io::ErrorKind::InvalidInput {
+                "is not a regular file (a FIFO, socket or device): not read".to_string()
+            } else if fs.is_dir(path) {
+                "is a directory, not a file".to_string()
+            } else {
+                format!("cannot read it: {e}")
+            };
+            return failed(message, 0);
+        }
+        let size = buf.len() as u64;
+        let lines = count_lines(&buf);
+        let loaded = match std::str::from_utf8(&buf) {
+            Err(e) => failed(
+                format!(
+                    "is not valid UTF-8 (invalid byte at offset {}); Rust source must be UTF-8 — exclude the file if it is not Rust",
+                    e.valid_up_to()
+                ),
+                size,
+            ),
+            Ok(text) => Loaded {
+                candidate: !use_prefilter || prefilter.may_match(&buf),
+                text: Some(text.to_string()),
+                bytes: size,
+                lines,
+                error: None,
+            },
+        };
         if buf.capacity() > KEEP_BUF {
             *buf = Vec::new();
         }
@@ -294,254 +451,117 @@ fn load(file: &InputFile, prefilter: &Prefilter, use_prefilter: bool) -> Loaded 
     })
 }
 
-fn load_into(
-    file: &InputFile,
-    prefilter: &Prefilter,
-    use_prefilter: bool,
-    buf: &mut Vec<u8>,
-) -> Loaded {
-    let read =
-        std::fs::File::open(&file.path).and_then(|mut f| std::io::Read::read_to_end(&mut f, buf));
-    if let Err(e) = read {
-        let message = if file.path.is_dir() {
-            "is a directory, not a file".to_string()
-        } else {
-            format!("cannot read it: {e}")
-        };
-        return Loaded::Failed(InputError::new(file.name.clone(), message), 0);
-    }
-    let bytes = &buf[..];
-    let size = bytes.len() as u64;
-    let lines = count_lines(bytes);
-    let text = match std::str::from_utf8(bytes) {
-        Ok(t) => t,
-        Err(e) => {
-            let at = e.valid_up_to();
-            return Loaded::Failed(
-                InputError::new(
-                    file.name.clone(),
-                    format!(
-                        "is not valid UTF-8 (invalid byte at offset {at}); Rust source must be UTF-8 — exclude the file if it is not Rust"
-                    ),
-                ),
-                size,
-            );
-        }
-    };
-    if use_prefilter && !prefilter.may_match(bytes) {
-        return Loaded::Skipped { bytes: size, lines };
-    }
-    let source = Arc::new(SourceFile::new(
-        file.path.clone(),
-        file.name.clone(),
-        text.to_string(),
-    ));
-    Loaded::Candidate {
-        source,
-        bytes: size,
-        lines,
-    }
+fn count_lines(bytes: &[u8]) -> u64 {
+    let newlines = memchr::memchr_iter(b'\n', bytes).count() as u64;
+    newlines + u64::from(!bytes.is_empty() && !bytes.ends_with(b"\n"))
 }
-
-struct GroupResult {
-    /// Suppressions applied; unused-suppression findings added.
-    diagnostics: Vec<Diagnostic>,
-    errors: Vec<InputError>,
-    parsed: usize,
-}
-
-/// The candidates of one package (with their index in the input), and the input
-/// files of the package that the prefilter skipped.
-#[derive(Default)]
-struct Group {
-    candidates: Vec<(usize, Arc<SourceFile>)>,
-    skipped: Vec<usize>,
-}
-
-impl Group {
-    fn of(source: Arc<SourceFile>) -> Group {
-        Group {
-            candidates: vec![(0, source)],
-            skipped: Vec::new(),
-        }
-    }
-}
-
-/// How many times a package is analysed again with the callers of its fork wrappers:
-/// one round per level of wrapping (the analysis follows wrappers four levels deep).
-const WRAPPER_ROUNDS: usize = 5;
 
 fn analyze_group(
-    package: Package,
-    mut group: Group,
-    inputs: &[InputFile],
+    fs: &dyn FileSystem,
+    group: Group,
+    loaded: Vec<Loaded>,
     options: &LintOptions,
 ) -> GroupResult {
-    let mut rounds = 0;
-    let mut expansion = Expansion {
-        skipped: std::mem::take(&mut group.skipped),
-        inputs,
-        searched: Vec::new(),
-    };
-    let mut result = {
-        // The trees live as long as the group: an analysis round that finds more
-        // candidates is followed by another that reuses them.
-        let asts = Arena::new();
-        let file_cxs = Arena::new();
-        let trees = TreeCache::default();
-        let cxs = Arena::new();
-        loop {
-            let files: Vec<Arc<SourceFile>> =
-                group.candidates.iter().map(|c| c.1.clone()).collect();
-            let expand = (rounds < WRAPPER_ROUNDS && !expansion.skipped.is_empty())
-                .then_some(&mut expansion);
-            let cx: &CrateCx<'_> = cxs.alloc(
-                CrateCx::new(package.clone(), &options.analysis, &asts, &file_cxs)
-                    .with_tree_cache(&trees),
-            );
-            let outcome = analyze_group_inner(cx, &files, options, expand);
-            rounds += 1;
-            match outcome {
-                Outcome::Done(result) => break result,
-                Outcome::Again(found) => {
-                    group.candidates.extend(found);
-                    group.candidates.sort_by_key(|c| c.0);
-                }
-            }
-        }
-    };
-    // Spans of every tree parsed on this thread are no longer needed (the trees are
-    // gone with the group's arenas).
-    proc_macro2::extra::invalidate_current_thread_spans();
-    // Suppressions are per file and every file of a finding is in this package, so
-    // they are applied here: the texts of candidates without findings are released
-    // with the group instead of being held until the end of the run.
-    let files: Vec<Arc<SourceFile>> = group.candidates.into_iter().map(|c| c.1).collect();
-    result.diagnostics = suppress(std::mem::take(&mut result.diagnostics), &files, options);
-    result
-}
-
-/// Removes from `skipped` the files that mention one of `names` as a whole word, and
-/// returns them (read, with their input index).
-fn take_mentioning(
-    skipped: &mut Vec<usize>,
-    inputs: &[InputFile],
-    names: &[String],
-) -> Vec<(usize, Arc<SourceFile>)> {
-    let finders: Vec<memchr::memmem::Finder<'_>> = names
-        .iter()
-        .map(|n| memchr::memmem::Finder::new(n.as_bytes()))
-        .collect();
-    let mut found = Vec::new();
-    skipped.retain(|&index| {
-        let file = &inputs[index];
-        let Ok(text) = std::fs::read(&file.path).map(String::from_utf8) else {
-            return true;
-        };
-        let Ok(text) = text else { return true };
-        let bytes = text.as_bytes();
-        let mentions = finders.iter().any(|f| {
-            f.find_iter(bytes).any(|at| {
-                let end = at + f.needle().len();
-                (at == 0 || !is_word_byte(bytes[at - 1]))
-                    && bytes.get(end).is_none_or(|b| !is_word_byte(*b))
-            })
-        });
-        if mentions {
-            let source = SourceFile::new(file.path.clone(), file.name.clone(), text);
-            found.push((index, Arc::new(source)));
-        }
-        !mentions
-    });
-    found
-}
-
-fn is_word_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
-}
-
-/// Files a package may need as candidates: the skipped input files of the package,
-/// and the wrapper names already looked for in them.
-struct Expansion<'i> {
-    skipped: Vec<usize>,
-    inputs: &'i [InputFile],
-    searched: Vec<String>,
-}
-
-enum Outcome {
-    Done(GroupResult),
-    /// Files that mention fork wrappers: analyse again with them as candidates.
-    Again(Vec<(usize, Arc<SourceFile>)>),
-}
-
-fn analyze_group_inner<'a>(
-    cx: &'a CrateCx<'a>,
-    files: &[Arc<SourceFile>],
-    options: &'a LintOptions,
-    expand: Option<&mut Expansion<'_>>,
-) -> Outcome {
     let mut diagnostics = Vec::new();
     let mut errors = Vec::new();
-    for source in files {
-        let parsed = catch_unwind(AssertUnwindSafe(|| cx.add_candidate(source.clone())));
-        match parsed {
-            Ok(Ok(())) => {}
-            Ok(Err(failure)) => diagnostics.extend(parse_error(failure, options)),
-            Err(payload) => errors.push(InputError::new(
-                source.name.clone(),
-                format!("internal error while parsing: {}; this is a bug in fork-lint, please report it with this file", panic_message(&payload)),
-            )),
+    let mut package_files = Vec::with_capacity(group.files.len());
+    let mut candidates: Vec<(PathBuf, Arc<SourceFile>, bool)> = Vec::new();
+    let named: HashSet<PathBuf> = group
+        .files
+        .iter()
+        .filter(|f| f.named)
+        .map(|f| f.path.clone())
+        .collect();
+    let loose = group.package.root.is_none();
+    for (f, l) in group.files.into_iter().zip(loaded) {
+        // A file outside any package sees no other file: only candidates are kept.
+        if loose && !l.candidate {
+            continue;
         }
+        let text = l.text.map(|t| {
+            if l.candidate {
+                let source = Arc::new(SourceFile::new(f.path.clone(), f.name.clone(), t));
+                candidates.push((f.path.clone(), source.clone(), f.named));
+                Text::Source(source)
+            } else {
+                Text::Raw(t.into_boxed_str())
+            }
+        });
+        package_files.push(PackageFile {
+            path: f.path,
+            name: f.name,
+            text,
+        });
     }
-    if let Some(expansion) = expand {
-        // Fork wrappers (crate-local functions that fork and return to their caller)
-        // make their call sites fork points, in any file. A call names the wrapper, so
-        // only the skipped files that mention a wrapper's name can hold one.
-        // The fork points are computed once either way (the rules ask for them next);
-        // a panic here is left for the rules to report.
-        let names = catch_unwind(AssertUnwindSafe(|| {
-            let mut names: Vec<String> = cx
-                .forks()
-                .iter()
-                .filter(|p| p.wrapper && !expansion.searched.contains(&p.func.def.name))
-                .map(|p| p.func.def.name.clone())
-                .collect();
-            names.sort();
-            names.dedup();
-            names
-        }))
-        .unwrap_or_default();
-        if !names.is_empty() {
-            let found = take_mentioning(&mut expansion.skipped, expansion.inputs, &names);
-            expansion.searched.extend(names);
-            if !found.is_empty() {
-                cx.release_caches();
-                return Outcome::Again(found);
+    let parsed = {
+        let asts = Arena::new();
+        let file_cxs = Arena::new();
+        let cx = PackageCx::new(
+            group.package,
+            &options.analysis,
+            fs,
+            package_files,
+            &asts,
+            &file_cxs,
+        );
+        for (path, source, is_named) in &candidates {
+            let parsed = catch_unwind(AssertUnwindSafe(|| cx.add_candidate(path)));
+            match parsed {
+                Ok(Ok(())) => {}
+                Ok(Err(failure)) => {
+                    if *is_named {
+                        diagnostics.extend(parse_error(failure, options));
+                    }
+                }
+                Err(payload) => errors.push(InputError::new(
+                    source.name.clone(),
+                    format!("internal error while parsing: {}; this is a bug in fork-lint, please report it with this file", panic_message(&payload)),
+                )),
             }
         }
-    }
-    let checker = Checker::new(cx, &options.rules);
-    for (rule, _) in options.rules.iter() {
-        let Some(check) = rule.check else { continue };
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| check(&checker))) {
-            errors.push(InputError::new(
-                file_list(files),
-                format!(
-                    "internal error: rule {} ({}) panicked: {}; this is a bug in fork-lint, please report it with this file. The other rules still ran.",
-                    rule.code,
-                    rule.name,
-                    panic_message(&payload)
-                ),
-            ));
+        let checker = Checker::new(&cx, &options.rules);
+        for (rule, _) in options.rules.iter() {
+            let Some(check) = rule.check else { continue };
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| check(&checker))) {
+                let files: Vec<Arc<SourceFile>> = candidates
+                    .iter()
+                    .filter(|c| c.2)
+                    .map(|c| c.1.clone())
+                    .collect();
+                errors.push(InputError::new(
+                    file_list(&files),
+                    format!(
+                        "internal error: rule {} ({}) panicked: {}; this is a bug in fork-lint, please report it with this file. The other rules still ran.",
+                        rule.code,
+                        rule.name,
+                        panic_message(&payload)
+                    ),
+                ));
+            }
         }
-    }
-    diagnostics.extend(checker.into_diagnostics());
-    let parsed = cx.parsed_count();
-    Outcome::Done(GroupResult {
+        diagnostics.extend(checker.into_diagnostics());
+        cx.parsed_count()
+    };
+    // Spans of every tree parsed on this thread are no longer needed (the trees are
+    // gone with the arenas).
+    proc_macro2::extra::invalidate_current_thread_spans();
+    diagnostics.retain(|d| named.contains(&d.primary.file.path));
+    // Suppressions are per file and every file of a finding is in this package, so
+    // they are applied here: the texts go with the group.
+    let named_candidates: Vec<Arc<SourceFile>> = candidates
+        .into_iter()
+        .filter(|c| c.2)
+        .map(|c| c.1)
+        .collect();
+    let diagnostics = suppress(diagnostics, &named_candidates, options);
+    GroupResult {
         diagnostics,
         errors,
-        parsed,
-    })
+        stats: Stats {
+            parsed,
+            ..Stats::default()
+        },
+    }
 }
 
 /// The files of a package, for a message: the first few and how many more.

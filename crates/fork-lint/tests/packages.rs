@@ -1,5 +1,6 @@
-//! The linter on a real package directory: helpers in other files are found, and the
-//! files the analysis reads on its own are named like the ones on the command line.
+//! The linter on a real package directory: the package is the unit (a file named
+//! alone is analysed with the rest of its package around it), and the files the
+//! analysis reads on its own are named like the ones on the command line.
 
 use std::path::PathBuf;
 
@@ -17,7 +18,7 @@ fn package(name: &str, files: &[(&str, &str)]) -> PathBuf {
 }
 
 #[test]
-fn helper_in_another_file_is_reported_under_the_names_given() {
+fn a_helper_named_alone_is_analysed_with_its_package_around_it() {
     let root = package(
         "helper",
         &[
@@ -35,9 +36,11 @@ fn helper_in_another_file_is_reported_under_the_names_given() {
             ),
         ],
     );
+    // Only the helper is named (a pre-commit run where only it changed): the fork
+    // that reaches it is in `main.rs`, which the analysis reads on its own.
     let input = InputFile {
-        path: root.join("src/main.rs"),
-        name: "demo/src/main.rs".into(),
+        path: root.join("src/report.rs"),
+        name: "demo/src/report.rs".into(),
     };
     let report = lint(&[input], &LintOptions::default());
     let fl004: Vec<_> = report

@@ -374,12 +374,12 @@ fn contains_good(flow: &Flow<'_>, b: &syn::Block) -> bool {
 /// Whether a call leaves the process for good: the exit and exec families,
 /// `Command::exec`, or a crate-local function that returns `!` or ends every path in
 /// one of these (followed to a bounded depth).
-pub fn exits<'a>(cx: &'a super::CrateCx<'a>, file: &'a super::FileCx<'a>, e: &Expr) -> bool {
+pub fn exits<'a>(cx: &'a super::PackageCx<'a>, file: &'a super::FileCx<'a>, e: &Expr) -> bool {
     exits_depth(cx, file, e, 0)
 }
 
 fn exits_depth<'a>(
-    cx: &'a super::CrateCx<'a>,
+    cx: &'a super::PackageCx<'a>,
     file: &'a super::FileCx<'a>,
     e: &Expr,
     depth: usize,
@@ -395,7 +395,7 @@ fn exits_depth<'a>(
             if depth >= 3 {
                 return false;
             }
-            super::walk::resolve_fn(cx, file, &p.path)
+            crate::analysis::model::calls::resolve_fn(cx, file, &p.path)
                 .is_some_and(|target| always_exits(cx, target, depth))
         }
         Expr::MethodCall(m) => {
@@ -407,15 +407,21 @@ fn exits_depth<'a>(
             if depth >= 3 || !is_self {
                 return false;
             }
-            super::walk::resolve_method(cx, file, true, None, &m.method.to_string())
-                .is_some_and(|target| always_exits(cx, target, depth))
+            crate::analysis::model::calls::resolve_method(
+                cx,
+                file,
+                true,
+                None,
+                &m.method.to_string(),
+            )
+            .is_some_and(|target| always_exits(cx, target, depth))
         }
         _ => false,
     }
 }
 
 /// A crate function that returns `!` or ends every path leaving the process.
-fn always_exits<'a>(cx: &'a super::CrateCx<'a>, target: super::FnRef<'a>, depth: usize) -> bool {
+fn always_exits<'a>(cx: &'a super::PackageCx<'a>, target: super::FnRef<'a>, depth: usize) -> bool {
     if target.def.returns_never() {
         return true;
     }

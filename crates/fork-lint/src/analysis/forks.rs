@@ -18,11 +18,12 @@ use std::cell::OnceCell;
 use syn::{Expr, Pat, Stmt};
 
 use super::catalog::{self, ForkFn};
+use super::model::calls;
 use super::processes::{Process, ProcessApi};
 use super::syntax::Node;
 use super::threads::ThreadContext;
-use super::walk::{self, Branch, ChildRegion, Code};
-use super::{CrateCx, FileCx, FnRef, syntax};
+use super::walk::{Branch, ChildRegion, Code};
+use super::{FileCx, FnRef, PackageCx, syntax};
 use crate::diagnostic::Span;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -187,14 +188,25 @@ impl<'a> ForkPoint<'a> {
     }
 
     /// Whether other threads may exist when the fork happens (computed once).
-    pub fn threads(&self, cx: &'a CrateCx<'a>) -> &ThreadContext {
-        self.threads
-            .get_or_init(|| super::threads::at_point(cx, self.file, self.func, &self.ancestors))
+    pub fn threads(&self, cx: &'a PackageCx<'a>) -> &ThreadContext {
+        self.threads.get_or_init(|| {
+            super::threads::at_point(
+                cx,
+                self.func,
+                &self.ancestors,
+                syn::spanned::Spanned::span(self.call),
+            )
+        })
     }
 }
 
-/// Every fork point of the candidate files.
-pub fn find<'a>(cx: &'a CrateCx<'a>) -> Vec<ForkPoint<'a>> {
+/// How many levels of fork wrappers (functions that fork and return the result)
+/// are followed to their calls.
+const MAX_WRAPPER_DEPTH: usize = 8;
+
+/// Every fork point: in the candidate files, and the calls to fork wrappers anywhere
+/// in the package.
+pub fn find<'a>(cx: &'a PackageCx<'a>) -> Vec<ForkPoint<'a>> {
     let mut out = Vec::new();
     for file in cx.candidates() {
         for def in &file.fns {
@@ -206,10 +218,10 @@ pub fn find<'a>(cx: &'a CrateCx<'a>) -> Vec<ForkPoint<'a>> {
             });
         }
     }
-    // Calls to fork wrappers are fork points too, found to a fixpoint (a wrapper may
-    // wrap a wrapper), a few levels deep.
+    // Calls to fork wrappers are fork points too, in any file of the package (the
+    // call graph finds them), to a fixpoint: a wrapper may wrap a wrapper.
     let mut known: Vec<(usize, usize)> = Vec::new();
-    for _ in 0..4 {
+    for _ in 0..MAX_WRAPPER_DEPTH {
         mark_wrappers(cx, &mut out);
         let wrappers: Vec<FnRef<'a>> = out
             .iter()
@@ -220,26 +232,25 @@ pub fn find<'a>(cx: &'a CrateCx<'a>) -> Vec<ForkPoint<'a>> {
             break;
         }
         known.extend(wrappers.iter().map(|w| w.key()));
-        for file in cx.candidates() {
-            for def in &file.fns {
-                let func = FnRef { file, def };
-                syntax::each_expr(def.body, &mut |e, ancestors| {
-                    let target = walk::callee(cx, file, def.self_ty.as_deref(), e);
-                    if target.is_some_and(|t| {
-                        wrappers.iter().any(|w| w.key() == t.key()) && t.key() != func.key()
-                    }) {
-                        let mut point = make_point(
-                            cx,
-                            file,
-                            func,
-                            ForkKind::Raw(ForkFn::Wrapper),
-                            e,
-                            ancestors,
-                        );
-                        point.wraps = target;
-                        out.push(point);
-                    }
-                });
+        for wrapper in wrappers {
+            for site in calls::callers(cx, wrapper) {
+                // A use as a value (`map(my_fork)`) is not a call whose result the
+                // caller inspects; a recursive call is the wrapper itself.
+                if !matches!(site.expr, Expr::Call(_) | Expr::MethodCall(_))
+                    || site.caller.key() == wrapper.key()
+                {
+                    continue;
+                }
+                let mut point = make_point(
+                    cx,
+                    site.caller.file,
+                    site.caller,
+                    ForkKind::Raw(ForkFn::Wrapper),
+                    site.expr,
+                    &site.ancestors,
+                );
+                point.wraps = Some(wrapper);
+                out.push(point);
             }
         }
     }
@@ -254,7 +265,7 @@ pub fn find<'a>(cx: &'a CrateCx<'a>) -> Vec<ForkPoint<'a>> {
 }
 
 fn fork_kind<'a>(
-    cx: &'a CrateCx<'a>,
+    cx: &'a PackageCx<'a>,
     file: &'a FileCx<'a>,
     e: &'a Expr,
     ancestors: &[Node<'a>],
@@ -310,7 +321,7 @@ fn is_daemonize<'a>(file: &FileCx<'a>, receiver: &Expr, ancestors: &[Node<'a>]) 
 }
 
 fn make_point<'a>(
-    cx: &'a CrateCx<'a>,
+    cx: &'a PackageCx<'a>,
     file: &'a FileCx<'a>,
     func: FnRef<'a>,
     kind: ForkKind,
@@ -350,7 +361,7 @@ fn make_point<'a>(
 }
 
 fn forkrt_point<'a>(
-    cx: &'a CrateCx<'a>,
+    cx: &'a PackageCx<'a>,
     process: &Process<'a>,
     index: usize,
     start: &'a Expr,
@@ -375,7 +386,7 @@ fn forkrt_point<'a>(
 }
 
 fn pre_exec_region<'a>(
-    cx: &'a CrateCx<'a>,
+    cx: &'a PackageCx<'a>,
     file: &'a FileCx<'a>,
     func: FnRef<'a>,
     call: &'a Expr,
@@ -394,7 +405,7 @@ fn pre_exec_region<'a>(
             branch: None,
         }),
         Expr::Path(p) => {
-            let target = walk::resolve_fn(cx, file, &p.path)?;
+            let target = crate::analysis::model::calls::resolve_fn(cx, file, &p.path)?;
             Some(ChildRegion {
                 file: target.file,
                 func: Some(target),
@@ -1106,7 +1117,7 @@ fn side_branches<'a>(
 /// Marks the fork points whose function is a fork wrapper: the function returns a value
 /// (not `()` or `!`), and the child's branch leaves the function only by handing back a
 /// value — as its tail expression or with `return` — never with `?` or `break`.
-fn mark_wrappers<'a>(cx: &'a CrateCx<'a>, points: &mut [ForkPoint<'a>]) {
+fn mark_wrappers<'a>(cx: &'a PackageCx<'a>, points: &mut [ForkPoint<'a>]) {
     for p in points.iter_mut() {
         if p.wrapper || !p.kind.is_raw_fork() {
             continue;

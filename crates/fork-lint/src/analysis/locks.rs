@@ -281,7 +281,7 @@ pub struct HeldGuard {
 /// enclosing a point, before it, and not dropped before it. `let _ = m.lock()` drops
 /// at once; `mem::forget(g)` keeps the lock locked.
 pub fn guards_held<'a>(
-    cx: &'a super::CrateCx<'a>,
+    cx: &'a super::PackageCx<'a>,
     file: &'a FileCx<'a>,
     func: FnRef<'a>,
     ancestors: &[Node<'a>],
@@ -348,7 +348,7 @@ pub fn guards_held<'a>(
 /// The lock a `let` initializer takes and keeps: `m.lock()`, `m.lock().unwrap()`,
 /// `m.write()?`, `m.lock().unwrap_or_else(PoisonError::into_inner)`.
 fn lock_in_init<'a>(
-    cx: &'a super::CrateCx<'a>,
+    cx: &'a super::PackageCx<'a>,
     file: &'a FileCx<'a>,
     func: FnRef<'a>,
     init: &'a Expr,

@@ -15,8 +15,8 @@ use super::catalog::runtime;
 use super::resolve::is;
 use super::syntax::Node;
 use super::walk::ChildRegion;
-use super::walk::{self, Code, RegionWalk};
-use super::{CrateCx, FileCx, FnRef, syntax};
+use super::walk::{Code, RegionWalk};
+use super::{FileCx, FnRef, PackageCx, syntax};
 use syntax::local_init_in;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,7 +135,7 @@ impl<'a> Process<'a> {
     }
 
     /// The target's code: a crate-local function's body or a closure's.
-    pub fn target_region(&self, cx: &'a CrateCx<'a>) -> Option<ChildRegion<'a>> {
+    pub fn target_region(&self, cx: &'a PackageCx<'a>) -> Option<ChildRegion<'a>> {
         let target = self.target?;
         match syntax::peel(target) {
             Expr::Closure(c) => Some(ChildRegion {
@@ -146,7 +146,7 @@ impl<'a> Process<'a> {
                 branch: None,
             }),
             Expr::Path(p) => {
-                let f = walk::resolve_fn(cx, self.file, &p.path)?;
+                let f = crate::analysis::model::calls::resolve_fn(cx, self.file, &p.path)?;
                 Some(ChildRegion {
                     file: f.file,
                     func: Some(f),
@@ -160,9 +160,9 @@ impl<'a> Process<'a> {
     }
 
     /// The target function, when it is a crate-local function.
-    pub fn target_fn(&self, cx: &'a CrateCx<'a>) -> Option<FnRef<'a>> {
+    pub fn target_fn(&self, cx: &'a PackageCx<'a>) -> Option<FnRef<'a>> {
         match syntax::peel(self.target?) {
-            Expr::Path(p) => walk::resolve_fn(cx, self.file, &p.path),
+            Expr::Path(p) => crate::analysis::model::calls::resolve_fn(cx, self.file, &p.path),
             _ => None,
         }
     }
@@ -183,11 +183,22 @@ pub struct Processes<'a> {
 }
 
 impl Processes<'_> {
-    /// The start method `Process::new` uses: the union of every
-    /// `set_start_method` argument, or the platform default.
-    fn global_methods(set_calls: &[SetCall<'_>]) -> Methods {
+    /// The start method `Process::new` uses in `file`: the union of every
+    /// `set_start_method` argument in the program it is part of (a call in the same
+    /// crate, or in the package's library, which every program of the package may
+    /// call), or the platform default.
+    fn global_methods(set_calls: &[SetCall<'_>], file: &FileCx<'_>) -> Methods {
         let mut out: Option<Methods> = None;
         for s in set_calls {
+            let shared = s.file.place.kind == super::CodeKind::Lib
+                || s.file
+                    .place
+                    .crates
+                    .iter()
+                    .any(|c| file.place.crates.contains(c));
+            if !shared {
+                continue;
+            }
             let Expr::Call(c) = s.call else { continue };
             let m = c
                 .args
@@ -211,7 +222,7 @@ type Creation<'a> = (
     Vec<Node<'a>>,
 );
 
-pub fn find<'a>(cx: &'a CrateCx<'a>) -> Processes<'a> {
+pub fn find<'a>(cx: &'a PackageCx<'a>) -> Processes<'a> {
     let mut creates: Vec<Creation<'a>> = Vec::new();
     // The creation a `.start()` belongs to (by address) → the start and its ancestors.
     let mut starts: std::collections::HashMap<*const Expr, (&'a Expr, Vec<Node<'a>>)> =
@@ -294,7 +305,6 @@ pub fn find<'a>(cx: &'a CrateCx<'a>) -> Processes<'a> {
             });
         }
     }
-    let global = Processes::global_methods(&set_calls);
     let list = creates
         .into_iter()
         .map(|(api, file, func, create, methods, ancestors)| {
@@ -321,7 +331,7 @@ pub fn find<'a>(cx: &'a CrateCx<'a>) -> Processes<'a> {
                 create,
                 target,
                 args,
-                method: methods.unwrap_or(global),
+                method: methods.unwrap_or_else(|| Processes::global_methods(&set_calls, file)),
                 start,
                 start_ancestors,
             }
@@ -334,7 +344,7 @@ pub fn find<'a>(cx: &'a CrateCx<'a>) -> Processes<'a> {
 /// where `get_context(M)` may also be what a function of the crate returns
 /// (`let ctx = make_context();`).
 fn context_methods<'a>(
-    cx: &'a CrateCx<'a>,
+    cx: &'a PackageCx<'a>,
     file: &'a FileCx<'a>,
     receiver: &Expr,
     ancestors: &[Node<'a>],
@@ -351,7 +361,7 @@ fn context_methods<'a>(
 /// call of a crate function whose tail (directly or through a `let`) is one, followed
 /// `depth` functions deep.
 fn context_of_value<'a>(
-    cx: &'a CrateCx<'a>,
+    cx: &'a PackageCx<'a>,
     file: &'a FileCx<'a>,
     value: &Expr,
     depth: usize,
@@ -376,7 +386,8 @@ fn context_of_value<'a>(
                 .unwrap_or(Methods::ALL),
         );
     }
-    let helper = walk::callee(cx, file, None, call).filter(|_| depth > 0)?;
+    let helper =
+        crate::analysis::model::calls::callee(cx, file, None, call).filter(|_| depth > 0)?;
     let Some(syn::Stmt::Expr(tail, None)) = helper.def.body.stmts.last() else {
         return None;
     };

@@ -367,21 +367,6 @@ pub fn statements_before<'a>(ancestors: &[Node<'a>]) -> Vec<&'a Stmt> {
         .collect()
 }
 
-/// The expression of `body` with exactly this span.
-pub fn find_expr(body: &syn::Block, at: proc_macro2::Span) -> Option<&Expr> {
-    let (s, e) = (at.start(), at.end());
-    let mut found = None;
-    each_expr(body, &mut |x, _| {
-        if found.is_none() {
-            let sp = syn::spanned::Spanned::span(x);
-            if sp.start() == s && sp.end() == e {
-                found = Some(x);
-            }
-        }
-    });
-    found
-}
-
 /// The initializer of the nearest `let NAME = …;` before the current statement.
 pub fn local_init<'a>(ancestors: &[Node<'a>], name: &str) -> Option<&'a Expr> {
     for (block, index) in enclosing_statements(ancestors) {

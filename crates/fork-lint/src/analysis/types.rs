@@ -11,7 +11,7 @@
 use syn::{Expr, Type};
 
 use super::resolve::Resolver;
-use super::{CrateCx, FileCx, FnRef, syntax};
+use super::{FileCx, FnRef, PackageCx, syntax};
 
 /// Why a value cannot be sent.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -121,7 +121,7 @@ const CONTAINERS: &[&str] = &[
 ];
 
 /// The problem with sending a value of type `ty` (written in `file`), if any.
-pub fn type_problem<'a>(cx: &'a CrateCx<'a>, file: &'a FileCx<'a>, ty: &Type) -> Option<Problem> {
+pub fn type_problem<'a>(cx: &'a PackageCx<'a>, file: &'a FileCx<'a>, ty: &Type) -> Option<Problem> {
     match ty {
         Type::Ptr(_) => Some(Problem {
             what: "a raw pointer".into(),
@@ -182,7 +182,7 @@ fn is_user_type(resolver: &Resolver, path: &syn::Path) -> bool {
 }
 
 /// A struct/enum of the package that does not implement both serde traits.
-fn user_type_problem<'a>(cx: &'a CrateCx<'a>, from: &FileCx<'_>, name: &str) -> Option<Problem> {
+fn user_type_problem<'a>(cx: &'a PackageCx<'a>, from: &FileCx<'_>, name: &str) -> Option<Problem> {
     let files = cx.files_defining(from, name, &["struct", "enum", "union"]);
     let file = files.first()?;
     let (ser, de) = serde_impls(&file.ast.items, name);
@@ -243,7 +243,7 @@ fn serde_impls(items: &[syn::Item], name: &str) -> (bool, bool) {
 
 /// Where a value comes from, to judge it without a declared type.
 pub struct ValueCx<'a> {
-    pub cx: &'a CrateCx<'a>,
+    pub cx: &'a PackageCx<'a>,
     pub file: &'a FileCx<'a>,
     pub func: FnRef<'a>,
 }

@@ -11,7 +11,7 @@ use syn::{Expr, Stmt};
 
 use super::resolve::Canon;
 use super::syntax;
-use super::{CrateCx, FileCx, FnRef};
+use super::{FileCx, FnRef, PackageCx};
 use crate::diagnostic::{Label, LabelKind, Span};
 
 /// How deep the walk follows calls into crate-local functions.
@@ -69,7 +69,7 @@ pub enum Event<'e> {
 
 /// The walk's state, available to the visitor.
 pub struct RegionWalk<'a> {
-    pub cx: &'a CrateCx<'a>,
+    pub cx: &'a PackageCx<'a>,
     pub frames: Vec<Frame<'a>>,
     pub current: usize,
     visited: HashSet<(usize, usize)>,
@@ -80,7 +80,7 @@ impl<'a> RegionWalk<'a> {
     /// Walks `code` (in `file`, inside `func` if known) and the crate-local functions
     /// it calls, calling `visit` for every expression, macro call and `let`.
     pub fn run(
-        cx: &'a CrateCx<'a>,
+        cx: &'a PackageCx<'a>,
         file: &'a FileCx<'a>,
         func: Option<FnRef<'a>>,
         code: Code<'a>,
@@ -90,7 +90,7 @@ impl<'a> RegionWalk<'a> {
     }
 
     pub fn run_with_depth(
-        cx: &'a CrateCx<'a>,
+        cx: &'a PackageCx<'a>,
         file: &'a FileCx<'a>,
         func: Option<FnRef<'a>>,
         code: Code<'a>,
@@ -182,132 +182,6 @@ impl<'a> RegionWalk<'a> {
     }
 }
 
-/// The crate-local function a call path names: a free function (same file first, then
-/// the module the path names, then the only one of that name), or an associated
-/// function `Type::f`.
-pub fn resolve_fn<'a>(
-    cx: &'a CrateCx<'a>,
-    file: &'a FileCx<'a>,
-    path: &syn::Path,
-) -> Option<FnRef<'a>> {
-    let canon = file.resolver.canonical(path);
-    if !(file.resolver.is_crate_local(&canon) || canon.len() == 2 && canon[0] == "Self") {
-        return None;
-    }
-    let name = canon.last()?.clone();
-    let owner = (canon.len() >= 2).then(|| canon[canon.len() - 2].clone());
-    let owner_is_type = owner
-        .as_deref()
-        .is_some_and(|o| o == "Self" || o.chars().next().is_some_and(char::is_uppercase));
-    let found = cx.fns_named(file, &name);
-    let candidates: Vec<FnRef<'a>> = if owner_is_type {
-        let want = owner.clone().unwrap_or_default();
-        found
-            .into_iter()
-            .filter(|f| f.def.self_ty.as_deref() == Some(want.as_str()) || want == "Self")
-            .collect()
-    } else {
-        found
-            .into_iter()
-            .filter(|f| f.def.self_ty.is_none())
-            .collect()
-    };
-    pick(
-        file,
-        candidates,
-        owner.as_deref().filter(|_| !owner_is_type),
-    )
-}
-
-/// The crate-local function a call expression calls: `helper(..)`, `Type::f(..)`,
-/// `self.method(..)` (inside an `impl` of `self_ty`), or a method of a crate type
-/// defined in the same file. `None` for anything else.
-pub fn callee<'a>(
-    cx: &'a CrateCx<'a>,
-    file: &'a FileCx<'a>,
-    self_ty: Option<&str>,
-    e: &Expr,
-) -> Option<FnRef<'a>> {
-    match e {
-        Expr::Call(c) => match syntax::peel(&c.func) {
-            Expr::Path(p) => resolve_fn(cx, file, &p.path),
-            _ => None,
-        },
-        Expr::MethodCall(m) => {
-            let is_self = syntax::ident_of(&m.receiver).is_some_and(|r| r == "self");
-            resolve_method(cx, file, is_self, self_ty, &m.method.to_string())
-        }
-        _ => None,
-    }
-}
-
-/// The method `name` called on `self` (or on a value of a type defined in this crate).
-pub fn resolve_method<'a>(
-    cx: &'a CrateCx<'a>,
-    file: &'a FileCx<'a>,
-    receiver_is_self: bool,
-    self_ty: Option<&str>,
-    name: &str,
-) -> Option<FnRef<'a>> {
-    let in_file: Vec<FnRef<'a>> = file
-        .fns_named(name)
-        .filter(|d| d.self_ty.is_some())
-        .map(|def| FnRef { file, def })
-        .collect();
-    let candidates = if !in_file.is_empty() || !receiver_is_self {
-        in_file
-    } else {
-        cx.fns_named(file, name)
-            .into_iter()
-            .filter(|f| f.def.self_ty.is_some())
-            .collect()
-    };
-    let candidates: Vec<_> = match self_ty {
-        Some(ty) if receiver_is_self => candidates
-            .into_iter()
-            .filter(|f| f.def.self_ty.as_deref() == Some(ty))
-            .collect(),
-        _ => candidates,
-    };
-    (candidates.len() == 1).then(|| candidates[0])
-}
-
-fn pick<'a>(
-    file: &'a FileCx<'a>,
-    candidates: Vec<FnRef<'a>>,
-    module: Option<&str>,
-) -> Option<FnRef<'a>> {
-    if candidates.len() <= 1 {
-        return candidates.into_iter().next();
-    }
-    let same_file: Vec<_> = candidates
-        .iter()
-        .filter(|f| std::ptr::eq(f.file, file))
-        .copied()
-        .collect();
-    if same_file.len() == 1 {
-        return Some(same_file[0]);
-    }
-    if let Some(module) = module {
-        let in_module: Vec<_> = candidates
-            .iter()
-            .filter(|f| {
-                let p = &f.file.source.path;
-                p.file_stem().is_some_and(|s| s == module)
-                    || (p.file_stem().is_some_and(|s| s == "mod")
-                        && p.parent()
-                            .and_then(|d| d.file_name())
-                            .is_some_and(|d| d == module))
-            })
-            .copied()
-            .collect();
-        if in_module.len() == 1 {
-            return Some(in_module[0]);
-        }
-    }
-    None
-}
-
 struct Visitor<'w, 'a, 'v> {
     walk: &'w mut RegionWalk<'a>,
     visit: &'v mut dyn FnMut(&Event<'_>, &RegionWalk<'a>),
@@ -317,7 +191,9 @@ impl<'e> Visit<'e> for Visitor<'_, '_, '_> {
     fn visit_expr(&mut self, e: &'e Expr) {
         (self.visit)(&Event::Expr(e), self.walk);
         let self_ty = self.walk.frame().func.and_then(|f| f.def.self_ty.clone());
-        if let Some(target) = callee(self.walk.cx, self.walk.file(), self_ty.as_deref(), e) {
+        if let Some(target) =
+            super::model::calls::callee(self.walk.cx, self.walk.file(), self_ty.as_deref(), e)
+        {
             let (args, span) = match e {
                 Expr::Call(c) => (bind_args(target, c.args.iter()), self.walk.span(&c.func)),
                 Expr::MethodCall(m) => {

@@ -27,7 +27,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::analysis::catalog::runtime;
-use crate::analysis::{AnalysisOptions, CrateCx, Package};
+use crate::analysis::model::PackageFile;
+use crate::analysis::model::fs::Memory;
+use crate::analysis::model::texts::Text;
+use crate::analysis::{AnalysisOptions, Package, PackageCx};
 use crate::prefilter::{Prefilter, in_code};
 use crate::source::SourceFile;
 use crate::{InputFile, LintOptions, lint, lint_source};
@@ -55,9 +58,22 @@ fn analyse(src: &str, extra: &[String]) -> Found {
     let found = {
         let asts = Arena::new();
         let file_cxs = Arena::new();
-        let cx = CrateCx::new(Package { root: None }, &options, &asts, &file_cxs);
+        let fs = Memory::default();
         let source = SourceFile::new(PathBuf::from("snippet.rs"), "snippet.rs".into(), src.into());
-        match cx.add_candidate(Arc::new(source)) {
+        let files = vec![PackageFile {
+            path: PathBuf::from("snippet.rs"),
+            name: "snippet.rs".into(),
+            text: Some(Text::Source(Arc::new(source))),
+        }];
+        let cx = PackageCx::new(
+            Package { root: None },
+            &options,
+            &fs,
+            files,
+            &asts,
+            &file_cxs,
+        );
+        match cx.add_candidate(Path::new("snippet.rs")) {
             Ok(()) => Found {
                 forks: cx.forks().len(),
                 processes: cx.processes().list.len(),

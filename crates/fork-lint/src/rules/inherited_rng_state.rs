@@ -4,7 +4,7 @@ use syn::{Expr, Stmt};
 
 use crate::analysis::forks::{ForkKind, ForkPoint};
 use crate::analysis::walk::{Code, Event, RegionWalk};
-use crate::analysis::{CrateCx, FileCx, syntax};
+use crate::analysis::{FileCx, PackageCx, syntax};
 use crate::checker::{Checker, Finding};
 use crate::diagnostic::{Label, LabelKind, Span};
 
@@ -156,7 +156,7 @@ fn check(checker: &Checker<'_>) {
 }
 
 /// Generators created, seeded or used (global ones) before the fork.
-fn seeded_before<'a>(cx: &'a CrateCx<'a>, fp: &'a ForkPoint<'a>) -> Vec<Seeded> {
+fn seeded_before<'a>(cx: &'a PackageCx<'a>, fp: &'a ForkPoint<'a>) -> Vec<Seeded> {
     let mut out = Vec::new();
     for stmt in syntax::statements_before(&fp.ancestors) {
         if let Stmt::Local(l) = stmt {
@@ -232,7 +232,7 @@ fn global_rng(file: &FileCx<'_>, c: &syn::ExprCall) -> Option<&'static str> {
 
 /// The first use of a seeded generator in the child that is not preceded by a reseed.
 fn used_in_child<'a>(
-    cx: &'a CrateCx<'a>,
+    cx: &'a PackageCx<'a>,
     file: &'a FileCx<'a>,
     func: Option<crate::analysis::FnRef<'a>>,
     code: Code<'a>,

@@ -94,7 +94,7 @@ fn check(checker: &Checker<'_>) {
                 var: Some(g.var),
             });
         }
-        for t in threads::threads_started_before(cx, fp.file, fp.func, &fp.ancestors) {
+        for t in threads::threads_started_before(cx, fp.func, &fp.ancestors) {
             let Some((func, code)) = t.body else { continue };
             RegionWalk::run(cx, func.file, Some(func), code, &mut |ev, w| {
                 if let Some(a) = locks::acquisition(w, ev, extra) {

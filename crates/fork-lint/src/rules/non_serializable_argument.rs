@@ -5,7 +5,7 @@ use syn::{Expr, Type};
 
 use crate::analysis::processes::{Process, ProcessApi};
 use crate::analysis::types::{self, Problem, ValueCx};
-use crate::analysis::{CrateCx, FnRef, syntax};
+use crate::analysis::{FnRef, PackageCx, syntax};
 use crate::checker::{Checker, Finding};
 use crate::diagnostic::{Label, LabelKind, Span};
 
@@ -148,7 +148,7 @@ fn check(checker: &Checker<'_>) {
 /// Problems of an argument expression, element by element for tuples, judged by the
 /// target's declared parameter type where there is one.
 fn arg_problems<'a>(
-    cx: &'a CrateCx<'a>,
+    cx: &'a PackageCx<'a>,
     p: &Process<'a>,
     args: &'a Expr,
     param: Option<(FnRef<'a>, &'a Type)>,

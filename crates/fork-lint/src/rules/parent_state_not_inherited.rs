@@ -6,7 +6,7 @@ use syn::Expr;
 
 use crate::analysis::processes;
 use crate::analysis::walk::{Code, Event, RegionWalk};
-use crate::analysis::{CrateCx, FileCx, syntax};
+use crate::analysis::{FileCx, PackageCx, syntax};
 use crate::checker::{Checker, Finding};
 use crate::diagnostic::{Label, LabelKind, Span};
 
@@ -178,7 +178,7 @@ fn check(checker: &Checker<'_>) {
 }
 
 /// The static a path names, if the package defines one by that name.
-fn static_named<'a>(cx: &'a CrateCx<'a>, from: &FileCx<'_>, path: &syn::Path) -> Option<String> {
+fn static_named<'a>(cx: &'a PackageCx<'a>, from: &FileCx<'_>, path: &syn::Path) -> Option<String> {
     let name = syntax::last_ident(path)?;
     // Statics are SCREAMING_CASE by convention (and by lint); this keeps lookups rare.
     if !name.chars().next().is_some_and(|c| c.is_ascii_uppercase())
@@ -213,7 +213,7 @@ fn env_access(w: &RegionWalk<'_>, c: &syn::ExprCall, fns: &[&str]) -> Option<Str
 }
 
 /// The global state `e` writes.
-fn write_of<'a>(cx: &'a CrateCx<'a>, w: &RegionWalk<'_>, e: &Expr) -> Option<Key> {
+fn write_of<'a>(cx: &'a PackageCx<'a>, w: &RegionWalk<'_>, e: &Expr) -> Option<Key> {
     match e {
         Expr::Call(c) => env_access(w, c, &["set_var", "remove_var"]).map(Key::Env),
         Expr::MethodCall(m) => {
@@ -240,7 +240,7 @@ fn write_of<'a>(cx: &'a CrateCx<'a>, w: &RegionWalk<'_>, e: &Expr) -> Option<Key
 }
 
 /// `COUNTER = …`, `*STATE.lock().unwrap() = …`.
-fn assigned_static<'a>(cx: &'a CrateCx<'a>, from: &FileCx<'_>, left: &Expr) -> Option<Key> {
+fn assigned_static<'a>(cx: &'a PackageCx<'a>, from: &FileCx<'_>, left: &Expr) -> Option<Key> {
     let root = syntax::chain_root(syntax::peel(left));
     let Expr::Path(p) = syntax::peel(root) else {
         return None;

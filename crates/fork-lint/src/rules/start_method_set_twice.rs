@@ -7,7 +7,7 @@ use crate::analysis::processes::{self, SetCall, StartKind};
 use crate::analysis::resolve::is;
 use crate::analysis::syntax::Node;
 use crate::analysis::walk::{Code, Event, RegionWalk};
-use crate::analysis::{CrateCx, FileCx, FnRef, syntax, threads};
+use crate::analysis::{FileCx, FnRef, PackageCx, syntax};
 use crate::checker::{Checker, Finding};
 use crate::diagnostic::{Label, LabelKind, Span};
 
@@ -105,12 +105,12 @@ fn result_checked(ancestors: &[Node<'_>], call: &Expr) -> bool {
 
 /// The first thing before `s` on its path that fixed the start method: earlier in its
 /// function, or (for a helper) earlier in a caller.
-fn fixed_before<'a>(cx: &'a CrateCx<'a>, s: &SetCall<'a>) -> Option<(Span, String)> {
+fn fixed_before<'a>(cx: &'a PackageCx<'a>, s: &SetCall<'a>) -> Option<(Span, String)> {
     fixed_before_in(cx, s.file, s.func, &s.ancestors, 0)
 }
 
 fn fixed_before_in<'a>(
-    cx: &'a CrateCx<'a>,
+    cx: &'a PackageCx<'a>,
     file: &'a FileCx<'a>,
     func: FnRef<'a>,
     ancestors: &[Node<'a>],
@@ -161,7 +161,8 @@ fn fixed_before_in<'a>(
         }
     }
     if depth < 2 && !func.def.is_main() {
-        for (caller, call_ancestors, _) in threads::callers_of(cx, func) {
+        for site in crate::analysis::model::calls::callers(cx, func) {
+            let (caller, call_ancestors) = (site.caller, site.ancestors);
             if let Some(f) = fixed_before_in(cx, caller.file, caller, &call_ancestors, depth + 1) {
                 return Some(f);
             }

@@ -6,7 +6,7 @@ use crate::analysis::flow::{self, Flow};
 use crate::analysis::forks::{ForkKind, ForkPoint};
 use crate::analysis::walk::ChildRegion;
 use crate::analysis::walk::{Event, RegionWalk};
-use crate::analysis::{CrateCx, syntax};
+use crate::analysis::{PackageCx, syntax};
 use crate::checker::{Checker, Finding};
 use crate::diagnostic::{Label, LabelKind, Span};
 
@@ -257,7 +257,7 @@ fn is_stdout(e: &Expr) -> bool {
 /// Where the child flushes its copy of the buffer (stdout when `writer` is `None`):
 /// writes to the same stream, `std::process::exit`, or running on past its branch.
 fn child_flushes<'a>(
-    cx: &'a CrateCx<'a>,
+    cx: &'a PackageCx<'a>,
     child: &ChildRegion<'a>,
     writer: Option<&str>,
 ) -> Option<Span> {

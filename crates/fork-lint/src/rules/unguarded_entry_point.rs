@@ -6,8 +6,7 @@ use syn::{Expr, Stmt};
 use crate::analysis::catalog::runtime;
 use crate::analysis::processes::ProcessApi;
 use crate::analysis::resolve::is;
-use crate::analysis::walk;
-use crate::analysis::{CrateCx, FnRef, syntax};
+use crate::analysis::{FnRef, PackageCx, syntax};
 use crate::checker::{Checker, Finding};
 use crate::diagnostic::{Label, LabelKind};
 
@@ -122,7 +121,7 @@ enum Guard<'a> {
 }
 
 fn find_guard<'a>(
-    cx: &'a CrateCx<'a>,
+    cx: &'a PackageCx<'a>,
     main: FnRef<'a>,
     api: ProcessApi,
     depth: usize,
@@ -164,7 +163,7 @@ fn find_guard<'a>(
 
 /// The crate-local function a statement calls at its top (`run()`, `run()?`,
 /// `std::process::exit(run())`).
-fn forwarded<'a>(cx: &'a CrateCx<'a>, main: FnRef<'a>, stmt: &'a Stmt) -> Option<FnRef<'a>> {
+fn forwarded<'a>(cx: &'a PackageCx<'a>, main: FnRef<'a>, stmt: &'a Stmt) -> Option<FnRef<'a>> {
     let e = match stmt {
         Stmt::Expr(e, _) => e,
         Stmt::Local(l) => &l.init.as_ref()?.expr,
@@ -176,7 +175,7 @@ fn forwarded<'a>(cx: &'a CrateCx<'a>, main: FnRef<'a>, stmt: &'a Stmt) -> Option
         let Expr::Path(p) = syntax::peel(&c.func) else {
             return None;
         };
-        if let Some(f) = walk::resolve_fn(cx, main.file, &p.path) {
+        if let Some(f) = crate::analysis::model::calls::resolve_fn(cx, main.file, &p.path) {
             return Some(f);
         }
         e = syntax::peel_result(c.args.first()?);

@@ -70,6 +70,11 @@ fn check(checker: &Checker<'_>) {
         if fp.kind == ForkKind::Raw(ForkFn::Wrapper) && fp.parent.is_none() {
             continue;
         }
+        // A wrapper that reaps its child itself (or hands the pid on: a daemonizing
+        // wrapper waits for the intermediate process) returns no child to reap.
+        if fp.wraps.is_some_and(|w| wrapper_reaps(cx, w)) {
+            continue;
+        }
         // Once per file, not per fork point (a file forking thousands of times).
         let ignores_sigchld = *sigchld_ignored
             .entry(Arc::as_ptr(&fp.file.source))
@@ -176,6 +181,65 @@ fn check(checker: &Checker<'_>) {
             },
         );
     }
+}
+
+/// Whether a fork wrapper's parent side waits for its child or passes the pid to a
+/// function other than a constructor (its caller then gets no child to reap).
+/// A wrapper of a wrapper asks the inner one.
+fn wrapper_reaps<'a>(
+    cx: &'a crate::analysis::PackageCx<'a>,
+    wrapper: crate::analysis::FnRef<'a>,
+) -> bool {
+    wrapper_reaps_depth(cx, wrapper, 0)
+}
+
+fn wrapper_reaps_depth<'a>(
+    cx: &'a crate::analysis::PackageCx<'a>,
+    wrapper: crate::analysis::FnRef<'a>,
+    depth: usize,
+) -> bool {
+    cx.forks_in(wrapper).filter(|p| p.wrapper).any(|p| {
+        if let Some(inner) = p.wraps {
+            if depth < 8 && wrapper_reaps_depth(cx, inner, depth + 1) {
+                return true;
+            }
+        }
+        let Some(pid) = p.parent.as_ref().and_then(|s| s.pid.clone()) else {
+            return false;
+        };
+        let child = p.child.as_ref().map(|c| c.code);
+        // The pid and the values made from it (`let process = ProcessId::new(pid)?`).
+        let mut names = vec![pid];
+        syntax::each_expr(wrapper.def.body, &mut |_, ancestors| {
+            if let Some(syntax::Node::Local(l)) = ancestors.last() {
+                if let (Some(name), Some(init)) = (syntax::pat_ident(&l.pat), &l.init) {
+                    if names.iter().any(|n| mentions(&init.expr, n)) && !names.contains(&name) {
+                        names.push(name);
+                    }
+                }
+            }
+        });
+        let mut reaps = false;
+        syntax::each_expr(wrapper.def.body, &mut |e, _| {
+            let in_child = child.is_some_and(|c| {
+                crate::analysis::threads::code_contains(c, syn::spanned::Spanned::span(e))
+            });
+            if in_child || reaps {
+                return;
+            }
+            let uses = |x: &Expr| names.iter().any(|n| mentions(x, n));
+            reaps = (is_wait(wrapper.file, e) && uses(e))
+                || matches!(e, Expr::Call(c) if {
+                    let name = match syntax::peel(&c.func) {
+                        Expr::Path(p) => syntax::last_ident(&p.path).unwrap_or_default(),
+                        _ => String::new(),
+                    };
+                    !matches!(name.as_str(), "new" | "from_raw" | "Ok" | "Some" | "kill" | "killpg")
+                        && c.args.iter().any(uses)
+                });
+        });
+        reaps
+    })
 }
 
 fn is_wait(file: &crate::analysis::FileCx<'_>, e: &Expr) -> bool {

@@ -7,7 +7,7 @@ use crate::analysis::forks::{ForkKind, ForkPoint};
 use crate::analysis::locks;
 use crate::analysis::signal_safety::Verdict;
 use crate::analysis::syntax;
-use crate::analysis::walk::{self, Event, RegionWalk};
+use crate::analysis::walk::{Event, RegionWalk};
 use crate::checker::{Checker, Finding};
 use crate::diagnostic::{Label, LabelKind, Span};
 
@@ -201,7 +201,7 @@ fn judge(
             let Expr::Path(p) = syntax::peel(&c.func) else {
                 return None;
             };
-            if walk::callee(w.cx, w.file(), None, ev_expr(ev)?).is_some() {
+            if crate::analysis::model::calls::callee(w.cx, w.file(), None, ev_expr(ev)?).is_some() {
                 return None; // the walk looks inside
             }
             match catalog.call(&w.resolve(&p.path)) {
@@ -214,7 +214,14 @@ fn judge(
         Event::Expr(Expr::MethodCall(m)) => {
             let name = m.method.to_string();
             let self_ty = w.frame().func.and_then(|f| f.def.self_ty.clone());
-            if walk::callee(w.cx, w.file(), self_ty.as_deref(), ev_expr(ev)?).is_some() {
+            if crate::analysis::model::calls::callee(
+                w.cx,
+                w.file(),
+                self_ty.as_deref(),
+                ev_expr(ev)?,
+            )
+            .is_some()
+            {
                 return None; // the walk looks inside
             }
             match catalog.method(&name) {

@@ -1,0 +1,589 @@
+//! The program model: one package-wide picture that every analysis queries.
+//!
+//! * [`package`]: the cargo package — its targets (from `Cargo.toml` and cargo's
+//!   auto-discovery), the module tree of each ([`modules`], read from text), so which
+//!   crate each file belongs to and whether its items can be called from outside.
+//! * [`fs`]: where files come from (the disk, or a package held in memory in tests).
+//! * [`texts`]: every file's text and name lookups over them (which files define or
+//!   mention a name), without parsing.
+//! * [`file`]: a parsed file ([`FileCx`]) and its functions ([`FnDef`], [`FnRef`]).
+//! * [`calls`]: which function of the package a call calls, in every form (paths,
+//!   methods on values of known type, function values), and who calls a function.
+//! * [`threads`]: the thread context of every function, from the entry points down
+//!   the call graph; "may start a thread" summaries.
+//!
+//! [`PackageCx`] ties them together for one package: it holds the package's texts,
+//! parses a file the first time an analysis needs it, and memoises each fact.
+//!
+//! Invariants: a file is parsed at most once per run; every question is answered in
+//! time linear in what it reads (lookups search texts, then an index); nothing here
+//! depends on a rule.
+
+pub mod calls;
+pub mod file;
+pub mod fs;
+pub mod modules;
+pub mod package;
+pub mod texts;
+pub mod threads;
+
+use std::cell::{OnceCell, RefCell};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use typed_arena::Arena;
+
+use super::resolve::Resolver;
+use super::{AnalysisOptions, forks, nesting, processes};
+use crate::source::SourceFile;
+pub use file::{CodeKind, FileCx, FnRef, Place};
+use fs::FileSystem;
+pub use package::{Layout, Package, PackageFinder, TargetKind};
+use texts::{PackageTexts, Text};
+
+/// A file of the package as the engine hands it over: its path, the name to show,
+/// and its text (`None` when it could not be read or is not UTF-8).
+pub struct PackageFile {
+    /// Absolute path.
+    pub path: PathBuf,
+    /// As shown to users.
+    pub name: String,
+    /// The text, already a `SourceFile` for candidates.
+    pub text: Option<Text>,
+}
+
+/// A file that did not parse: where and why.
+pub struct ParseFailure {
+    pub source: Arc<SourceFile>,
+    pub line: usize,
+    pub column0: usize,
+    pub message: String,
+}
+
+/// The per-package analysis context.
+pub struct PackageCx<'a> {
+    pub package: Package,
+    pub options: &'a AnalysisOptions,
+    fs: &'a dyn FileSystem,
+    asts: &'a Arena<syn::File>,
+    file_cxs: &'a Arena<FileCx<'a>>,
+    /// The targets and module trees (empty for a file outside any package).
+    layout: Layout,
+    /// Candidate files (the prefilter's hits), in the order added.
+    candidates: RefCell<Vec<&'a FileCx<'a>>>,
+    /// Every parsed file by path; `None` when it could not be parsed.
+    parsed: RefCell<HashMap<PathBuf, Option<&'a FileCx<'a>>>>,
+    /// Where each candidate is in `candidates`.
+    candidate_pos: RefCell<HashMap<PathBuf, usize>>,
+    texts: RefCell<PackageTexts>,
+    fn_lookups: RefCell<HashMap<String, Vec<FnRef<'a>>>>,
+    /// Answers of [`PackageCx::files_defining_in`]: (crates, needle, introducers).
+    def_lookups: RefCell<HashMap<(String, String, String), Vec<u32>>>,
+    forks: OnceCell<Vec<forks::ForkPoint<'a>>>,
+    /// The fork points of each function (indices into `forks`).
+    forks_by_fn: OnceCell<HashMap<(usize, usize), Vec<usize>>>,
+    processes: OnceCell<processes::Processes<'a>>,
+    pub(crate) threads: threads::ThreadCache<'a>,
+    pub(crate) calls: calls::CallCache<'a>,
+}
+
+impl<'a> PackageCx<'a> {
+    /// A context for `package` and its files (every file of the package, read by the
+    /// engine; for a file outside any package, that file alone).
+    pub fn new(
+        package: Package,
+        options: &'a AnalysisOptions,
+        fs: &'a dyn FileSystem,
+        files: Vec<PackageFile>,
+        asts: &'a Arena<syn::File>,
+        file_cxs: &'a Arena<FileCx<'a>>,
+    ) -> PackageCx<'a> {
+        let layout = match &package.root {
+            Some(root) => {
+                let paths: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
+                let by_path: HashMap<&Path, &PackageFile> =
+                    files.iter().map(|f| (f.path.as_path(), f)).collect();
+                let mut text_of = |p: &Path| {
+                    by_path
+                        .get(p)
+                        .and_then(|f| f.text.as_ref())
+                        .map(|t| t.as_str().to_string())
+                        .or_else(|| fs.read(p).ok().and_then(|b| String::from_utf8(b).ok()))
+                };
+                Layout::read(fs, root, &paths, &mut text_of)
+            }
+            None => Layout::default(),
+        };
+        let mut texts = PackageTexts::default();
+        for f in files {
+            let keys = crate_keys(&layout, package.root.as_deref(), &f.path);
+            texts.add_file(f.path, f.name, &keys, f.text);
+        }
+        PackageCx {
+            package,
+            options,
+            fs,
+            asts,
+            file_cxs,
+            layout,
+            candidates: RefCell::default(),
+            parsed: RefCell::default(),
+            candidate_pos: RefCell::default(),
+            texts: RefCell::new(texts),
+            fn_lookups: RefCell::default(),
+            def_lookups: RefCell::default(),
+            forks: OnceCell::new(),
+            forks_by_fn: OnceCell::new(),
+            processes: OnceCell::new(),
+            threads: threads::ThreadCache::default(),
+            calls: calls::CallCache::default(),
+        }
+    }
+
+    /// Parses a candidate file. A parse error is returned for the engine to report.
+    pub fn add_candidate(&self, path: &Path) -> Result<(), ParseFailure> {
+        if self.candidate_pos.borrow().contains_key(path) {
+            return Ok(());
+        }
+        let parsed = self.parse_path(path);
+        match parsed {
+            Ok(Some(fcx)) => {
+                let mut candidates = self.candidates.borrow_mut();
+                self.candidate_pos
+                    .borrow_mut()
+                    .insert(path.to_path_buf(), candidates.len());
+                candidates.push(fcx);
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(failure) => Err(failure),
+        }
+    }
+
+    /// The candidate files, in the order added.
+    pub fn candidates(&self) -> Vec<&'a FileCx<'a>> {
+        self.candidates.borrow().clone()
+    }
+
+    /// Parses the file at `path` (a package file), once.
+    fn parse_path(&self, path: &Path) -> Result<Option<&'a FileCx<'a>>, ParseFailure> {
+        if let Some(p) = self.parsed.borrow().get(path) {
+            return Ok(*p);
+        }
+        let source = {
+            let mut texts = self.texts.borrow_mut();
+            let id = texts.ids.get(path).copied();
+            id.and_then(|id| texts.source(id))
+        };
+        let Some(source) = source else {
+            self.parsed.borrow_mut().insert(path.to_path_buf(), None);
+            return Ok(None);
+        };
+        match self.parse(source) {
+            Ok(fcx) => {
+                self.parsed
+                    .borrow_mut()
+                    .insert(path.to_path_buf(), Some(fcx));
+                Ok(Some(fcx))
+            }
+            Err(failure) => {
+                self.parsed.borrow_mut().insert(path.to_path_buf(), None);
+                Err(failure)
+            }
+        }
+    }
+
+    fn parse(&self, source: Arc<SourceFile>) -> Result<&'a FileCx<'a>, ParseFailure> {
+        let ast = self.parse_tree(&source)?;
+        let resolver = Resolver::new(ast);
+        let mut fns = Vec::new();
+        file::collect_fns(&ast.items, &mut fns);
+        let place = self.place(&source.path, ast);
+        Ok(self
+            .file_cxs
+            .alloc(FileCx::new(source, ast, resolver, fns, place)))
+    }
+
+    fn parse_tree(&self, source: &Arc<SourceFile>) -> Result<&'a syn::File, ParseFailure> {
+        if source.text.len() > crate::MAX_FILE_BYTES {
+            return Err(ParseFailure {
+                source: source.clone(),
+                line: 1,
+                column0: 0,
+                message: format!(
+                    "the file is {:.1} MiB, larger than the {} MiB fork-lint parses (the syntax tree takes about 130 bytes of memory per byte of source): not analysed",
+                    source.text.len() as f64 / f64::from(1 << 20),
+                    crate::MAX_FILE_BYTES >> 20
+                ),
+            });
+        }
+        if let Err(deep) = nesting::measure(&source.text, crate::MAX_NESTING) {
+            return Err(ParseFailure {
+                source: source.clone(),
+                line: deep.line,
+                column0: deep.column0,
+                message: format!(
+                    "nested more than {} levels deep (brackets, or operators and keywords that nest within one statement): not analysed",
+                    crate::MAX_NESTING
+                ),
+            });
+        }
+        let ast = syn::parse_file(&source.text).map_err(|e| {
+            let start = e.span().start();
+            ParseFailure {
+                source: source.clone(),
+                line: start.line,
+                column0: start.column,
+                message: e.to_string(),
+            }
+        })?;
+        Ok(self.asts.alloc(ast))
+    }
+
+    /// Where a file sits: which crates, what kind of code, whether its `pub` items
+    /// can be called from outside the package.
+    fn place(&self, path: &Path, ast: &syn::File) -> Place {
+        let has_main = ast
+            .items
+            .iter()
+            .any(|i| matches!(i, syn::Item::Fn(f) if f.sig.ident == "main"));
+        let memberships = self.layout.memberships(path);
+        let crates = {
+            let texts = self.texts.borrow();
+            texts
+                .ids
+                .get(path)
+                .map(|&id| texts.crates_of(id).into_iter().map(String::from).collect())
+                .unwrap_or_default()
+        };
+        if self.package.root.is_none() {
+            // A file on its own: a program if it has `main`, a library otherwise.
+            let kind = if has_main {
+                CodeKind::Bin
+            } else {
+                CodeKind::Lib
+            };
+            return Place {
+                kind,
+                crates,
+                module: Vec::new(),
+                exported: kind == CodeKind::Lib,
+                cfg_test: false,
+                in_tree: false,
+            };
+        }
+        let public_library = self.options.library_public || !self.layout.has_binary();
+        if let Some(m) = memberships.first() {
+            let target = &self.layout.targets[m.target];
+            let kind = if memberships
+                .iter()
+                .any(|m| self.layout.targets[m.target].kind == TargetKind::Lib)
+            {
+                CodeKind::Lib
+            } else if target.has_main() {
+                CodeKind::Bin
+            } else {
+                CodeKind::Test
+            };
+            return Place {
+                kind,
+                crates,
+                module: m.module.clone(),
+                exported: public_library && memberships.iter().any(|m| m.exported),
+                cfg_test: memberships.iter().all(|m| m.cfg_test),
+                in_tree: true,
+            };
+        }
+        // A file no target's module tree reaches: judged by where it is.
+        let rel = self
+            .package
+            .root
+            .as_ref()
+            .and_then(|r| path.strip_prefix(r).ok())
+            .unwrap_or(path);
+        let rel_s = rel.to_string_lossy().replace('\\', "/");
+        let kind = if has_main
+            || ["src/bin/", "examples/", "benches/"]
+                .iter()
+                .any(|p| rel_s.starts_with(p))
+            || rel_s == "build.rs"
+            || rel_s == "src/main.rs"
+        {
+            CodeKind::Bin
+        } else if rel_s.starts_with("tests/") {
+            CodeKind::Test
+        } else if self.layout.has_binary()
+            && !self
+                .layout
+                .targets
+                .iter()
+                .any(|t| t.kind == TargetKind::Lib)
+        {
+            CodeKind::Bin
+        } else {
+            CodeKind::Lib
+        };
+        Place {
+            kind,
+            crates,
+            module: Vec::new(),
+            exported: kind == CodeKind::Lib && public_library,
+            cfg_test: false,
+            in_tree: false,
+        }
+    }
+
+    /// A package file, parsed on first use (`None` if it is not a package file, cannot
+    /// be read, or does not parse).
+    pub fn file(&self, path: &Path) -> Option<&'a FileCx<'a>> {
+        self.parse_path(path).ok().flatten()
+    }
+
+    /// Files of `from`'s crates whose text mentions `needle` as a whole word after
+    /// one of `introducers` (`fn`, `static`, `struct`…), parsed. Candidates come first
+    /// (in the order added), then the other files of the package (in walk order).
+    pub fn files_defining(
+        &self,
+        from: &FileCx<'_>,
+        needle: &str,
+        introducers: &[&str],
+    ) -> Vec<&'a FileCx<'a>> {
+        let keys: Vec<&str> = from.place.crates.iter().map(String::as_str).collect();
+        self.files_defining_in(&keys, needle, introducers)
+    }
+
+    /// Like [`PackageCx::files_defining`], in the crates named by `keys`.
+    pub fn files_defining_in(
+        &self,
+        keys: &[&str],
+        needle: &str,
+        introducers: &[&str],
+    ) -> Vec<&'a FileCx<'a>> {
+        let key = (keys.join(" "), needle.to_string(), introducers.join(" "));
+        let cached = self.def_lookups.borrow().get(&key).cloned();
+        let ids = match cached {
+            Some(ids) => ids,
+            None => {
+                let ids = self.texts.borrow_mut().defining(keys, needle, introducers);
+                self.def_lookups.borrow_mut().insert(key, ids.clone());
+                ids
+            }
+        };
+        let paths: Vec<PathBuf> = {
+            let texts = self.texts.borrow();
+            ids.iter()
+                .map(|&id| texts.paths[id as usize].clone())
+                .collect()
+        };
+        let mut out: Vec<&'a FileCx<'a>> = Vec::new();
+        let mut rest = Vec::new();
+        {
+            let positions = self.candidate_pos.borrow();
+            let candidates = self.candidates.borrow();
+            let mut cands: Vec<usize> = Vec::new();
+            for p in &paths {
+                match positions.get(p) {
+                    Some(&i) => cands.push(i),
+                    None => rest.push(p.clone()),
+                }
+            }
+            cands.sort_unstable();
+            out.extend(cands.into_iter().map(|i| candidates[i]));
+        }
+        out.extend(rest.iter().filter_map(|p| self.file(p)));
+        out
+    }
+
+    /// The crate keys from which `file`'s items can be called: its own crates, and for
+    /// the library every crate of the package (binaries, tests and examples use it).
+    pub fn caller_crates(&self, file: &FileCx<'_>) -> Vec<String> {
+        if file.place.kind == CodeKind::Lib && file.place.in_tree {
+            return self
+                .texts
+                .borrow()
+                .all_crates()
+                .into_iter()
+                .map(String::from)
+                .collect();
+        }
+        file.place.crates.clone()
+    }
+
+    /// Files of the crates that can call `from`'s items whose text has `word` as a
+    /// whole word, parsed.
+    pub fn files_mentioning(&self, from: &FileCx<'_>, word: &str) -> Vec<&'a FileCx<'a>> {
+        let keys = self.caller_crates(from);
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        self.files_defining_in(&keys, word, &[])
+    }
+
+    /// Every function of `from`'s crates named `name`.
+    pub fn fns_named(&self, from: &FileCx<'_>, name: &str) -> Vec<FnRef<'a>> {
+        let keys: Vec<&str> = from.place.crates.iter().map(String::as_str).collect();
+        self.fns_named_in(&keys, name)
+    }
+
+    /// Every function of the crates `keys` named `name`.
+    pub fn fns_named_in(&self, keys: &[&str], name: &str) -> Vec<FnRef<'a>> {
+        let key = format!("{}\0{name}", keys.join(" "));
+        if let Some(v) = self.fn_lookups.borrow().get(&key) {
+            return v.clone();
+        }
+        let mut v = Vec::new();
+        for file in self.files_defining_in(keys, name, &["fn"]) {
+            for def in file.fns_named(name) {
+                v.push(FnRef { file, def });
+            }
+        }
+        self.fn_lookups.borrow_mut().insert(key, v.clone());
+        v
+    }
+
+    /// The crate key of the package's library, if it has one and `name` is how code
+    /// names it (`my_lib::…`).
+    pub fn library_named(&self, name: &str) -> bool {
+        self.layout.lib_crate.as_deref() == Some(name)
+            && self
+                .layout
+                .targets
+                .iter()
+                .any(|t| t.kind == TargetKind::Lib)
+    }
+
+    /// The `main` function of the program a file belongs to.
+    pub fn main_of(&self, file: &'a FileCx<'a>) -> Option<FnRef<'a>> {
+        if let Some(def) = file.main_fn() {
+            return Some(FnRef { file, def });
+        }
+        if file.place.kind != CodeKind::Bin {
+            return None;
+        }
+        let roots: Vec<PathBuf> = self
+            .layout
+            .memberships(&file.source.path)
+            .iter()
+            .map(|m| &self.layout.targets[m.target])
+            .filter(|t| t.has_main())
+            .map(|t| t.root.clone())
+            .collect();
+        let roots = if roots.is_empty() {
+            // Outside the module trees: the nearest `main.rs` up the directories.
+            let root = self.package.root.as_ref()?;
+            let mut dir = file.source.path.parent();
+            let mut found = Vec::new();
+            while let Some(d) = dir {
+                let main = d.join("main.rs");
+                if main != file.source.path && self.fs.is_file(&main) {
+                    found.push(main);
+                    break;
+                }
+                if d == root.as_path() {
+                    break;
+                }
+                dir = d.parent();
+            }
+            found
+        } else {
+            roots
+        };
+        roots.iter().find_map(|r| {
+            let f = self.file(r)?;
+            f.main_fn().map(|def| FnRef { file: f, def })
+        })
+    }
+
+    /// How many files were parsed (candidates and files read for cross-file facts).
+    pub fn parsed_count(&self) -> usize {
+        self.parsed
+            .borrow()
+            .values()
+            .filter(|p| p.is_some())
+            .count()
+    }
+
+    /// Every fork point (computed once).
+    pub fn forks(&'a self) -> &'a [forks::ForkPoint<'a>] {
+        self.forks.get_or_init(|| forks::find(self))
+    }
+
+    /// The fork points inside `func`.
+    pub fn forks_in(&'a self, func: FnRef<'a>) -> impl Iterator<Item = &'a forks::ForkPoint<'a>> {
+        let all = self.forks();
+        let index = self.forks_by_fn.get_or_init(|| {
+            let mut index: HashMap<(usize, usize), Vec<usize>> = HashMap::new();
+            for (i, fp) in all.iter().enumerate() {
+                index.entry(fp.func.key()).or_default().push(i);
+            }
+            index
+        });
+        index
+            .get(&func.key())
+            .into_iter()
+            .flatten()
+            .map(move |&i| &all[i])
+    }
+
+    /// Every runtime process (computed once).
+    pub fn processes(&'a self) -> &'a processes::Processes<'a> {
+        self.processes.get_or_init(|| processes::find(self))
+    }
+}
+
+/// The crates a file is part of: its targets in the module trees, or (outside them)
+/// the crate its place in the package suggests.
+fn crate_keys(layout: &Layout, root: Option<&Path>, path: &Path) -> Vec<String> {
+    let Some(root) = root else {
+        // Outside any package, every file is a crate of its own.
+        return vec![format!("file:{}", path.display())];
+    };
+    let memberships = layout.memberships(path);
+    if !memberships.is_empty() {
+        let mut keys: Vec<String> = memberships
+            .iter()
+            .map(|m| layout.targets[m.target].key())
+            .collect();
+        keys.dedup();
+        return keys;
+    }
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    let parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    let stem = |s: &str| s.strip_suffix(".rs").unwrap_or(s).to_string();
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    match parts.as_slice() {
+        ["src", "bin", x, ..] => vec![format!("bin:{}", stem(x))],
+        ["examples", x, ..] => vec![format!("example:{}", stem(x))],
+        ["benches", x, ..] => vec![format!("bench:{}", stem(x))],
+        ["tests", x] => vec![format!("test:{}", stem(x))],
+        ["tests", ..] => {
+            // Shared by the test crates that declare it (none did): all of them.
+            let tests: Vec<String> = layout
+                .targets
+                .iter()
+                .filter(|t| t.kind == TargetKind::Test)
+                .map(|t| t.key())
+                .collect();
+            if tests.is_empty() {
+                vec!["test-shared".to_string()]
+            } else {
+                tests
+            }
+        }
+        _ => {
+            let main = layout
+                .targets
+                .iter()
+                .find(|t| t.kind == TargetKind::Lib)
+                .or_else(|| layout.targets.iter().find(|t| t.kind == TargetKind::Bin));
+            vec![main.map_or_else(|| "lib".to_string(), |t| t.key())]
+        }
+    }
+}
+
+/// Whether `a` is a path of the form `[library, …]` naming the package's library.
+pub fn is_library_path(cx: &PackageCx<'_>, canon: &[String]) -> bool {
+    canon.len() >= 2 && cx.library_named(&canon[0])
+}

@@ -1,0 +1,437 @@
+//! The module tree of a target, read from the text of its files without parsing them:
+//! from the crate root, every `mod name;` declaration (with `#[path = "…"]`, inside
+//! inline `mod a { … }` blocks, `pub` or not, `#[cfg(test)]` or not) leads to the file
+//! that holds the module, as rustc finds it. A small lexer skips comments and literals;
+//! only declarations at module level count (not inside function bodies).
+//!
+//! Scanning text instead of parsing keeps the tree cheap enough to build for every
+//! package with a fork point, before any file but the candidates is parsed.
+
+use std::path::{Path, PathBuf};
+
+/// One `mod name;` declaration of a file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModDecl {
+    /// The inline modules it is written in (`mod a { mod b; }` → `["a"]`), each with
+    /// whether it is `pub` and `#[cfg(test)]`.
+    pub inline: Vec<InlineMod>,
+    /// The module's name.
+    pub name: String,
+    /// Declared `pub` (not `pub(crate)` or narrower).
+    pub public: bool,
+    /// Under `#[cfg(test)]`.
+    pub cfg_test: bool,
+    /// `#[macro_use]`: its `macro_rules!` stay visible after it.
+    pub macro_use: bool,
+    /// `#[path = "…"]`.
+    pub path_attr: Option<String>,
+}
+
+/// An inline module that encloses a declaration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InlineMod {
+    /// Its name.
+    pub name: String,
+    /// Declared `pub`.
+    pub public: bool,
+    /// Under `#[cfg(test)]`.
+    pub cfg_test: bool,
+}
+
+/// The `mod name;` declarations of a file's text, in order.
+pub fn declarations(text: &str) -> Vec<ModDecl> {
+    let tokens = lex(text.as_bytes());
+    let mut out = Vec::new();
+    // Inline modules open here, with the brace depth of their bodies.
+    let mut inline: Vec<(InlineMod, usize)> = Vec::new();
+    let mut depth = 0usize;
+    let mut attrs = Attrs::default();
+    let mut public = false;
+    let mut i = 0;
+    while i < tokens.len() {
+        let item_level = depth == inline.last().map_or(0, |(_, d)| *d);
+        match &tokens[i] {
+            Tok::Punct(b'#') if item_level => {
+                // `#[…]` or `#![…]`: read the attribute.
+                let mut j = i + 1;
+                let inner = matches!(tokens.get(j), Some(Tok::Punct(b'!')));
+                if inner {
+                    j += 1;
+                }
+                if matches!(tokens.get(j), Some(Tok::Punct(b'['))) {
+                    let end = matching(&tokens, j, b'[', b']');
+                    if !inner {
+                        attrs.read(&tokens[j + 1..end.min(tokens.len())]);
+                    }
+                    i = end + 1;
+                    continue;
+                }
+            }
+            Tok::Ident("pub") if item_level => {
+                public = true;
+                if matches!(tokens.get(i + 1), Some(Tok::Punct(b'('))) {
+                    // `pub(crate)`, `pub(super)`, `pub(in …)`: not visible outside.
+                    public = false;
+                    i = matching(&tokens, i + 1, b'(', b')') + 1;
+                    continue;
+                }
+            }
+            Tok::Ident("mod") if item_level => {
+                if let Some(Tok::Ident(name)) = tokens.get(i + 1) {
+                    let name = name.strip_prefix("r#").unwrap_or(name).to_string();
+                    match tokens.get(i + 2) {
+                        Some(Tok::Punct(b';')) => {
+                            out.push(ModDecl {
+                                inline: inline.iter().map(|(m, _)| m.clone()).collect(),
+                                name,
+                                public,
+                                cfg_test: attrs.cfg_test,
+                                macro_use: attrs.macro_use,
+                                path_attr: attrs.path.take(),
+                            });
+                            i += 3;
+                        }
+                        Some(Tok::Punct(b'{')) => {
+                            depth += 1;
+                            inline.push((
+                                InlineMod {
+                                    name,
+                                    public,
+                                    cfg_test: attrs.cfg_test,
+                                },
+                                depth,
+                            ));
+                            i += 3;
+                        }
+                        _ => i += 2,
+                    }
+                    attrs = Attrs::default();
+                    public = false;
+                    continue;
+                }
+            }
+            Tok::Punct(b'{') => {
+                depth += 1;
+                attrs = Attrs::default();
+                public = false;
+            }
+            Tok::Punct(b'}') => {
+                if inline.last().is_some_and(|(_, d)| *d == depth) {
+                    inline.pop();
+                }
+                depth = depth.saturating_sub(1);
+                attrs = Attrs::default();
+                public = false;
+            }
+            Tok::Punct(b';') => {
+                attrs = Attrs::default();
+                public = false;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The file a declaration names, as rustc looks for it: `dir/name.rs` or
+/// `dir/name/mod.rs`, where `dir` is the declaring file's directory for crate roots
+/// and `mod.rs` files, and `dir/<stem>/` for other files; inline modules add a
+/// directory each. `#[path]` is relative to the declaring file's directory (plus the
+/// inline modules' directories). Returns the candidates in rustc's order.
+pub fn module_files(declaring: &Path, is_root: bool, decl: &ModDecl) -> Vec<PathBuf> {
+    let dir = declaring.parent().unwrap_or(Path::new(""));
+    let mod_rs = is_root || declaring.file_name().is_some_and(|n| n == "mod.rs");
+    if let Some(path) = &decl.path_attr {
+        let mut base = dir.to_path_buf();
+        for m in &decl.inline {
+            base.push(&m.name);
+        }
+        return vec![base.join(path)];
+    }
+    let mut base = dir.to_path_buf();
+    if !mod_rs {
+        if let Some(stem) = declaring.file_stem() {
+            base.push(stem);
+        }
+    }
+    for m in &decl.inline {
+        base.push(&m.name);
+    }
+    vec![
+        base.join(format!("{}.rs", decl.name)),
+        base.join(&decl.name).join("mod.rs"),
+    ]
+}
+
+#[derive(Default)]
+struct Attrs {
+    path: Option<String>,
+    cfg_test: bool,
+    macro_use: bool,
+}
+
+impl Attrs {
+    fn read(&mut self, toks: &[Tok<'_>]) {
+        match toks {
+            [Tok::Ident("path"), Tok::Punct(b'='), Tok::Str(s), ..] => self.path = Some(s.clone()),
+            [
+                Tok::Ident("cfg"),
+                Tok::Punct(b'('),
+                Tok::Ident("test"),
+                Tok::Punct(b')'),
+            ] => self.cfg_test = true,
+            [Tok::Ident("macro_use"), ..] => self.macro_use = true,
+            _ => {}
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Tok<'t> {
+    Ident(&'t str),
+    /// A string literal's value (escapes other than `\\` and `\"` kept as written).
+    Str(String),
+    Punct(u8),
+    Other,
+}
+
+/// The index of the token that closes the group opened at `open` (or the end).
+fn matching(tokens: &[Tok<'_>], open: usize, o: u8, c: u8) -> usize {
+    let mut depth = 0usize;
+    for (k, t) in tokens.iter().enumerate().skip(open) {
+        match t {
+            Tok::Punct(p) if *p == o => depth += 1,
+            Tok::Punct(p) if *p == c => {
+                depth -= 1;
+                if depth == 0 {
+                    return k;
+                }
+            }
+            _ => {}
+        }
+    }
+    tokens.len()
+}
+
+fn is_ident_start(b: u8) -> bool {
+    b.is_ascii_alphabetic() || b == b'_' || b >= 0x80
+}
+
+fn is_ident_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
+}
+
+/// Rust tokens, coarsely: identifiers, string values, one-byte punctuation; comments,
+/// whitespace, numbers, characters and lifetimes skipped. Unterminated literals and
+/// comments end the text.
+fn lex(b: &[u8]) -> Vec<Tok<'_>> {
+    let text = std::str::from_utf8(b).unwrap_or("");
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_whitespace() {
+            i += 1;
+        } else if b[i..].starts_with(b"//") {
+            i = memchr::memchr(b'\n', &b[i..]).map_or(b.len(), |n| i + n + 1);
+        } else if b[i..].starts_with(b"/*") {
+            let mut depth = 0usize;
+            while i < b.len() {
+                if b[i..].starts_with(b"/*") {
+                    depth += 1;
+                    i += 2;
+                } else if b[i..].starts_with(b"*/") {
+                    depth -= 1;
+                    i += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    i += 1;
+                }
+            }
+        } else if let Some((value, end)) = string_at(b, i) {
+            out.push(Tok::Str(value));
+            i = end;
+        } else if c == b'\'' {
+            // A character literal, or a lifetime / label.
+            if b.get(i + 1) == Some(&b'\\') {
+                i += 2;
+                while i < b.len() && b[i] != b'\'' {
+                    i += 1;
+                }
+                i += 1;
+            } else {
+                let ch_len = text
+                    .get(i + 1..)
+                    .and_then(|s| s.chars().next())
+                    .map_or(1, char::len_utf8);
+                if b.get(i + 1 + ch_len) == Some(&b'\'') {
+                    i += 2 + ch_len;
+                } else {
+                    i += 1;
+                    while i < b.len() && is_ident_byte(b[i]) {
+                        i += 1;
+                    }
+                }
+            }
+        } else if is_ident_start(c) {
+            let start = i;
+            if b[i..].starts_with(b"r#") && b.get(i + 2).is_some_and(|&x| is_ident_start(x)) {
+                i += 2;
+            }
+            while i < b.len() && is_ident_byte(b[i]) {
+                i += 1;
+            }
+            out.push(text.get(start..i).map_or(Tok::Other, Tok::Ident));
+        } else if c.is_ascii_digit() {
+            while i < b.len() && (is_ident_byte(b[i]) || b[i] == b'.') {
+                if b[i] == b'.' && !b.get(i + 1).is_some_and(u8::is_ascii_digit) {
+                    break;
+                }
+                i += 1;
+            }
+        } else {
+            out.push(Tok::Punct(c));
+            i += 1;
+        }
+    }
+    out
+}
+
+/// A string literal starting at `i` (`"…"`, `b"…"`, `c"…"`, raw forms): its value and
+/// the offset after it.
+fn string_at(b: &[u8], i: usize) -> Option<(String, usize)> {
+    let mut j = i;
+    if matches!(b.get(j), Some(b'b' | b'c')) {
+        j += 1;
+    }
+    let raw = b.get(j) == Some(&b'r');
+    if raw {
+        j += 1;
+    }
+    let mut hashes = 0;
+    while raw && b.get(j) == Some(&b'#') {
+        hashes += 1;
+        j += 1;
+    }
+    if b.get(j) != Some(&b'"') {
+        return None;
+    }
+    // `r#ident` is a raw identifier, not a string.
+    j += 1;
+    let start = j;
+    let mut value = Vec::new();
+    while j < b.len() {
+        match b[j] {
+            b'\\' if !raw => {
+                if let Some(&n) = b.get(j + 1) {
+                    if n != b'\\' && n != b'"' {
+                        value.push(b'\\');
+                    }
+                    value.push(n);
+                }
+                j += 2;
+            }
+            b'"' => {
+                let closes = (0..hashes).all(|h| b.get(j + 1 + h) == Some(&b'#'));
+                if closes {
+                    let end = j + 1 + hashes;
+                    if raw {
+                        value = b[start..j].to_vec();
+                    }
+                    return Some((String::from_utf8_lossy(&value).into_owned(), end));
+                }
+                value.push(b'"');
+                j += 1;
+            }
+            x => {
+                value.push(x);
+                j += 1;
+            }
+        }
+    }
+    Some((String::new(), b.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(text: &str) -> Vec<String> {
+        declarations(text)
+            .into_iter()
+            .map(|d| {
+                let mut path: Vec<String> = d.inline.iter().map(|m| m.name.clone()).collect();
+                path.push(d.name);
+                path.join("::")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn declarations_at_module_level_only() {
+        let text = r#"
+            //! mod not_me;
+            /* mod nor_me; /* nested */ mod still_not; */
+            mod a;
+            pub mod b;
+            pub(crate) mod c;
+            #[cfg(test)]
+            mod tests;
+            #[path = "sys/unix.rs"] mod sys;
+            mod inline { pub mod d; fn f() { let s = "mod e;"; } }
+            fn g() { mod h { } let c = '{'; let l: &'static str = "}"; }
+            mod r#type;
+            mod after;
+        "#;
+        assert_eq!(
+            names(text),
+            ["a", "b", "c", "tests", "sys", "inline::d", "type", "after"]
+        );
+        let decls = declarations(text);
+        assert!(!decls[0].public && decls[1].public && !decls[2].public);
+        assert!(decls[3].cfg_test && !decls[4].cfg_test);
+        assert_eq!(decls[4].path_attr.as_deref(), Some("sys/unix.rs"));
+        assert!(decls[5].inline[0].name == "inline" && decls[5].public);
+    }
+
+    #[test]
+    fn files_are_found_as_rustc_finds_them() {
+        let decl = |name: &str| ModDecl {
+            inline: Vec::new(),
+            name: name.into(),
+            public: false,
+            cfg_test: false,
+            macro_use: false,
+            path_attr: None,
+        };
+        let from_root = module_files(Path::new("/p/src/main.rs"), true, &decl("a"));
+        assert_eq!(
+            from_root,
+            [
+                PathBuf::from("/p/src/a.rs"),
+                PathBuf::from("/p/src/a/mod.rs")
+            ]
+        );
+        let from_leaf = module_files(Path::new("/p/src/a.rs"), false, &decl("b"));
+        assert_eq!(from_leaf[0], PathBuf::from("/p/src/a/b.rs"));
+        let from_mod_rs = module_files(Path::new("/p/src/a/mod.rs"), false, &decl("b"));
+        assert_eq!(from_mod_rs[0], PathBuf::from("/p/src/a/b.rs"));
+        let mut inline = decl("c");
+        inline.inline.push(InlineMod {
+            name: "x".into(),
+            public: false,
+            cfg_test: false,
+        });
+        let nested = module_files(Path::new("/p/src/lib.rs"), true, &inline);
+        assert_eq!(nested[0], PathBuf::from("/p/src/x/c.rs"));
+    }
+
+    #[test]
+    fn raw_strings_and_chars_do_not_confuse_the_lexer() {
+        let text = "const A: &str = r#\"mod x; \" }\"#; const B: char = '\\''; mod real;";
+        assert_eq!(names(text), ["real"]);
+    }
+}
