@@ -149,29 +149,39 @@ pub fn normalize(outcome: &str) -> String {
 
 /// Builds every fixture binary and returns the directory they are in.
 pub fn build_fixtures() -> PathBuf {
+    let exe = cargo_build(&["-p", "fork-lint-fixtures", "--bins"])
+        .into_iter()
+        .next()
+        .expect("cargo reported no fixture executable");
+    exe.parent().unwrap().to_path_buf()
+}
+
+/// Builds the `fork-lint` command line and returns its path.
+pub fn build_cli() -> PathBuf {
+    cargo_build(&["-p", "cargo-fork-lint", "--bin", "fork-lint"])
+        .into_iter()
+        .next()
+        .expect("cargo reported no fork-lint executable")
+}
+
+/// Runs `cargo build` with `args` (a nested build: the test's own cargo has released
+/// its lock by now) and returns the executables it reports.
+fn cargo_build(args: &[&str]) -> Vec<PathBuf> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
         .current_dir(repo_root())
-        .args([
-            "build",
-            "-p",
-            "fork-lint-fixtures",
-            "--bins",
-            "--message-format=json-render-diagnostics",
-        ])
+        .arg("build")
+        .args(args)
+        .arg("--message-format=json-render-diagnostics")
         .stderr(Stdio::inherit())
         .output()
         .expect("cargo runs");
-    assert!(out.status.success(), "building the fixtures failed");
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else {
-            continue;
-        };
-        if let Some(exe) = msg.get("executable").and_then(|e| e.as_str()) {
-            return Path::new(exe).parent().unwrap().to_path_buf();
-        }
-    }
-    panic!("cargo reported no fixture executable");
+    assert!(out.status.success(), "cargo build {args:?} failed");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter_map(|msg| Some(PathBuf::from(msg.get("executable")?.as_str()?)))
+        .collect()
 }
 
 /// How long a fixture may run before it counts as deadlocked.

@@ -1,15 +1,14 @@
 //! The linter on a real package directory: helpers in other files are found, and the
 //! files the analysis reads on its own are named like the ones on the command line.
 
-use std::path::PathBuf;
-
 use fork_lint::{InputFile, LintOptions, lint};
+use tempfile::TempDir;
 
-fn package(name: &str, files: &[(&str, &str)]) -> PathBuf {
-    let root = std::env::temp_dir().join(format!("fork-lint-pkg-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
+/// A package directory holding `files` (relative path, contents), removed on drop.
+fn package(files: &[(&str, &str)]) -> TempDir {
+    let root = tempfile::tempdir().expect("a temporary directory");
     for (path, text) in files {
-        let p = root.join(path);
+        let p = root.path().join(path);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, text).unwrap();
     }
@@ -18,23 +17,21 @@ fn package(name: &str, files: &[(&str, &str)]) -> PathBuf {
 
 #[test]
 fn helper_in_another_file_is_reported_under_the_names_given() {
-    let root = package(
-        "helper",
-        &[
-            (
-                "Cargo.toml",
-                "[package]\nname = \"demo\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
-            ),
-            (
-                "src/main.rs",
-                "mod report;\nfn main() {\n    let _t = std::thread::spawn(|| {});\n    if unsafe { libc::fork() } == 0 {\n        report::done();\n        unsafe { libc::_exit(0) }\n    }\n}\n",
-            ),
-            (
-                "src/report.rs",
-                "pub fn done() {\n    println!(\"child done\");\n}\n",
-            ),
-        ],
-    );
+    let dir = package(&[
+        (
+            "Cargo.toml",
+            "[package]\nname = \"demo\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+        ),
+        (
+            "src/main.rs",
+            "mod report;\nfn main() {\n    let _t = std::thread::spawn(|| {});\n    if unsafe { libc::fork() } == 0 {\n        report::done();\n        unsafe { libc::_exit(0) }\n    }\n}\n",
+        ),
+        (
+            "src/report.rs",
+            "pub fn done() {\n    println!(\"child done\");\n}\n",
+        ),
+    ]);
+    let root = dir.path();
     let input = InputFile {
         path: root.join("src/main.rs"),
         name: "demo/src/main.rs".into(),
@@ -50,5 +47,4 @@ fn helper_in_another_file_is_reported_under_the_names_given() {
     assert_eq!(fl004[0].primary.start.line, 2);
     let chain: Vec<_> = fl004[0].chain().map(|l| l.span.file.name.clone()).collect();
     assert_eq!(chain, vec!["demo/src/main.rs".to_string()]);
-    let _ = std::fs::remove_dir_all(&root);
 }
