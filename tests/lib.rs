@@ -149,29 +149,39 @@ pub fn normalize(outcome: &str) -> String {
 
 /// Builds every fixture binary and returns the directory they are in.
 pub fn build_fixtures() -> PathBuf {
+    let exe = cargo_build(&["-p", "fork-lint-fixtures", "--bins"])
+        .into_iter()
+        .next()
+        .expect("cargo reported no fixture executable");
+    exe.parent().unwrap().to_path_buf()
+}
+
+/// Builds the `fork-lint` command line and returns its path.
+pub fn build_cli() -> PathBuf {
+    cargo_build(&["-p", "cargo-fork-lint", "--bin", "fork-lint"])
+        .into_iter()
+        .next()
+        .expect("cargo reported no fork-lint executable")
+}
+
+/// Runs `cargo build` with `args` (a nested build: the test's own cargo has released
+/// its lock by now) and returns the executables it reports.
+fn cargo_build(args: &[&str]) -> Vec<PathBuf> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
         .current_dir(repo_root())
-        .args([
-            "build",
-            "-p",
-            "fork-lint-fixtures",
-            "--bins",
-            "--message-format=json-render-diagnostics",
-        ])
+        .arg("build")
+        .args(args)
+        .arg("--message-format=json-render-diagnostics")
         .stderr(Stdio::inherit())
         .output()
         .expect("cargo runs");
-    assert!(out.status.success(), "building the fixtures failed");
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else {
-            continue;
-        };
-        if let Some(exe) = msg.get("executable").and_then(|e| e.as_str()) {
-            return Path::new(exe).parent().unwrap().to_path_buf();
-        }
-    }
-    panic!("cargo reported no fixture executable");
+    assert!(out.status.success(), "cargo build {args:?} failed");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter_map(|msg| Some(PathBuf::from(msg.get("executable")?.as_str()?)))
+        .collect()
 }
 
 /// How long a fixture may run before it counts as deadlocked.
@@ -362,22 +372,12 @@ impl Reader {
 }
 
 /// Lints one fixture in its package context and returns `(line, code)` pairs.
-///
-/// A runnable fixture is linted as part of its package (`fixtures/`, a package of many
-/// binaries). A lint-only fixture is a snippet of some other crate ("a module of a
-/// library"), so it is linted on its own, as a file outside any package.
 pub fn lint(f: &Fixture) -> BTreeSet<(usize, String)> {
-    let options = fork_lint::LintOptions::default();
-    let report = if f.runnable {
-        let input = fork_lint::InputFile {
-            path: f.path.clone(),
-            name: f.path.display().to_string(),
-        };
-        fork_lint::lint(&[input], &options)
-    } else {
-        let text = std::fs::read_to_string(&f.path).expect("a readable fixture");
-        fork_lint::lint_source(&f.path.display().to_string(), &text, &options)
+    let input = fork_lint::InputFile {
+        path: f.path.clone(),
+        name: f.path.display().to_string(),
     };
+    let report = fork_lint::lint(&[input], &fork_lint::LintOptions::default());
     assert!(report.errors.is_empty(), "{}: {:?}", f.name, report.errors);
     report
         .diagnostics

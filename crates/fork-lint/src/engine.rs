@@ -276,7 +276,7 @@ fn group_inputs(fs: &dyn FileSystem, files: &[InputFile]) -> Vec<Group> {
     }
     // Largest groups first, one task each: a big package starts early instead of
     // being the last thing left on one thread.
-    groups.sort_by(|a, b| b.files.len().cmp(&a.files.len()));
+    groups.sort_by_key(|g| std::cmp::Reverse(g.files.len()));
     groups
 }
 

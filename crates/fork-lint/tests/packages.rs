@@ -2,15 +2,14 @@
 //! alone is analysed with the rest of its package around it), and the files the
 //! analysis reads on its own are named like the ones on the command line.
 
-use std::path::PathBuf;
-
 use fork_lint::{InputFile, LintOptions, lint};
+use tempfile::TempDir;
 
-fn package(name: &str, files: &[(&str, &str)]) -> PathBuf {
-    let root = std::env::temp_dir().join(format!("fork-lint-pkg-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
+/// A package directory holding `files` (relative path, contents), removed on drop.
+fn package(files: &[(&str, &str)]) -> TempDir {
+    let root = tempfile::tempdir().expect("a temporary directory");
     for (path, text) in files {
-        let p = root.join(path);
+        let p = root.path().join(path);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, text).unwrap();
     }
@@ -19,23 +18,21 @@ fn package(name: &str, files: &[(&str, &str)]) -> PathBuf {
 
 #[test]
 fn a_helper_named_alone_is_analysed_with_its_package_around_it() {
-    let root = package(
-        "helper",
-        &[
-            (
-                "Cargo.toml",
-                "[package]\nname = \"demo\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
-            ),
-            (
-                "src/main.rs",
-                "mod report;\nfn main() {\n    let _t = std::thread::spawn(|| {});\n    if unsafe { libc::fork() } == 0 {\n        report::done();\n        unsafe { libc::_exit(0) }\n    }\n}\n",
-            ),
-            (
-                "src/report.rs",
-                "pub fn done() {\n    println!(\"child done\");\n}\n",
-            ),
-        ],
-    );
+    let dir = package(&[
+        (
+            "Cargo.toml",
+            "[package]\nname = \"demo\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+        ),
+        (
+            "src/main.rs",
+            "mod report;\nfn main() {\n    let _t = std::thread::spawn(|| {});\n    if unsafe { libc::fork() } == 0 {\n        report::done();\n        unsafe { libc::_exit(0) }\n    }\n}\n",
+        ),
+        (
+            "src/report.rs",
+            "pub fn done() {\n    println!(\"child done\");\n}\n",
+        ),
+    ]);
+    let root = dir.path();
     // Only the helper is named (a pre-commit run where only it changed): the fork
     // that reaches it is in `main.rs`, which the analysis reads on its own.
     let input = InputFile {
@@ -53,5 +50,4 @@ fn a_helper_named_alone_is_analysed_with_its_package_around_it() {
     assert_eq!(fl004[0].primary.start.line, 2);
     let chain: Vec<_> = fl004[0].chain().map(|l| l.span.file.name.clone()).collect();
     assert_eq!(chain, vec!["demo/src/main.rs".to_string()]);
-    let _ = std::fs::remove_dir_all(&root);
 }

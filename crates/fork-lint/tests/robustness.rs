@@ -1,131 +1,24 @@
-//! Inputs that must not break the linter: deep nesting, huge files, many files, binary
-//! junk, bad encodings, odd line endings, and the crashes the fuzzers found. Each case
-//! must end without a panic or an internal error, in bounded time and memory, with a
-//! clear message when the file cannot be analysed. `docs/robustness.md` (section
-//! "Linter") tells what was tried and found.
+//! Inputs that must not break the linter: deep nesting, huge files, binary junk, bad
+//! encodings, odd line endings, and the crashes the fuzzers found. Each case must end
+//! without a panic or an internal error, in bounded time, with a clear message when the
+//! file cannot be analysed. `docs/robustness.md` (section "Linter") tells what was tried
+//! and found.
 //!
-//! Memory is measured in a child process (this test binary, re-run on one ignored
-//! test), whose peak resident set (`VmHWM`) is read from `/proc/self/status`.
+//! The cases that take seconds each in a debug build (100,000 files, a 50 MB file, the
+//! sweep just under the nesting limit, 200,000 spans on a line) are in the workspace's
+//! `tests/robustness_slow.rs`: `cargo test --workspace` runs them, `cargo test -p
+//! fork-lint` (the inner loop) does not.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use fork_lint::discover::{Exclude, collect_files};
+use common::{NESTERS, all_files, assert_sound, codes, input, nested_program};
 use fork_lint::{InputFile, LintOptions, MAX_FILE_BYTES, MAX_NESTING, Report, lint, lint_source};
-
-fn all_files() -> LintOptions {
-    LintOptions::default().with_prefilter(false)
-}
-
-/// No caught panic, and every position inside its file.
-fn assert_sound(report: &Report) {
-    for e in &report.errors {
-        assert!(
-            !e.message.contains("internal error"),
-            "{}: {}",
-            e.file,
-            e.message
-        );
-    }
-    for d in &report.diagnostics {
-        let spans = std::iter::once(&d.primary).chain(d.labels.iter().map(|l| &l.span));
-        for span in spans {
-            let text = &span.file.text;
-            for p in [span.start, span.end] {
-                assert!(
-                    p.line >= 1 && p.line <= span.file.line_count() && p.column >= 1,
-                    "{p:?} outside the file: {}",
-                    d.message
-                );
-                assert!(p.offset <= text.len() && text.is_char_boundary(p.offset));
-            }
-            assert!(span.start.offset <= span.end.offset);
-        }
-    }
-}
-
-fn codes(report: &Report) -> Vec<&'static str> {
-    report.diagnostics.iter().map(|d| d.code).collect()
-}
-
-/// A directory of its own under the system's temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!(
-            "fork-lint-robustness-{}-{name}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create a temporary directory");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn input(path: &Path) -> InputFile {
-    InputFile {
-        path: path.to_path_buf(),
-        name: path.file_name().unwrap().to_string_lossy().into_owned(),
-    }
-}
 
 // ---------------------------------------------------------------------------------
 // Nesting
-
-/// Constructs that nest, as `(prefix, unit, suffix per unit, tail)`: `n` units make a
-/// tree `n` deep. Brackets, and the chains that need no bracket (prefix operators and
-/// keywords, closures, generics, postfix and binary chains, `else if`).
-const NESTERS: &[(&str, &str, &str, &str)] = &[
-    ("parens", "(", ")", "1"),
-    ("blocks", "{", "}", "1"),
-    ("arrays", "[", "]", "1"),
-    ("not", "!", "", "x"),
-    ("negation", "- ", "", "x"),
-    ("references", "&", "", "x"),
-    ("return", "return ", "", "x"),
-    ("break", "break ", "", "x"),
-    ("closures", "|| ", "", "x"),
-    ("closures with parameters", "|a, b| ", "", "x"),
-    ("move closures", "move || ", "", "x"),
-    ("ranges", "..", "", "x"),
-    ("assignments", "x = ", "", "1"),
-    ("sums", "1 + ", "", "1"),
-    ("comparisons", "a == ", "", "b"),
-    ("method chain", "", ".f()", "x"),
-    ("field chain", "", ".f", "x"),
-    ("try chain", "", "?", "x"),
-    ("await chain", "", ".await", "x"),
-    ("casts", "", " as u8", "x"),
-    ("calls", "", "()", "f"),
-    ("indexing", "", "[0]", "x"),
-    ("else if", "if a {} else ", "", "{}"),
-    ("generics", "Vec::<", ">", "u8"),
-    ("generics with commas", "HashMap::<K, ", ">", "u8"),
-    ("unsafe blocks", "unsafe { ", " }", "1"),
-    ("struct literals", "S { a: ", " }", "1"),
-];
-
-/// A program with a fork around an expression `n` units deep.
-fn nested_program(nester: &(&str, &str, &str, &str), n: usize) -> String {
-    let (_, prefix, suffix, tail) = *nester;
-    let mut expr = String::with_capacity(n * (prefix.len() + suffix.len()) + tail.len());
-    for _ in 0..n {
-        expr.push_str(prefix);
-    }
-    expr.push_str(tail);
-    for _ in 0..n {
-        expr.push_str(suffix);
-    }
-    format!("fn main() {{\n    let pid = unsafe {{ libc::fork() }};\n    let _ = {expr};\n}}\n")
-}
 
 #[test]
 fn deep_nesting_is_refused_with_a_clear_message() {
@@ -149,51 +42,13 @@ fn deep_nesting_is_refused_with_a_clear_message() {
     }
 }
 
-/// The largest `n` whose program measures at most `MAX_NESTING`.
-fn deepest_accepted(nester: &(&str, &str, &str, &str)) -> usize {
-    let (mut lo, mut hi) = (1, 4 * MAX_NESTING);
-    while lo < hi {
-        let mid = (lo + hi).div_ceil(2);
-        if fork_lint::nesting_depth(&nested_program(nester, mid), MAX_NESTING).is_some() {
-            lo = mid;
-        } else {
-            hi = mid - 1;
-        }
-    }
-    lo
-}
-
-#[test]
-fn nesting_just_under_the_limit_is_analysed() {
-    // Runs in this test's thread (2 MB of stack): `lint_source` must bring its own.
-    for nester in NESTERS {
-        let n = deepest_accepted(nester);
-        let src = nested_program(nester, n);
-        let depth = fork_lint::nesting_depth(&src, MAX_NESTING).expect("under the limit");
-        assert!(depth + 10 >= MAX_NESTING, "{}: {depth}", nester.0);
-        let report = lint_source("deep.rs", &src, &all_files());
-        assert_sound(&report);
-        assert!(
-            !report
-                .diagnostics
-                .iter()
-                .any(|d| d.message.contains("levels deep")),
-            "{}: refused at depth {depth}",
-            nester.0
-        );
-        // One unit more is refused.
-        let report = lint_source("deep.rs", &nested_program(nester, n + 1), &all_files());
-        assert_eq!(codes(&report), ["FL000"], "{}", nester.0);
-    }
-}
-
 #[test]
 fn deep_nesting_in_a_file_read_for_a_cross_file_lookup() {
     // `main.rs` forks and calls `helper`, defined in a file the prefilter skips (it
     // mentions no fork point) and that is parsed only when the analysis looks the name
     // up: that parse must be guarded as well.
-    let dir = TempDir::new("lazy");
-    let root = &dir.0;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
     std::fs::create_dir_all(root.join("src")).unwrap();
     std::fs::write(root.join("Cargo.toml"), "[package]\nname = \"p\"\n").unwrap();
     std::fs::write(
@@ -211,107 +66,7 @@ fn deep_nesting_in_a_file_read_for_a_cross_file_lookup() {
 }
 
 // ---------------------------------------------------------------------------------
-// Size: one huge file, many small ones
-
-/// Re-runs this test binary on [`child`] with `case`, and returns what it printed
-/// and its peak resident set in kB.
-fn run_child(case: &str, dir: &Path) -> (String, u64) {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "child",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("FORK_LINT_ROBUSTNESS_CHILD", case)
-        .env("FORK_LINT_ROBUSTNESS_DIR", dir)
-        .output()
-        .expect("run the child");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "child {case} failed: {}\n{stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let hwm = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM-kB="))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no VmHWM from child {case}:\n{stdout}"));
-    (stdout, hwm)
-}
-
-fn peak_rss_kb() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
-/// The work of the memory tests, in a process of its own.
-#[test]
-#[ignore = "run by the memory tests in a child process"]
-fn child() {
-    let Ok(case) = std::env::var("FORK_LINT_ROBUSTNESS_CHILD") else {
-        return;
-    };
-    let dir = PathBuf::from(std::env::var("FORK_LINT_ROBUSTNESS_DIR").unwrap());
-    let started = Instant::now();
-    let report = match case.as_str() {
-        "big-file" => lint(&[input(&dir.join("big.rs"))], &all_files()),
-        "many-files" => {
-            let (files, errors) = collect_files(std::slice::from_ref(&dir), &Exclude::default());
-            assert!(errors.is_empty(), "{errors:?}");
-            println!("files={}", files.len());
-            lint(&files, &LintOptions::default())
-        }
-        other => panic!("unknown case {other}"),
-    };
-    assert_sound(&report);
-    println!("elapsed-ms={}", started.elapsed().as_millis());
-    println!("diagnostics={}", report.diagnostics.len());
-    println!("errors={}", report.errors.len());
-    for d in report.diagnostics.iter().take(3) {
-        println!("diagnostic={} {}", d.code, d.message);
-    }
-    println!("VmHWM-kB={}", peak_rss_kb());
-}
-
-#[test]
-fn a_50_mb_file_is_refused_quickly_in_bounded_memory() {
-    let dir = TempDir::new("big");
-    // Real-looking code with a fork in every hundredth function: 50 MiB.
-    let mut text = String::with_capacity(51 << 20);
-    let mut i = 0;
-    while text.len() < 50 << 20 {
-        if i % 100 == 0 {
-            text.push_str(&format!(
-                "pub fn f{i}(m: &std::sync::Mutex<u8>) {{\n    let g = m.lock().unwrap();\n    if unsafe {{ libc::fork() }} == 0 {{\n        println!(\"child {{}}\", *g);\n    }}\n}}\n"
-            ));
-        } else {
-            text.push_str(&format!(
-                "/// Adds.\npub fn f{i}(a: u32, b: u32) -> u32 {{\n    let c = a.wrapping_add(b) * 3;\n    if c > 10 {{ return c - 1; }}\n    c\n}}\n"
-            ));
-        }
-        i += 1;
-    }
-    assert!(text.len() > MAX_FILE_BYTES);
-    std::fs::write(dir.0.join("big.rs"), &text).unwrap();
-    drop(text);
-    let (out, hwm) = run_child("big-file", &dir.0);
-    assert!(
-        out.contains("diagnostic=FL000 cannot parse this file: the file is 50.0 MiB, larger than the 8 MiB fork-lint parses"),
-        "{out}"
-    );
-    // The text, its line index and the test harness: a few times the file, not the
-    // 130 bytes per byte a syntax tree would take (6.5 GB).
-    assert!(hwm < 400 << 10, "peak RSS {hwm} kB\n{out}");
-    println!("50 MiB file: peak RSS {hwm} kB\n{out}");
-}
+// Size
 
 #[test]
 fn a_file_just_under_the_size_limit_is_analysed() {
@@ -327,44 +82,12 @@ fn a_file_just_under_the_size_limit_is_analysed() {
     assert!(codes(&report).contains(&"FL005"), "{:?}", codes(&report));
 }
 
-#[test]
-fn a_hundred_thousand_tiny_files() {
-    let dir = TempDir::new("many");
-    // A tree of 100 directories of 1,000 files; half of them fork and call a helper.
-    for d in 0..100 {
-        let sub = dir.0.join(format!("d{d:03}"));
-        std::fs::create_dir_all(&sub).unwrap();
-        for f in 0..1000 {
-            let i = d * 1000 + f;
-            let text = if i % 2 == 0 {
-                format!("pub fn f{i}() {{ if unsafe {{ libc::fork() }} == 0 {{ helper(); }} }}\n")
-            } else {
-                format!("fn g{i}() {{}}\n")
-            };
-            std::fs::write(sub.join(format!("f{i}.rs")), text).unwrap();
-        }
-    }
-    let (out, hwm) = run_child("many-files", &dir.0);
-    assert!(out.contains("files=100000"), "{out}");
-    assert!(out.contains("errors=0"), "{out}");
-    let ms: u64 = out
-        .lines()
-        .find_map(|l| l.strip_prefix("elapsed-ms="))
-        .unwrap()
-        .parse()
-        .unwrap();
-    // Generous: a debug build on two cores.
-    assert!(ms < 300_000, "took {ms} ms\n{out}");
-    assert!(hwm < 4 << 20, "peak RSS {hwm} kB\n{out}");
-    println!("100,000 files: {ms} ms, peak RSS {hwm} kB\n{out}");
-}
-
 // ---------------------------------------------------------------------------------
 // Encodings, junk and layout
 
 #[test]
 fn binary_junk_named_rs() {
-    let dir = TempDir::new("junk");
+    let dir = tempfile::tempdir().unwrap();
     // Deterministic pseudo-random bytes: not UTF-8.
     let mut x = 0x2545_f491_4f6c_dd1du64;
     let junk: Vec<u8> = (0..1 << 20)
@@ -375,22 +98,22 @@ fn binary_junk_named_rs() {
             (x >> 24) as u8
         })
         .collect();
-    std::fs::write(dir.0.join("junk.rs"), &junk).unwrap();
+    std::fs::write(dir.path().join("junk.rs"), &junk).unwrap();
     // Valid UTF-8 that is not Rust: control characters, NULs, stray quotes.
     let ascii_junk: String = junk
         .iter()
         .map(|b| char::from(b & 0x7f))
         .collect::<String>();
-    std::fs::write(dir.0.join("ascii_junk.rs"), &ascii_junk).unwrap();
+    std::fs::write(dir.path().join("ascii_junk.rs"), &ascii_junk).unwrap();
     // An ELF header, as when a binary is named `.rs` by mistake.
     std::fs::write(
-        dir.0.join("elf.rs"),
+        dir.path().join("elf.rs"),
         b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x02\0\x3e\0\x01\0\0\0\xa0\x10\x40\0fork",
     )
     .unwrap();
     let files: Vec<InputFile> = ["junk.rs", "ascii_junk.rs", "elf.rs"]
         .iter()
-        .map(|f| input(&dir.0.join(f)))
+        .map(|f| input(&dir.path().join(f)))
         .collect();
     let report = lint(&files, &all_files());
     assert_sound(&report);
@@ -414,8 +137,8 @@ fn binary_junk_named_rs() {
 
 #[test]
 fn invalid_utf8_names_the_offset() {
-    let dir = TempDir::new("utf8");
-    let path = dir.0.join("latin1.rs");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("latin1.rs");
     std::fs::write(&path, b"fn main() { let s = \"caf\xe9\"; libc::fork(); }\n").unwrap();
     let report = lint(&[input(&path)], &LintOptions::default());
     assert_eq!(report.errors.len(), 1);
@@ -448,10 +171,13 @@ fn empty_file_and_byte_order_mark_only() {
         );
         assert!(report.errors.is_empty(), "{text:?}");
     }
-    let dir = TempDir::new("empty");
-    std::fs::write(dir.0.join("empty.rs"), "").unwrap();
-    std::fs::write(dir.0.join("bom.rs"), "\u{feff}").unwrap();
-    let files = [input(&dir.0.join("empty.rs")), input(&dir.0.join("bom.rs"))];
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("empty.rs"), "").unwrap();
+    std::fs::write(dir.path().join("bom.rs"), "\u{feff}").unwrap();
+    let files = [
+        input(&dir.path().join("empty.rs")),
+        input(&dir.path().join("bom.rs")),
+    ];
     let report = lint(&files, &all_files());
     assert!(report.diagnostics.is_empty() && report.errors.is_empty());
 }
@@ -520,26 +246,6 @@ fn tabs_and_multibyte_characters_count_as_one_column() {
         positions(&report),
         positions(&lint_source("wide.rs", &src, &all_files()))
     );
-}
-
-#[test]
-fn long_lines_with_many_spans_are_linear() {
-    // 200,000 statements on one line, each with a span the rules may convert to a
-    // position: walking the line per position was quadratic (minutes).
-    for unit in ["a()?; ", "é()?; "] {
-        let src = format!(
-            "fn main() {{ if unsafe {{ libc::fork() }} == 0 {{ {} }} }}\n",
-            unit.repeat(200_000)
-        );
-        let started = Instant::now();
-        let report = lint_source("long.rs", &src, &all_files());
-        assert_sound(&report);
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "{unit:?}: {:?}",
-            started.elapsed()
-        );
-    }
 }
 
 #[test]

@@ -236,8 +236,13 @@ pub fn find<'a>(cx: &'a PackageCx<'a>) -> Vec<ForkPoint<'a>> {
             for site in calls::callers(cx, wrapper) {
                 // A use as a value (`map(my_fork)`) is not a call whose result the
                 // caller inspects; a recursive call is the wrapper itself.
-                if !matches!(site.expr, Expr::Call(_) | Expr::MethodCall(_))
-                    || site.caller.key() == wrapper.key()
+                let Some(call @ (Expr::Call(_) | Expr::MethodCall(_))) = site.expr else {
+                    continue;
+                };
+                // A recursive call is the wrapper itself; a call the catalog already
+                // knows (`fork::fork` linted inside the `fork` crate) is one point.
+                if site.caller.key() == wrapper.key()
+                    || out.iter().any(|p| std::ptr::eq(p.call, call))
                 {
                     continue;
                 }
@@ -246,7 +251,7 @@ pub fn find<'a>(cx: &'a PackageCx<'a>) -> Vec<ForkPoint<'a>> {
                     site.caller.file,
                     site.caller,
                     ForkKind::Raw(ForkFn::Wrapper),
-                    site.expr,
+                    call,
                     &site.ancestors,
                 );
                 point.wraps = Some(wrapper);

@@ -305,13 +305,28 @@ pub fn each_expr<'a>(body: &'a syn::Block, f: &mut dyn FnMut(&'a Expr, &[Node<'a
     let mut v = Ancestors {
         stack: Vec::new(),
         f,
+        on_macro: None,
     };
     v.visit_block(body);
 }
 
+/// Calls `f` for every macro invocation of `body` (expressions and statements, not
+/// nested items), with its ancestors (outermost first).
+pub fn each_macro<'a>(body: &'a syn::Block, f: &mut dyn FnMut(&'a syn::Macro, &[Node<'a>])) {
+    let mut v = Ancestors {
+        stack: Vec::new(),
+        f: &mut |_, _| {},
+        on_macro: Some(f),
+    };
+    v.visit_block(body);
+}
+
+type OnMacro<'a, 'f> = dyn FnMut(&'a syn::Macro, &[Node<'a>]) + 'f;
+
 struct Ancestors<'a, 'f> {
     stack: Vec<Node<'a>>,
     f: &'f mut dyn FnMut(&'a Expr, &[Node<'a>]),
+    on_macro: Option<&'f mut OnMacro<'a, 'f>>,
 }
 
 impl<'a> Visit<'a> for Ancestors<'a, '_> {
@@ -339,6 +354,11 @@ impl<'a> Visit<'a> for Ancestors<'a, '_> {
         self.stack.push(Node::Local(l));
         syn::visit::visit_local(self, l);
         self.stack.pop();
+    }
+    fn visit_macro(&mut self, m: &'a syn::Macro) {
+        if let Some(f) = self.on_macro.as_mut() {
+            f(m, &self.stack);
+        }
     }
     fn visit_item(&mut self, _: &'a syn::Item) {}
 }

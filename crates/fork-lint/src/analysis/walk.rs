@@ -67,6 +67,18 @@ pub enum Event<'e> {
     Local(&'e syn::Local),
 }
 
+impl Event<'_> {
+    /// Where the event is.
+    pub fn span(&self) -> proc_macro2::Span {
+        use syn::spanned::Spanned;
+        match self {
+            Event::Expr(e) => e.span(),
+            Event::Macro(m) => m.span(),
+            Event::Local(l) => l.span(),
+        }
+    }
+}
+
 /// The walk's state, available to the visitor.
 pub struct RegionWalk<'a> {
     pub cx: &'a PackageCx<'a>,
@@ -146,6 +158,31 @@ impl<'a> RegionWalk<'a> {
     /// The diagnostics span of a syntax node in the current frame's file.
     pub fn span(&self, node: &impl syn::spanned::Spanned) -> Span {
         self.file().span_of(node)
+    }
+
+    /// Whether `span`, in the current frame, is inside the child region of a fork
+    /// point nested in `outer`'s child: one whose fork call is itself in the region,
+    /// or in a function the region calls.
+    pub fn in_nested_child(
+        &self,
+        outer: &super::forks::ForkPoint<'a>,
+        span: proc_macro2::Span,
+    ) -> bool {
+        use syn::spanned::Spanned;
+        let Some(func) = self.frame().func else {
+            return false;
+        };
+        let region = outer.child.as_ref().map(|c| c.code);
+        self.cx.forks_in(func).any(|fp| {
+            let nested = self.depth() > 0
+                || region.is_some_and(|r| super::threads::code_contains(r, fp.call.span()));
+            nested
+                && !std::ptr::eq(fp.call, outer.call)
+                && fp.child.as_ref().is_some_and(|c| {
+                    c.func.is_none_or(|f| f.key() == func.key())
+                        && super::threads::code_contains(c.code, span)
+                })
+        })
     }
 
     /// The call chain from the region to the current frame, outermost first, as labels.

@@ -116,6 +116,11 @@ fn check(checker: &Checker<'_>) {
         let extra_locks = &cx.options.extra_lock_types;
         let pre_exec = fp.kind == ForkKind::PreExec;
         RegionWalk::run(cx, child.file, child.func, child.code, &mut |ev, w| {
+            // The child of a fork inside this child runs after a fork in a process with
+            // one thread: its calls are not this fork's hazard.
+            if w.in_nested_child(fp, ev.span()) {
+                return;
+            }
             let Some((what, verdict_why, span)) = judge(w, ev, catalog, extra_locks, pre_exec)
             else {
                 return;

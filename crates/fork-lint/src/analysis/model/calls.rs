@@ -11,7 +11,9 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
+use proc_macro2::{Delimiter, TokenStream, TokenTree};
 use syn::Expr;
+use syn::spanned::Spanned;
 
 use super::super::syntax::{self, Node};
 use super::{FileCx, FnRef, PackageCx, is_library_path};
@@ -29,8 +31,11 @@ pub struct CallSite<'a> {
     pub caller: FnRef<'a>,
     /// Enclosing nodes of the call, outermost first.
     pub ancestors: Vec<Node<'a>>,
-    /// The call (or the path naming the function).
-    pub expr: &'a Expr,
+    /// The call (or the path naming the function); `None` for a call written inside
+    /// a macro's arguments that are not parsed as expressions (`select! { … }`).
+    pub expr: Option<&'a Expr>,
+    /// Where the call is (the function's name inside a macro).
+    pub span: proc_macro2::Span,
 }
 
 /// The package function a call path names: a free function (the one the module path
@@ -62,7 +67,12 @@ pub fn resolve_fn<'a>(
         let want = owner.clone().unwrap_or_default();
         found
             .into_iter()
-            .filter(|f| f.def.self_ty.as_deref() == Some(want.as_str()) || want == "Self")
+            .filter(|f| {
+                want == "Self"
+                    || f.def.self_ty.as_deref() == Some(want.as_str())
+                    // `Trait::method(&x)`: an implementation of the trait.
+                    || f.def.trait_name.as_deref() == Some(want.as_str())
+            })
             .collect()
     } else {
         found
@@ -217,7 +227,23 @@ pub fn callers<'a>(cx: &'a PackageCx<'a>, func: FnRef<'a>) -> Vec<CallSite<'a>> 
                     out.push(CallSite {
                         caller,
                         ancestors: ancestors.to_vec(),
-                        expr: e,
+                        expr: Some(e),
+                        span: e.span(),
+                    });
+                }
+            });
+            // Calls inside macro invocations whose arguments are not expressions
+            // (`select! { recv(t) -> _ => spawn_process(&s) }`): found in the tokens,
+            // at the macro's place.
+            syntax::each_macro(def.body, &mut |mac, ancestors| {
+                for span in
+                    calls_in_tokens(cx, file, def.self_ty.as_deref(), mac.tokens.clone(), func)
+                {
+                    out.push(CallSite {
+                        caller,
+                        ancestors: ancestors.to_vec(),
+                        expr: None,
+                        span,
                     });
                 }
             });
@@ -227,5 +253,62 @@ pub fn callers<'a>(cx: &'a PackageCx<'a>, func: FnRef<'a>) -> Vec<CallSite<'a>> 
         .callers
         .borrow_mut()
         .insert(func.key(), out.clone());
+    out
+}
+
+/// The spans of the calls of `func` written in a macro's tokens: a path ending in its
+/// name followed by parentheses (`helper(..)`, `crate::sys::helper(..)`) that resolves
+/// to it, or `.name(..)` when `func` is the only method of that name the file sees.
+fn calls_in_tokens<'a>(
+    cx: &'a PackageCx<'a>,
+    file: &'a FileCx<'a>,
+    self_ty: Option<&str>,
+    tokens: TokenStream,
+    func: FnRef<'a>,
+) -> Vec<proc_macro2::Span> {
+    let name = &func.def.name;
+    let mut out = Vec::new();
+    let tts: Vec<TokenTree> = tokens.into_iter().collect();
+    for (i, tt) in tts.iter().enumerate() {
+        match tt {
+            TokenTree::Group(g) => {
+                out.extend(calls_in_tokens(cx, file, self_ty, g.stream(), func));
+            }
+            TokenTree::Ident(id) if id == name => {
+                let called = matches!(tts.get(i + 1), Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Parenthesis);
+                if !called {
+                    continue;
+                }
+                let after_dot =
+                    i >= 1 && matches!(&tts[i - 1], TokenTree::Punct(p) if p.as_char() == '.');
+                let target = if after_dot {
+                    let is_self =
+                        i >= 2 && matches!(&tts[i - 2], TokenTree::Ident(r) if r == "self");
+                    resolve_method(cx, file, is_self, self_ty, name)
+                } else {
+                    // The path: `a::b::name`, read backwards.
+                    let mut segs = vec![id.to_string()];
+                    let mut j = i;
+                    while j >= 3 {
+                        let colons = matches!((&tts[j - 1], &tts[j - 2]), (TokenTree::Punct(a), TokenTree::Punct(b)) if a.as_char() == ':' && b.as_char() == ':');
+                        match (&tts[j - 3], colons) {
+                            (TokenTree::Ident(seg), true) => {
+                                segs.insert(0, seg.to_string());
+                                j -= 3;
+                            }
+                            _ => break,
+                        }
+                    }
+                    syn::parse_str::<syn::Path>(&segs.join("::"))
+                        .ok()
+                        .and_then(|p| resolve_fn(cx, file, &p))
+                };
+                if target.is_some_and(|t| t.key() == func.key()) {
+                    out.push(id.span());
+                }
+            }
+            _ => {}
+        }
+    }
     out
 }

@@ -166,6 +166,17 @@ impl<'a> FileCx<'a> {
                         }
                     }
                 });
+                // Names written in macros' tokens may be calls too.
+                syntax::each_macro(def.body, &mut |mac, _| {
+                    let mut idents = Vec::new();
+                    token_idents(mac.tokens.clone(), &mut idents);
+                    for name in idents {
+                        let fns = index.entry(name).or_default();
+                        if fns.last() != Some(&i) {
+                            fns.push(i);
+                        }
+                    }
+                });
             }
             index
         });
@@ -344,6 +355,17 @@ fn push_fn<'a>(
             module: scope.module.clone(),
             nested: true,
         });
+    }
+}
+
+/// Every identifier of a token stream, groups included.
+fn token_idents(tokens: proc_macro2::TokenStream, out: &mut Vec<String>) {
+    for tt in tokens {
+        match tt {
+            proc_macro2::TokenTree::Ident(i) => out.push(i.to_string()),
+            proc_macro2::TokenTree::Group(g) => token_idents(g.stream(), out),
+            _ => {}
+        }
     }
 }
 

@@ -295,7 +295,9 @@ impl<'a> PackageCx<'a> {
                 in_tree: true,
             };
         }
-        // A file no target's module tree reaches: judged by where it is.
+        // A file no target's module tree reaches (declared in a way the text scan does
+        // not follow, included with `include!`, or a loose snippet): judged by where it
+        // is.
         let rel = self
             .package
             .root
@@ -324,11 +326,12 @@ impl<'a> PackageCx<'a> {
         } else {
             CodeKind::Lib
         };
+        // Nothing tells who calls it: a library file's `pub` items have unknown callers.
         Place {
             kind,
             crates,
             module: Vec::new(),
-            exported: kind == CodeKind::Lib && public_library,
+            exported: kind == CodeKind::Lib,
             cfg_test: false,
             in_tree: false,
         }
@@ -587,3 +590,6 @@ fn crate_keys(layout: &Layout, root: Option<&Path>, path: &Path) -> Vec<String> 
 pub fn is_library_path(cx: &PackageCx<'_>, canon: &[String]) -> bool {
     canon.len() >= 2 && cx.library_named(&canon[0])
 }
+
+#[cfg(test)]
+mod tests;

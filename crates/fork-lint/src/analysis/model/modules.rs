@@ -42,14 +42,17 @@ pub struct InlineMod {
 pub fn declarations(text: &str) -> Vec<ModDecl> {
     let tokens = lex(text.as_bytes());
     let mut out = Vec::new();
-    // Inline modules open here, with the brace depth of their bodies.
-    let mut inline: Vec<(InlineMod, usize)> = Vec::new();
-    let mut depth = 0usize;
+    // The brace blocks open here: an inline module, the body of a macro invoked at
+    // module level (`cfg_if! { … }`, `feature! { … }`: declarations inside count, and
+    // so do those in its nested blocks), or anything else (a function body…).
+    let mut frames: Vec<Frame> = Vec::new();
     let mut attrs = Attrs::default();
     let mut public = false;
     let mut i = 0;
     while i < tokens.len() {
-        let item_level = depth == inline.last().map_or(0, |(_, d)| *d);
+        // At module level: outside any block but inline modules and macro bodies.
+        let item_level = frames.iter().all(|f| !matches!(f, Frame::Other));
+        let in_macro = frames.iter().any(|f| matches!(f, Frame::Macro));
         match &tokens[i] {
             Tok::Punct(b'#') if item_level => {
                 // `#[…]` or `#![…]`: read the attribute.
@@ -82,7 +85,7 @@ pub fn declarations(text: &str) -> Vec<ModDecl> {
                     match tokens.get(i + 2) {
                         Some(Tok::Punct(b';')) => {
                             out.push(ModDecl {
-                                inline: inline.iter().map(|(m, _)| m.clone()).collect(),
+                                inline: inline_path(&frames),
                                 name,
                                 public,
                                 cfg_test: attrs.cfg_test,
@@ -92,15 +95,11 @@ pub fn declarations(text: &str) -> Vec<ModDecl> {
                             i += 3;
                         }
                         Some(Tok::Punct(b'{')) => {
-                            depth += 1;
-                            inline.push((
-                                InlineMod {
-                                    name,
-                                    public,
-                                    cfg_test: attrs.cfg_test,
-                                },
-                                depth,
-                            ));
+                            frames.push(Frame::Module(InlineMod {
+                                name,
+                                public,
+                                cfg_test: attrs.cfg_test,
+                            }));
                             i += 3;
                         }
                         _ => i += 2,
@@ -111,15 +110,20 @@ pub fn declarations(text: &str) -> Vec<ModDecl> {
                 }
             }
             Tok::Punct(b'{') => {
-                depth += 1;
+                let invocation = i >= 2
+                    && matches!(tokens[i - 1], Tok::Punct(b'!'))
+                    && matches!(tokens[i - 2], Tok::Ident(_));
+                let frame = if item_level && (invocation || in_macro) {
+                    Frame::Macro
+                } else {
+                    Frame::Other
+                };
+                frames.push(frame);
                 attrs = Attrs::default();
                 public = false;
             }
             Tok::Punct(b'}') => {
-                if inline.last().is_some_and(|(_, d)| *d == depth) {
-                    inline.pop();
-                }
-                depth = depth.saturating_sub(1);
+                frames.pop();
                 attrs = Attrs::default();
                 public = false;
             }
@@ -132,6 +136,23 @@ pub fn declarations(text: &str) -> Vec<ModDecl> {
         i += 1;
     }
     out
+}
+
+/// A brace block of a file, as [`declarations`] sees it.
+enum Frame {
+    Module(InlineMod),
+    Macro,
+    Other,
+}
+
+fn inline_path(frames: &[Frame]) -> Vec<InlineMod> {
+    frames
+        .iter()
+        .filter_map(|f| match f {
+            Frame::Module(m) => Some(m.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The file a declaration names, as rustc looks for it: `dir/name.rs` or
@@ -371,7 +392,7 @@ mod tests {
     }
 
     #[test]
-    fn declarations_at_module_level_only() {
+    fn declarations_at_module_level_only_and_in_module_level_macros() {
         let text = r#"
             //! mod not_me;
             /* mod nor_me; /* nested */ mod still_not; */
@@ -384,11 +405,31 @@ mod tests {
             mod inline { pub mod d; fn f() { let s = "mod e;"; } }
             fn g() { mod h { } let c = '{'; let l: &'static str = "}"; }
             mod r#type;
+            cfg_if::cfg_if! {
+                if #[cfg(unix)] { mod unix; } else { mod other; }
+            }
+            feature! {
+                #![feature = "process"]
+                pub mod unistd;
+            }
+            macro_rules! m { () => { fn f() { mod not_this; } } }
             mod after;
         "#;
         assert_eq!(
             names(text),
-            ["a", "b", "c", "tests", "sys", "inline::d", "type", "after"]
+            [
+                "a",
+                "b",
+                "c",
+                "tests",
+                "sys",
+                "inline::d",
+                "type",
+                "unix",
+                "other",
+                "unistd",
+                "after"
+            ]
         );
         let decls = declarations(text);
         assert!(!decls[0].public && decls[1].public && !decls[2].public);

@@ -86,8 +86,11 @@ pub struct ThreadCache<'a> {
     /// recursive call sees one thread: the other callers decide).
     entry: RefCell<HashMap<(usize, usize), Option<ThreadContext>>>,
     /// Threads each function may leave running when it returns.
-    starts: RefCell<HashMap<(usize, usize), Rc<Vec<StartSite<'a>>>>>,
+    starts: RefCell<HashMap<(usize, usize), Summary<'a>>>,
 }
+
+/// The thread starts a function may leave running.
+type Summary<'a> = Rc<Vec<StartSite<'a>>>;
 
 /// A thread start that may still run after the function that made it returns.
 #[derive(Clone)]
@@ -223,10 +226,10 @@ fn compute_entry<'a>(cx: &'a PackageCx<'a>, func: FnRef<'a>) -> ThreadContext {
     }
     let mut any_unknown = false;
     for site in &sites {
-        match at_point(cx, site.caller, &site.ancestors, site.expr.span()) {
+        match at_point(cx, site.caller, &site.ancestors, site.span) {
             ThreadContext::Threads(mut r) => {
                 r.push(Reason {
-                    span: site.caller.file.span_of(site.expr),
+                    span: site.caller.file.span(site.span),
                     message: format!(
                         "`{}` is called here, where other threads may exist",
                         def.name
@@ -362,7 +365,7 @@ fn threads_started_in<'a>(
 /// Threads `func` may leave running when it returns: its own starts not joined in
 /// it, and those of the package functions it calls (memoised; a recursive call adds
 /// nothing).
-fn summary<'a>(cx: &'a PackageCx<'a>, func: FnRef<'a>) -> Rc<Vec<StartSite<'a>>> {
+fn summary<'a>(cx: &'a PackageCx<'a>, func: FnRef<'a>) -> Summary<'a> {
     let key = func.key();
     if let Some(known) = cx.threads.starts.borrow().get(&key) {
         return known.clone();

@@ -1,0 +1,237 @@
+//! The program model on packages held in memory: thread contexts from the entry
+//! points, the library policy, child regions with one thread, calls across files and
+//! crates of a package.
+
+use crate::engine::lint_memory;
+use crate::{LintOptions, Report};
+
+const BIN_MANIFEST: &str = "[package]\nname = \"demo\"\nversion = \"0.1.0\"\n";
+
+fn lint(files: &[(&str, &str)], named: &[&str]) -> Report {
+    lint_memory(files, named, &LintOptions::default())
+}
+
+/// `(file name, line, code)` of every finding.
+fn found(report: &Report) -> Vec<(String, usize, &'static str)> {
+    report
+        .diagnostics
+        .iter()
+        .map(|d| (d.primary.file.name.clone(), d.primary.start.line, d.code))
+        .collect()
+}
+
+fn codes(report: &Report) -> Vec<&'static str> {
+    report.diagnostics.iter().map(|d| d.code).collect()
+}
+
+/// A library function in a `pub(crate)` module forks and its child logs; `main` calls
+/// it. `before` runs in `main` before the call.
+fn bin_with_library(before: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("/p/Cargo.toml", BIN_MANIFEST.to_string()),
+        ("/p/src/lib.rs", "pub(crate) mod sys;\npub mod api { pub use crate::sys::spawn_child; }\n".into()),
+        (
+            "/p/src/sys.rs",
+            "pub fn spawn_child() -> i32 {\n    let pid = unsafe { libc::fork() };\n    if pid == 0 {\n        println!(\"child\");\n        unsafe { libc::_exit(0) }\n    }\n    unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };\n    pid\n}\n".into(),
+        ),
+        (
+            "/p/src/main.rs",
+            format!("fn main() {{\n    {before}\n    demo::sys::spawn_child();\n}}\n"),
+        ),
+    ]
+}
+
+fn refs<'a>(files: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    files.iter().map(|(p, t)| (*p, t.as_str())).collect()
+}
+
+#[test]
+fn a_library_function_reached_from_a_single_threaded_main_is_single_threaded() {
+    let files = bin_with_library("let x = 1;");
+    let report = lint(&refs(&files), &["/p/src/sys.rs"]);
+    assert!(codes(&report).is_empty(), "{:#?}", found(&report));
+}
+
+#[test]
+fn a_thread_started_in_main_before_the_call_reaches_the_library_fork() {
+    let files = bin_with_library("let _t = std::thread::spawn(|| {});");
+    let report = lint(&refs(&files), &["/p/src/sys.rs"]);
+    let mut c = codes(&report);
+    c.sort();
+    assert_eq!(c, ["FL004", "FL007"], "{:#?}", found(&report));
+    let fl007 = report
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "FL007")
+        .unwrap();
+    let labels: Vec<_> = fl007.labels.iter().map(|l| l.message.as_str()).collect();
+    assert!(
+        labels
+            .iter()
+            .any(|m| m.contains("`spawn_child` is called here")),
+        "{labels:?}"
+    );
+    assert!(
+        labels
+            .iter()
+            .any(|m| m.contains("a thread is started here")),
+        "{labels:?}"
+    );
+}
+
+#[test]
+fn a_public_library_function_of_a_package_without_binaries_has_unknown_callers() {
+    let files = [
+        ("/p/Cargo.toml", "[package]\nname = \"lib-only\"\n"),
+        ("/p/src/lib.rs", "pub mod sys;\nmod private;\n"),
+        (
+            "/p/src/sys.rs",
+            "pub fn detach() {\n    if unsafe { libc::fork() } == 0 {\n        unsafe { libc::_exit(0) }\n    }\n}\n",
+        ),
+        (
+            "/p/src/private.rs",
+            "fn helper() {\n    if unsafe { libc::fork() } == 0 {\n        unsafe { libc::_exit(0) }\n    }\n}\n",
+        ),
+    ];
+    let report = lint(&files, &["/p/src/sys.rs", "/p/src/private.rs"]);
+    let f = found(&report);
+    assert!(f.contains(&("p/src/sys.rs".into(), 2, "FL007")), "{f:#?}");
+    // Nothing calls the private helper: its callers are unknown, so the rule is silent.
+    assert!(
+        !f.iter()
+            .any(|x| x.0 == "p/src/private.rs" && x.2 == "FL007"),
+        "{f:#?}"
+    );
+}
+
+#[test]
+fn library_public_makes_a_binary_packages_library_functions_unknown_callers() {
+    let files = bin_with_library("let x = 1;");
+    let mut options = LintOptions::default();
+    options.analysis.library_public = true;
+    let report = lint_memory(&refs(&files), &["/p/src/sys.rs"], &options);
+    // `sys` is a `pub(crate)` module: still not callable from outside.
+    assert!(codes(&report).is_empty(), "{:#?}", found(&report));
+    let files: Vec<(&str, String)> = bin_with_library("let x = 1;")
+        .into_iter()
+        .map(|(p, t)| (p, t.replace("pub(crate) mod sys;", "pub mod sys;")))
+        .collect();
+    let report = lint_memory(&refs(&files), &["/p/src/sys.rs"], &options);
+    assert!(codes(&report).contains(&"FL007"), "{:#?}", found(&report));
+}
+
+#[test]
+fn callers_are_followed_through_many_levels() {
+    let mut chain = String::new();
+    for i in 0..12 {
+        chain.push_str(&format!("fn level{i}() {{ level{}(); }}\n", i + 1));
+    }
+    chain.push_str("fn level12() {\n    if unsafe { libc::fork() } == 0 {\n        println!(\"deep\");\n        unsafe { libc::_exit(0) }\n    }\n}\n");
+    let quiet = BIN_MANIFEST.to_string();
+    let single = format!("fn main() {{ level0(); }}\n{chain}");
+    let threaded =
+        format!("fn main() {{ let _t = std::thread::spawn(|| {{}}); level0(); }}\n{chain}");
+    let report = lint(
+        &[
+            ("/p/Cargo.toml", quiet.as_str()),
+            ("/p/src/main.rs", single.as_str()),
+        ],
+        &["/p/src/main.rs"],
+    );
+    assert!(!codes(&report).contains(&"FL007"), "{:#?}", found(&report));
+    let report = lint(
+        &[
+            ("/p/Cargo.toml", quiet.as_str()),
+            ("/p/src/main.rs", threaded.as_str()),
+        ],
+        &["/p/src/main.rs"],
+    );
+    assert!(codes(&report).contains(&"FL007"), "{:#?}", found(&report));
+}
+
+#[test]
+fn a_thread_started_in_a_helper_called_earlier_counts_unless_joined_there() {
+    let program = |helper: &str| {
+        format!(
+            "fn main() {{\n    setup();\n    if unsafe {{ libc::fork() }} == 0 {{\n        println!(\"child\");\n        unsafe {{ libc::_exit(0) }}\n    }}\n}}\nfn setup() {{ start_logger(); }}\nfn start_logger() {{ {helper} }}\n"
+        )
+    };
+    let leaves = program("std::thread::spawn(|| loop {});");
+    let joins = program("let h = std::thread::spawn(|| {}); h.join().unwrap();");
+    for (text, expect) in [(leaves, true), (joins, false)] {
+        let report = lint(
+            &[
+                ("/p/Cargo.toml", BIN_MANIFEST),
+                ("/p/src/main.rs", text.as_str()),
+            ],
+            &["/p/src/main.rs"],
+        );
+        assert_eq!(
+            codes(&report).contains(&"FL007"),
+            expect,
+            "{text}\n{:#?}",
+            found(&report)
+        );
+    }
+}
+
+#[test]
+fn a_second_fork_in_a_child_has_one_thread() {
+    // The double-fork daemon, after a thread started in the parent: the first fork is
+    // FL007; the second runs in the child, which has one thread.
+    let text = "fn main() {\n    let _t = std::thread::spawn(|| loop {});\n    let pid = unsafe { libc::fork() };\n    if pid == 0 {\n        unsafe { libc::setsid() };\n        let pid2 = unsafe { libc::fork() };\n        if pid2 == 0 {\n            println!(\"daemon\");\n            unsafe { libc::_exit(0) }\n        }\n        unsafe { libc::_exit(0) }\n    }\n    unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };\n}\n";
+    let report = lint(
+        &[("/p/Cargo.toml", BIN_MANIFEST), ("/p/src/main.rs", text)],
+        &["/p/src/main.rs"],
+    );
+    let f = found(&report);
+    assert!(f.contains(&("p/src/main.rs".into(), 3, "FL007")), "{f:#?}");
+    assert!(!f.iter().any(|x| x.1 == 6 && x.2 == "FL007"), "{f:#?}");
+    // `println!` runs in the grandchild, whose parent (the child) had one thread.
+    assert!(!f.iter().any(|x| x.1 == 8 && x.2 == "FL004"), "{f:#?}");
+}
+
+#[test]
+fn a_fork_inside_pre_exec_has_one_thread() {
+    let text = "use std::os::unix::process::CommandExt;\n#[tokio::main]\nasync fn main() {\n    let mut cmd = std::process::Command::new(\"true\");\n    unsafe {\n        cmd.pre_exec(|| {\n            if libc::fork() != 0 {\n                libc::_exit(0);\n            }\n            Ok(())\n        });\n    }\n    let _ = cmd.status();\n}\n";
+    let report = lint(
+        &[("/p/Cargo.toml", BIN_MANIFEST), ("/p/src/main.rs", text)],
+        &["/p/src/main.rs"],
+    );
+    assert!(!codes(&report).contains(&"FL007"), "{:#?}", found(&report));
+}
+
+#[test]
+fn an_integration_test_calling_a_forking_library_function_is_multi_threaded() {
+    let files = [
+        ("/p/Cargo.toml", BIN_MANIFEST),
+        ("/p/src/main.rs", "fn main() { demo::detach(); }\n"),
+        (
+            "/p/src/lib.rs",
+            "pub fn detach() {\n    if unsafe { libc::fork() } == 0 {\n        unsafe { libc::_exit(0) }\n    }\n}\n",
+        ),
+        (
+            "/p/tests/it.rs",
+            "#[test]\nfn detaches() { demo::detach(); }\n",
+        ),
+    ];
+    let report = lint(&files, &["/p/src/lib.rs"]);
+    let fl007 = report.diagnostics.iter().find(|d| d.code == "FL007");
+    let labels: Vec<String> = fl007
+        .map(|d| d.labels.iter().map(|l| l.message.clone()).collect())
+        .unwrap_or_default();
+    assert!(
+        labels.iter().any(|m| m.contains("#[test]")),
+        "{:#?}",
+        found(&report)
+    );
+}
+
+#[test]
+fn findings_are_reported_for_the_files_named_only() {
+    let files = bin_with_library("let _t = std::thread::spawn(|| {});");
+    let report = lint(&refs(&files), &["/p/src/main.rs"]);
+    assert!(codes(&report).is_empty(), "{:#?}", found(&report));
+    let report = lint(&refs(&files), &["/p/src/main.rs", "/p/src/sys.rs"]);
+    assert!(!codes(&report).is_empty());
+}
