@@ -412,15 +412,28 @@ fn exclude_globs_apply_to_walks_and_explicit_files() {
 }
 
 #[test]
-fn directory_walks_skip_target_and_hidden_directories() {
+fn directory_walks_skip_target_hidden_and_gitignored_directories() {
     let dir = dir_with(&[
+        (
+            "Cargo.toml",
+            "[package]\nname = \"demo\"\nversion = \"0.1.0\"\n",
+        ),
         ("src/main.rs", FALLS_THROUGH),
+        // Source that happens to live in a folder named `target` is source.
+        ("src/target/unix.rs", FALLS_THROUGH),
         ("target/debug/build/out.rs", FALLS_THROUGH),
         (".hidden/x.rs", FALLS_THROUGH),
+        (".gitignore", "generated/\n"),
+        ("generated/big.rs", FALLS_THROUGH),
         ("README.md", "fork()"),
     ]);
     let (_, f) = json(dir.path(), &["--select", "FL005"]);
-    assert!(f.iter().all(|x| x.0 == "src/main.rs"), "{f:?}");
+    let files: std::collections::BTreeSet<&str> = f.iter().map(|x| x.0.as_str()).collect();
+    assert_eq!(
+        files.into_iter().collect::<Vec<_>>(),
+        ["src/main.rs", "src/target/unix.rs"],
+        "{f:?}"
+    );
 }
 
 // Suppression comments.

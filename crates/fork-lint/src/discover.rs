@@ -1,9 +1,9 @@
-//! Which files to lint: explicit files and directory walks that skip `target/`,
-//! hidden directories and excluded paths.
+//! Which files to lint: explicit files, and directory walks that skip the cargo target
+//! directory (`target/` beside a `Cargo.toml`, or `CARGO_TARGET_DIR`), hidden
+//! directories, `.gitignore`d paths and excluded paths (the `ignore` crate, as ripgrep
+//! and Ruff walk).
 
 use std::path::{Path, PathBuf};
-
-use walkdir::WalkDir;
 
 use crate::input::{InputError, InputFile, display};
 
@@ -42,7 +42,8 @@ impl Exclude {
 
 /// Expands `paths` into the files to lint. Explicit files are linted whatever their
 /// extension (unless excluded); directories contribute their `.rs` files. A walk
-/// follows symbolic links but never loops, and skips `target/` and hidden directories.
+/// follows symbolic links but never loops, and skips target directories, hidden
+/// directories and `.gitignore`d paths.
 pub fn collect_files(paths: &[PathBuf], exclude: &Exclude) -> (Vec<InputFile>, Vec<InputError>) {
     let mut files = Vec::new();
     let mut errors = Vec::new();
@@ -72,19 +73,33 @@ pub fn collect_files(paths: &[PathBuf], exclude: &Exclude) -> (Vec<InputFile>, V
             });
             continue;
         }
-        let walk = WalkDir::new(root)
+        let target_dir = std::env::var_os("CARGO_TARGET_DIR").map(|d| {
+            let d = PathBuf::from(d);
+            std::path::absolute(&d).unwrap_or(d)
+        });
+        let filter_exclude = exclude.clone();
+        let walk = ignore::WalkBuilder::new(root)
             .follow_links(true)
-            .sort_by_file_name()
-            .into_iter()
-            .filter_entry(|e| {
+            .hidden(true)
+            .git_ignore(true)
+            .git_exclude(true)
+            .git_global(false)
+            .ignore(false)
+            .parents(true)
+            // `.gitignore` applies outside a git repository too, as in Ruff.
+            .require_git(false)
+            .sort_by_file_name(|a, b| a.cmp(b))
+            .filter_entry(move |e| {
                 e.depth() == 0
-                    || !(exclude.is_excluded(e.path())
-                        || e.file_type().is_dir() && skip_dir(e.file_name()))
-            });
+                    || !(filter_exclude.is_excluded(e.path())
+                        || e.file_type().is_some_and(|t| t.is_dir())
+                            && is_target_dir(e.path(), target_dir.as_deref()))
+            })
+            .build();
         for entry in walk {
             match entry {
                 Ok(e)
-                    if e.file_type().is_file()
+                    if e.file_type().is_some_and(|t| t.is_file())
                         && e.path().extension().is_some_and(|x| x == "rs") =>
                 {
                     files.push(InputFile {
@@ -94,29 +109,30 @@ pub fn collect_files(paths: &[PathBuf], exclude: &Exclude) -> (Vec<InputFile>, V
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    let path = e.path().unwrap_or(root);
-                    if e.loop_ancestor().is_some() {
+                    if let Some((ancestor, child)) = loop_of(&e) {
                         // The files behind the link are linted through the real path.
+                        let _ = ancestor;
                         errors.push(InputError {
-                            file: display(path),
+                            file: display(&child),
                             message: "skipped: this symbolic link loops back to one of its parent directories".to_string(),
                             warning: true,
                         });
                         continue;
                     }
+                    let path = path_of(&e).unwrap_or_else(|| root.clone());
                     // A broken or looping link matters only if it would have been
                     // linted: one named `*.rs`.
                     let is_rust = path.extension().is_some_and(|x| x == "rs");
                     let is_link =
-                        std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+                        std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink());
                     if is_link && !is_rust {
                         continue;
                     }
-                    let message = match e.io_error() {
-                        Some(io) => unreadable(path, io),
+                    let message = match io_of(&e) {
+                        Some(io) => unreadable(&path, io),
                         None => format!("cannot read it: {e}"),
                     };
-                    errors.push(InputError::new(display(path), message));
+                    errors.push(InputError::new(display(&path), message));
                 }
             }
         }
@@ -153,9 +169,45 @@ fn unreadable(path: &Path, e: &std::io::Error) -> String {
     format!("cannot read it: {e}")
 }
 
-fn skip_dir(name: &std::ffi::OsStr) -> bool {
-    name == "target"
-        || name
-            .to_str()
-            .is_some_and(|n| n.starts_with('.') && n != "." && n != "..")
+/// Whether a directory is a cargo target directory: `target/` beside a `Cargo.toml`,
+/// or `CARGO_TARGET_DIR`. A source folder named `target` (`src/target/unix.rs`) is not.
+fn is_target_dir(dir: &Path, target_dir: Option<&Path>) -> bool {
+    if target_dir.is_some_and(|t| std::path::absolute(dir).is_ok_and(|d| d == t) || dir == t) {
+        return true;
+    }
+    dir.file_name().is_some_and(|n| n == "target")
+        && dir.parent().is_some_and(|p| p.join("Cargo.toml").is_file())
+}
+
+/// The looping link of a walk error, if it is one.
+fn loop_of(e: &ignore::Error) -> Option<(PathBuf, PathBuf)> {
+    match e {
+        ignore::Error::Loop { ancestor, child } => Some((ancestor.clone(), child.clone())),
+        ignore::Error::WithPath { err, .. }
+        | ignore::Error::WithDepth { err, .. }
+        | ignore::Error::WithLineNumber { err, .. } => loop_of(err),
+        _ => None,
+    }
+}
+
+/// The path a walk error is about.
+fn path_of(e: &ignore::Error) -> Option<PathBuf> {
+    match e {
+        ignore::Error::WithPath { path, .. } => Some(path.clone()),
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+            path_of(err)
+        }
+        _ => None,
+    }
+}
+
+/// The I/O error under a walk error.
+fn io_of(e: &ignore::Error) -> Option<&std::io::Error> {
+    match e {
+        ignore::Error::Io(io) => Some(io),
+        ignore::Error::WithPath { err, .. }
+        | ignore::Error::WithDepth { err, .. }
+        | ignore::Error::WithLineNumber { err, .. } => io_of(err),
+        _ => None,
+    }
 }
