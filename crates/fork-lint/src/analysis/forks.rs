@@ -334,7 +334,7 @@ fn make_point<'a>(
     ancestors: &[Node<'a>],
 ) -> ForkPoint<'a> {
     let (child, parent) = match kind {
-        ForkKind::PreExec => (pre_exec_region(cx, file, func, call), None),
+        ForkKind::PreExec => (pre_exec_region(cx, file, func, call, ancestors), None),
         ForkKind::Daemonize | ForkKind::Raw(ForkFn::ForkDaemon | ForkFn::Daemon3) => {
             (daemon_region(file, func, call, ancestors), None)
         }
@@ -395,12 +395,27 @@ fn pre_exec_region<'a>(
     file: &'a FileCx<'a>,
     func: FnRef<'a>,
     call: &'a Expr,
+    ancestors: &[Node<'a>],
 ) -> Option<ChildRegion<'a>> {
     let arg = match call {
         Expr::MethodCall(m) => m.args.first()?,
         Expr::Call(c) => c.args.iter().nth(1)?,
         _ => return None,
     };
+    hook_region(cx, file, func, arg, ancestors, 0)
+}
+
+/// The code a `pre_exec` hook runs: a closure, a function of the package, a closure
+/// kept in a variable first (`let hook = move || …; cmd.pre_exec(hook)`), or one of
+/// those boxed (`Box::new(…)`).
+fn hook_region<'a>(
+    cx: &'a PackageCx<'a>,
+    file: &'a FileCx<'a>,
+    func: FnRef<'a>,
+    arg: &'a Expr,
+    ancestors: &[Node<'a>],
+    depth: usize,
+) -> Option<ChildRegion<'a>> {
     match syntax::peel(arg) {
         Expr::Closure(cl) => Some(ChildRegion {
             file,
@@ -410,6 +425,16 @@ fn pre_exec_region<'a>(
             branch: None,
         }),
         Expr::Path(p) => {
+            // A local variable holding the hook.
+            if depth < 4 {
+                if let Some(var) = syntax::ident_of(arg) {
+                    let init = syntax::local_init(ancestors, &var)
+                        .or_else(|| syntax::local_init_in(func.def.body, &var));
+                    if let Some(init) = init {
+                        return hook_region(cx, file, func, init, ancestors, depth + 1);
+                    }
+                }
+            }
             let target = crate::analysis::model::calls::resolve_fn(cx, file, &p.path)?;
             Some(ChildRegion {
                 file: target.file,
@@ -419,6 +444,13 @@ fn pre_exec_region<'a>(
                 branch: None,
             })
         }
+        // `Box::new(hook)`
+        Expr::Call(c) if depth < 4 && c.args.len() == 1 => match syntax::peel(&c.func) {
+            Expr::Path(p) if syntax::last_ident(&p.path).as_deref() == Some("new") => {
+                hook_region(cx, file, func, &c.args[0], ancestors, depth + 1)
+            }
+            _ => None,
+        },
         _ => None,
     }
 }

@@ -403,6 +403,13 @@ pub fn local_init<'a>(ancestors: &[Node<'a>], name: &str) -> Option<&'a Expr> {
 
 /// The initializer of `let NAME = …` anywhere in a function (the first one).
 pub fn local_init_in<'a>(body: &'a syn::Block, name: &str) -> Option<&'a Expr> {
+    local_in(body, name)
+        .and_then(|l| l.init.as_ref())
+        .map(|i| &*i.expr)
+}
+
+/// The first `let NAME …` anywhere in a function.
+pub fn local_in<'a>(body: &'a syn::Block, name: &str) -> Option<&'a syn::Local> {
     struct Find<'a, 'n> {
         name: &'n str,
         found: Option<&'a syn::Local>,
@@ -418,5 +425,5 @@ pub fn local_init_in<'a>(body: &'a syn::Block, name: &str) -> Option<&'a Expr> {
     }
     let mut f = Find { name, found: None };
     f.visit_block(body);
-    f.found.and_then(|l| l.init.as_ref()).map(|i| &*i.expr)
+    f.found
 }

@@ -47,12 +47,23 @@ pub struct ChildRegion<'a> {
     pub branch: Option<Branch<'a>>,
 }
 
+/// How the walk entered a frame.
+pub struct Entry {
+    /// Where: the call, or the call that passed the closure.
+    pub span: Span,
+    /// The name in the chain (`helper`, or the parameter a closure was passed as).
+    pub name: String,
+    /// The chain label (`calls `helper``).
+    pub label: String,
+}
+
 /// One function the walk entered: the region itself (`depth` 0) or a callee.
 pub struct Frame<'a> {
     pub file: &'a FileCx<'a>,
     pub func: Option<FnRef<'a>>,
-    /// The call that entered it, in the parent frame's file, and the callee's name.
-    pub call: Option<(Span, String)>,
+    /// The call that entered it (in the parent frame's file, or, for a closure a
+    /// caller passed, at that caller's call).
+    pub call: Option<Entry>,
     /// Parameter name → the argument expression the caller passed.
     pub args: Vec<(String, Expr)>,
     pub parent: Option<usize>,
@@ -65,6 +76,9 @@ pub enum Event<'e> {
     /// A macro call, in expression or statement position.
     Macro(&'e syn::Macro),
     Local(&'e syn::Local),
+    /// A function passed as a value to a call (`.map_err(io::Error::other)`): the
+    /// callee calls it, so it is a call as much as `|e| io::Error::other(e)` is.
+    FnValue(&'e syn::ExprPath),
 }
 
 impl Event<'_> {
@@ -75,6 +89,7 @@ impl Event<'_> {
             Event::Expr(e) => e.span(),
             Event::Macro(m) => m.span(),
             Event::Local(l) => l.span(),
+            Event::FnValue(p) => p.span(),
         }
     }
 }
@@ -191,10 +206,10 @@ impl<'a> RegionWalk<'a> {
         let mut i = Some(self.current);
         while let Some(idx) = i {
             let f = &self.frames[idx];
-            if let Some((span, name)) = &f.call {
+            if let Some(entry) = &f.call {
                 out.push(Label {
-                    span: span.clone(),
-                    message: format!("calls `{name}`"),
+                    span: entry.span.clone(),
+                    message: entry.label.clone(),
                     kind: LabelKind::ChainStep,
                 });
             }
@@ -209,8 +224,8 @@ impl<'a> RegionWalk<'a> {
         let mut out = Vec::new();
         let mut i = Some(self.current);
         while let Some(idx) = i {
-            if let Some((_, name)) = &self.frames[idx].call {
-                out.push(name.clone());
+            if let Some(entry) = &self.frames[idx].call {
+                out.push(entry.name.clone());
             }
             i = self.frames[idx].parent;
         }
@@ -224,13 +239,11 @@ struct Visitor<'w, 'a, 'v> {
     visit: &'v mut dyn FnMut(&Event<'_>, &RegionWalk<'a>),
 }
 
-impl<'e> Visit<'e> for Visitor<'_, '_, '_> {
+impl<'e, 'a> Visit<'e> for Visitor<'_, 'a, '_> {
     fn visit_expr(&mut self, e: &'e Expr) {
         (self.visit)(&Event::Expr(e), self.walk);
-        let self_ty = self.walk.frame().func.and_then(|f| f.def.self_ty.clone());
-        if let Some(target) =
-            super::model::calls::callee(self.walk.cx, self.walk.file(), self_ty.as_deref(), e)
-        {
+        let func = self.walk.frame().func;
+        if let Some(target) = super::model::calls::callee(self.walk.cx, self.walk.file(), func, e) {
             let (args, span) = match e {
                 Expr::Call(c) => (bind_args(target, c.args.iter()), self.walk.span(&c.func)),
                 Expr::MethodCall(m) => {
@@ -239,6 +252,26 @@ impl<'e> Visit<'e> for Visitor<'_, '_, '_> {
                 _ => unreachable!("callee() only resolves calls"),
             };
             self.descend(target, span, args);
+        }
+        // Functions passed to combinators that call them right here (not to
+        // `thread::spawn` or `Process::new`, which run them elsewhere).
+        let args = match e {
+            Expr::MethodCall(m)
+                if IN_PLACE_COMBINATORS.contains(&m.method.to_string().as_str()) =>
+            {
+                Some(&m.args)
+            }
+            _ => None,
+        };
+        for arg in args.into_iter().flatten() {
+            if let Expr::Path(p) = syntax::peel(arg) {
+                self.function_value(p);
+            }
+        }
+        if let Expr::Call(c) = e {
+            if let Some(name) = syntax::ident_of(&c.func) {
+                self.call_parameter(&name, &c.func);
+            }
         }
         if let Expr::Macro(mac) = e {
             (self.visit)(&Event::Macro(&mac.mac), self.walk);
@@ -273,6 +306,131 @@ impl<'a> Visitor<'_, 'a, '_> {
         }
     }
 
+    /// A function passed as an argument: an event, and a call of it when it is the
+    /// package's.
+    fn function_value(&mut self, p: &syn::ExprPath) {
+        let file = self.walk.file();
+        let canon = file.resolver.canonical(&p.path);
+        if canon.len() >= 2 {
+            (self.visit)(&Event::FnValue(p), self.walk);
+        }
+        if let Some(target) = super::model::calls::resolve_fn(self.walk.cx, file, &p.path) {
+            let span = self.walk.span(p);
+            self.descend(target, span, Vec::new());
+        }
+    }
+
+    /// `f(..)` where `f` is a parameter of the function being walked: the closure or
+    /// function its caller passed runs here. The caller is the frame that called in,
+    /// or, when the walk did not come through a call that binds `f` (the region's own
+    /// function), every call site of the function in the package (`fn in_child(f: impl
+    /// FnOnce())` forks and calls `f()` in the child: every closure given to `in_child`,
+    /// through wrappers of wrappers, is child code).
+    fn call_parameter(&mut self, name: &str, at: &Expr) {
+        let walk = &*self.walk;
+        let frame = walk.frame();
+        let Some(func) = frame.func else { return };
+        if walk.depth() >= walk.max_depth || param_index(func, name).is_none() {
+            return;
+        }
+        let call_span = walk.span(at);
+        if let Some((_, arg)) = frame.args.iter().find(|(p, _)| p == name) {
+            let arg = arg.clone();
+            let Some(parent) = frame.parent else { return };
+            let (file, caller, args) = {
+                let p = &walk.frames[parent];
+                (p.file, p.func, p.args.clone())
+            };
+            self.passed(&arg, file, caller, args, call_span, name, 0);
+            return;
+        }
+        self.passed_by_callers(func, name, 0);
+    }
+
+    /// What every caller of `func` passes for its parameter `name`.
+    fn passed_by_callers(&mut self, func: FnRef<'a>, name: &str, hops: usize) {
+        let Some(index) = param_index(func, name) else {
+            return;
+        };
+        if hops > MAX_PASSED_HOPS {
+            return;
+        }
+        for site in super::model::calls::callers(self.walk.cx, func) {
+            let arg = match site.expr {
+                Some(Expr::Call(c)) => c.args.iter().nth(index),
+                Some(Expr::MethodCall(m)) => m.args.iter().nth(index),
+                _ => None,
+            };
+            let Some(arg) = arg else { continue };
+            let label = site.caller.file.span(site.span);
+            self.passed(
+                arg,
+                site.caller.file,
+                Some(site.caller),
+                Vec::new(),
+                label,
+                name,
+                hops,
+            );
+        }
+    }
+
+    /// Walks what a caller passed for a parameter: a closure's body, a function, or
+    /// (a parameter of the caller itself) what the caller's callers passed.
+    #[allow(clippy::too_many_arguments)]
+    fn passed(
+        &mut self,
+        arg: &Expr,
+        file: &'a FileCx<'a>,
+        caller: Option<FnRef<'a>>,
+        args: Vec<(String, Expr)>,
+        call_span: Span,
+        param: &str,
+        hops: usize,
+    ) {
+        match syntax::peel(arg) {
+            Expr::Closure(cl) => {
+                let walk = &mut *self.walk;
+                let depth = walk.frames[walk.current].depth + 1;
+                if depth > walk.max_depth {
+                    return;
+                }
+                let parent = walk.current;
+                walk.frames.push(Frame {
+                    file,
+                    func: caller,
+                    call: Some(Entry {
+                        span: call_span,
+                        name: param.to_string(),
+                        label: format!("runs the closure passed as `{param}`"),
+                    }),
+                    args,
+                    parent: Some(parent),
+                    depth,
+                });
+                walk.current = walk.frames.len() - 1;
+                self.visit_expr(&cl.body);
+                self.walk.current = parent;
+            }
+            Expr::Path(p) => {
+                // The caller's own parameter, handed on (`in_child(f)`).
+                if let (Some(c), Some(var)) = (caller, syntax::ident_of(arg)) {
+                    if param_index(c, &var).is_some() {
+                        match args.iter().find(|(n, _)| *n == var) {
+                            Some(_) => {}
+                            None => self.passed_by_callers(c, &var, hops + 1),
+                        }
+                        return;
+                    }
+                }
+                if let Some(target) = super::model::calls::resolve_fn(self.walk.cx, file, &p.path) {
+                    self.descend(target, call_span, Vec::new());
+                }
+            }
+            _ => {}
+        }
+    }
+
     fn descend(&mut self, target: FnRef<'a>, call_span: Span, args: Vec<(String, Expr)>) {
         let walk = &mut *self.walk;
         let depth = walk.frames[walk.current].depth + 1;
@@ -285,7 +443,11 @@ impl<'a> Visitor<'_, 'a, '_> {
         walk.frames.push(Frame {
             file: target.file,
             func: Some(target),
-            call: Some((call_span, target.def.name.clone())),
+            call: Some(Entry {
+                span: call_span,
+                name: target.def.name.clone(),
+                label: format!("calls `{}`", target.def.name),
+            }),
             args,
             parent: Some(parent),
             depth,
@@ -294,6 +456,53 @@ impl<'a> Visitor<'_, 'a, '_> {
         self.visit_block(target.def.body);
         self.walk.current = parent;
     }
+}
+
+/// Methods that call the function they are given before they return, on the same
+/// thread: a function value passed to them (`.map_err(io::Error::other)`) is a call.
+const IN_PLACE_COMBINATORS: &[&str] = &[
+    "map",
+    "map_err",
+    "and_then",
+    "or_else",
+    "unwrap_or_else",
+    "map_or",
+    "map_or_else",
+    "ok_or_else",
+    "filter",
+    "filter_map",
+    "flat_map",
+    "for_each",
+    "try_for_each",
+    "fold",
+    "try_fold",
+    "any",
+    "all",
+    "find",
+    "find_map",
+    "position",
+    "inspect",
+    "take_while",
+    "skip_while",
+    "get_or_insert_with",
+    "or_insert_with",
+    "retain",
+    "sort_by",
+    "sort_by_key",
+    "max_by_key",
+    "min_by_key",
+    "with",
+];
+
+/// How many callers up a parameter's argument is followed (wrappers of wrappers).
+const MAX_PASSED_HOPS: usize = 4;
+
+/// The position of the parameter `name` among `func`'s (`self` excluded).
+fn param_index(func: FnRef<'_>, name: &str) -> Option<usize> {
+    func.def
+        .params()
+        .iter()
+        .position(|(n, _)| n.as_deref() == Some(name))
 }
 
 fn bind_args<'x>(target: FnRef<'_>, args: impl Iterator<Item = &'x Expr>) -> Vec<(String, Expr)> {

@@ -206,7 +206,9 @@ fn judge(
             let Expr::Path(p) = syntax::peel(&c.func) else {
                 return None;
             };
-            if crate::analysis::model::calls::callee(w.cx, w.file(), None, ev_expr(ev)?).is_some() {
+            if crate::analysis::model::calls::callee(w.cx, w.file(), w.frame().func, ev_expr(ev)?)
+                .is_some()
+            {
                 return None; // the walk looks inside
             }
             match catalog.call(&w.resolve(&p.path)) {
@@ -216,16 +218,23 @@ fn judge(
                 _ => None,
             }
         }
+        Event::FnValue(p) => {
+            if crate::analysis::model::calls::resolve_fn(w.cx, w.file(), &p.path).is_some() {
+                return None; // the walk looks inside
+            }
+            match catalog.call(&w.resolve(&p.path)) {
+                Verdict::Unsafe(why) => Some((
+                    path_text(&p.path),
+                    format!("{why} (passed as a function value, it is called here)"),
+                    w.span(*p),
+                )),
+                _ => None,
+            }
+        }
         Event::Expr(Expr::MethodCall(m)) => {
             let name = m.method.to_string();
-            let self_ty = w.frame().func.and_then(|f| f.def.self_ty.clone());
-            if crate::analysis::model::calls::callee(
-                w.cx,
-                w.file(),
-                self_ty.as_deref(),
-                ev_expr(ev)?,
-            )
-            .is_some()
+            if crate::analysis::model::calls::callee(w.cx, w.file(), w.frame().func, ev_expr(ev)?)
+                .is_some()
             {
                 return None; // the walk looks inside
             }

@@ -16,7 +16,7 @@ use syn::Expr;
 use syn::spanned::Spanned;
 
 use super::super::syntax::{self, Node};
-use super::{FileCx, FnRef, PackageCx, is_library_path};
+use super::{CodeKind, FileCx, FnRef, PackageCx, is_library_path};
 
 /// Memoised answers of [`callers`].
 #[derive(Default)]
@@ -93,12 +93,13 @@ pub fn resolve_fn<'a>(
 }
 
 /// The package function a call expression calls: `helper(..)`, `Type::f(..)`,
-/// `self.method(..)` (inside an `impl` of `self_ty`), or a method of a package type
-/// defined in the same file. `None` for anything else.
+/// `self.method(..)`, or `value.method(..)` when the value's type is known (see
+/// [`receiver_type`]). `func` is the function the call is written in. `None` for
+/// anything else.
 pub fn callee<'a>(
     cx: &'a PackageCx<'a>,
     file: &'a FileCx<'a>,
-    self_ty: Option<&str>,
+    func: Option<FnRef<'a>>,
     e: &Expr,
 ) -> Option<FnRef<'a>> {
     match e {
@@ -106,12 +107,52 @@ pub fn callee<'a>(
             Expr::Path(p) => resolve_fn(cx, file, &p.path),
             _ => None,
         },
-        Expr::MethodCall(m) => {
-            let is_self = syntax::ident_of(&m.receiver).is_some_and(|r| r == "self");
-            resolve_method(cx, file, is_self, self_ty, &m.method.to_string())
-        }
+        Expr::MethodCall(m) => method_callee(cx, file, func, &m.receiver, &m.method.to_string()),
         _ => None,
     }
+}
+
+/// The package method `name` called on `receiver`: on `self`, a method of the `impl`
+/// the call is in; on a value of a known type, a method of that type (inherent or
+/// trait impl, in any file of the package); otherwise the only method of that name in
+/// the file.
+pub fn method_callee<'a>(
+    cx: &'a PackageCx<'a>,
+    file: &'a FileCx<'a>,
+    func: Option<FnRef<'a>>,
+    receiver: &Expr,
+    name: &str,
+) -> Option<FnRef<'a>> {
+    let is_self = syntax::ident_of(receiver).is_some_and(|r| r == "self");
+    let self_ty = func.and_then(|f| f.def.self_ty.clone());
+    if !is_self {
+        if let Some(ty) = receiver_type(cx, file, func, receiver, 0) {
+            let mut found: Vec<FnRef<'a>> = cx
+                .fns_named(file, name)
+                .into_iter()
+                .filter(|f| f.def.self_ty.as_deref() == Some(ty.as_str()))
+                .collect();
+            if found.is_empty() && file.place.kind != CodeKind::Lib {
+                found = cx
+                    .fns_named_in(&["lib"], name)
+                    .into_iter()
+                    .filter(|f| f.def.self_ty.as_deref() == Some(ty.as_str()))
+                    .collect();
+            }
+            if found.len() == 1 {
+                return Some(found[0]);
+            }
+            if !found.is_empty() {
+                return pick(file, found, &[]);
+            }
+            // A known type without such a method in the package (`Command::new()…`):
+            // not a package method.
+            if cx.type_defined(file, &ty) {
+                return None;
+            }
+        }
+    }
+    resolve_method(cx, file, is_self, self_ty.as_deref(), name)
 }
 
 /// The method `name` called on `self` (or on a value of a type defined in this file).
@@ -143,6 +184,110 @@ pub fn resolve_method<'a>(
         _ => candidates,
     };
     (candidates.len() == 1).then(|| candidates[0])
+}
+
+/// How deep [`receiver_type`] follows `let`s, fields and constructors.
+const MAX_TYPE_DEPTH: usize = 6;
+
+/// The type (last path segment) of a method call's receiver, when the code says it:
+/// `self`; a parameter or `let` with a type annotation; a `let` initialised by a
+/// constructor (`Type::new(..)`, `Type { .. }`, `Type::open(..)?`); a field of a value
+/// of known type (`self.child`, from the struct's definition); through `&`, `*`, `?`,
+/// `.unwrap()`, `.clone()`, `Box`/`Arc`/`Rc`.
+pub fn receiver_type<'a>(
+    cx: &'a PackageCx<'a>,
+    file: &'a FileCx<'a>,
+    func: Option<FnRef<'a>>,
+    receiver: &Expr,
+    depth: usize,
+) -> Option<String> {
+    if depth > MAX_TYPE_DEPTH {
+        return None;
+    }
+    match syntax::peel(receiver) {
+        Expr::Path(p) if p.path.segments.len() == 1 => {
+            let name = p.path.segments[0].ident.to_string();
+            let func = func?;
+            if name == "self" {
+                return func.def.self_ty.clone();
+            }
+            if let Some((_, ty)) = func
+                .def
+                .params()
+                .into_iter()
+                .find(|(n, _)| n.as_deref() == Some(name.as_str()))
+            {
+                return core_type_name(ty);
+            }
+            let local = syntax::local_in(func.def.body, &name)?;
+            if let syn::Pat::Type(t) = &local.pat {
+                return core_type_name(&t.ty);
+            }
+            let init = local.init.as_ref()?;
+            receiver_type(cx, file, Some(func), &init.expr, depth + 1)
+        }
+        Expr::Field(f) => {
+            let base = receiver_type(cx, file, func, &f.base, depth + 1)?;
+            let syn::Member::Named(field) = &f.member else {
+                return None;
+            };
+            cx.field_type(file, &base, &field.to_string())
+        }
+        Expr::Struct(s) => syntax::last_ident(&s.path),
+        Expr::Call(c) => {
+            let Expr::Path(p) = syntax::peel(&c.func) else {
+                return None;
+            };
+            let segs = &p.path.segments;
+            if segs.len() < 2 {
+                return None;
+            }
+            let owner = segs[segs.len() - 2].ident.to_string();
+            let owner = if owner == "Self" {
+                func.and_then(|f| f.def.self_ty.clone())?
+            } else {
+                owner
+            };
+            owner
+                .chars()
+                .next()
+                .is_some_and(char::is_uppercase)
+                .then_some(owner)
+        }
+        Expr::Try(t) => receiver_type(cx, file, func, &t.expr, depth + 1),
+        Expr::MethodCall(m)
+            if matches!(
+                m.method.to_string().as_str(),
+                "unwrap" | "expect" | "clone" | "as_ref" | "as_mut" | "borrow" | "borrow_mut"
+            ) =>
+        {
+            receiver_type(cx, file, func, &m.receiver, depth + 1)
+        }
+        _ => None,
+    }
+}
+
+/// The type a value of type `ty` derefs to, by name: `&T`, `Box<T>`, `Arc<T>`, `Rc<T>`
+/// and the like give `T`.
+pub fn core_type_name(ty: &syn::Type) -> Option<String> {
+    match ty {
+        syn::Type::Reference(r) => core_type_name(&r.elem),
+        syn::Type::Paren(p) => core_type_name(&p.elem),
+        syn::Type::Group(g) => core_type_name(&g.elem),
+        syn::Type::Path(p) => {
+            let last = p.path.segments.last()?;
+            let name = last.ident.to_string();
+            if matches!(name.as_str(), "Box" | "Arc" | "Rc" | "Pin") {
+                if let syn::PathArguments::AngleBracketed(a) = &last.arguments {
+                    if let Some(syn::GenericArgument::Type(inner)) = a.args.first() {
+                        return core_type_name(inner);
+                    }
+                }
+            }
+            Some(name)
+        }
+        _ => None,
+    }
 }
 
 /// Picks the function a path means among those of its name: the only one; the only
@@ -216,7 +361,7 @@ pub fn callers<'a>(cx: &'a PackageCx<'a>, func: FnRef<'a>) -> Vec<CallSite<'a>> 
                     _ => false,
                 };
                 let target = match e {
-                    _ if named => callee(cx, file, def.self_ty.as_deref(), e),
+                    _ if named => callee(cx, file, Some(caller), e),
                     // `pre_exec(helper)`, `map(helper)`: a function used as a value.
                     Expr::Path(p) if syntax::last_ident(&p.path).as_deref() == Some(name) => {
                         resolve_fn(cx, file, &p.path)
@@ -236,9 +381,7 @@ pub fn callers<'a>(cx: &'a PackageCx<'a>, func: FnRef<'a>) -> Vec<CallSite<'a>> 
             // (`select! { recv(t) -> _ => spawn_process(&s) }`): found in the tokens,
             // at the macro's place.
             syntax::each_macro(def.body, &mut |mac, ancestors| {
-                for span in
-                    calls_in_tokens(cx, file, def.self_ty.as_deref(), mac.tokens.clone(), func)
-                {
+                for span in calls_in_tokens(cx, file, caller, mac.tokens.clone(), func) {
                     out.push(CallSite {
                         caller,
                         ancestors: ancestors.to_vec(),
@@ -262,17 +405,18 @@ pub fn callers<'a>(cx: &'a PackageCx<'a>, func: FnRef<'a>) -> Vec<CallSite<'a>> 
 fn calls_in_tokens<'a>(
     cx: &'a PackageCx<'a>,
     file: &'a FileCx<'a>,
-    self_ty: Option<&str>,
+    caller: FnRef<'a>,
     tokens: TokenStream,
     func: FnRef<'a>,
 ) -> Vec<proc_macro2::Span> {
+    let self_ty = caller.def.self_ty.as_deref();
     let name = &func.def.name;
     let mut out = Vec::new();
     let tts: Vec<TokenTree> = tokens.into_iter().collect();
     for (i, tt) in tts.iter().enumerate() {
         match tt {
             TokenTree::Group(g) => {
-                out.extend(calls_in_tokens(cx, file, self_ty, g.stream(), func));
+                out.extend(calls_in_tokens(cx, file, caller, g.stream(), func));
             }
             TokenTree::Ident(id) if id == name => {
                 let called = matches!(tts.get(i + 1), Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Parenthesis);

@@ -102,6 +102,9 @@ pub struct Place {
     /// Its `pub` items can be called from outside the package: a library of a package
     /// without binaries (or configured `library = "public"`), in `pub` modules.
     pub exported: bool,
+    /// It is part of a library code outside the package calls: the package has no
+    /// binary, or the configuration says `library = "public"`.
+    pub public_library: bool,
     /// Every module path to it is under `#[cfg(test)]`.
     pub cfg_test: bool,
     /// Some target's module tree reaches it.

@@ -81,6 +81,8 @@ pub struct PackageCx<'a> {
     /// Answers of [`PackageCx::files_defining_in`]: (crates, needle, introducers).
     def_lookups: RefCell<HashMap<(String, String, String), Vec<u32>>>,
     forks: OnceCell<Vec<forks::ForkPoint<'a>>>,
+    /// See [`PackageCx::externally_callable`].
+    reexports: OnceCell<Reexports>,
     /// The fork points of each function (indices into `forks`).
     forks_by_fn: OnceCell<HashMap<(usize, usize), Vec<usize>>>,
     processes: OnceCell<processes::Processes<'a>>,
@@ -134,6 +136,7 @@ impl<'a> PackageCx<'a> {
             fn_lookups: RefCell::default(),
             def_lookups: RefCell::default(),
             forks: OnceCell::new(),
+            reexports: OnceCell::new(),
             forks_by_fn: OnceCell::new(),
             processes: OnceCell::new(),
             threads: threads::ThreadCache::default(),
@@ -269,6 +272,7 @@ impl<'a> PackageCx<'a> {
                 crates,
                 module: Vec::new(),
                 exported: kind == CodeKind::Lib,
+                public_library: kind == CodeKind::Lib,
                 cfg_test: false,
                 in_tree: false,
             };
@@ -291,6 +295,7 @@ impl<'a> PackageCx<'a> {
                 crates,
                 module: m.module.clone(),
                 exported: public_library && memberships.iter().any(|m| m.exported),
+                public_library,
                 cfg_test: memberships.iter().all(|m| m.cfg_test),
                 in_tree: true,
             };
@@ -332,6 +337,7 @@ impl<'a> PackageCx<'a> {
             crates,
             module: Vec::new(),
             exported: kind == CodeKind::Lib,
+            public_library: kind == CodeKind::Lib,
             cfg_test: false,
             in_tree: false,
         }
@@ -443,6 +449,80 @@ impl<'a> PackageCx<'a> {
         v
     }
 
+    /// Whether code outside the package can call `func`: a `pub` function of a library
+    /// others use (see [`Place::public_library`]), in `pub` modules or re-exported by a
+    /// `pub use` of the library (by name, by its type's name, or by a glob of its module).
+    pub fn externally_callable(&self, func: FnRef<'_>) -> bool {
+        let place = &func.file.place;
+        let def = func.def;
+        if !def.is_pub || def.in_test_module || place.cfg_test || def.nested {
+            return false;
+        }
+        if place.exported {
+            return true;
+        }
+        if !(place.kind == CodeKind::Lib && place.public_library && place.in_tree) {
+            return false;
+        }
+        let reexports = self.reexports.get_or_init(|| self.read_reexports());
+        let module = func.module_path();
+        module
+            .last()
+            .is_some_and(|m| reexports.globbed_modules.contains(m))
+            || reexports.names.contains(&def.name)
+            || def
+                .self_ty
+                .as_ref()
+                .is_some_and(|t| reexports.names.contains(t))
+    }
+
+    /// The names the library re-exports with `pub use` (read from text: each `pub use
+    /// …;` of a library file is parsed on its own).
+    fn read_reexports(&self) -> Reexports {
+        let mut out = Reexports::default();
+        let texts = self.texts.borrow();
+        let lib = texts.all_crates().contains(&"lib");
+        if !lib {
+            return out;
+        }
+        for id in 0..texts.paths.len() as u32 {
+            if !texts.crates_of(id).contains(&"lib") {
+                continue;
+            }
+            let Some(text) = texts.text(id) else { continue };
+            for at in memchr::memmem::find_iter(text.as_bytes(), b"pub use ") {
+                let Some(end) = text[at..].find(';') else {
+                    continue;
+                };
+                let Ok(item) = syn::parse_str::<syn::ItemUse>(&text[at..=at + end]) else {
+                    continue;
+                };
+                collect_use(&item.tree, &mut Vec::new(), &mut out);
+            }
+        }
+        out
+    }
+
+    /// Whether the package defines a type named `name` (struct, enum, union, alias or
+    /// trait) that `file` can see: in its crates or the library.
+    pub fn type_defined(&self, file: &FileCx<'_>, name: &str) -> bool {
+        const TYPES: &[&str] = &["struct", "enum", "union", "type", "trait"];
+        !self.files_defining(file, name, TYPES).is_empty()
+            || (file.place.kind != CodeKind::Lib
+                && !self.files_defining_in(&["lib"], name, TYPES).is_empty())
+    }
+
+    /// The type of the field `field` of the package struct `ty`, by name.
+    pub fn field_type(&self, file: &FileCx<'_>, ty: &str, field: &str) -> Option<String> {
+        let mut files = self.files_defining(file, ty, &["struct"]);
+        if file.place.kind != CodeKind::Lib {
+            files.extend(self.files_defining_in(&["lib"], ty, &["struct"]));
+        }
+        files
+            .iter()
+            .find_map(|f| find_field(&f.ast.items, ty, field))
+    }
+
     /// The crate key of the package's library, if it has one and `name` is how code
     /// names it (`my_lib::…`).
     pub fn library_named(&self, name: &str) -> bool {
@@ -531,6 +611,57 @@ impl<'a> PackageCx<'a> {
     pub fn processes(&'a self) -> &'a processes::Processes<'a> {
         self.processes.get_or_init(|| processes::find(self))
     }
+}
+
+/// What a library re-exports with `pub use`.
+#[derive(Default)]
+struct Reexports {
+    /// Items re-exported by name (the original names).
+    names: std::collections::HashSet<String>,
+    /// Modules re-exported whole (`pub use command::*`), by last segment.
+    globbed_modules: std::collections::HashSet<String>,
+}
+
+fn collect_use(tree: &syn::UseTree, prefix: &mut Vec<String>, out: &mut Reexports) {
+    match tree {
+        syn::UseTree::Path(p) => {
+            prefix.push(p.ident.to_string());
+            collect_use(&p.tree, prefix, out);
+            prefix.pop();
+        }
+        syn::UseTree::Name(n) => {
+            out.names.insert(n.ident.to_string());
+        }
+        syn::UseTree::Rename(r) => {
+            out.names.insert(r.ident.to_string());
+        }
+        syn::UseTree::Glob(_) => {
+            if let Some(last) = prefix.last() {
+                out.globbed_modules.insert(last.clone());
+            }
+        }
+        syn::UseTree::Group(g) => {
+            for t in &g.items {
+                collect_use(t, prefix, out);
+            }
+        }
+    }
+}
+
+/// The type of `field` in the struct `ty` among `items` (inline modules included).
+fn find_field(items: &[syn::Item], ty: &str, field: &str) -> Option<String> {
+    items.iter().find_map(|item| match item {
+        syn::Item::Struct(s) if s.ident == ty => s.fields.iter().find_map(|f| {
+            (f.ident.as_ref()? == field)
+                .then(|| calls::core_type_name(&f.ty))
+                .flatten()
+        }),
+        syn::Item::Mod(m) => m
+            .content
+            .as_ref()
+            .and_then(|(_, items)| find_field(items, ty, field)),
+        _ => None,
+    })
 }
 
 /// The crates a file is part of: its targets in the module trees, or (outside them)

@@ -106,18 +106,26 @@ fn a_public_library_function_of_a_package_without_binaries_has_unknown_callers()
 
 #[test]
 fn library_public_makes_a_binary_packages_library_functions_unknown_callers() {
-    let files = bin_with_library("let x = 1;");
     let mut options = LintOptions::default();
     options.analysis.library_public = true;
-    let report = lint_memory(&refs(&files), &["/p/src/sys.rs"], &options);
-    // `sys` is a `pub(crate)` module: still not callable from outside.
-    assert!(codes(&report).is_empty(), "{:#?}", found(&report));
-    let files: Vec<(&str, String)> = bin_with_library("let x = 1;")
-        .into_iter()
-        .map(|(p, t)| (p, t.replace("pub(crate) mod sys;", "pub mod sys;")))
-        .collect();
+    // `sys` is a `pub(crate)` module, but `api` re-exports `spawn_child` with `pub use`.
+    let files = bin_with_library("let x = 1;");
     let report = lint_memory(&refs(&files), &["/p/src/sys.rs"], &options);
     assert!(codes(&report).contains(&"FL007"), "{:#?}", found(&report));
+    // Without the re-export, nothing outside the package can call it.
+    let files: Vec<(&str, String)> = bin_with_library("let x = 1;")
+        .into_iter()
+        .map(|(p, t)| {
+            let t = t.replace("pub mod api { pub use crate::sys::spawn_child; }\n", "");
+            (p, t)
+        })
+        .collect();
+    let report = lint_memory(&refs(&files), &["/p/src/sys.rs"], &options);
+    assert!(codes(&report).is_empty(), "{:#?}", found(&report));
+    // And by default (the package has a binary) the library is internal to it.
+    let files = bin_with_library("let x = 1;");
+    let report = lint(&refs(&files), &["/p/src/sys.rs"]);
+    assert!(codes(&report).is_empty(), "{:#?}", found(&report));
 }
 
 #[test]
@@ -234,4 +242,119 @@ fn findings_are_reported_for_the_files_named_only() {
     assert!(codes(&report).is_empty(), "{:#?}", found(&report));
     let report = lint(&refs(&files), &["/p/src/main.rs", "/p/src/sys.rs"]);
     assert!(!codes(&report).is_empty());
+}
+
+// ---------------------------------------------------------------------------------
+// Every way a child calls code.
+
+/// A binary whose child (a `pre_exec` hook, after a thread) runs `child_code`, with
+/// `extra` files.
+fn pre_exec_program(hook: &str) -> String {
+    format!(
+        "use std::io;\nuse std::os::unix::process::CommandExt;\nmod log;\nfn main() {{\n    let mut cmd = std::process::Command::new(\"true\");\n    {hook}\n    let _ = cmd.status();\n}}\n"
+    )
+}
+
+fn fl004_lines(report: &Report) -> Vec<usize> {
+    report
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == "FL004")
+        .map(|d| d.primary.start.line)
+        .collect()
+}
+
+const LOG_RS: &str = "pub struct Logger { pub quiet: bool }\nimpl Logger {\n    pub fn new() -> Logger { Logger { quiet: false } }\n    pub fn log(&self) { println!(\"in the child\"); }\n}\npub struct Quiet;\nimpl Quiet {\n    pub fn log(&self) {}\n}\npub struct Holder { pub logger: Logger }\n";
+
+fn lint_main(main: &str) -> Report {
+    lint(
+        &[
+            ("/p/Cargo.toml", BIN_MANIFEST),
+            ("/p/src/main.rs", main),
+            ("/p/src/log.rs", LOG_RS),
+        ],
+        &["/p/src/main.rs", "/p/src/log.rs"],
+    )
+}
+
+#[test]
+fn a_function_passed_as_a_value_is_called() {
+    for hook in [
+        "unsafe { cmd.pre_exec(|| Err(io::Error::last_os_error()).map_err(io::Error::other)) };",
+        "unsafe { cmd.pre_exec(|| Err(io::Error::last_os_error()).map_err(|e| io::Error::other(e))) };",
+    ] {
+        let report = lint_main(&pre_exec_program(hook));
+        assert_eq!(fl004_lines(&report), [6], "{hook}\n{:#?}", found(&report));
+    }
+}
+
+#[test]
+fn a_hook_kept_in_a_variable_or_a_box_is_child_code() {
+    for hook in [
+        "let hook = move || { println!(\"x\"); Ok(()) };\n    unsafe { cmd.pre_exec(hook) };",
+        "let hook = Box::new(move || { println!(\"x\"); Ok(()) });\n    unsafe { cmd.pre_exec(hook) };",
+    ] {
+        let report = lint_main(&pre_exec_program(hook));
+        assert_eq!(
+            fl004_lines(&report).len(),
+            1,
+            "{hook}\n{:#?}",
+            found(&report)
+        );
+    }
+}
+
+#[test]
+fn methods_on_values_of_known_type_are_followed_across_files() {
+    let cases = [
+        // A constructor call.
+        (
+            "let l = log::Logger::new();\n    unsafe { cmd.pre_exec(move || { l.log(); Ok(()) }) };",
+            true,
+        ),
+        // A type annotation.
+        (
+            "let l: log::Logger = log::Logger::new();\n    unsafe { cmd.pre_exec(move || { l.log(); Ok(()) }) };",
+            true,
+        ),
+        // A struct literal, then a field of it.
+        (
+            "let h = log::Holder { logger: log::Logger::new() };\n    unsafe { cmd.pre_exec(move || { h.logger.log(); Ok(()) }) };",
+            true,
+        ),
+        // Another type's method of the same name does nothing unsafe.
+        (
+            "let q = log::Quiet;\n    unsafe { cmd.pre_exec(move || { q.log(); Ok(()) }) };",
+            false,
+        ),
+    ];
+    for (hook, unsafe_call) in cases {
+        let report = lint_main(&pre_exec_program(hook));
+        let in_log: Vec<_> = report
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == "FL004" && d.primary.file.name.ends_with("log.rs"))
+            .collect();
+        assert_eq!(
+            !in_log.is_empty(),
+            unsafe_call,
+            "{hook}\n{:#?}",
+            found(&report)
+        );
+    }
+}
+
+#[test]
+fn closures_handed_to_a_forking_helper_are_child_code_through_wrappers() {
+    let child_rs = "pub fn run_in_child(f: impl FnOnce()) {\n    let pid = unsafe { libc::fork() };\n    if pid == 0 {\n        f();\n        unsafe { libc::_exit(0) }\n    }\n    unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };\n}\n";
+    let main_rs = "mod child;\nfn main() {\n    let _t = std::thread::spawn(|| loop {});\n    child::run_in_child(|| {\n        println!(\"direct\");\n    });\n    wrapped(|| eprintln!(\"through a wrapper\"));\n    child::run_in_child(|| unsafe {\n        libc::write(2, b\"safe\\n\".as_ptr().cast(), 5);\n    });\n}\nfn wrapped<F: FnOnce()>(f: F) {\n    child::run_in_child(move || {\n        f();\n    });\n}\n";
+    let report = lint(
+        &[
+            ("/p/Cargo.toml", BIN_MANIFEST),
+            ("/p/src/main.rs", main_rs),
+            ("/p/src/child.rs", child_rs),
+        ],
+        &["/p/src/main.rs"],
+    );
+    assert_eq!(fl004_lines(&report), [5, 7], "{:#?}", found(&report));
 }

@@ -235,6 +235,11 @@ impl PackageTexts {
         self.texts.push(text);
     }
 
+    /// The text of file `id`.
+    pub fn text(&self, id: u32) -> Option<&str> {
+        self.texts[id as usize].as_ref().map(Text::as_str)
+    }
+
     /// Every crate key of the package.
     pub fn all_crates(&self) -> Vec<&str> {
         self.crates.iter().map(String::as_str).collect()

@@ -214,7 +214,7 @@ fn compute_entry<'a>(cx: &'a PackageCx<'a>, func: FnRef<'a>) -> ThreadContext {
             ));
         }
     }
-    if file.place.exported && def.is_pub && !test_code {
+    if cx.externally_callable(func) {
         return here(format!(
             "`{}` is public in a library: its callers are unknown and may have started threads",
             def.name
@@ -340,7 +340,7 @@ fn threads_started_in<'a>(
                 // `hs.push(thread::spawn(..))` collects it.
                 let bound = binding.clone().or_else(|| pushed_into(stmt));
                 starts.push((bound, StartSite { func, call: e }));
-            } else if let Some(g) = calls::callee(cx, file, func.def.self_ty.as_deref(), e) {
+            } else if let Some(g) = calls::callee(cx, file, Some(func), e) {
                 for s in summary(cx, g).iter() {
                     starts.push((None, s.clone()));
                 }
@@ -386,7 +386,7 @@ fn summary<'a>(cx: &'a PackageCx<'a>, func: FnRef<'a>) -> Summary<'a> {
             if thread_start(file, e).is_some() {
                 let bound = binding.clone().or_else(|| pushed_into(stmt));
                 starts.push((bound, StartSite { func, call: e }));
-            } else if let Some(g) = calls::callee(cx, file, func.def.self_ty.as_deref(), e) {
+            } else if let Some(g) = calls::callee(cx, file, Some(func), e) {
                 for s in summary(cx, g).iter() {
                     starts.push((None, s.clone()));
                 }
