@@ -127,6 +127,8 @@ pub(crate) fn start(
             // The read end (already closed in the registry's eyes) stays open.
             std::mem::forget(sentinel);
             let code = run_task(task);
+            // As CPython's children do after their target: join our own children.
+            state::join_children();
             sys::exit_now(code)
         }
         Ok(pid) => {

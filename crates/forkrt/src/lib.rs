@@ -157,7 +157,16 @@ pub use context::{
 pub use error::{Error, Result};
 pub use guard::init;
 pub use process::Process;
-pub use state::{ProcessInfo, current_process, parent_process};
+pub use state::{ProcessInfo, current_process, max_arg_bytes, parent_process, set_max_arg_bytes};
+
+/// Leaves the process at once with `code`, after flushing Rust's stdout and
+/// stderr: `_exit`, so no atexit handler and no destructor runs. This is the
+/// way for a task to end its process early; `std::process::exit` would run
+/// the atexit handlers, which in a fork child are the parent's.
+pub fn exit(code: i32) -> ! {
+    fork::flush_stdio();
+    sys::exit_now(code)
+}
 
 /// Marks a function as a task that spawn and forkserver children can run.
 ///
@@ -233,16 +242,17 @@ pub mod __private {
         crate::sys::open_fd_count()
     }
 
-    /// Starts a spawn child and sends it `frame` (raw bytes) as its request;
-    /// returns the child's pid if it accepted it.
-    pub fn spawn_raw(frame: &[u8]) -> Result<u32> {
-        crate::spawn::start_raw(frame).map(|p| p as u32)
+    /// Starts a spawn child and sends it `frame` (raw bytes) and `args` as
+    /// its request; returns the child's pid if it accepted it.
+    pub fn spawn_raw(frame: &[u8], args: &[u8]) -> Result<u32> {
+        crate::spawn::start_raw(frame, args).map(|p| p as u32)
     }
 
-    /// Sends `frame` as the request on an authenticated forkserver
-    /// connection; returns the child's pid and exit code if one started.
-    pub fn forkserver_raw(frame: &[u8]) -> Result<(u32, Option<i32>)> {
-        let mut c = crate::forkserver::start_raw(frame)?;
+    /// Sends `frame` and `args` as the request on an authenticated
+    /// forkserver connection; returns the child's pid and exit code if one
+    /// started.
+    pub fn forkserver_raw(frame: &[u8], args: &[u8]) -> Result<(u32, Option<i32>)> {
+        let mut c = crate::forkserver::start_raw(frame, args)?;
         let code = c.wait(None)?;
         Ok((c.pid as u32, code))
     }
@@ -255,20 +265,22 @@ pub mod __private {
     /// The REQUEST frame kind.
     pub const REQUEST_KIND: u8 = crate::wire::kind::REQUEST;
 
-    /// A well-formed request for `task` (a registered fn item) with the given
-    /// already-encoded argument bytes.
-    pub fn request_frame_for<F: 'static>(_task: &F, args: Vec<u8>) -> Option<Vec<u8>> {
+    /// A well-formed request envelope for `task` (a registered fn item)
+    /// announcing `args_len` argument bytes.
+    pub fn request_frame_for<F: 'static>(_task: &F, args_len: usize) -> Option<Vec<u8>> {
         let entry = crate::registry::by_fn_type(std::any::TypeId::of::<F>())?;
         let req = crate::wire::ChildRequest {
             task: entry.name.to_string(),
             site: entry.site.to_string(),
             fingerprint: crate::registry::fingerprint(),
-            args,
+            args_len: args_len as u64,
+            nfds: 0,
             name: "raw".into(),
             ident: vec![0],
             daemon: false,
             parent_pid: std::process::id(),
             parent_name: "MainProcess".into(),
+            cwd: Vec::new(),
         };
         Some(crate::wire::frame(crate::wire::kind::REQUEST, &req))
     }
