@@ -82,7 +82,7 @@ fn expand_task(func: &ItemFn) -> syn::Result<TokenStream2> {
             return Err(syn::Error::new(
                 ty.span(),
                 "a #[forkrt::task] returns `()`: report failure by panicking (exit code 1) or \
-                 with std::process::exit(code)",
+                 with forkrt::exit(code), which leaves without running the parent's atexit handlers",
             ));
         }
     }

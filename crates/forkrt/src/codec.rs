@@ -88,7 +88,29 @@ pub(crate) fn encode_limited<T: Serialize + ?Sized>(
             limit,
         });
     }
-    postcard::to_extend(value, Vec::with_capacity(size)).map_err(failed)
+    postcard::serialize_with_flavor(value, ExactVec(Vec::with_capacity(size))).map_err(failed)
+}
+
+/// A postcard output into a buffer allocated once at the known size (copies
+/// slices with `extend_from_slice`, so a large byte string is one memcpy).
+struct ExactVec(Vec<u8>);
+
+impl postcard::ser_flavors::Flavor for ExactVec {
+    type Output = Vec<u8>;
+
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        self.0.extend_from_slice(data);
+        Ok(())
+    }
+
+    fn try_push(&mut self, data: u8) -> postcard::Result<()> {
+        self.0.push(data);
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<Vec<u8>> {
+        Ok(self.0)
+    }
 }
 
 thread_local! {
@@ -122,6 +144,7 @@ fn truncate_fds(n: usize) {
 
 /// Registers `fd` to travel with the message being encoded; returns its
 /// index, or `None` when the encoding cannot carry descriptors.
+#[allow(dead_code)] // used by the channels (next commit)
 pub(crate) fn pass_fd(fd: RawFd) -> Option<u32> {
     OUT_FDS.with(|c| {
         let mut c = c.borrow_mut();
@@ -141,6 +164,7 @@ pub(crate) fn decoding_with_fds<T>(fds: Vec<OwnedFd>, f: impl FnOnce() -> T) -> 
 }
 
 /// Takes the descriptor at `index` of the message being decoded.
+#[allow(dead_code)] // used by the channels (next commit)
 pub(crate) fn take_fd(index: u32) -> Option<OwnedFd> {
     IN_FDS.with(|c| c.borrow_mut().as_mut()?.get_mut(index as usize)?.take())
 }
