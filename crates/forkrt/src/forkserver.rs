@@ -670,6 +670,9 @@ struct Server {
     orphans: Vec<Pid>,
     path: PathBuf,
     timeout: Duration,
+    /// The server's working directory (a child changes only if the
+    /// caller's differs).
+    cwd: Vec<u8>,
 }
 
 fn open_reserve() -> Option<OwnedFd> {
@@ -738,6 +741,9 @@ pub(crate) fn serve(chan: RtFd) -> ! {
         orphans: Vec::new(),
         path,
         timeout,
+        cwd: std::env::current_dir()
+            .map(|d| d.into_os_string().into_encoded_bytes())
+            .unwrap_or_default(),
     };
     server.run()
 }
@@ -1061,6 +1067,7 @@ impl Server {
                 Ok((stream, _)) => {
                     let fd = OwnedFd::from(stream);
                     let _ = sys::set_nonblocking(fd.as_raw_fd(), true);
+                    let i = self.conns.len();
                     self.conns.push(Conn {
                         fd,
                         reader: FrameReader::with_limit(PRE_AUTH_FRAME_MAX),
@@ -1070,6 +1077,9 @@ impl Server {
                         state: ConnState::Hello,
                         deadline: Some(Instant::now() + self.timeout),
                     });
+                    // The client sends HELLO right after connecting: read it
+                    // now rather than after another round of poll.
+                    self.on_readable(i);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -1440,8 +1450,10 @@ impl Server {
             crate::fork::flush_stdio();
             sys::exit_now(1)
         };
-        // As CPython's forkserver children, run where the caller runs now.
+        // As CPython's forkserver children, run where the caller runs now
+        // (the server started in the caller's directory of that time).
         if !req.cwd.is_empty()
+            && self.cwd != req.cwd
             && let Err(e) = std::env::set_current_dir(std::ffi::OsStr::from_bytes(&req.cwd))
         {
             let dir = String::from_utf8_lossy(&req.cwd).into_owned();

@@ -57,6 +57,50 @@ pub(crate) unsafe fn fork() -> io::Result<Pid> {
     cvt(unsafe { libc::fork() })
 }
 
+/// System calls for a fork child, all through `libc::syscall` (one code
+/// page) instead of one libc wrapper each; errors are ignored as the
+/// callers would.
+pub(crate) mod raw {
+    use super::Pid;
+
+    pub(crate) fn dup2(from: libc::c_int, to: libc::c_int) {
+        // SAFETY: dup3 on descriptor numbers has no memory-safety preconditions.
+        unsafe { libc::syscall(libc::SYS_dup3, from, to, 0) };
+    }
+
+    pub(crate) fn close(fd: libc::c_int) {
+        // SAFETY: closing a descriptor number the runtime owns.
+        unsafe { libc::syscall(libc::SYS_close, fd) };
+    }
+
+    pub(crate) fn getppid() -> Pid {
+        // SAFETY: getppid has no preconditions.
+        unsafe { libc::syscall(libc::SYS_getppid) as Pid }
+    }
+
+    /// `PR_SET_PDEATHSIG(SIGKILL)`; the caller checks `getppid` after it.
+    pub(crate) fn die_with_parent() -> bool {
+        // SAFETY: PR_SET_PDEATHSIG takes a signal number; no pointers.
+        unsafe {
+            libc::syscall(
+                libc::SYS_prctl,
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) == 0
+        }
+    }
+
+    /// `_exit`: leaves at once, no atexit handler, no destructor.
+    pub(crate) fn exit(code: libc::c_int) -> ! {
+        // SAFETY: exit_group never returns.
+        unsafe { libc::syscall(libc::SYS_exit_group, code) };
+        unreachable!("exit_group returned")
+    }
+}
+
 /// Converts a wait status into Python's exit code convention: the exit
 /// code, or `-signum` for death by a signal.
 pub(crate) fn decode_wait_status(status: libc::c_int) -> i32 {
@@ -503,6 +547,19 @@ pub(crate) fn reset_cached_fds() {
 /// A read-only /dev/null descriptor of the runtime, for children's stdin.
 pub(crate) fn devnull() -> Option<RawFd> {
     cached_fd(&DEVNULL_FD, c"/dev/null", libc::O_RDONLY)
+}
+
+/// True if glibc says this process never started a thread
+/// (`__libc_single_threaded`, glibc ≥ 2.32, looked up once with `dlsym` so
+/// that other C libraries still load); false when unknown.
+pub(crate) fn surely_single_threaded() -> bool {
+    static FLAG: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let addr = *FLAG.get_or_init(|| {
+        // SAFETY: dlsym with RTLD_DEFAULT and a NUL-terminated name.
+        unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"__libc_single_threaded".as_ptr()) as usize }
+    });
+    // SAFETY: the symbol is a `char` that glibc keeps for the process's life.
+    addr != 0 && unsafe { std::ptr::read_volatile(addr as *const libc::c_char) } != 0
 }
 
 /// The number of threads of this process, where the OS tells cheaply: one
