@@ -293,19 +293,6 @@ pub(crate) fn dup2(from: RawFd, to: RawFd) -> io::Result<()> {
     retry(|| unsafe { libc::dup2(from, to) }).map(drop)
 }
 
-/// Points fd 0 at /dev/null, as Python's `multiprocessing` does for every
-/// child, so that children never compete with the parent for terminal input.
-/// In a fork child, `devnull` is the parent's cached descriptor (one dup2
-/// instead of an open).
-pub(crate) fn stdin_to(devnull: Option<RawFd>) {
-    match devnull {
-        Some(fd) => {
-            let _ = dup2(fd, 0);
-        }
-        None => stdin_to_devnull(),
-    }
-}
-
 /// Points fd 0 at a freshly opened /dev/null.
 pub(crate) fn stdin_to_devnull() {
     const DEVNULL: &CStr = c"/dev/null";
