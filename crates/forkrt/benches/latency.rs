@@ -1,7 +1,8 @@
 //! Start+join latency of an empty target, per start method, beside a bare
-//! `fork`+`_exit`+`waitpid` and a bare `posix_spawn`+`waitpid` of this
-//! binary measured in the same run, and beside CPython's `multiprocessing`
-//! (benches/mp_latency.py, same number of iterations).
+//! `fork`+`_exit`+`waitpid`, a bare `posix_spawn`+`waitpid` of this binary
+//! and procspawn's `spawn`+`join`, all measured in the same run, and beside
+//! CPython's `multiprocessing` (benches/mp_latency.py, same number of
+//! iterations, run by this bench right after).
 //!
 //! ```text
 //! cargo bench -p forkrt --bench latency            # N = 200
@@ -52,14 +53,18 @@ enum Row {
     BareFork,
     BareExec,
     Method(StartMethod),
+    /// procspawn 1.x's `spawn` + `join` of an empty closure (it re-executes
+    /// the binary, like forkrt's spawn).
+    Procspawn,
 }
 
-const ROWS: [Row; 5] = [
+const ROWS: [Row; 6] = [
     Row::BareFork,
     Row::BareExec,
     Row::Method(StartMethod::Fork),
     Row::Method(StartMethod::Spawn),
     Row::Method(StartMethod::Forkserver),
+    Row::Procspawn,
 ];
 
 fn bare_fork() -> Duration {
@@ -124,11 +129,19 @@ fn forkrt_once(m: StartMethod) -> Duration {
     d
 }
 
+fn procspawn_once() -> Duration {
+    let t = Instant::now();
+    let h = procspawn::spawn((), |()| ());
+    h.join().expect("procspawn join");
+    t.elapsed()
+}
+
 fn sample(row: Row, env: &[CString]) -> Duration {
     match row {
         Row::BareFork => bare_fork(),
         Row::BareExec => bare_exec(env),
         Row::Method(m) => forkrt_once(m),
+        Row::Procspawn => procspawn_once(),
     }
 }
 
@@ -179,6 +192,8 @@ fn main() {
     if std::env::var_os("FORKRT_BENCH_EXIT").is_some() {
         return; // a `bare_exec` child
     }
+    // procspawn's own entry guard (its children re-execute this binary too).
+    procspawn::init();
     let n: usize = std::env::var("FORKRT_BENCH_N")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -189,6 +204,7 @@ fn main() {
         let row = match only.as_str() {
             "bare-fork" => Row::BareFork,
             "bare-exec" => Row::BareExec,
+            "procspawn" => Row::Procspawn,
             m => Row::Method(m.parse().expect("bare-fork, bare-exec or a start method")),
         };
         for _ in 0..n {
@@ -224,14 +240,18 @@ fn main() {
         .unwrap_or_default();
 
     let bare = stats[0].median;
+    let bare_exec_median = stats[1].median;
     println!("N = {n} start+join per row; microseconds; median (p10–p90)\n");
-    println!("| | forkrt | ÷ bare fork | CPython {py_version} | CPython ÷ forkrt |");
-    println!("|---|---|---|---|---|");
+    println!(
+        "| | median (p10–p90) | ÷ bare fork | ÷ bare posix_spawn | CPython {py_version} | CPython ÷ this |"
+    );
+    println!("|---|---|---|---|---|---|");
     for (row, s) in ROWS.iter().zip(&stats) {
         let label = match row {
             Row::BareFork => "bare `fork`+`_exit`+`waitpid`".to_string(),
             Row::BareExec => "bare `posix_spawn` of the binary + `waitpid`".to_string(),
-            Row::Method(m) => format!("**{m}**"),
+            Row::Method(m) => format!("**forkrt {m}**"),
+            Row::Procspawn => "procspawn 1.x `spawn` + `join`".to_string(),
         };
         let (py_cell, ratio) = match row {
             Row::Method(m) => match py.iter().find(|r| r.0 == m.as_str()) {
@@ -244,11 +264,12 @@ fn main() {
             _ => (String::new(), String::new()),
         };
         println!(
-            "| {label} | {:.0} ({:.0}–{:.0}) | {:.2}× | {py_cell} | {ratio} |",
+            "| {label} | {:.0} ({:.0}–{:.0}) | {:.2}× | {:.2}× | {py_cell} | {ratio} |",
             us(s.median),
             us(s.p10),
             us(s.p90),
             us(s.median) / us(bare),
+            us(s.median) / us(bare_exec_median),
         );
     }
 }
