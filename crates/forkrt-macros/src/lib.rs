@@ -75,22 +75,23 @@ fn expand_task(func: &ItemFn) -> syn::Result<TokenStream2> {
             ));
         }
     };
-    match &sig.output {
-        ReturnType::Default => {}
-        ReturnType::Type(_, ty) if matches!(&**ty, Type::Tuple(t) if t.elems.is_empty()) => {}
-        ReturnType::Type(_, ty) => {
+    let ret_ty: Type = match &sig.output {
+        ReturnType::Default => syn::parse_quote!(()),
+        ReturnType::Type(_, ty) if matches!(&**ty, Type::ImplTrait(_)) => {
             return Err(syn::Error::new(
                 ty.span(),
-                "a #[forkrt::task] returns `()`: report failure by panicking (exit code 1) or \
-                 with forkrt::exit(code), which leaves without running the parent's atexit handlers",
+                "a #[forkrt::task] must name its return type (a value a Pool sends back): \
+                 `impl Trait` cannot cross a process boundary; return a concrete type",
             ));
         }
-    }
+        ReturnType::Type(_, ty) => (**ty).clone(),
+    };
     let ident = &sig.ident;
     let name = ident.to_string();
     let entry = format_ident!("__FORKRT_TASK_{}", name.to_uppercase());
     // `quote_spanned!` at the argument type makes type errors point there.
     let codec = quote_spanned!(arg_ty.span()=> ::forkrt::__private::Codec::<#arg_ty>::new());
+    let ret_codec = quote_spanned!(ret_ty.span()=> ::forkrt::__private::Codec::<#ret_ty>::new());
     Ok(quote! {
         #func
 
@@ -124,7 +125,39 @@ fn expand_task(func: &ItemFn) -> syn::Result<TokenStream2> {
                 #[allow(unused_imports)]
                 use ::forkrt::__private::{NoCodec as _, SerdeCodec as _};
                 let value: #arg_ty = (&&#codec).decode_args(#name, bytes)?;
-                ::core::result::Result::Ok(::std::boxed::Box::new(move || #ident(value)))
+                // A Process discards the result (its exit code is the outcome).
+                ::core::result::Result::Ok(::std::boxed::Box::new(move || {
+                    let _ = #ident(value);
+                }))
+            }
+            fn __forkrt_call(
+                bytes: &[u8],
+            ) -> ::forkrt::Result<::core::result::Result<::std::vec::Vec<u8>, ::std::string::String>>
+            {
+                #[allow(unused_imports)]
+                use ::forkrt::__private::{NoCodec as _, SerdeCodec as _};
+                let value: #arg_ty = (&&#codec).decode_args(#name, bytes)?;
+                match ::forkrt::__private::catch_panic(move || #ident(value)) {
+                    ::core::result::Result::Ok(r) => {
+                        ::core::result::Result::Ok(::core::result::Result::Ok(
+                            (&&#ret_codec).encode_args(#name, &r)?,
+                        ))
+                    }
+                    ::core::result::Result::Err(message) => {
+                        ::core::result::Result::Ok(::core::result::Result::Err(message))
+                    }
+                }
+            }
+            fn __forkrt_decode_result(
+                bytes: &[u8],
+            ) -> ::forkrt::Result<::std::boxed::Box<dyn ::core::any::Any>> {
+                #[allow(unused_imports)]
+                use ::forkrt::__private::{NoCodec as _, SerdeCodec as _};
+                let r: #ret_ty = (&&#ret_codec).decode_args(#name, bytes)?;
+                ::core::result::Result::Ok(::std::boxed::Box::new(r))
+            }
+            fn __forkrt_ret_type_id() -> ::core::any::TypeId {
+                ::core::any::TypeId::of::<#ret_ty>()
             }
             #[::forkrt::__private::linkme::distributed_slice(::forkrt::__private::TASKS)]
             #[linkme(crate = ::forkrt::__private::linkme)]
@@ -138,6 +171,9 @@ fn expand_task(func: &ItemFn) -> syn::Result<TokenStream2> {
                 arg_type_name: __forkrt_arg_type_name,
                 encode: __forkrt_encode,
                 decode: __forkrt_decode,
+                call: __forkrt_call,
+                decode_result: __forkrt_decode_result,
+                ret_type_id: __forkrt_ret_type_id,
             };
         };
     })

@@ -2,7 +2,8 @@
 //! `fork`+`_exit`+`waitpid`, a bare `posix_spawn`+`waitpid` of this binary
 //! and procspawn's `spawn`+`join`, all measured in the same run, and beside
 //! CPython's `multiprocessing` (benches/mp_latency.py, same number of
-//! iterations, run by this bench right after).
+//! iterations, run by this bench right after). procspawn's `spawn`+`join`
+//! is measured by `benches/compare` (a package of its own), also right after.
 //!
 //! ```text
 //! cargo bench -p forkrt --bench latency            # N = 200
@@ -53,18 +54,14 @@ enum Row {
     BareFork,
     BareExec,
     Method(StartMethod),
-    /// procspawn 1.x's `spawn` + `join` of an empty closure (it re-executes
-    /// the binary, like forkrt's spawn).
-    Procspawn,
 }
 
-const ROWS: [Row; 6] = [
+const ROWS: [Row; 5] = [
     Row::BareFork,
     Row::BareExec,
     Row::Method(StartMethod::Fork),
     Row::Method(StartMethod::Spawn),
     Row::Method(StartMethod::Forkserver),
-    Row::Procspawn,
 ];
 
 fn bare_fork() -> Duration {
@@ -129,36 +126,56 @@ fn forkrt_once(m: StartMethod) -> Duration {
     d
 }
 
-fn procspawn_once() -> Duration {
-    let t = Instant::now();
-    let h = procspawn::spawn((), |()| ());
-    h.join().expect("procspawn join");
-    t.elapsed()
-}
-
 fn sample(row: Row, env: &[CString]) -> Duration {
     match row {
         Row::BareFork => bare_fork(),
         Row::BareExec => bare_exec(env),
         Row::Method(m) => forkrt_once(m),
-        Row::Procspawn => procspawn_once(),
     }
+}
+
+/// procspawn's `spawn` + `join` of an empty closure, N times, measured by
+/// the `benches/compare` package (built on first use: procspawn cannot be a
+/// dev-dependency of forkrt, see its Cargo.toml).
+fn procspawn(n: usize) -> Vec<(String, f64, f64, f64)> {
+    let dir = env!("CARGO_MANIFEST_DIR");
+    let target = format!("{dir}/../../target/forkrt-compare");
+    let built = std::process::Command::new("cargo")
+        .args(["build", "--release", "--quiet", "--manifest-path"])
+        .arg(format!("{dir}/benches/compare/Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &target)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !built {
+        eprintln!("could not build benches/compare (procspawn)");
+        return Vec::new();
+    }
+    json_rows(
+        std::process::Command::new(format!("{target}/release/forkrt-compare"))
+            .arg("latency")
+            .arg(n.to_string()),
+    )
 }
 
 fn python(n: usize) -> Vec<(String, f64, f64, f64)> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/mp_latency.py");
-    let out = match std::process::Command::new("python3")
-        .arg(script)
-        .arg(n.to_string())
-        .output()
-    {
+    json_rows(
+        std::process::Command::new("python3")
+            .arg(script)
+            .arg(n.to_string()),
+    )
+}
+
+/// Runs a helper printing `{"method": .., "median_us": .., ...}` lines.
+fn json_rows(cmd: &mut std::process::Command) -> Vec<(String, f64, f64, f64)> {
+    let out = match cmd.output() {
         Ok(o) if o.status.success() => o,
         Ok(o) => {
-            eprintln!("python3 failed: {}", String::from_utf8_lossy(&o.stderr));
+            eprintln!("{cmd:?} failed: {}", String::from_utf8_lossy(&o.stderr));
             return Vec::new();
         }
         Err(e) => {
-            eprintln!("python3 not available: {e}");
+            eprintln!("{cmd:?} not available: {e}");
             return Vec::new();
         }
     };
@@ -192,8 +209,6 @@ fn main() {
     if std::env::var_os("FORKRT_BENCH_EXIT").is_some() {
         return; // a `bare_exec` child
     }
-    // procspawn's own entry guard (its children re-execute this binary too).
-    procspawn::init();
     let n: usize = std::env::var("FORKRT_BENCH_N")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -204,7 +219,6 @@ fn main() {
         let row = match only.as_str() {
             "bare-fork" => Row::BareFork,
             "bare-exec" => Row::BareExec,
-            "procspawn" => Row::Procspawn,
             m => Row::Method(m.parse().expect("bare-fork, bare-exec or a start method")),
         };
         for _ in 0..n {
@@ -233,6 +247,12 @@ fn main() {
         eprintln!("measuring CPython multiprocessing with the same N ...");
         python(n)
     };
+    let ps = if std::env::var_os("FORKRT_BENCH_NO_PROCSPAWN").is_some() {
+        Vec::new()
+    } else {
+        eprintln!("measuring procspawn with the same N ...");
+        procspawn(n)
+    };
     let py_version = std::process::Command::new("python3")
         .arg("--version")
         .output()
@@ -251,7 +271,6 @@ fn main() {
             Row::BareFork => "bare `fork`+`_exit`+`waitpid`".to_string(),
             Row::BareExec => "bare `posix_spawn` of the binary + `waitpid`".to_string(),
             Row::Method(m) => format!("**forkrt {m}**"),
-            Row::Procspawn => "procspawn 1.x `spawn` + `join`".to_string(),
         };
         let (py_cell, ratio) = match row {
             Row::Method(m) => match py.iter().find(|r| r.0 == m.as_str()) {
@@ -270,6 +289,13 @@ fn main() {
             us(s.p90),
             us(s.median) / us(bare),
             us(s.median) / us(bare_exec_median),
+        );
+    }
+    if let Some((_, med, p10, p90)) = ps.first() {
+        println!(
+            "| procspawn 1.x `spawn` + `join` | {med:.0} ({p10:.0}–{p90:.0}) | {:.2}× | {:.2}× | | |",
+            med / us(bare),
+            med / us(bare_exec_median),
         );
     }
 }

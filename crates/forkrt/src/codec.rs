@@ -144,7 +144,6 @@ fn truncate_fds(n: usize) {
 
 /// Registers `fd` to travel with the message being encoded; returns its
 /// index, or `None` when the encoding cannot carry descriptors.
-#[allow(dead_code)] // used by the channels (next commit)
 pub(crate) fn pass_fd(fd: RawFd) -> Option<u32> {
     OUT_FDS.with(|c| {
         let mut c = c.borrow_mut();
@@ -164,7 +163,6 @@ pub(crate) fn decoding_with_fds<T>(fds: Vec<OwnedFd>, f: impl FnOnce() -> T) -> 
 }
 
 /// Takes the descriptor at `index` of the message being decoded.
-#[allow(dead_code)] // used by the channels (next commit)
 pub(crate) fn take_fd(index: u32) -> Option<OwnedFd> {
     IN_FDS.with(|c| c.borrow_mut().as_mut()?.get_mut(index as usize)?.take())
 }

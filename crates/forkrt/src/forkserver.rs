@@ -363,7 +363,18 @@ fn request_child(
                 false,
             ));
         }
-        Err(e) => return Err(failed(e, false, true)),
+        Err(e) => {
+            // A server out of descriptors answers and closes at once; its
+            // reason may already be waiting.
+            let mut reader = FrameReader::default();
+            if let Ok(Read::Frame(kind::ERROR, p)) =
+                wire::read_frame(conn.raw(), &mut reader, Some(Instant::now()))
+                && let Ok(report) = wire::decode::<ErrorReport>("forkserver error report", &p)
+            {
+                return Err(Attempt::Fatal(report.into_error()));
+            }
+            return Err(failed(e, false, true));
+        }
     }
     let mut reader = FrameReader::default();
     let challenge = match wire::read_frame(conn.raw(), &mut reader, Some(deadline)) {

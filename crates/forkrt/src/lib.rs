@@ -137,12 +137,14 @@
 // this crate too (unit tests, doctests).
 extern crate self as forkrt;
 
+mod chan;
 mod codec;
 mod context;
 mod error;
 mod fork;
 mod forkserver;
 mod guard;
+mod pool;
 mod process;
 mod registry;
 mod spawn;
@@ -150,12 +152,14 @@ mod state;
 mod sys;
 mod wire;
 
+pub use chan::{Connection, Pipe, Queue};
 pub use context::{
     Context, StartMethod, get_all_start_methods, get_context, get_start_method, set_start_method,
     set_start_method_force,
 };
 pub use error::{Error, Result};
 pub use guard::init;
+pub use pool::{AsyncResult, Pool, PoolBuilder};
 pub use process::Process;
 pub use state::{ProcessInfo, current_process, max_arg_bytes, parent_process, set_max_arg_bytes};
 
@@ -178,10 +182,11 @@ pub fn exit(code: i32) -> ! {
 /// The function stays an ordinary function (it can be called directly, and
 /// passed to [`Process::new`] by name). The attribute also registers it in a
 /// linker-collected table under the stable name `module_path::work`, with
-/// codecs generated for its argument type. Requirements: a free function
-/// (not a method), no generics, exactly one argument (use a tuple for
-/// several, `_: ()` for none), returning `()`. Each of these is a compile
-/// error with a message saying so:
+/// codecs generated for its argument and return types. Requirements: a free
+/// function (not a method), no generics, exactly one argument (use a tuple
+/// for several, `_: ()` for none). It may return a value: a
+/// [`Pool`](crate::Pool) sends it back (it must then serialize; a `Process`
+/// discards it). Each violation is a compile error with a message saying so:
 ///
 /// ```compile_fail
 /// #[forkrt::task]
@@ -195,7 +200,7 @@ pub fn exit(code: i32) -> ! {
 ///
 /// ```compile_fail
 /// #[forkrt::task]
-/// fn returns(a: u32) -> u32 { a }
+/// fn returns_impl(a: u32) -> impl std::fmt::Debug { a }
 /// ```
 ///
 /// ```compile_fail
@@ -232,7 +237,7 @@ pub use forkrt_macros::main;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::codec::{Codec, NoCodec, SerdeCodec};
-    pub use crate::registry::{TASKS, TaskEntry, type_id_of_val};
+    pub use crate::registry::{TASKS, TaskEntry, catch_panic, type_id_of_val};
     pub use linkme;
 
     use crate::error::Result;

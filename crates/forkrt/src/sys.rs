@@ -405,6 +405,17 @@ pub(crate) fn send_with_fds(
     bufs: &[io::IoSlice<'_>],
     fds: &[RawFd],
 ) -> io::Result<usize> {
+    send_with_fds_flags(sock, bufs, fds, 0)
+}
+
+/// [`send_with_fds`] with extra flags (`MSG_DONTWAIT` for a socket shared
+/// with other processes, whose blocking mode is theirs too).
+pub(crate) fn send_with_fds_flags(
+    sock: RawFd,
+    bufs: &[io::IoSlice<'_>],
+    fds: &[RawFd],
+    extra: libc::c_int,
+) -> io::Result<usize> {
     use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
     // SAFETY: the callers pass descriptors that stay open for the call.
     let borrowed: Vec<BorrowedFd<'_>> = fds
@@ -422,7 +433,8 @@ pub(crate) fn send_with_fds(
     // SAFETY: `sock` is open for the duration of the call.
     let sock = unsafe { BorrowedFd::borrow_raw(sock) };
     loop {
-        match rustix::net::sendmsg(sock, bufs, &mut control, SendFlags::NOSIGNAL) {
+        let flags = SendFlags::NOSIGNAL | SendFlags::from_bits_retain(extra as _);
+        match rustix::net::sendmsg(sock, bufs, &mut control, flags) {
             Err(rustix::io::Errno::INTR) => continue,
             r => return r.map_err(io::Error::from),
         }
@@ -436,6 +448,16 @@ pub(crate) fn recv_with_fds(
     buf: &mut [u8],
     fds: &mut Vec<OwnedFd>,
 ) -> io::Result<usize> {
+    recv_with_fds_flags(sock, buf, fds, 0)
+}
+
+/// [`recv_with_fds`] with extra flags (`MSG_DONTWAIT`).
+pub(crate) fn recv_with_fds_flags(
+    sock: RawFd,
+    buf: &mut [u8],
+    fds: &mut Vec<OwnedFd>,
+    extra: libc::c_int,
+) -> io::Result<usize> {
     use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
     let mut space =
         vec![std::mem::MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_PASSED_FDS))];
@@ -444,7 +466,8 @@ pub(crate) fn recv_with_fds(
     let sock = unsafe { BorrowedFd::borrow_raw(sock) };
     let n = loop {
         let mut iov = [io::IoSliceMut::new(buf)];
-        match rustix::net::recvmsg(sock, &mut iov, &mut control, RecvFlags::CMSG_CLOEXEC) {
+        let flags = RecvFlags::CMSG_CLOEXEC | RecvFlags::from_bits_retain(extra as _);
+        match rustix::net::recvmsg(sock, &mut iov, &mut control, flags) {
             Err(rustix::io::Errno::INTR) => continue,
             Err(e) => return Err(e.into()),
             Ok(m) => break m.bytes,
