@@ -91,7 +91,12 @@ fn expand_task(func: &ItemFn) -> syn::Result<TokenStream2> {
     let entry = format_ident!("__FORKRT_TASK_{}", name.to_uppercase());
     // `quote_spanned!` at the argument type makes type errors point there.
     let codec = quote_spanned!(arg_ty.span()=> ::forkrt::__private::Codec::<#arg_ty>::new());
-    let ret_codec = quote_spanned!(ret_ty.span()=> ::forkrt::__private::Codec::<#ret_ty>::new());
+    let many_codec = quote_spanned!(arg_ty.span()=>
+        ::forkrt::__private::Codec::<::std::vec::Vec<#arg_ty>>::new());
+    let results_codec = quote_spanned!(ret_ty.span()=>
+        ::forkrt::__private::Codec::<
+            ::std::vec::Vec<::core::result::Result<#ret_ty, ::std::string::String>>,
+        >::new());
     Ok(quote! {
         #func
 
@@ -130,30 +135,37 @@ fn expand_task(func: &ItemFn) -> syn::Result<TokenStream2> {
                     let _ = #ident(value);
                 }))
             }
-            fn __forkrt_call(
-                bytes: &[u8],
-            ) -> ::forkrt::Result<::core::result::Result<::std::vec::Vec<u8>, ::std::string::String>>
-            {
+            fn __forkrt_encode_many(
+                values: &dyn ::core::any::Any,
+            ) -> ::forkrt::Result<::std::vec::Vec<u8>> {
                 #[allow(unused_imports)]
                 use ::forkrt::__private::{NoCodec as _, SerdeCodec as _};
-                let value: #arg_ty = (&&#codec).decode_args(#name, bytes)?;
-                match ::forkrt::__private::catch_panic(move || #ident(value)) {
-                    ::core::result::Result::Ok(r) => {
-                        ::core::result::Result::Ok(::core::result::Result::Ok(
-                            (&&#ret_codec).encode_args(#name, &r)?,
-                        ))
-                    }
-                    ::core::result::Result::Err(message) => {
-                        ::core::result::Result::Ok(::core::result::Result::Err(message))
-                    }
-                }
+                let Some(values) = values.downcast_ref::<::std::vec::Vec<#arg_ty>>() else {
+                    return ::core::result::Result::Err(::forkrt::Error::NotSerializable {
+                        type_name: ::core::any::type_name::<#arg_ty>(),
+                    });
+                };
+                (&&#many_codec).encode_args(#name, values)
             }
-            fn __forkrt_decode_result(
+            fn __forkrt_call_many(bytes: &[u8]) -> ::forkrt::Result<::std::vec::Vec<u8>> {
+                #[allow(unused_imports)]
+                use ::forkrt::__private::{NoCodec as _, SerdeCodec as _};
+                let values: ::std::vec::Vec<#arg_ty> = (&&#many_codec).decode_args(#name, bytes)?;
+                let results: ::std::vec::Vec<
+                    ::core::result::Result<#ret_ty, ::std::string::String>,
+                > = values
+                    .into_iter()
+                    .map(|value| ::forkrt::__private::catch_panic(move || #ident(value)))
+                    .collect();
+                (&&#results_codec).encode_args(#name, &results)
+            }
+            fn __forkrt_decode_many(
                 bytes: &[u8],
             ) -> ::forkrt::Result<::std::boxed::Box<dyn ::core::any::Any>> {
                 #[allow(unused_imports)]
                 use ::forkrt::__private::{NoCodec as _, SerdeCodec as _};
-                let r: #ret_ty = (&&#ret_codec).decode_args(#name, bytes)?;
+                let r: ::std::vec::Vec<::core::result::Result<#ret_ty, ::std::string::String>> =
+                    (&&#results_codec).decode_args(#name, bytes)?;
                 ::core::result::Result::Ok(::std::boxed::Box::new(r))
             }
             fn __forkrt_ret_type_id() -> ::core::any::TypeId {
@@ -171,8 +183,9 @@ fn expand_task(func: &ItemFn) -> syn::Result<TokenStream2> {
                 arg_type_name: __forkrt_arg_type_name,
                 encode: __forkrt_encode,
                 decode: __forkrt_decode,
-                call: __forkrt_call,
-                decode_result: __forkrt_decode_result,
+                encode_many: __forkrt_encode_many,
+                call_many: __forkrt_call_many,
+                decode_many: __forkrt_decode_many,
                 ret_type_id: __forkrt_ret_type_id,
             };
         };

@@ -3,7 +3,7 @@
 Usage: python3 mp_pool.py METHOD WORKERS
 Prints one JSON object per case: {"impl": "cpython-METHOD", "case": "tiny"|"big", "ms": ...}
 (tiny: 10,000 calls of square; big: 100 calls with a 1 MB bytes argument),
-each after one warm-up run of the same case.
+the median of five runs after one warm-up run of the same case.
 """
 
 import json
@@ -20,11 +20,15 @@ def size(b):
     return len(b)
 
 
-def timed(f):
+def timed(f, runs=5):
     f()  # warm-up
-    t0 = time.perf_counter()
-    f()
-    return (time.perf_counter() - t0) * 1e3
+    samples = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        f()
+        samples.append((time.perf_counter() - t0) * 1e3)
+    samples.sort()
+    return samples[runs // 2]
 
 
 if __name__ == "__main__":

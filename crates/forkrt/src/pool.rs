@@ -80,26 +80,58 @@ impl<'de> Deserialize<'de> for Fds {
     }
 }
 
+/// Bytes serialized as one byte string (a length and a copy), not as a
+/// sequence of `u8` (one call per byte).
+#[derive(Debug, Default, Clone)]
+struct Bytes(Vec<u8>);
+
+impl Serialize for Bytes {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Bytes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Bytes;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("bytes")
+            }
+            fn visit_bytes<E>(self, v: &[u8]) -> std::result::Result<Bytes, E> {
+                Ok(Bytes(v.to_vec()))
+            }
+            fn visit_byte_buf<E>(self, v: Vec<u8>) -> std::result::Result<Bytes, E> {
+                Ok(Bytes(v))
+            }
+        }
+        d.deserialize_byte_buf(V)
+    }
+}
+
 /// An encoded argument with the descriptors inside it.
 #[derive(Serialize, Deserialize, Debug)]
 struct Encoded {
-    bytes: Vec<u8>,
+    bytes: Bytes,
     fds: Fds,
 }
 
-fn encode_arg(entry: &TaskEntry, value: &dyn Any) -> Result<Encoded> {
-    let (bytes, raw) = codec::encoding_with_fds(|| (entry.encode)(value));
+/// Encodes with `encode` (one argument, or a `Vec` of them), keeping copies
+/// of the descriptors inside.
+fn encode_with(encode: fn(&dyn Any) -> Result<Vec<u8>>, value: &dyn Any) -> Result<Encoded> {
+    let (bytes, raw) = codec::encoding_with_fds(|| encode(value));
     Ok(Encoded {
-        bytes: bytes?,
+        bytes: Bytes(bytes?),
         fds: Fds::dup(&raw)?,
     })
 }
 
-/// What a worker did with one item.
+/// What a worker did with one chunk: the encoded `Vec<Result<R, String>>`
+/// (a panic fails its item only), or why the chunk could not run at all.
 #[derive(Serialize, Deserialize, Debug)]
 enum Outcome {
-    Ok(Vec<u8>),
-    Panicked(String),
+    Ok(Bytes),
     Failed(String),
 }
 
@@ -110,12 +142,13 @@ enum Wire {
         chunk: u64,
         task: String,
         site: String,
-        items: Vec<Encoded>,
+        /// A `Vec` of arguments, encoded at once.
+        items: Encoded,
     },
     Stop,
     Done {
         chunk: u64,
-        results: Vec<Outcome>,
+        outcome: Outcome,
     },
 }
 
@@ -135,11 +168,10 @@ pub(crate) struct WorkerArgs {
     maxtasks: u64,
 }
 
-fn run_encoded(entry: &TaskEntry, arg: Encoded) -> Outcome {
-    let Encoded { bytes, fds } = arg;
-    match codec::decoding_with_fds(fds.0, || (entry.call)(&bytes)) {
-        Ok(Ok(r)) => Outcome::Ok(r),
-        Ok(Err(message)) => Outcome::Panicked(message),
+fn run_chunk(entry: &TaskEntry, items: Encoded) -> Outcome {
+    let Encoded { bytes, fds } = items;
+    match codec::decoding_with_fds(fds.0, || (entry.call_many)(&bytes.0)) {
+        Ok(r) => Outcome::Ok(Bytes(r)),
         Err(e) => Outcome::Failed(e.detail()),
     }
 }
@@ -155,7 +187,11 @@ fn pool_worker(args: WorkerArgs) {
         let Some(entry) = registry::by_name(&init.task, &init.site) else {
             crate::exit(3);
         };
-        if !matches!(run_encoded(entry, init.args), Outcome::Ok(_)) {
+        let Encoded { bytes, fds } = init.args;
+        let Ok(call) = codec::decoding_with_fds(fds.0, || (entry.decode)(&bytes.0)) else {
+            crate::exit(3);
+        };
+        if registry::catch_panic(call).is_err() {
             crate::exit(3);
         }
     }
@@ -167,14 +203,11 @@ fn pool_worker(args: WorkerArgs) {
         items,
     }) = args.conn.recv()
     {
-        let results = match registry::by_name(&task, &site) {
-            Some(entry) => items.into_iter().map(|a| run_encoded(entry, a)).collect(),
-            None => items
-                .iter()
-                .map(|_| Outcome::Failed(format!("no task `{task}` registered at {site}")))
-                .collect(),
+        let outcome = match registry::by_name(&task, &site) {
+            Some(entry) => run_chunk(entry, items),
+            None => Outcome::Failed(format!("no task `{task}` registered at {site}")),
         };
-        if args.conn.send(&Wire::Done { chunk, results }).is_err() {
+        if args.conn.send(&Wire::Done { chunk, outcome }).is_err() {
             break;
         }
         done += 1;
@@ -196,13 +229,41 @@ struct Worker {
 struct Chunk {
     id: u64,
     job: u64,
-    first: usize,
+    /// Its position among the job's chunks.
+    index: usize,
     task: &'static TaskEntry,
-    items: Vec<Encoded>,
+    items: Encoded,
 }
 
+/// Why a whole chunk failed.
+#[derive(Clone, Debug)]
+enum ChunkError {
+    Died { pid: u32, exitcode: Option<i32> },
+    Failed { task: String, message: String },
+    Closed,
+}
+
+impl ChunkError {
+    fn to_error(&self) -> Error {
+        match self {
+            ChunkError::Died { pid, exitcode } => Error::WorkerDied {
+                pid: *pid,
+                exitcode: *exitcode,
+            },
+            ChunkError::Failed { task, message } => Error::Decode {
+                task: task.clone(),
+                message: message.clone(),
+            },
+            ChunkError::Closed => Error::PoolClosed,
+        }
+    }
+}
+
+type ChunkResult = std::result::Result<Vec<u8>, ChunkError>;
+
 struct Job {
-    results: Vec<Option<Result<Vec<u8>>>>,
+    /// Per chunk: how many items, and its outcome once known.
+    chunks: Vec<(usize, Option<ChunkResult>)>,
     left: usize,
 }
 
@@ -285,7 +346,7 @@ impl PoolBuilder {
             Ok(InitSpec {
                 task: entry.name.to_string(),
                 site: entry.site.to_string(),
-                args: encode_arg(entry, &args)?,
+                args: encode_with(entry.encode, &args)?,
             })
         }));
         self
@@ -351,11 +412,43 @@ fn entry_for<F: 'static, A: 'static>() -> Result<&'static TaskEntry> {
     Ok(entry)
 }
 
-fn decode_result<R: 'static>(entry: &TaskEntry, bytes: &[u8]) -> Result<R> {
-    (entry.decode_result)(bytes)?
-        .downcast::<R>()
-        .map(|r| *r)
-        .map_err(|_| Error::protocol(format!("task `{}` returned another type", entry.name)))
+/// The items' results of one chunk, in order.
+fn chunk_items<R: 'static>(entry: &TaskEntry, len: usize, result: ChunkResult) -> Vec<Result<R>> {
+    let bytes = match result {
+        Ok(b) => b,
+        Err(e) => return (0..len).map(|_| Err(e.to_error())).collect(),
+    };
+    let decoded = (entry.decode_many)(&bytes).and_then(|b| {
+        b.downcast::<Vec<std::result::Result<R, String>>>()
+            .map(|r| *r)
+            .map_err(|_| Error::protocol(format!("task `{}` returned another type", entry.name)))
+    });
+    match decoded {
+        Ok(items) if items.len() == len => items
+            .into_iter()
+            .map(|r| {
+                r.map_err(|message| Error::TaskPanicked {
+                    task: entry.name.to_string(),
+                    message,
+                })
+            })
+            .collect(),
+        Ok(items) => (0..len)
+            .map(|_| {
+                Err(Error::protocol(format!(
+                    "a worker returned {} results for {len} items",
+                    items.len()
+                )))
+            })
+            .collect(),
+        Err(e) => {
+            let failed = ChunkError::Failed {
+                task: entry.name.to_string(),
+                message: e.detail(),
+            };
+            (0..len).map(|_| Err(failed.to_error())).collect()
+        }
+    }
 }
 
 impl Inner {
@@ -394,37 +487,27 @@ impl Inner {
         Ok(())
     }
 
-    fn submit(&mut self, task: &'static TaskEntry, items: Vec<Encoded>) -> Result<u64> {
+    /// Queues the encoded chunks of a new job (`lens`: items per chunk).
+    fn submit(&mut self, task: &'static TaskEntry, chunks: Vec<(usize, Encoded)>) -> Result<u64> {
         if self.state != PoolState::Open {
             return Err(Error::PoolClosed);
         }
         let job = self.next_id;
         self.next_id += 1;
-        let n = items.len();
-        // As CPython: about four chunks per worker.
-        let size = n.div_ceil(self.processes * 4).max(1);
-        let mut items = items.into_iter();
-        let mut first = 0;
-        while first < n {
-            let chunk: Vec<Encoded> = items.by_ref().take(size).collect();
-            let len = chunk.len();
+        let mut lens = Vec::with_capacity(chunks.len());
+        for (index, (len, items)) in chunks.into_iter().enumerate() {
+            lens.push((len, None));
             self.queue.push_back(Chunk {
                 id: self.next_id,
                 job,
-                first,
+                index,
                 task,
-                items: chunk,
+                items,
             });
             self.next_id += 1;
-            first += len;
         }
-        self.jobs.insert(
-            job,
-            Job {
-                results: (0..n).map(|_| None).collect(),
-                left: n,
-            },
-        );
+        let left = lens.len();
+        self.jobs.insert(job, Job { chunks: lens, left });
         Ok(job)
     }
 
@@ -462,16 +545,13 @@ impl Inner {
         }
     }
 
-    fn record(&mut self, chunk: Chunk, results: Vec<Result<Vec<u8>>>) {
-        if let Some(job) = self.jobs.get_mut(&chunk.job) {
-            for (k, r) in results.into_iter().enumerate() {
-                if let Some(slot) = job.results.get_mut(chunk.first + k)
-                    && slot.is_none()
-                {
-                    *slot = Some(r);
-                    job.left -= 1;
-                }
-            }
+    fn record(&mut self, chunk: &Chunk, result: ChunkResult) {
+        if let Some(job) = self.jobs.get_mut(&chunk.job)
+            && let Some(slot) = job.chunks.get_mut(chunk.index)
+            && slot.1.is_none()
+        {
+            slot.1 = Some(result);
+            job.left -= 1;
         }
     }
 
@@ -527,27 +607,19 @@ impl Inner {
 
     fn on_worker(&mut self, w: usize) -> Result<()> {
         match chan::recv_record::<Wire>(self.workers[w].fd.raw(), Some(Instant::now())) {
-            Ok(Some(Wire::Done { chunk, results })) => {
+            Ok(Some(Wire::Done { chunk, outcome })) => {
                 let worker = &mut self.workers[w];
                 worker.chunk = None;
                 worker.done += 1;
                 if let Some(c) = self.in_flight.remove(&chunk) {
-                    let task = c.task;
-                    let results = results
-                        .into_iter()
-                        .map(|o| match o {
-                            Outcome::Ok(b) => Ok(b),
-                            Outcome::Panicked(message) => Err(Error::TaskPanicked {
-                                task: task.name.to_string(),
-                                message,
-                            }),
-                            Outcome::Failed(message) => Err(Error::Decode {
-                                task: task.name.to_string(),
-                                message,
-                            }),
-                        })
-                        .collect();
-                    self.record(c, results);
+                    let result = match outcome {
+                        Outcome::Ok(b) => Ok(b.0),
+                        Outcome::Failed(message) => Err(ChunkError::Failed {
+                            task: c.task.name.to_string(),
+                            message,
+                        }),
+                    };
+                    self.record(&c, result);
                 }
                 Ok(())
             }
@@ -567,16 +639,13 @@ impl Inner {
                 if let Some(id) = worker.chunk
                     && let Some(c) = self.in_flight.remove(&id)
                 {
-                    let n = c.items.len();
-                    let results = (0..n)
-                        .map(|_| {
-                            Err(Error::WorkerDied {
-                                pid,
-                                exitcode: code,
-                            })
-                        })
-                        .collect();
-                    self.record(c, results);
+                    self.record(
+                        &c,
+                        Err(ChunkError::Died {
+                            pid,
+                            exitcode: code,
+                        }),
+                    );
                 }
                 if self.state != PoolState::Terminated {
                     self.start_worker()?;
@@ -590,13 +659,13 @@ impl Inner {
         self.jobs.get(&job).is_none_or(|j| j.left == 0)
     }
 
-    fn take_job(&mut self, job: u64) -> Vec<Result<Vec<u8>>> {
+    fn take_job(&mut self, job: u64) -> Vec<(usize, ChunkResult)> {
         self.jobs
             .remove(&job)
             .map(|j| {
-                j.results
+                j.chunks
                     .into_iter()
-                    .map(|r| r.unwrap_or(Err(Error::PoolClosed)))
+                    .map(|(len, r)| (len, r.unwrap_or(Err(ChunkError::Closed))))
                     .collect()
             })
             .unwrap_or_default()
@@ -607,8 +676,8 @@ impl Inner {
         self.queue.clear();
         self.in_flight.clear();
         for job in self.jobs.values_mut() {
-            for slot in job.results.iter_mut().filter(|s| s.is_none()) {
-                *slot = Some(Err(Error::PoolClosed));
+            for slot in job.chunks.iter_mut().filter(|s| s.1.is_none()) {
+                slot.1 = Some(Err(ChunkError::Closed));
             }
             job.left = 0;
         }
@@ -645,17 +714,25 @@ impl Pool {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Encodes `items` in chunks (about four per worker, as CPython) and
+    /// queues them.
     fn submit<F, A>(&self, items: impl IntoIterator<Item = A>) -> Result<(&'static TaskEntry, u64)>
     where
         F: 'static,
         A: 'static,
     {
         let entry = entry_for::<F, A>()?;
-        let items = items
-            .into_iter()
-            .map(|a| encode_arg(entry, &a))
-            .collect::<Result<Vec<_>>>()?;
-        let job = self.lock().submit(entry, items)?;
+        let mut items: Vec<A> = items.into_iter().collect();
+        let processes = self.lock().processes;
+        let size = items.len().div_ceil(processes * 4).max(1);
+        let mut chunks = Vec::with_capacity(items.len().div_ceil(size));
+        while !items.is_empty() {
+            let rest = items.split_off(size.min(items.len()));
+            let len = items.len();
+            chunks.push((len, encode_with(entry.encode_many, &items)?));
+            items = rest;
+        }
+        let job = self.lock().submit(entry, chunks)?;
         Ok((entry, job))
     }
 
@@ -670,15 +747,18 @@ impl Pool {
     {
         let _ = task;
         let (entry, job) = self.submit::<F, A>(items)?;
-        let results = {
+        let chunks = {
             let mut inner = self.lock();
             inner.pump(None, |i| i.job_done(job))?;
             inner.take_job(job)
         };
-        results
-            .into_iter()
-            .map(|r| decode_result::<R>(entry, &r?))
-            .collect()
+        let mut out = Vec::new();
+        for (len, result) in chunks {
+            for r in chunk_items::<R>(entry, len, result) {
+                out.push(r?);
+            }
+        }
+        Ok(out)
     }
 
     /// `task` applied to every item, yielding each result in order as it is
@@ -695,10 +775,10 @@ impl Pool {
     {
         let _ = task;
         let submitted = self.submit::<F, A>(items);
-        let (setup_error, entry, job, len) = match submitted {
+        let (setup_error, entry, job, chunks) = match submitted {
             Ok((entry, job)) => {
-                let len = self.lock().jobs.get(&job).map_or(0, |j| j.results.len());
-                (None, Some(entry), job, len)
+                let n = self.lock().jobs.get(&job).map_or(0, |j| j.chunks.len());
+                (None, Some(entry), job, n)
             }
             Err(e) => (Some(e), None, 0, 0),
         };
@@ -707,9 +787,9 @@ impl Pool {
             setup_error,
             entry,
             job,
-            next: 0,
-            len,
-            _r: PhantomData,
+            next_chunk: 0,
+            chunks,
+            ready: VecDeque::new(),
         }
     }
 
@@ -823,9 +903,10 @@ struct Imap<'a, R> {
     setup_error: Option<Error>,
     entry: Option<&'static TaskEntry>,
     job: u64,
-    next: usize,
-    len: usize,
-    _r: PhantomData<fn() -> R>,
+    next_chunk: usize,
+    chunks: usize,
+    /// Decoded results of the current chunk, not yet yielded.
+    ready: VecDeque<Result<R>>,
 }
 
 impl<R: 'static> Iterator for Imap<'_, R> {
@@ -835,33 +916,38 @@ impl<R: 'static> Iterator for Imap<'_, R> {
         if let Some(e) = self.setup_error.take() {
             return Some(Err(e));
         }
+        if let Some(r) = self.ready.pop_front() {
+            return Some(r);
+        }
         let entry = self.entry?;
-        if self.next >= self.len {
+        if self.next_chunk >= self.chunks {
             return None;
         }
-        let i = self.next;
-        self.next += 1;
-        let mut inner = self.pool.lock();
+        let k = self.next_chunk;
+        self.next_chunk += 1;
         let job = self.job;
-        let ready = |inner: &Inner| {
+        let mut inner = self.pool.lock();
+        let done = |inner: &Inner| {
             inner
                 .jobs
                 .get(&job)
-                .is_none_or(|j| j.results.get(i).is_none_or(Option::is_some))
+                .is_none_or(|j| j.chunks.get(k).is_none_or(|c| c.1.is_some()))
         };
-        if let Err(e) = inner.pump(None, ready) {
+        if let Err(e) = inner.pump(None, done) {
             return Some(Err(e));
         }
-        let r = inner
+        let (len, result) = inner
             .jobs
             .get_mut(&job)
-            .and_then(|j| j.results.get_mut(i).and_then(Option::take))
-            .unwrap_or(Err(Error::PoolClosed));
-        if self.next >= self.len {
+            .and_then(|j| j.chunks.get_mut(k))
+            .map(|c| (c.0, c.1.take().unwrap_or(Err(ChunkError::Closed))))
+            .unwrap_or((1, Err(ChunkError::Closed)));
+        if self.next_chunk >= self.chunks {
             inner.jobs.remove(&job);
         }
         drop(inner);
-        Some(r.and_then(|b| decode_result::<R>(entry, &b)))
+        self.ready = chunk_items::<R>(entry, len, result).into();
+        self.ready.pop_front()
     }
 }
 
@@ -901,14 +987,18 @@ impl<R: 'static> AsyncResult<R> {
         if !inner.pump(deadline, |i| i.job_done(job))? {
             return Ok(None);
         }
-        let r = inner
+        let chunk = inner
             .take_job(job)
             .into_iter()
             .next()
-            .unwrap_or(Err(Error::PoolClosed));
+            .unwrap_or((1, Err(ChunkError::Closed)));
         drop(inner);
         self.job = Err(None);
-        decode_result::<R>(entry, &r?).map(Some)
+        chunk_items::<R>(entry, chunk.0, chunk.1)
+            .into_iter()
+            .next()
+            .unwrap_or(Err(Error::PoolClosed))
+            .map(Some)
     }
 }
 

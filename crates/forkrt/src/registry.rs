@@ -41,18 +41,18 @@ pub struct TaskEntry {
     /// Deserializes the argument and returns the call, ready to run (a
     /// `Process` discards the result).
     pub decode: DecodeFn,
-    /// Deserializes the argument, runs the task catching a panic, and encodes
-    /// its result: `Ok(Err(message))` if it panicked (a pool item).
-    pub call: CallFn,
-    /// Deserializes a result encoded by `call` (boxed as the return type).
-    pub decode_result: fn(&[u8]) -> Result<Box<dyn Any>>,
+    /// Serializes a chunk of arguments (a `Vec` of the argument type, passed
+    /// as `&dyn Any`): a pool sends many tiny tasks as one encoding.
+    pub encode_many: fn(&dyn Any) -> Result<Vec<u8>>,
+    /// Deserializes a chunk, runs the task on each argument catching panics,
+    /// and encodes the `Vec<Result<R, String>>` (a panic's message).
+    pub call_many: fn(&[u8]) -> Result<Vec<u8>>,
+    /// Deserializes what `call_many` encoded (boxed as
+    /// `Vec<Result<R, String>>`).
+    pub decode_many: fn(&[u8]) -> Result<Box<dyn Any>>,
     /// `TypeId` of the return type.
     pub ret_type_id: fn() -> TypeId,
 }
-
-/// Runs a task on encoded arguments; see [`TaskEntry::call`].
-#[doc(hidden)]
-pub type CallFn = fn(&[u8]) -> Result<std::result::Result<Vec<u8>, String>>;
 
 /// Runs `f`, turning a panic into its message.
 #[doc(hidden)]

@@ -43,11 +43,18 @@ fn main() {
             let workers: usize = args.get(2).and_then(|v| v.parse().ok()).unwrap_or(2);
             let tiny_n: u64 = args.get(3).and_then(|v| v.parse().ok()).unwrap_or(10_000);
             let pool = procspawn::Pool::new(workers).unwrap();
+            // Median of five runs after a warm-up, as the other rows.
             let time = |f: &dyn Fn()| {
-                f(); // warm-up
-                let t = Instant::now();
                 f();
-                t.elapsed().as_secs_f64() * 1e3
+                let mut v: Vec<f64> = (0..5)
+                    .map(|_| {
+                        let t = Instant::now();
+                        f();
+                        t.elapsed().as_secs_f64() * 1e3
+                    })
+                    .collect();
+                v.sort_by(f64::total_cmp);
+                v[2]
             };
             // procspawn's pool holds descriptors per pending handle: submit in
             // batches of 200 so that 10,000 fit the default open-file limit.
@@ -78,13 +85,6 @@ fn main() {
                 }
             });
             println!("{{\"impl\": \"procspawn\", \"case\": \"big\", \"ms\": {big:.1}}}");
-        }
-        Some("example") => {
-            let pool = procspawn::Pool::new(2).unwrap();
-            let hs: Vec<_> = (0..4u64).map(|c| pool.spawn(c, |c| c * 2)).collect();
-            for h in hs {
-                eprintln!("got {:?}", h.join());
-            }
         }
         _ => eprintln!("usage: forkrt-compare latency N | pool WORKERS"),
     }
