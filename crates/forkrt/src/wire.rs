@@ -383,9 +383,13 @@ pub(crate) fn read_args(
             out.len() - len
         )));
     }
-    // Grow as bytes arrive (capped first step): a corrupt length cannot
-    // make us allocate it up front.
-    out.reserve(len.min(64 << 20).saturating_sub(out.len()));
+    // Reserved once (no reallocation copying hundreds of megabytes while
+    // the sender waits), but never beyond the argument size limit: a
+    // corrupt length cannot make us allocate more.
+    out.reserve(
+        len.min(crate::state::max_arg_bytes().max(64 << 20))
+            .saturating_sub(out.len()),
+    );
     let mut deadline = Instant::now() + idle;
     let mut chunk = vec![0u8; (len - out.len()).clamp(1, 1 << 20)];
     while out.len() < len {

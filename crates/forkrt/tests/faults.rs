@@ -788,7 +788,7 @@ static SCENARIOS: &[Scenario] = &[
     child_with(
         "large_argument_is_not_a_handshake_timeout",
         large_argument_is_not_a_handshake_timeout,
-        &[("FORKRT_HANDSHAKE_TIMEOUT_MS", "200")],
+        &[("FORKRT_HANDSHAKE_TIMEOUT_MS", "500")],
         None,
         120,
     ),
