@@ -222,9 +222,15 @@ struct Worker {
     /// The pool's end of the worker's connection (a runtime descriptor, so
     /// that fork children do not inherit it).
     fd: RtFd,
-    chunk: Option<u64>,
+    /// Chunks sent and not answered, oldest first: the one it runs, and
+    /// the next one waiting in its socket (so that it never idles between
+    /// chunks). It reads a chunk only after answering the previous one.
+    chunks: VecDeque<u64>,
     done: u64,
 }
+
+/// Chunks a worker holds at most (running + waiting).
+const PREFETCH: usize = 2;
 
 struct Chunk {
     id: u64,
@@ -481,7 +487,7 @@ impl Inner {
         self.workers.push(Worker {
             process,
             fd,
-            chunk: None,
+            chunks: VecDeque::new(),
             done: 0,
         });
         Ok(())
@@ -511,13 +517,22 @@ impl Inner {
         Ok(job)
     }
 
-    /// Sends queued chunks to idle workers.
+    /// Sends queued chunks to workers: first one to each idle worker, then a
+    /// second behind it.
     fn dispatch(&mut self) {
+        for depth in 0..PREFETCH {
+            self.dispatch_round(depth);
+        }
+    }
+
+    fn dispatch_round(&mut self, depth: usize) {
         for w in 0..self.workers.len() {
-            // A worker that has done its maxtasksperchild is leaving: its EOF
-            // brings a replacement.
-            let retiring = self.maxtasks != 0 && self.workers[w].done >= self.maxtasks;
-            if self.workers[w].chunk.is_some() || retiring {
+            // A worker leaves after its maxtasksperchild-th chunk (its EOF
+            // brings a replacement): send it no more than that.
+            let worker = &self.workers[w];
+            let budget_left =
+                self.maxtasks == 0 || worker.done + (worker.chunks.len() as u64) < self.maxtasks;
+            if worker.chunks.len() != depth || !budget_left {
                 continue;
             }
             let Some(chunk) = self.queue.pop_front() else {
@@ -536,7 +551,7 @@ impl Inner {
             let chunk = Chunk { items, ..chunk };
             match sent {
                 Ok(_) => {
-                    self.workers[w].chunk = Some(chunk.id);
+                    self.workers[w].chunks.push_back(chunk.id);
                     self.in_flight.insert(chunk.id, chunk);
                 }
                 // The worker is gone; its EOF replaces it. The chunk waits.
@@ -609,7 +624,7 @@ impl Inner {
         match chan::recv_record::<Wire>(self.workers[w].fd.raw(), Some(Instant::now())) {
             Ok(Some(Wire::Done { chunk, outcome })) => {
                 let worker = &mut self.workers[w];
-                worker.chunk = None;
+                worker.chunks.retain(|&c| c != chunk);
                 worker.done += 1;
                 if let Some(c) = self.in_flight.remove(&chunk) {
                     let result = match outcome {
@@ -636,7 +651,11 @@ impl Inner {
                     }
                 };
                 let pid = worker.process.pid().unwrap_or(0);
-                if let Some(id) = worker.chunk
+                // The oldest unanswered chunk was running: its items fail.
+                // The ones behind it were never read (a worker reads the next
+                // chunk only after answering): they go back to the queue.
+                let mut held = worker.chunks.into_iter();
+                if let Some(id) = held.next()
                     && let Some(c) = self.in_flight.remove(&id)
                 {
                     self.record(
@@ -646,6 +665,11 @@ impl Inner {
                             exitcode: code,
                         }),
                     );
+                }
+                for id in held.rev() {
+                    if let Some(c) = self.in_flight.remove(&id) {
+                        self.queue.push_front(c);
+                    }
                 }
                 if self.state != PoolState::Terminated {
                     self.start_worker()?;
