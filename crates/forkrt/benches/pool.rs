@@ -41,13 +41,15 @@ const WORKERS: usize = 2;
 
 const RUNS: usize = 5;
 
-/// Median of RUNS timed runs after one warm-up, in milliseconds.
-fn timed(f: &dyn Fn()) -> f64 {
-    f();
+/// Median of RUNS timed runs of `run` after one warm-up, in milliseconds;
+/// `setup` (untimed) makes each run's input (the arguments `map` consumes).
+fn timed<T>(setup: impl Fn() -> T, run: impl Fn(T)) -> f64 {
+    run(setup());
     let mut v: Vec<f64> = (0..RUNS)
         .map(|_| {
+            let input = setup();
             let t = Instant::now();
-            f();
+            run(input);
             t.elapsed().as_secs_f64() * 1e3
         })
         .collect();
@@ -104,19 +106,28 @@ fn main() {
         StartMethod::Spawn,
     ] {
         let pool = get_context(m).pool(WORKERS).expect("pool");
-        let tiny = timed(&|| {
-            let r = pool.map(square, 0..10_000u64).expect("map");
-            assert_eq!(r[9_999], 9_999 * 9_999);
-        });
-        let big_ms = timed(&|| {
-            let r = pool.map(len, big.clone()).expect("map");
-            assert!(r.iter().all(|&n| n == 1 << 20));
-        });
+        let tiny = timed(
+            || (),
+            |()| {
+                let r = pool.map(square, 0..10_000u64).expect("map");
+                assert_eq!(r[9_999], 9_999 * 9_999);
+            },
+        );
+        let big_ms = timed(
+            || big.clone(),
+            |args| {
+                let r = pool.map(len, args).expect("map");
+                assert!(r.iter().all(|&n| n == 1 << 20));
+            },
+        );
         rows.push((format!("forkrt `Pool::map` ({m}), `Vec<u8>`"), tiny, big_ms));
-        let str_ms = timed(&|| {
-            let r = pool.map(str_len, big_str.clone()).expect("map");
-            assert!(r.iter().all(|&n| n == 1 << 20));
-        });
+        let str_ms = timed(
+            || big_str.clone(),
+            |args| {
+                let r = pool.map(str_len, args).expect("map");
+                assert!(r.iter().all(|&n| n == 1 << 20));
+            },
+        );
         rows.push((format!("forkrt `Pool::map` ({m}), `String`"), tiny, str_ms));
     }
     let dir = env!("CARGO_MANIFEST_DIR");

@@ -49,19 +49,37 @@ pub(crate) fn send_record<T: Serialize + ?Sized>(
     msg: &T,
     deadline: Option<Instant>,
 ) -> Result<bool> {
-    let (bytes, mut fds) =
-        codec::encoding_with_fds(|| codec::encode_limited("message", msg, usize::MAX));
-    let bytes = bytes?;
-    let memfd;
-    let (tag, body): (u8, &[u8]) = if bytes.len() <= INLINE_MAX {
-        (TAG_INLINE, &bytes)
-    } else {
-        memfd = to_memfd(&bytes)?;
-        fds.insert(0, memfd.as_raw_fd());
-        (TAG_MEMFD, &[])
+    let failed = |e: postcard::Error| Error::Decode {
+        task: std::any::type_name::<T>().to_string(),
+        message: format!("cannot serialize a message: {e}"),
     };
-    let tag = [tag];
-    let parts = [std::io::IoSlice::new(&tag), std::io::IoSlice::new(body)];
+    let (encoded, mut fds) = codec::encoding_with_fds(|| -> Result<_> {
+        let size = codec::encoded_size(msg).map_err(failed)?;
+        if size <= INLINE_MAX {
+            let mut v = vec![0u8; size];
+            postcard::to_slice(msg, &mut v).map_err(failed)?;
+            Ok((v, None))
+        } else {
+            // Serialized straight into a memfd's pages: one copy.
+            let memfd = memfd_of(size)?;
+            let map = Mapping::new(&memfd, size, true)?;
+            // SAFETY: the mapping is `size` writable bytes, ours alone until unmapped.
+            let slice = unsafe { std::slice::from_raw_parts_mut(map.ptr.cast::<u8>(), size) };
+            postcard::to_slice(msg, slice).map_err(failed)?;
+            drop(map);
+            Ok((Vec::new(), Some(memfd)))
+        }
+    });
+    let (bytes, memfd) = encoded?;
+    let tag = [if memfd.is_some() {
+        TAG_MEMFD
+    } else {
+        TAG_INLINE
+    }];
+    if let Some(m) = &memfd {
+        fds.insert(0, m.as_raw_fd());
+    }
+    let parts = [std::io::IoSlice::new(&tag), std::io::IoSlice::new(&bytes)];
     loop {
         match sys::send_with_fds_flags(fd, &parts, &fds, libc::MSG_DONTWAIT) {
             Ok(_) => return Ok(true),
@@ -80,18 +98,63 @@ pub(crate) fn send_record<T: Serialize + ?Sized>(
     }
 }
 
+/// A memory mapping of a message memfd, unmapped on drop.
+struct Mapping {
+    ptr: *mut std::ffi::c_void,
+    len: usize,
+}
+
+impl Mapping {
+    fn new(fd: &OwnedFd, len: usize, write: bool) -> Result<Mapping> {
+        use rustix::mm::{MapFlags, ProtFlags, mmap};
+        let (prot, flags) = if write {
+            (ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED)
+        } else {
+            (ProtFlags::READ, MapFlags::PRIVATE)
+        };
+        // SAFETY: a fresh mapping (null hint) of an fd we own; unmapped on drop.
+        let ptr = unsafe { mmap(std::ptr::null_mut(), len, prot, flags, fd, 0) }
+            .map_err(|e| Error::io("mmap of a message memfd", e.into()))?;
+        Ok(Mapping { ptr, len })
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: exactly the mapping made in `new`, no longer borrowed.
+        let _ = unsafe { rustix::mm::munmap(self.ptr, self.len) };
+    }
+}
+
 /// Receives one record from `fd` and decodes it, waiting until `deadline`
 /// (`None` = forever). `Ok(None)` on timeout.
 pub(crate) fn recv_record<T: DeserializeOwned>(
     fd: RawFd,
     deadline: Option<Instant>,
 ) -> Result<Option<T>> {
+    recv_with(fd, deadline, |body| {
+        crate::wire::decode("message", body).map_err(|e| Error::Decode {
+            task: std::any::type_name::<T>().to_string(),
+            message: e.detail(),
+        })
+    })
+}
+
+/// Receives one record and hands its body to `f` (with the record's
+/// descriptors available to `Deserialize` impls), so that `f` may decode
+/// borrowing from it: a large message is decoded straight from its memfd's
+/// pages, with no copy.
+pub(crate) fn recv_with<R>(
+    fd: RawFd,
+    deadline: Option<Instant>,
+    f: impl FnOnce(&[u8]) -> Result<R>,
+) -> Result<Option<R>> {
     let mut buf = vec![0u8; INLINE_MAX + 1];
     loop {
         let mut fds = Vec::new();
         match sys::recv_with_fds_flags(fd, &mut buf, &mut fds, libc::MSG_DONTWAIT) {
             Ok(0) => return Err(Error::Disconnected),
-            Ok(n) => return decode_record(&buf[..n], fds).map(Some),
+            Ok(n) => return with_record(&buf[..n], fds, f).map(Some),
             // Another consumer took the record first, or none yet.
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 let ev = sys::poll_one(fd, libc::POLLIN, deadline)
@@ -108,55 +171,42 @@ pub(crate) fn recv_record<T: DeserializeOwned>(
     }
 }
 
-fn decode_record<T: DeserializeOwned>(record: &[u8], mut fds: Vec<OwnedFd>) -> Result<T> {
+fn with_record<R>(
+    record: &[u8],
+    mut fds: Vec<OwnedFd>,
+    f: impl FnOnce(&[u8]) -> Result<R>,
+) -> Result<R> {
     let (tag, body) = record
         .split_first()
         .ok_or_else(|| Error::protocol("empty record on a queue or pipe"))?;
-    let owned;
+    let map;
     let body = match *tag {
         TAG_INLINE => body,
         TAG_MEMFD if !fds.is_empty() => {
-            owned = from_memfd(&fds.remove(0))?;
-            &owned[..]
+            // Decoded straight from the memfd's pages.
+            let memfd = fds.remove(0);
+            let len = rustix::fs::fstat(&memfd)
+                .map_err(|e| Error::io("fstat of a message memfd", e.into()))?
+                .st_size as usize;
+            if len == 0 {
+                return Err(Error::protocol("an empty message memfd"));
+            }
+            map = Mapping::new(&memfd, len, false)?;
+            // SAFETY: a private read-only mapping of `len` bytes that lives
+            // until the end of this function.
+            unsafe { std::slice::from_raw_parts(map.ptr.cast::<u8>(), len) }
         }
         _ => return Err(Error::protocol("malformed record on a queue or pipe")),
     };
-    codec::decoding_with_fds(fds, || crate::wire::decode("message", body)).map_err(|e| {
-        Error::Decode {
-            task: std::any::type_name::<T>().to_string(),
-            message: e.detail(),
-        }
-    })
+    codec::decoding_with_fds(fds, || f(body))
 }
 
-fn to_memfd(bytes: &[u8]) -> Result<OwnedFd> {
-    use rustix::fs::{MemfdFlags, memfd_create};
+fn memfd_of(size: usize) -> Result<OwnedFd> {
+    use rustix::fs::{MemfdFlags, ftruncate, memfd_create};
     let fd = memfd_create("forkrt-message", MemfdFlags::CLOEXEC)
         .map_err(|e| Error::io("memfd_create for a large message", e.into()))?;
-    let mut off = 0;
-    while off < bytes.len() {
-        let n = rustix::io::write(&fd, &bytes[off..])
-            .map_err(|e| Error::io("write to a message memfd", e.into()))?;
-        off += n;
-    }
+    ftruncate(&fd, size as u64).map_err(|e| Error::io("ftruncate of a message memfd", e.into()))?;
     Ok(fd)
-}
-
-fn from_memfd(fd: &OwnedFd) -> Result<Vec<u8>> {
-    let len = rustix::fs::fstat(fd)
-        .map_err(|e| Error::io("fstat of a message memfd", e.into()))?
-        .st_size as usize;
-    let mut out = vec![0u8; len];
-    let mut off = 0;
-    while off < len {
-        let n = rustix::io::pread(fd, &mut out[off..], off as u64)
-            .map_err(|e| Error::io("read of a message memfd", e.into()))?;
-        if n == 0 {
-            return Err(Error::protocol("a message memfd is shorter than it said"));
-        }
-        off += n;
-    }
-    Ok(out)
 }
 
 fn fd_index<S: Serializer>(fd: RawFd, what: &str) -> std::result::Result<u32, S::Error> {

@@ -113,6 +113,18 @@ impl postcard::ser_flavors::Flavor for ExactVec {
     }
 }
 
+/// The encoded size of `value` (a counting pass that allocates nothing and
+/// records no descriptor).
+pub(crate) fn encoded_size<T: Serialize + ?Sized>(value: &T) -> postcard::Result<usize> {
+    let mark = fds_collected();
+    let size = postcard::serialize_with_flavor::<T, postcard::ser_flavors::Size, usize>(
+        value,
+        postcard::ser_flavors::Size::default(),
+    );
+    truncate_fds(mark);
+    size
+}
+
 thread_local! {
     /// Descriptors met while encoding (queues, connections), in order; `None`
     /// when no encoding that can pass descriptors is under way.

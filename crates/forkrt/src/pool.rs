@@ -14,7 +14,7 @@
 use std::any::Any;
 use std::collections::{HashMap, VecDeque};
 use std::marker::PhantomData;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -152,6 +152,27 @@ enum Wire {
     },
 }
 
+/// [`Wire`] as a worker reads it: borrowing from the received record, so
+/// that a chunk's bytes are decoded by the task's codec straight from the
+/// record (for a large chunk, the memfd's pages) without a copy. The
+/// variants mirror `Wire`'s order.
+#[derive(Deserialize)]
+enum WireRef<'a> {
+    Run {
+        chunk: u64,
+        task: &'a str,
+        site: &'a str,
+        items: EncodedRef<'a>,
+    },
+    Stop,
+}
+
+#[derive(Deserialize)]
+struct EncodedRef<'a> {
+    bytes: &'a [u8],
+    fds: Fds,
+}
+
 #[derive(Serialize, Deserialize, Debug)]
 struct InitSpec {
     task: String,
@@ -166,14 +187,6 @@ pub(crate) struct WorkerArgs {
     init: Option<InitSpec>,
     /// 0 = unlimited.
     maxtasks: u64,
-}
-
-fn run_chunk(entry: &TaskEntry, items: Encoded) -> Outcome {
-    let Encoded { bytes, fds } = items;
-    match codec::decoding_with_fds(fds.0, || (entry.call_many)(&bytes.0)) {
-        Ok(r) => Outcome::Ok(Bytes(r)),
-        Err(e) => Outcome::Failed(e.detail()),
-    }
 }
 
 /// A pool worker: runs the initializer, then chunks until told to stop, the
@@ -196,16 +209,36 @@ fn pool_worker(args: WorkerArgs) {
         }
     }
     let mut done = 0u64;
-    while let Ok(Wire::Run {
-        chunk,
-        task,
-        site,
-        items,
-    }) = args.conn.recv()
-    {
-        let outcome = match registry::by_name(&task, &site) {
-            Some(entry) => run_chunk(entry, items),
-            None => Outcome::Failed(format!("no task `{task}` registered at {site}")),
+    let fd = args.conn.as_fd().as_raw_fd();
+    loop {
+        let next = chan::recv_with(fd, None, |body| {
+            let run = match postcard::take_from_bytes::<WireRef<'_>>(body) {
+                Ok((run, [])) => run,
+                _ => return Ok(None),
+            };
+            let WireRef::Run {
+                chunk,
+                task,
+                site,
+                items,
+            } = run
+            else {
+                return Ok(None);
+            };
+            let outcome = match registry::by_name(task, site) {
+                Some(entry) => {
+                    let EncodedRef { bytes, fds } = items;
+                    match codec::decoding_with_fds(fds.0, || (entry.call_many)(bytes)) {
+                        Ok(r) => Outcome::Ok(Bytes(r)),
+                        Err(e) => Outcome::Failed(e.detail()),
+                    }
+                }
+                None => Outcome::Failed(format!("no task `{task}` registered at {site}")),
+            };
+            Ok(Some((chunk, outcome)))
+        });
+        let Ok(Some(Some((chunk, outcome)))) = next else {
+            break; // Stop, the pool gone, or a message we cannot read
         };
         if args.conn.send(&Wire::Done { chunk, outcome }).is_err() {
             break;
