@@ -12,12 +12,15 @@
 //! Per request (one connection per process):
 //!
 //! ```text
-//! server → client  CHALLENGE  32 random bytes
-//! client → server  AUTH       HMAC-SHA256(key, "forkrt-forkserver-v1" ‖ challenge)
-//! client → server  REQUEST    ChildRequest, with the client's stdout/stderr as SCM_RIGHTS
-//! server → client  REFUSED    (bad AUTH; then the connection is closed)
-//! server: fork → the child decodes its arguments and reports to the server
-//!                over a private pipe
+//! client → server  HELLO      client nonce Nc (32 bytes)
+//! server → client  CHALLENGE  server nonce Ns ‖ HMAC(key, "server" ‖ Nc ‖ Ns)
+//!                             (the client checks it before sending anything else)
+//! client → server  AUTH       HMAC(key, "client" ‖ Ns ‖ Nc)
+//! client → server  REQUEST    ChildRequest, then the argument bytes (unframed), with
+//!                             stdout, stderr and the argument's descriptors as SCM_RIGHTS
+//! server → client  REFUSED    (bad AUTH, over 256 bytes unauthenticated; then close)
+//! server: fork → the child reads its argument from the connection, decodes it
+//!                and reports to the server over a private pipe
 //! server → client  STARTED    pid         (or ERROR: decode failure, timeout, …)
 //! client → server  SIGNAL     signum      (terminate/kill; any time)
 //! server → client  EXIT       pid, exitcode (-signum if killed)

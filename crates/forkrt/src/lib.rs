@@ -119,12 +119,25 @@
 //! * The runtime's own file descriptors are close-on-exec and are closed in
 //!   fork children; none leak into children or stay open in the parent.
 //!
+//! ## Results, pools and channels
+//!
+//! A task may return a value. [`Pool`] (`map`, `imap`, `apply`,
+//! `apply_async`, `close`, `join`, `terminate`; built with
+//! [`Pool::builder`] for an initializer or `maxtasksperchild`) sends it
+//! back; a panic fails its own item ([`Error::TaskPanicked`]), a worker that
+//! dies is replaced ([`Error::WorkerDied`] for its items). [`Queue`] and
+//! [`Pipe`]/[`Connection`] carry serde messages between processes and can be
+//! passed to tasks as arguments under every method. [`exit`] leaves a child
+//! early without running the parent's atexit handlers.
+//!
 //! ## Environment variables
 //!
 //! * `FORKRT_HANDSHAKE_TIMEOUT_MS` — how long a spawned child (or the
 //!   forkserver, or a forkserver child decoding its arguments) may take to
 //!   reach the guard; default 5000.
 //! * `FORKRT_NO_FORK_WARNING=1` — silence the fork-with-threads warning.
+//! * `FORKRT_MAX_ARG_BYTES` — the argument size limit (default 1 GiB; see
+//!   [`max_arg_bytes`]).
 //! * `FORKRT_ROLE` — internal: marks a re-executed child; removed from the
 //!   environment by the guard.
 //!
@@ -185,7 +198,7 @@ pub fn exit(code: i32) -> ! {
 /// codecs generated for its argument and return types. Requirements: a free
 /// function (not a method), no generics, exactly one argument (use a tuple
 /// for several, `_: ()` for none). It may return a value: a
-/// [`Pool`](crate::Pool) sends it back (it must then serialize; a `Process`
+/// [`Pool`] sends it back (it must then serialize; a `Process`
 /// discards it). Each violation is a compile error with a message saying so:
 ///
 /// ```compile_fail

@@ -93,11 +93,13 @@ enum State {
 /// ```
 ///
 /// **Dropping** a `Process` never blocks: a child that has exited is reaped;
-/// a running non-daemon child keeps running (its pid is reaped later, the
-/// next time this process starts a child); a running *daemon* child is sent
+/// a running non-daemon child keeps running (it is reaped later, the next
+/// time this process starts a child); a running *daemon* child is sent
 /// SIGTERM. Every child is killed (SIGKILL) when the process that started it
-/// dies, so nothing is orphaned — unlike Python, the main process does not
-/// implicitly join its children at exit: call [`join`](Self::join).
+/// dies, so nothing is orphaned; and as in Python, when the program ends
+/// normally (`main` returns, or `exit`) the children whose `Process` was
+/// dropped are joined, daemon ones terminated first (the entry guard's exit
+/// handler).
 pub struct Process {
     method: Option<StartMethod>,
     name: String,

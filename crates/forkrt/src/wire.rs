@@ -36,9 +36,9 @@ pub(crate) mod kind {
     pub const FS_INIT: u8 = 0x10;
     /// forkserver → parent: [`super::ForkserverReady`].
     pub const FS_READY: u8 = 0x11;
-    /// server → client: 32 random bytes.
+    /// server → client: its nonce and its proof over both nonces (64 bytes).
     pub const CHALLENGE: u8 = 0x20;
-    /// client → server: HMAC-SHA256(key, challenge).
+    /// client → server: its proof over both nonces (32 bytes).
     pub const AUTH: u8 = 0x21;
     /// server → client: authentication failed (a message), then close.
     pub const REFUSED: u8 = 0x22;
