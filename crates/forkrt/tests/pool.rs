@@ -104,6 +104,20 @@ fn answer_through(q: Queue<Connection<String>>) {
         .unwrap();
 }
 
+/// Puts `x * x` on the queue it is given (a queue inside a pool argument).
+#[forkrt::task]
+fn put_square(args: (Queue<u64>, u64)) -> u64 {
+    args.0.put(args.1 * args.1).unwrap();
+    args.1
+}
+
+/// Sends a greeting on the connection the initializer gave this worker.
+#[forkrt::task]
+fn greet_through(c: Connection<String>) {
+    c.send(&format!("worker {} ready", std::process::id()))
+        .unwrap();
+}
+
 fn pool(m: StartMethod, n: usize) -> Result<Pool, String> {
     get_context(m)
         .pool(n)
@@ -433,6 +447,46 @@ fn pipe(m: StartMethod) -> R {
 }
 per_method!(pipe => fork_pipe_both_ways_and_passed_through_a_queue, spawn_pipe_both_ways_and_passed_through_a_queue, forkserver_pipe_both_ways_and_passed_through_a_queue);
 
+/// Queues and connections inside pool arguments and initializer arguments.
+fn pool_channels(m: StartMethod) -> R {
+    let q = Queue::<u64>::new().map_err(e)?;
+    let p = pool(m, 2)?;
+    let items: Vec<(Queue<u64>, u64)> = (0..20).map(|x| (q.clone(), x)).collect();
+    ensure(
+        p.map(put_square, items).map_err(e)? == (0..20).collect::<Vec<_>>(),
+        || format!("{m}: results"),
+    )?;
+    let mut got: Vec<u64> = (0..20)
+        .map(|_| {
+            q.get_timeout(Duration::from_secs(20))
+                .map_err(e)?
+                .ok_or("queue ran dry".into())
+        })
+        .collect::<Result<_, String>>()?;
+    got.sort_unstable();
+    ensure(got == (0..20).map(|x| x * x).collect::<Vec<_>>(), || {
+        format!("{m}: {got:?}")
+    })?;
+    drop(p);
+    let (mine, theirs) = Pipe::<String>::new().map_err(e)?;
+    let p = forkrt::Pool::builder()
+        .method(m)
+        .processes(2)
+        .initializer(greet_through, theirs)
+        .build()
+        .map_err(e)?;
+    for _ in 0..2 {
+        let msg = mine
+            .recv_timeout(Duration::from_secs(20))
+            .map_err(e)?
+            .ok_or("an initializer did not greet")?;
+        ensure(msg.ends_with("ready"), || msg.clone())?;
+    }
+    drop(p);
+    Ok(())
+}
+per_method!(pool_channels => fork_pool_queues_and_connections_as_arguments, spawn_pool_queues_and_connections_as_arguments, forkserver_pool_queues_and_connections_as_arguments);
+
 fn queue_timeouts_and_limits() -> R {
     let q = Queue::<String>::new().map_err(e)?;
     let t = Instant::now();
@@ -550,6 +604,18 @@ static SCENARIOS: &[Scenario] = &[
     child(
         "forkserver_pipe_both_ways_and_passed_through_a_queue",
         forkserver_pipe_both_ways_and_passed_through_a_queue,
+    ),
+    child(
+        "fork_pool_queues_and_connections_as_arguments",
+        fork_pool_queues_and_connections_as_arguments,
+    ),
+    child(
+        "spawn_pool_queues_and_connections_as_arguments",
+        spawn_pool_queues_and_connections_as_arguments,
+    ),
+    child(
+        "forkserver_pool_queues_and_connections_as_arguments",
+        forkserver_pool_queues_and_connections_as_arguments,
     ),
     child(
         "queue_get_timeout_large_messages_and_encoding_outside_a_message",
