@@ -75,22 +75,28 @@ fn expand_task(func: &ItemFn) -> syn::Result<TokenStream2> {
             ));
         }
     };
-    match &sig.output {
-        ReturnType::Default => {}
-        ReturnType::Type(_, ty) if matches!(&**ty, Type::Tuple(t) if t.elems.is_empty()) => {}
-        ReturnType::Type(_, ty) => {
+    let ret_ty: Type = match &sig.output {
+        ReturnType::Default => syn::parse_quote!(()),
+        ReturnType::Type(_, ty) if matches!(&**ty, Type::ImplTrait(_)) => {
             return Err(syn::Error::new(
                 ty.span(),
-                "a #[forkrt::task] returns `()`: report failure by panicking (exit code 1) or \
-                 with std::process::exit(code)",
+                "a #[forkrt::task] must name its return type (a value a Pool sends back): \
+                 `impl Trait` cannot cross a process boundary; return a concrete type",
             ));
         }
-    }
+        ReturnType::Type(_, ty) => (**ty).clone(),
+    };
     let ident = &sig.ident;
     let name = ident.to_string();
     let entry = format_ident!("__FORKRT_TASK_{}", name.to_uppercase());
     // `quote_spanned!` at the argument type makes type errors point there.
     let codec = quote_spanned!(arg_ty.span()=> ::forkrt::__private::Codec::<#arg_ty>::new());
+    let many_codec = quote_spanned!(arg_ty.span()=>
+        ::forkrt::__private::Codec::<::std::vec::Vec<#arg_ty>>::new());
+    let results_codec = quote_spanned!(ret_ty.span()=>
+        ::forkrt::__private::Codec::<
+            ::std::vec::Vec<::core::result::Result<#ret_ty, ::std::string::String>>,
+        >::new());
     Ok(quote! {
         #func
 
@@ -124,7 +130,46 @@ fn expand_task(func: &ItemFn) -> syn::Result<TokenStream2> {
                 #[allow(unused_imports)]
                 use ::forkrt::__private::{NoCodec as _, SerdeCodec as _};
                 let value: #arg_ty = (&&#codec).decode_args(#name, bytes)?;
-                ::core::result::Result::Ok(::std::boxed::Box::new(move || #ident(value)))
+                // A Process discards the result (its exit code is the outcome).
+                ::core::result::Result::Ok(::std::boxed::Box::new(move || {
+                    let _ = #ident(value);
+                }))
+            }
+            fn __forkrt_encode_many(
+                values: &dyn ::core::any::Any,
+            ) -> ::forkrt::Result<::std::vec::Vec<u8>> {
+                #[allow(unused_imports)]
+                use ::forkrt::__private::{NoCodec as _, SerdeCodec as _};
+                let Some(values) = values.downcast_ref::<::std::vec::Vec<#arg_ty>>() else {
+                    return ::core::result::Result::Err(::forkrt::Error::NotSerializable {
+                        type_name: ::core::any::type_name::<#arg_ty>(),
+                    });
+                };
+                (&&#many_codec).encode_args(#name, values)
+            }
+            fn __forkrt_call_many(bytes: &[u8]) -> ::forkrt::Result<::std::vec::Vec<u8>> {
+                #[allow(unused_imports)]
+                use ::forkrt::__private::{NoCodec as _, SerdeCodec as _};
+                let values: ::std::vec::Vec<#arg_ty> = (&&#many_codec).decode_args(#name, bytes)?;
+                let results: ::std::vec::Vec<
+                    ::core::result::Result<#ret_ty, ::std::string::String>,
+                > = values
+                    .into_iter()
+                    .map(|value| ::forkrt::__private::catch_panic(move || #ident(value)))
+                    .collect();
+                (&&#results_codec).encode_args(#name, &results)
+            }
+            fn __forkrt_decode_many(
+                bytes: &[u8],
+            ) -> ::forkrt::Result<::std::boxed::Box<dyn ::core::any::Any>> {
+                #[allow(unused_imports)]
+                use ::forkrt::__private::{NoCodec as _, SerdeCodec as _};
+                let r: ::std::vec::Vec<::core::result::Result<#ret_ty, ::std::string::String>> =
+                    (&&#results_codec).decode_args(#name, bytes)?;
+                ::core::result::Result::Ok(::std::boxed::Box::new(r))
+            }
+            fn __forkrt_ret_type_id() -> ::core::any::TypeId {
+                ::core::any::TypeId::of::<#ret_ty>()
             }
             #[::forkrt::__private::linkme::distributed_slice(::forkrt::__private::TASKS)]
             #[linkme(crate = ::forkrt::__private::linkme)]
@@ -138,6 +183,10 @@ fn expand_task(func: &ItemFn) -> syn::Result<TokenStream2> {
                 arg_type_name: __forkrt_arg_type_name,
                 encode: __forkrt_encode,
                 decode: __forkrt_decode,
+                encode_many: __forkrt_encode_many,
+                call_many: __forkrt_call_many,
+                decode_many: __forkrt_decode_many,
+                ret_type_id: __forkrt_ret_type_id,
             };
         };
     })

@@ -1,7 +1,9 @@
 //! Start+join latency of an empty target, per start method, beside a bare
-//! `fork`+`_exit`+`waitpid` and a bare `posix_spawn`+`waitpid` of this
-//! binary measured in the same run, and beside CPython's `multiprocessing`
-//! (benches/mp_latency.py, same number of iterations).
+//! `fork`+`_exit`+`waitpid`, a bare `posix_spawn`+`waitpid` of this binary
+//! and procspawn's `spawn`+`join`, all measured in the same run, and beside
+//! CPython's `multiprocessing` (benches/mp_latency.py, same number of
+//! iterations, run by this bench right after). procspawn's `spawn`+`join`
+//! is measured by `benches/compare` (a package of its own), also right after.
 //!
 //! ```text
 //! cargo bench -p forkrt --bench latency            # N = 200
@@ -132,20 +134,48 @@ fn sample(row: Row, env: &[CString]) -> Duration {
     }
 }
 
+/// procspawn's `spawn` + `join` of an empty closure, N times, measured by
+/// the `benches/compare` package (built on first use: procspawn cannot be a
+/// dev-dependency of forkrt, see its Cargo.toml).
+fn procspawn(n: usize) -> Vec<(String, f64, f64, f64)> {
+    let dir = env!("CARGO_MANIFEST_DIR");
+    let target = format!("{dir}/../../target/forkrt-compare");
+    let built = std::process::Command::new("cargo")
+        .args(["build", "--release", "--quiet", "--manifest-path"])
+        .arg(format!("{dir}/benches/compare/Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &target)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !built {
+        eprintln!("could not build benches/compare (procspawn)");
+        return Vec::new();
+    }
+    json_rows(
+        std::process::Command::new(format!("{target}/release/forkrt-compare"))
+            .arg("latency")
+            .arg(n.to_string()),
+    )
+}
+
 fn python(n: usize) -> Vec<(String, f64, f64, f64)> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/mp_latency.py");
-    let out = match std::process::Command::new("python3")
-        .arg(script)
-        .arg(n.to_string())
-        .output()
-    {
+    json_rows(
+        std::process::Command::new("python3")
+            .arg(script)
+            .arg(n.to_string()),
+    )
+}
+
+/// Runs a helper printing `{"method": .., "median_us": .., ...}` lines.
+fn json_rows(cmd: &mut std::process::Command) -> Vec<(String, f64, f64, f64)> {
+    let out = match cmd.output() {
         Ok(o) if o.status.success() => o,
         Ok(o) => {
-            eprintln!("python3 failed: {}", String::from_utf8_lossy(&o.stderr));
+            eprintln!("{cmd:?} failed: {}", String::from_utf8_lossy(&o.stderr));
             return Vec::new();
         }
         Err(e) => {
-            eprintln!("python3 not available: {e}");
+            eprintln!("{cmd:?} not available: {e}");
             return Vec::new();
         }
     };
@@ -217,6 +247,12 @@ fn main() {
         eprintln!("measuring CPython multiprocessing with the same N ...");
         python(n)
     };
+    let ps = if std::env::var_os("FORKRT_BENCH_NO_PROCSPAWN").is_some() {
+        Vec::new()
+    } else {
+        eprintln!("measuring procspawn with the same N ...");
+        procspawn(n)
+    };
     let py_version = std::process::Command::new("python3")
         .arg("--version")
         .output()
@@ -224,14 +260,17 @@ fn main() {
         .unwrap_or_default();
 
     let bare = stats[0].median;
+    let bare_exec_median = stats[1].median;
     println!("N = {n} start+join per row; microseconds; median (p10–p90)\n");
-    println!("| | forkrt | ÷ bare fork | CPython {py_version} | CPython ÷ forkrt |");
-    println!("|---|---|---|---|---|");
+    println!(
+        "| | median (p10–p90) | ÷ bare fork | ÷ bare posix_spawn | CPython {py_version} | CPython ÷ this |"
+    );
+    println!("|---|---|---|---|---|---|");
     for (row, s) in ROWS.iter().zip(&stats) {
         let label = match row {
             Row::BareFork => "bare `fork`+`_exit`+`waitpid`".to_string(),
             Row::BareExec => "bare `posix_spawn` of the binary + `waitpid`".to_string(),
-            Row::Method(m) => format!("**{m}**"),
+            Row::Method(m) => format!("**forkrt {m}**"),
         };
         let (py_cell, ratio) = match row {
             Row::Method(m) => match py.iter().find(|r| r.0 == m.as_str()) {
@@ -244,11 +283,19 @@ fn main() {
             _ => (String::new(), String::new()),
         };
         println!(
-            "| {label} | {:.0} ({:.0}–{:.0}) | {:.2}× | {py_cell} | {ratio} |",
+            "| {label} | {:.0} ({:.0}–{:.0}) | {:.2}× | {:.2}× | {py_cell} | {ratio} |",
             us(s.median),
             us(s.p10),
             us(s.p90),
             us(s.median) / us(bare),
+            us(s.median) / us(bare_exec_median),
+        );
+    }
+    if let Some((_, med, p10, p90)) = ps.first() {
+        println!(
+            "| procspawn 1.x `spawn` + `join` | {med:.0} ({p10:.0}–{p90:.0}) | {:.2}× | {:.2}× | | |",
+            med / us(bare),
+            med / us(bare_exec_median),
         );
     }
 }

@@ -91,11 +91,84 @@ pub enum Error {
         /// The name that was given.
         name: String,
     },
+    /// The encoded argument of a task is over the argument size limit
+    /// ([`max_arg_bytes`](crate::max_arg_bytes), `FORKRT_MAX_ARG_BYTES`);
+    /// checked before any child starts.
+    ArgumentTooLarge {
+        /// The task's name.
+        task: String,
+        /// The encoded size in bytes.
+        size: usize,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// A resource ran out (file descriptors, processes); `message` names it
+    /// and what to do.
+    ResourceLimit {
+        /// What ran out, where, and what to do.
+        message: String,
+    },
+    /// A task run by a [`Pool`](crate::Pool) panicked; only its own item fails.
+    TaskPanicked {
+        /// The task's name.
+        task: String,
+        /// The panic message.
+        message: String,
+    },
+    /// A pool worker died (killed, or left with `exit`) while it ran this
+    /// item; the pool replaced it.
+    WorkerDied {
+        /// The worker's pid.
+        pid: u32,
+        /// Its exit code (`-signum` if killed by a signal), if known.
+        exitcode: Option<i32>,
+    },
+    /// The pool was closed or terminated: it takes no more work.
+    PoolClosed,
+    /// The other end of a [`Queue`](crate::Queue) or
+    /// [`Connection`](crate::Connection) is closed everywhere.
+    Disconnected,
 }
 
 impl Error {
+    /// An OS error while doing `op`. Running out of descriptors or processes
+    /// becomes [`Error::ResourceLimit`] with what to do about it.
     pub(crate) fn io(op: &'static str, source: io::Error) -> Self {
-        Error::Io { op, source }
+        match source.raw_os_error() {
+            Some(libc::EMFILE) => Error::ResourceLimit {
+                message: format!(
+                    "this process ran out of file descriptors ({op}: too many open files); raise \
+                     the open-file limit (ulimit -n) or close descriptors it no longer needs"
+                ),
+            },
+            Some(libc::ENFILE) => Error::ResourceLimit {
+                message: format!(
+                    "the system ran out of file descriptors ({op}); close some, or raise \
+                     fs.file-max"
+                ),
+            },
+            Some(libc::EAGAIN) if op.starts_with("fork") || op.starts_with("posix_spawn") => {
+                Error::ResourceLimit {
+                    message: format!(
+                        "cannot create another process ({op}: resource temporarily unavailable); \
+                         raise the process limit (ulimit -u) or start fewer processes at once"
+                    ),
+                }
+            }
+            _ => Error::Io { op, source },
+        }
+    }
+
+    /// The message without its kind's prefix, for embedding in another
+    /// message (so that no prefix is ever doubled).
+    pub(crate) fn detail(&self) -> String {
+        match self {
+            Error::Protocol { message }
+            | Error::ResourceLimit { message }
+            | Error::Decode { message, .. } => message.clone(),
+            Error::ForkserverUnavailable { reason } => reason.clone(),
+            other => other.to_string(),
+        }
     }
 
     pub(crate) fn protocol(message: impl Into<String>) -> Self {
@@ -176,6 +249,38 @@ impl fmt::Display for Error {
                 f,
                 "cannot find context for {name:?}: the start methods are \"fork\", \"spawn\" and \
                  \"forkserver\""
+            ),
+            Error::ArgumentTooLarge { task, size, limit } => write!(
+                f,
+                "the argument of task `{task}` is {size} bytes encoded, over forkrt's argument size \
+                 limit of {limit} bytes; no child was started. Pass a path or a Queue and let the \
+                 child read the data, or raise the limit (FORKRT_MAX_ARG_BYTES or \
+                 forkrt::set_max_arg_bytes)"
+            ),
+            Error::ResourceLimit { message } => f.write_str(message),
+            Error::TaskPanicked { task, message } => {
+                write!(f, "task `{task}` panicked: {message}")
+            }
+            Error::WorkerDied { pid, exitcode } => {
+                write!(f, "pool worker {pid} died while running this item")?;
+                match exitcode {
+                    Some(c) if *c < 0 => write!(f, " (killed by signal {})", -c)?,
+                    Some(c) => write!(f, " (exit code {c})")?,
+                    None => {}
+                }
+                write!(
+                    f,
+                    "; the pool replaced it. A task must not exit its process: return a value or \
+                     panic instead"
+                )
+            }
+            Error::PoolClosed => write!(
+                f,
+                "the pool is closed or terminated and takes no more work; make a new Pool"
+            ),
+            Error::Disconnected => write!(
+                f,
+                "the other end of this queue or connection is closed in every process"
             ),
         }
     }

@@ -41,6 +41,11 @@ fn warn_if_threads() {
     if WARNED.load(Ordering::Relaxed) || !state::fork_warning_enabled() {
         return;
     }
+    // glibc knows for free when no thread was ever started; only then is
+    // /proc/self/stat (a few microseconds per fork) worth reading.
+    if sys::surely_single_threaded() {
+        return;
+    }
     let Some(n) = sys::thread_count() else { return };
     if n > 1 && !WARNED.swap(true, Ordering::Relaxed) {
         eprintln!(
@@ -99,13 +104,19 @@ pub(crate) fn start(
             Err(Error::io("fork", e))
         }
         Ok(0) => {
-            sys::stdin_to(devnull);
+            // The child's system calls go through one `syscall(2)` entry
+            // rather than a libc wrapper each: after fork the child faults
+            // in every code page it runs, and each wrapper is another page.
+            match devnull {
+                Some(fd) => sys::raw::dup2(fd, 0),
+                None => sys::stdin_to_devnull(),
+            }
             // The runtime's channels (forkserver link, other children's
             // pidfds and connections, cached fds) belong to the parent.
             // (Except the sentinel's read end, which the child keeps.)
             for &fd in reg.iter() {
                 if Some(fd) != watch {
-                    sys::close(fd);
+                    sys::raw::close(fd);
                 }
             }
             reg.clear();
@@ -115,19 +126,24 @@ pub(crate) fn start(
             std::mem::forget(rt.forkserver.take());
             state::become_child(&mut rt, child_name, child_ident, daemon, parent);
             drop(rt);
-            drop(err);
-            drop(out);
+            // The stdio locks stay held by this (the only) thread: they are
+            // reentrant, so the task's printing and the final flush take
+            // them again, and no other thread exists to want them.
+            std::mem::forget(err);
+            std::mem::forget(out);
             let armed = match watch {
                 Some(fd) => sys::die_when_closed(fd),
-                None => sys::die_with_parent(parent_pid),
+                None => sys::raw::die_with_parent(),
             };
-            if !armed || sys::getppid() != parent_pid {
-                sys::exit_now(1);
+            if !armed || sys::raw::getppid() != parent_pid {
+                sys::raw::exit(1);
             }
             // The read end (already closed in the registry's eyes) stays open.
             std::mem::forget(sentinel);
             let code = run_task(task);
-            sys::exit_now(code)
+            // As CPython's children do after their target: join our own children.
+            state::join_children();
+            sys::raw::exit(code)
         }
         Ok(pid) => {
             // Dropping the read end takes the registry lock this thread holds.

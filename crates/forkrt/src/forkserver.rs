@@ -12,12 +12,15 @@
 //! Per request (one connection per process):
 //!
 //! ```text
-//! server → client  CHALLENGE  32 random bytes
-//! client → server  AUTH       HMAC-SHA256(key, "forkrt-forkserver-v1" ‖ challenge)
-//! client → server  REQUEST    ChildRequest, with the client's stdout/stderr as SCM_RIGHTS
-//! server → client  REFUSED    (bad AUTH; then the connection is closed)
-//! server: fork → the child decodes its arguments and reports to the server
-//!                over a private pipe
+//! client → server  HELLO      client nonce Nc (32 bytes)
+//! server → client  CHALLENGE  server nonce Ns ‖ HMAC(key, "server" ‖ Nc ‖ Ns)
+//!                             (the client checks it before sending anything else)
+//! client → server  AUTH       HMAC(key, "client" ‖ Ns ‖ Nc)
+//! client → server  REQUEST    ChildRequest, then the argument bytes (unframed), with
+//!                             stdout, stderr and the argument's descriptors as SCM_RIGHTS
+//! server → client  REFUSED    (bad AUTH, over 256 bytes unauthenticated; then close)
+//! server: fork → the child reads its argument from the connection, decodes it
+//!                and reports to the server over a private pipe
 //! server → client  STARTED    pid         (or ERROR: decode failure, timeout, …)
 //! client → server  SIGNAL     signum      (terminate/kill; any time)
 //! server → client  EXIT       pid, exitcode (-signum if killed)
@@ -53,20 +56,37 @@ use crate::wire::{
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
-const AUTH_CONTEXT: &[u8] = b"forkrt-forkserver-v1";
+const AUTH_CONTEXT: &[u8] = b"forkrt-forkserver-v2";
 pub(crate) const KEY_LEN: usize = 32;
+const NONCE_LEN: usize = 32;
+/// What an unauthenticated peer may send before it is cut off.
+const PRE_AUTH_MAX: usize = 256;
+/// Largest frame an unauthenticated peer may announce (HELLO and AUTH carry 32 bytes).
+const PRE_AUTH_FRAME_MAX: usize = 64;
+/// Largest request envelope (the argument itself follows unframed).
+const ENVELOPE_MAX: usize = 1 << 20;
+/// Arguments above this size make the child report RECEIVED, which starts
+/// the server's decode deadline; smaller ones are covered by one deadline.
+const RECEIVED_THRESHOLD: u64 = 64 << 10;
 
-fn auth_tag(key: &[u8], challenge: &[u8]) -> Vec<u8> {
+/// HMAC-SHA256 over a role, both nonces and the key: the server proves
+/// itself with role "server", the client with role "client" (CPython 3.14
+/// authenticates both ends of its forkserver connection the same way).
+fn auth_tag(key: &[u8], role: &[u8], first: &[u8], second: &[u8]) -> Vec<u8> {
     let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(AUTH_CONTEXT);
-    mac.update(challenge);
+    mac.update(role);
+    mac.update(first);
+    mac.update(second);
     mac.finalize().into_bytes().to_vec()
 }
 
-fn auth_ok(key: &[u8], challenge: &[u8], tag: &[u8]) -> bool {
+fn auth_ok(key: &[u8], role: &[u8], first: &[u8], second: &[u8], tag: &[u8]) -> bool {
     let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(AUTH_CONTEXT);
-    mac.update(challenge);
+    mac.update(role);
+    mac.update(first);
+    mac.update(second);
     mac.verify_slice(tag).is_ok() // constant-time comparison
 }
 
@@ -83,15 +103,6 @@ pub(crate) struct ServerHandle {
     pub path: PathBuf,
     key: [u8; KEY_LEN],
     generation: u64,
-}
-
-impl ServerHandle {
-    /// Kills and reaps the server and removes its directory.
-    fn discard(self) {
-        let _ = sys::kill(self.pid, libc::SIGKILL);
-        let _ = sys::waitpid(self.pid, false);
-        remove_socket_dir(&self.path);
-    }
 }
 
 fn remove_socket_dir(path: &Path) {
@@ -128,7 +139,7 @@ fn start_server() -> Result<ServerHandle> {
     let (pid, chan) = crate::spawn::launch("forkserver")?;
     let init = wire::frame(kind::FS_INIT, &ForkserverInit { key: key.to_vec() });
     let mut reader = FrameReader::default();
-    let (k, payload) = crate::spawn::handshake(pid, &chan, &init, &mut reader)?;
+    let (k, payload) = crate::spawn::handshake(pid, &chan, &[&init], &[], 0, &mut reader)?;
     let unavailable = |reason: String| {
         let _ = sys::kill(pid, libc::SIGKILL);
         let _ = sys::waitpid(pid, false);
@@ -136,8 +147,8 @@ fn start_server() -> Result<ServerHandle> {
     };
     match k {
         kind::FS_READY => {
-            let ready: ForkserverReady = wire::decode("forkserver ready", &payload)
-                .map_err(|e| unavailable(e.to_string()))?;
+            let ready: ForkserverReady =
+                wire::decode("forkserver ready", &payload).map_err(|e| unavailable(e.detail()))?;
             Ok(ServerHandle {
                 pid,
                 _alive: chan,
@@ -147,8 +158,8 @@ fn start_server() -> Result<ServerHandle> {
             })
         }
         kind::ERROR => {
-            let report: ErrorReport = wire::decode("forkserver error", &payload)
-                .map_err(|e| unavailable(e.to_string()))?;
+            let report: ErrorReport =
+                wire::decode("forkserver error", &payload).map_err(|e| unavailable(e.detail()))?;
             Err(unavailable(format!(
                 "the server failed to start: {}",
                 report.message
@@ -173,116 +184,273 @@ pub(crate) struct ServedChild {
 
 /// Why one attempt to use the server failed.
 enum Attempt {
-    /// The server is gone or unresponsive: restart it and retry once.
-    ServerGone(String),
+    /// Failed; whether the server must be restarted depends on whether it
+    /// is really gone, and a retry on whether any of the request went out.
+    Failed {
+        error: Error,
+        /// Some byte of the request (past authentication) was written.
+        request_written: bool,
+        /// The failure looks like the server's death (EOF, refused, reset):
+        /// give its process a moment to be seen exiting.
+        maybe_dead: bool,
+    },
+    /// This start failed; the server is fine.
     Fatal(Error),
 }
 
-/// Starts a task through the forkserver, restarting the server once if it
-/// died since the last start.
-pub(crate) fn start(req: &ChildRequest) -> Result<ServedChild> {
-    let request = wire::frame(kind::REQUEST, req);
-    let mut retried = false;
+/// Starts a task through the forkserver. The server is restarted only when
+/// its process is really gone, and the request is re-sent only if none of
+/// it was written (a task never runs twice for one `start()`); any other
+/// failure fails this start alone.
+pub(crate) fn start(req: &ChildRequest, args: &[u8], fds: &[RawFd]) -> Result<ServedChild> {
+    let envelope = wire::frame(kind::REQUEST, req);
+    let mut restarted = false;
     loop {
         let (path, key, generation) = {
             let mut rt = state::rt();
             ensure_server(&mut rt)?
         };
-        match request_child(&path, &key, &request) {
+        match request_child(&path, &key, &envelope, args, fds) {
             Ok(child) => return Ok(child),
             Err(Attempt::Fatal(e)) => return Err(e),
-            Err(Attempt::ServerGone(reason)) => {
-                let mut rt = state::rt();
-                if rt
-                    .forkserver
-                    .as_ref()
-                    .is_some_and(|h| h.generation == generation)
-                {
-                    rt.forkserver.take().expect("checked").discard();
+            Err(Attempt::Failed {
+                error,
+                request_written,
+                maybe_dead,
+            }) => {
+                if !server_gone(generation, maybe_dead) {
+                    return Err(error);
                 }
-                if retried {
+                if request_written {
                     return Err(Error::ForkserverUnavailable {
-                        reason: format!("the restarted server failed too: {reason}"),
+                        reason: format!(
+                            "the forkserver died after it received this request ({}); the task \
+                             may have started, so it is not sent again. The next start restarts \
+                             the server",
+                            error.detail()
+                        ),
                     });
                 }
-                retried = true;
+                if restarted {
+                    return Err(Error::ForkserverUnavailable {
+                        reason: format!("the restarted server failed too: {}", error.detail()),
+                    });
+                }
+                restarted = true;
             }
         }
     }
 }
 
-/// Connects to the server at `path`, authenticates, sends `request` (one
-/// pre-built frame; tests pass corrupt ones) and waits for STARTED.
+/// True if the server of `generation` is gone (then it is reaped and
+/// forgotten, so that the next start launches a new one). A live server is
+/// never killed here: a failed start must not take running children down.
+fn server_gone(generation: u64, maybe_dead: bool) -> bool {
+    let mut rt = state::rt();
+    let Some(h) = rt
+        .forkserver
+        .as_ref()
+        .filter(|h| h.generation == generation)
+    else {
+        return true; // another thread replaced it already
+    };
+    let pid = h.pid;
+    // EOF reaches us while the dying server closes its files, a moment
+    // before it becomes a zombie.
+    let deadline = Instant::now()
+        + if maybe_dead {
+            Duration::from_millis(500)
+        } else {
+            Duration::ZERO
+        };
+    let mut step = 0;
+    loop {
+        match sys::waitpid(pid, true) {
+            Ok(None) if Instant::now() < deadline => sys::backoff_sleep(&mut step),
+            Ok(None) => return false,
+            _ => {
+                let h = rt.forkserver.take().expect("checked");
+                remove_socket_dir(&h.path);
+                return true;
+            }
+        }
+    }
+}
+
+/// Refuses a socket whose directory or file another user owns, or whose
+/// directory others can write: someone could have put their own server
+/// there. (Authentication would catch it too; this keeps us from even
+/// connecting.)
+fn check_socket(path: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions.
+    let uid = unsafe { libc::geteuid() };
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    let bad = |what: String| {
+        Err(Error::ForkserverUnavailable {
+            reason: format!(
+                "{what}; refusing to connect (another user could have replaced the forkserver). \
+                 Point TMPDIR or XDG_RUNTIME_DIR at a directory only you can write"
+            ),
+        })
+    };
+    match std::fs::symlink_metadata(dir) {
+        Ok(m) if !m.is_dir() => bad(format!("{} is not a directory", dir.display())),
+        Ok(m) if m.uid() != uid => bad(format!(
+            "the socket directory {} belongs to uid {}, not to this user",
+            dir.display(),
+            m.uid()
+        )),
+        Ok(m) if m.mode() & 0o077 != 0 => bad(format!(
+            "the socket directory {} has mode {:o}, open to other users",
+            dir.display(),
+            m.mode() & 0o777
+        )),
+        Ok(_) => match std::fs::symlink_metadata(path) {
+            Ok(m) if m.uid() != uid => bad(format!(
+                "the socket {} belongs to uid {}, not to this user",
+                path.display(),
+                m.uid()
+            )),
+            _ => Ok(()),
+        },
+        Err(e) => Err(Error::ForkserverUnavailable {
+            reason: format!("cannot check the socket directory {}: {e}", dir.display()),
+        }),
+    }
+}
+
+/// Connects to the server at `path`, authenticates both ways, sends the
+/// request envelope, the argument bytes and the descriptors (stdout, stderr,
+/// then `fds`), and waits for STARTED.
 fn request_child(
     path: &Path,
     key: &[u8],
-    request: &[u8],
+    envelope: &[u8],
+    args: &[u8],
+    fds: &[RawFd],
 ) -> std::result::Result<ServedChild, Attempt> {
-    let gone = |what: &str, e: &dyn std::fmt::Display| Attempt::ServerGone(format!("{what}: {e}"));
-    let conn = RtFd::one(|| UnixStream::connect(path).map(OwnedFd::from))
-        .map_err(|e| gone("connect to the forkserver", &e))?;
-    sys::set_nonblocking(conn.raw(), true).map_err(|e| Attempt::Fatal(Error::io("fcntl", e)))?;
+    let failed = |error: Error, request_written: bool, maybe_dead: bool| Attempt::Failed {
+        error,
+        request_written,
+        maybe_dead,
+    };
+    check_socket(path).map_err(Attempt::Fatal)?;
+    let conn = match RtFd::one(|| UnixStream::connect(path).map(OwnedFd::from)) {
+        Ok(c) => c,
+        Err(e) => {
+            let dead = matches!(
+                e.raw_os_error(),
+                Some(libc::ECONNREFUSED | libc::ENOENT | libc::ECONNRESET)
+            );
+            return Err(failed(
+                Error::io("connect to the forkserver", e),
+                false,
+                dead,
+            ));
+        }
+    };
+    sys::set_nonblocking(conn.raw(), true)
+        .map_err(|e| Attempt::Fatal(Error::io("fcntl on the forkserver connection", e)))?;
     let timeout = state::handshake_timeout();
     let deadline = Instant::now() + timeout;
+    let nonce: [u8; NONCE_LEN] = sys::random_bytes()
+        .map_err(|e| Attempt::Fatal(Error::io("getrandom for a forkserver nonce", e)))?;
+    let hello = wire::frame_raw(kind::HELLO, &nonce);
+    match wire::write_all(conn.raw(), &hello, Some(deadline)) {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(failed(
+                Error::protocol("the forkserver does not read"),
+                false,
+                false,
+            ));
+        }
+        Err(e) => {
+            // A server out of descriptors answers and closes at once; its
+            // reason may already be waiting.
+            let mut reader = FrameReader::default();
+            if let Ok(Read::Frame(kind::ERROR, p)) =
+                wire::read_frame(conn.raw(), &mut reader, Some(Instant::now()))
+                && let Ok(report) = wire::decode::<ErrorReport>("forkserver error report", &p)
+            {
+                return Err(Attempt::Fatal(report.into_error()));
+            }
+            return Err(failed(e, false, true));
+        }
+    }
     let mut reader = FrameReader::default();
     let challenge = match wire::read_frame(conn.raw(), &mut reader, Some(deadline)) {
-        Ok(Read::Frame(kind::CHALLENGE, c)) => c,
-        Ok(Read::Frame(k, _)) => {
+        Ok(Read::Frame(kind::CHALLENGE, c)) if c.len() == 2 * NONCE_LEN => c,
+        Ok(Read::Frame(kind::ERROR, p)) => {
+            let report: ErrorReport =
+                wire::decode("forkserver error report", &p).map_err(Attempt::Fatal)?;
+            return Err(Attempt::Fatal(report.into_error()));
+        }
+        Ok(Read::Frame(k, p)) => {
             return Err(Attempt::Fatal(Error::protocol(format!(
-                "expected a challenge from the forkserver, got frame kind {k:#x}"
+                "expected a challenge from the forkserver, got frame kind {k:#x} ({} bytes)",
+                p.len()
             ))));
         }
-        Ok(Read::Eof) => return Err(gone("forkserver", &"closed the connection")),
-        Ok(Read::Timeout) => return Err(gone("forkserver", &"did not answer")),
-        Err(e) => return Err(gone("forkserver", &e)),
+        Ok(Read::Eof) => {
+            return Err(failed(
+                Error::protocol("the forkserver closed the connection"),
+                false,
+                true,
+            ));
+        }
+        Ok(Read::Timeout) => {
+            return Err(failed(
+                Error::protocol(format!(
+                    "the forkserver did not answer within {} ms",
+                    timeout.as_millis()
+                )),
+                false,
+                false,
+            ));
+        }
+        Err(e) => return Err(failed(e, false, true)),
     };
-    let mut out = wire::frame_raw(kind::AUTH, &auth_tag(key, &challenge));
-    out.extend_from_slice(request);
+    let (server_nonce, proof) = challenge.split_at(NONCE_LEN);
+    if !auth_ok(key, b"server", &nonce, server_nonce, proof) {
+        return Err(Attempt::Fatal(Error::ForkserverUnavailable {
+            reason: format!(
+                "the process listening on {} did not prove that it is this program's forkserver \
+                 (wrong key); nothing was sent to it. Another process may have taken the socket's \
+                 place: check who can write to its directory",
+                path.display()
+            ),
+        }));
+    }
+    let mut head = wire::frame_raw(kind::AUTH, &auth_tag(key, b"client", server_nonce, &nonce));
+    let auth_len = head.len();
+    head.extend_from_slice(envelope);
     // Our stdout/stderr travel with the first byte, so the child writes
     // where the caller writes now, not where the server was started.
-    let sent = sys::send_with_fds(conn.raw(), &out, &[1, 2])
-        .or_else(|e| {
-            if e.kind() == std::io::ErrorKind::WouldBlock {
-                Ok(0)
-            } else {
-                Err(e)
-            }
-        })
-        .map_err(|e| gone("send to the forkserver", &e))?;
-    if sent == 0 && !out.is_empty() {
-        // Nothing went out (full buffer): retry the first byte with the fds.
-        let ev = sys::poll_one(conn.raw(), libc::POLLOUT, Some(deadline))
-            .map_err(|e| Attempt::Fatal(Error::io("poll", e)))?;
-        if ev == 0 {
-            return Err(gone("forkserver", &"does not read its socket"));
-        }
-        return request_child_rest(conn, reader, &out, 0, deadline, true);
-    }
-    request_child_rest(conn, reader, &out, sent, deadline, false)
-}
-
-fn request_child_rest(
-    conn: RtFd,
-    mut reader: FrameReader,
-    out: &[u8],
-    sent: usize,
-    deadline: Instant,
-    resend_fds: bool,
-) -> std::result::Result<ServedChild, Attempt> {
-    let gone = |what: &str, e: &dyn std::fmt::Display| Attempt::ServerGone(format!("{what}: {e}"));
-    let mut sent = sent;
-    if resend_fds {
-        sent = sys::send_with_fds(conn.raw(), out, &[1, 2])
-            .map_err(|e| gone("send to the forkserver", &e))?;
-    }
-    match wire::write_all(conn.raw(), &out[sent..], Some(deadline)) {
+    let mut all_fds = vec![1, 2];
+    all_fds.extend_from_slice(fds);
+    let (written, sent) = wire::send_all(conn.raw(), &[&head, args], &all_fds, timeout);
+    let request_written = written > auth_len;
+    match sent {
         Ok(true) => {}
-        Ok(false) => return Err(gone("forkserver", &"does not read its socket")),
-        Err(e) => return Err(gone("send to the forkserver", &e)),
+        Ok(false) => {
+            return Err(failed(
+                Error::protocol(format!(
+                    "the forkserver took no byte of the request for {} ms ({written} of {} \
+                     bytes sent)",
+                    timeout.as_millis(),
+                    head.len() + args.len()
+                )),
+                request_written,
+                false,
+            ));
+        }
+        Err(e) => return Err(failed(e, request_written, true)),
     }
-    // The server bounds the child's decoding by the handshake timeout and
-    // reports it; our own deadline is only a backstop for a wedged server.
-    let backstop = deadline + state::handshake_timeout();
+    // The server bounds the child's reading and decoding and reports it;
+    // this deadline is only a backstop for a wedged server.
+    let backstop = Instant::now() + timeout + wire::decode_allowance(args.len() as u64);
     match wire::read_frame(conn.raw(), &mut reader, Some(backstop)) {
         Ok(Read::Frame(kind::STARTED, p)) => {
             let pid: u32 = wire::decode("started", &p).map_err(Attempt::Fatal)?;
@@ -316,11 +484,15 @@ fn request_child_rest(
         Ok(Read::Frame(k, _)) => Err(Attempt::Fatal(Error::protocol(format!(
             "unexpected frame kind {k:#x} from the forkserver"
         )))),
-        Ok(Read::Eof) => Err(gone("forkserver", &"closed the connection")),
+        Ok(Read::Eof) => Err(failed(
+            Error::protocol("the forkserver closed the connection before the child started"),
+            true,
+            true,
+        )),
         Ok(Read::Timeout) => Err(Attempt::Fatal(Error::ForkserverUnavailable {
             reason: "the server did not answer a request in time".into(),
         })),
-        Err(e) => Err(Attempt::Fatal(e)),
+        Err(e) => Err(failed(e, true, true)),
     }
 }
 
@@ -345,13 +517,19 @@ impl ServedChild {
                 "unexpected frame kind {k:#x} from the forkserver"
             ))),
             Read::Timeout => Ok(None),
-            Read::Eof => Err(Error::ForkserverUnavailable {
-                reason: format!(
-                    "the forkserver exited while child {} was running (the child \
-                             was killed with it)",
-                    self.pid
-                ),
-            }),
+            Read::Eof => {
+                // The child died with the server (PDEATHSIG); it reads as
+                // ended, with CPython's exit code for this case.
+                self.exit = Some(SERVER_DIED_EXITCODE);
+                self.conn = None;
+                Err(Error::ForkserverUnavailable {
+                    reason: format!(
+                        "the forkserver exited while child {} was running (the child was killed \
+                         with it; its exit code reads {SERVER_DIED_EXITCODE})",
+                        self.pid
+                    ),
+                })
+            }
         }
     }
 
@@ -376,6 +554,9 @@ impl ServedChild {
     }
 }
 
+/// The exit code of a child whose forkserver died (CPython reports 255).
+pub(crate) const SERVER_DIED_EXITCODE: i32 = 255;
+
 // Test hooks (see `__private`).
 
 /// Path of the running server's socket, starting the server if needed.
@@ -389,16 +570,15 @@ pub(crate) fn server_pid() -> Option<u32> {
     state::rt().forkserver.as_ref().map(|h| h.pid as u32)
 }
 
-/// Sends an already-built REQUEST frame (possibly corrupt) through a
-/// properly authenticated connection.
-pub(crate) fn start_raw(request: &[u8]) -> Result<ServedChild> {
+/// Sends an already-built REQUEST frame (possibly corrupt) and `args`
+/// through a properly authenticated connection.
+pub(crate) fn start_raw(request: &[u8], args: &[u8]) -> Result<ServedChild> {
     let (path, key, _) = {
         let mut rt = state::rt();
         ensure_server(&mut rt)?
     };
-    request_child(&path, &key, request).map_err(|a| match a {
-        Attempt::Fatal(e) => e,
-        Attempt::ServerGone(reason) => Error::ForkserverUnavailable { reason },
+    request_child(&path, &key, request, args, &[]).map_err(|a| match a {
+        Attempt::Fatal(e) | Attempt::Failed { error: e, .. } => e,
     })
 }
 
@@ -442,13 +622,20 @@ unsafe fn set_errno(v: i32) {
 }
 
 enum ConnState {
-    Authing,
+    /// Accepted; waiting for the client's HELLO nonce.
+    Hello,
+    /// CHALLENGE (with our proof) sent; waiting for AUTH.
+    Authing {
+        nonce: [u8; NONCE_LEN],
+    },
     Authed,
-    /// Forked; waiting for the child's verdict on decoding its arguments.
+    /// Forked; the child reads its argument from the connection (so the
+    /// server does not read it meanwhile) and reports on `verdict`.
     Starting {
         pid: Pid,
         verdict: OwnedFd,
         vreader: FrameReader,
+        args_len: u64,
     },
     Running {
         pid: Pid,
@@ -460,12 +647,21 @@ enum ConnState {
     Closed,
 }
 
+impl ConnState {
+    fn pre_auth(&self) -> bool {
+        matches!(self, ConnState::Hello | ConnState::Authing { .. })
+    }
+}
+
 struct Conn {
     fd: OwnedFd,
     reader: FrameReader,
-    /// stdout/stderr received from the client.
-    stdio: Vec<OwnedFd>,
-    challenge: [u8; 32],
+    /// Descriptors received from the client: stdout, stderr, then the
+    /// argument's.
+    fds: Vec<OwnedFd>,
+    /// Bytes received before authentication.
+    pre_auth_bytes: usize,
+    client_nonce: [u8; NONCE_LEN],
     state: ConnState,
     deadline: Option<Instant>,
 }
@@ -476,11 +672,25 @@ struct Server {
     alive: RtFd,
     sig_r: OwnedFd,
     sig_w: OwnedFd,
+    /// Kept open to be closed when descriptors run out, so that the waiting
+    /// client can still be accepted and told why (instead of spinning on a
+    /// listener that stays readable).
+    reserve: Option<OwnedFd>,
+    /// The listener is not polled until then (after running out of
+    /// descriptors even with the reserve).
+    listen_paused_until: Option<Instant>,
     conns: Vec<Conn>,
     /// Children whose client went away before they exited.
     orphans: Vec<Pid>,
     path: PathBuf,
     timeout: Duration,
+    /// The server's working directory (a child changes only if the
+    /// caller's differs).
+    cwd: Vec<u8>,
+}
+
+fn open_reserve() -> Option<OwnedFd> {
+    std::fs::File::open("/dev/null").ok().map(OwnedFd::from)
 }
 
 /// Entry point of the server process (called by the guard). Never returns.
@@ -491,11 +701,11 @@ pub(crate) fn serve(chan: RtFd) -> ! {
     let init: ForkserverInit = match wire::read_frame(chan.raw(), &mut reader, Some(deadline)) {
         Ok(Read::Frame(kind::FS_INIT, p)) => match wire::decode("forkserver init", &p) {
             Ok(init) => init,
-            Err(e) => fatal_start(&chan, e.to_string()),
+            Err(e) => fatal_start(&chan, e.detail()),
         },
         Ok(Read::Eof) => sys::exit_now(0),
         Ok(other) => fatal_start(&chan, format!("unexpected first message {other:?}")),
-        Err(e) => fatal_start(&chan, e.to_string()),
+        Err(e) => fatal_start(&chan, e.detail()),
     };
     if init.key.len() != KEY_LEN {
         fatal_start(&chan, "bad key length".into());
@@ -511,7 +721,7 @@ pub(crate) fn serve(chan: RtFd) -> ! {
     };
     let (sig_r, sig_w) = match sys::pipe_cloexec() {
         Ok(p) => p,
-        Err(e) => fatal_start(&chan, format!("pipe: {e}")),
+        Err(e) => fatal_start(&chan, Error::io("pipe for SIGCHLD", e).detail()),
     };
     let _ = sys::set_nonblocking(sig_r.as_raw_fd(), true);
     let _ = sys::set_nonblocking(sig_w.as_raw_fd(), true);
@@ -539,10 +749,15 @@ pub(crate) fn serve(chan: RtFd) -> ! {
         alive: chan,
         sig_r,
         sig_w,
+        reserve: open_reserve(),
+        listen_paused_until: None,
         conns: Vec::new(),
         orphans: Vec::new(),
         path,
         timeout,
+        cwd: std::env::current_dir()
+            .map(|d| d.into_os_string().into_encoded_bytes())
+            .unwrap_or_default(),
     };
     server.run()
 }
@@ -560,14 +775,62 @@ fn fatal_start(chan: &RtFd, message: String) -> ! {
     sys::exit_now(1)
 }
 
-/// Creates `$TMPDIR/forkrt-XXXXXX` (mode 0700, by mkdtemp) with a listening
-/// socket `s` (mode 0600) inside.
-fn bind_private_socket() -> std::result::Result<(UnixListener, PathBuf), String> {
-    let mut base = std::env::temp_dir();
-    // sun_path holds 108 bytes; fall back to /tmp for very long TMPDIRs.
-    if base.as_os_str().len() > 80 {
-        base = PathBuf::from("/tmp");
+/// Whether `dir` may hold the socket directory: owned by this user or root,
+/// and not writable by others unless sticky (like /tmp, where others cannot
+/// rename or remove our entries).
+fn base_dir_ok(dir: &Path) -> std::result::Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions.
+    let uid = unsafe { libc::geteuid() };
+    let m = std::fs::metadata(dir).map_err(|e| {
+        format!(
+            "cannot use {} for the forkserver socket: {e}",
+            dir.display()
+        )
+    })?;
+    if !m.is_dir() {
+        return Err(format!("{} is not a directory", dir.display()));
     }
+    if m.uid() != uid && m.uid() != 0 {
+        return Err(format!(
+            "refusing to put the forkserver socket in {}: it belongs to uid {}, another user; \
+             point TMPDIR or XDG_RUNTIME_DIR at a directory of your own",
+            dir.display(),
+            m.uid()
+        ));
+    }
+    if m.mode() & 0o022 != 0 && m.mode() & 0o1000 == 0 {
+        return Err(format!(
+            "refusing to put the forkserver socket in {}: other users can write to it (mode {:o}, \
+             not sticky) and could replace the socket directory; point TMPDIR or XDG_RUNTIME_DIR \
+             at a directory only you can write",
+            dir.display(),
+            m.mode() & 0o7777
+        ));
+    }
+    Ok(())
+}
+
+/// Creates `forkrt-XXXXXX` (mode 0700, by mkdtemp) with a listening socket
+/// `s` (mode 0600) inside, under `$XDG_RUNTIME_DIR` if usable, else the
+/// temporary directory (`$TMPDIR`, `/tmp`).
+fn bind_private_socket() -> std::result::Result<(UnixListener, PathBuf), String> {
+    let xdg = std::env::var_os("XDG_RUNTIME_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .filter(|d| d.as_os_str().len() <= 80 && base_dir_ok(d).is_ok());
+    let base = match xdg {
+        Some(d) => d,
+        None => {
+            let mut base = std::env::temp_dir();
+            // sun_path holds 108 bytes; fall back to /tmp for very long TMPDIRs.
+            if base.as_os_str().len() > 80 {
+                base = PathBuf::from("/tmp");
+            }
+            base_dir_ok(&base)?;
+            base
+        }
+    };
     let template = base.join("forkrt-XXXXXX");
     let mut bytes = CString::new(template.as_os_str().as_bytes())
         .map_err(|_| "TMPDIR contains NUL".to_string())?
@@ -598,6 +861,16 @@ fn bind_private_socket() -> std::result::Result<(UnixListener, PathBuf), String>
         .set_nonblocking(true)
         .map_err(|e| format!("fcntl: {e}"))?;
     Ok((listener, path))
+}
+
+/// What the server says when it runs out of descriptors.
+fn out_of_fds(doing: &str) -> String {
+    format!(
+        "the forkserver (pid {}) ran out of file descriptors (too many open files) {doing}; \
+         raise the open-file limit (ulimit -n) of the program, or keep fewer processes running \
+         at once",
+        sys::getpid()
+    )
 }
 
 /// How old a dead server's socket must be before another server removes it: a
@@ -698,6 +971,10 @@ impl Server {
     fn run(&mut self) -> ! {
         loop {
             self.conns.retain(|c| !matches!(c.state, ConnState::Closed));
+            let listening = self.listen_paused_until.is_none_or(|t| Instant::now() >= t);
+            if listening {
+                self.listen_paused_until = None;
+            }
             let mut pfds = vec![
                 libc::pollfd {
                     fd: self.alive.raw(),
@@ -705,7 +982,12 @@ impl Server {
                     revents: 0,
                 },
                 libc::pollfd {
-                    fd: self.listener.as_raw_fd(),
+                    // A negative fd is ignored by poll(2).
+                    fd: if listening {
+                        self.listener.as_raw_fd()
+                    } else {
+                        -1
+                    },
                     events: libc::POLLIN,
                     revents: 0,
                 },
@@ -715,16 +997,11 @@ impl Server {
                     revents: 0,
                 },
             ];
-            // Per connection: the socket, then (while starting) the verdict pipe.
+            // Per connection: the socket (except while the child reads its
+            // argument from it), or the verdict pipe while starting.
             let mut map: Vec<(usize, bool)> = Vec::new();
-            let mut next_deadline: Option<Instant> = None;
+            let mut next_deadline: Option<Instant> = self.listen_paused_until;
             for (i, c) in self.conns.iter().enumerate() {
-                pfds.push(libc::pollfd {
-                    fd: c.fd.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                });
-                map.push((i, false));
                 if let ConnState::Starting { verdict, .. } = &c.state {
                     pfds.push(libc::pollfd {
                         fd: verdict.as_raw_fd(),
@@ -732,6 +1009,13 @@ impl Server {
                         revents: 0,
                     });
                     map.push((i, true));
+                } else {
+                    pfds.push(libc::pollfd {
+                        fd: c.fd.as_raw_fd(),
+                        events: libc::POLLIN,
+                        revents: 0,
+                    });
+                    map.push((i, false));
                 }
                 if let Some(d) = c.deadline {
                     next_deadline = Some(next_deadline.map_or(d, |n: Instant| n.min(d)));
@@ -797,29 +1081,53 @@ impl Server {
                 Ok((stream, _)) => {
                     let fd = OwnedFd::from(stream);
                     let _ = sys::set_nonblocking(fd.as_raw_fd(), true);
-                    let challenge: [u8; 32] = match sys::random_bytes() {
-                        Ok(c) => c,
-                        Err(_) => continue,
-                    };
-                    let frame = wire::frame_raw(kind::CHALLENGE, &challenge);
-                    // A fresh socket's buffer always takes 40 bytes.
-                    if !matches!(sys::write(fd.as_raw_fd(), &frame), Ok(n) if n == frame.len()) {
-                        continue;
-                    }
+                    let i = self.conns.len();
                     self.conns.push(Conn {
                         fd,
-                        reader: FrameReader::default(),
-                        stdio: Vec::new(),
-                        challenge,
-                        state: ConnState::Authing,
+                        reader: FrameReader::with_limit(PRE_AUTH_FRAME_MAX),
+                        fds: Vec::new(),
+                        pre_auth_bytes: 0,
+                        client_nonce: [0; NONCE_LEN],
+                        state: ConnState::Hello,
                         deadline: Some(Instant::now() + self.timeout),
                     });
+                    // The client sends HELLO right after connecting: read it
+                    // now rather than after another round of poll.
+                    self.on_readable(i);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                // EMFILE and friends: try again on the next round.
-                Err(_) => return,
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
+                    self.refuse_for_lack_of_fds();
+                    return;
+                }
+                // Anything else (ECONNABORTED, ...) concerns that one client.
+                Err(_) => continue,
             }
+        }
+    }
+
+    /// Out of descriptors with a client waiting: the listener stays readable,
+    /// so retrying at once would spin. Give the reserve descriptor to the
+    /// client just long enough to tell it why, then keep serving the others.
+    fn refuse_for_lack_of_fds(&mut self) {
+        if self.reserve.take().is_some() {
+            if let Ok((stream, _)) = self.listener.accept() {
+                let fd = OwnedFd::from(stream);
+                let report = ErrorReport {
+                    code: errcode::RESOURCE,
+                    task: String::new(),
+                    pid: 0,
+                    message: out_of_fds("and could not take this start"),
+                };
+                // A fresh socket's buffer always takes this small frame.
+                let _ = sys::write(fd.as_raw_fd(), &wire::frame(kind::ERROR, &report));
+            }
+            self.reserve = open_reserve();
+        }
+        if self.reserve.is_none() {
+            // Not even the reserve: pause listening for a moment.
+            self.listen_paused_until = Some(Instant::now() + Duration::from_millis(50));
         }
     }
 
@@ -854,62 +1162,82 @@ impl Server {
             ConnState::Starting { pid, .. } | ConnState::Running { pid } => self.orphans.push(pid),
             _ => {}
         }
-        self.conns[i].stdio.clear();
+        self.conns[i].fds.clear();
+        self.conns[i].reader = FrameReader::default();
         self.conns[i].deadline = None;
     }
 
     fn on_readable(&mut self, i: usize) {
-        if matches!(self.conns[i].state, ConnState::Closed) {
-            return;
-        }
         let mut buf = [0u8; 16 * 1024];
-        let mut eof = false;
         loop {
             let c = &mut self.conns[i];
-            let mut fds = Vec::new();
-            match sys::recv_with_fds(c.fd.as_raw_fd(), &mut buf, &mut fds) {
-                Ok(0) => {
-                    eof = true;
-                    break;
-                }
-                Ok(n) => {
-                    // At most stdout+stderr; anything else is dropped (closed).
-                    for fd in fds {
-                        if c.stdio.len() < 2 {
-                            c.stdio.push(fd);
-                        }
-                    }
-                    c.reader.extend(&buf[..n]);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(_) => {
-                    eof = true;
-                    break;
-                }
-            }
-        }
-        // Frames that arrived before EOF still count (a client's last
-        // SIGNAL is typically followed at once by its close).
-        loop {
-            if matches!(self.conns[i].state, ConnState::Closed) {
+            if matches!(c.state, ConnState::Closed | ConnState::Starting { .. }) {
                 return;
             }
-            match self.conns[i].reader.pop() {
-                Ok(Some((k, payload))) => self.on_frame(i, k, payload),
-                Ok(None) => break,
-                Err(e) => {
-                    if matches!(self.conns[i].state, ConnState::Authing) {
-                        self.refuse(i, &e.to_string());
-                    } else {
-                        self.send_error(i, errcode::PROTOCOL, "", 0, e.to_string());
-                        self.close(i);
-                    }
+            // An unauthenticated peer gets PRE_AUTH_MAX bytes, no more.
+            let cap = if c.state.pre_auth() {
+                let left = PRE_AUTH_MAX.saturating_sub(c.pre_auth_bytes);
+                if left == 0 {
+                    self.refuse(
+                        i,
+                        &format!("more than {PRE_AUTH_MAX} bytes before authenticating"),
+                    );
                     return;
                 }
+                left.min(buf.len())
+            } else {
+                buf.len()
+            };
+            let mut fds = Vec::new();
+            let (eof, more) = match sys::recv_with_fds(c.fd.as_raw_fd(), &mut buf[..cap], &mut fds)
+            {
+                Ok(0) => (true, false),
+                Ok(n) => {
+                    // Stdout, stderr and the argument's; anything beyond is closed.
+                    for fd in fds {
+                        if c.fds.len() < sys::MAX_PASSED_FDS {
+                            c.fds.push(fd);
+                        }
+                    }
+                    if c.state.pre_auth() {
+                        c.pre_auth_bytes += n;
+                    }
+                    c.reader.extend(&buf[..n]);
+                    (false, true)
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => (false, false),
+                Err(_) => (true, false),
+            };
+            // Frames that arrived before EOF still count (a client's last
+            // SIGNAL is typically followed at once by its close).
+            loop {
+                if matches!(
+                    self.conns[i].state,
+                    ConnState::Closed | ConnState::Starting { .. }
+                ) {
+                    return;
+                }
+                match self.conns[i].reader.pop() {
+                    Ok(Some((k, payload))) => self.on_frame(i, k, payload),
+                    Ok(None) => break,
+                    Err(e) => {
+                        if self.conns[i].state.pre_auth() {
+                            self.refuse(i, &e.detail());
+                        } else {
+                            self.send_error(i, errcode::PROTOCOL, "", 0, e.detail());
+                            self.close(i);
+                        }
+                        return;
+                    }
+                }
             }
-        }
-        if eof {
-            self.close(i);
+            if eof {
+                self.close(i);
+                return;
+            }
+            if !more {
+                return;
+            }
         }
     }
 
@@ -920,16 +1248,32 @@ impl Server {
 
     fn on_frame(&mut self, i: usize, k: u8, payload: Vec<u8>) {
         match (&self.conns[i].state, k) {
-            (ConnState::Authing, kind::AUTH) => {
-                if auth_ok(&self.key, &self.conns[i].challenge, &payload) {
-                    self.conns[i].state = ConnState::Authed;
+            (ConnState::Hello, kind::HELLO) if payload.len() == NONCE_LEN => {
+                let Ok(nonce) = sys::random_bytes::<NONCE_LEN>() else {
+                    self.refuse(i, "no randomness for a challenge");
+                    return;
+                };
+                self.conns[i].client_nonce.copy_from_slice(&payload);
+                let mut challenge = nonce.to_vec();
+                challenge.extend(auth_tag(&self.key, b"server", &payload, &nonce));
+                self.conns[i].state = ConnState::Authing { nonce };
+                self.send(i, &wire::frame_raw(kind::CHALLENGE, &challenge));
+            }
+            (ConnState::Authing { nonce }, kind::AUTH) => {
+                let c = &self.conns[i];
+                if auth_ok(&self.key, b"client", nonce, &c.client_nonce, &payload) {
+                    let c = &mut self.conns[i];
+                    c.state = ConnState::Authed;
+                    c.reader.set_limit(ENVELOPE_MAX);
                 } else {
                     self.refuse(i, "authentication failed");
                 }
             }
-            (ConnState::Authing, _) => self.refuse(i, "authentication required"),
+            (ConnState::Hello | ConnState::Authing { .. }, _) => {
+                self.refuse(i, "authentication required")
+            }
             (ConnState::Authed, kind::REQUEST) => self.fork_child(i, &payload),
-            (ConnState::Starting { pid, .. } | ConnState::Running { pid }, kind::SIGNAL) => {
+            (ConnState::Running { pid }, kind::SIGNAL) => {
                 let pid = *pid;
                 if let Ok(sig) = wire::decode::<i32>("signal", &payload) {
                     let _ = sys::kill(pid, sig);
@@ -953,7 +1297,7 @@ impl Server {
         let req: ChildRequest = match wire::decode("request", payload) {
             Ok(r) => r,
             Err(e) => {
-                self.send_error(i, errcode::PROTOCOL, "", 0, e.to_string());
+                self.send_error(i, errcode::PROTOCOL, "", 0, e.detail());
                 self.close(i);
                 return;
             }
@@ -982,10 +1326,21 @@ impl Server {
             self.close(i);
             return;
         };
+        if self.conns[i].fds.len() != 2 + req.nfds as usize {
+            // The kernel drops passed descriptors it cannot install (EMFILE).
+            let message = out_of_fds("and could not receive the caller's descriptors");
+            self.send_error(i, errcode::RESOURCE, &req.task, 0, message);
+            self.close(i);
+            return;
+        }
         let (verdict_r, verdict_w) = match sys::pipe_cloexec() {
             Ok(p) => p,
             Err(e) => {
-                self.send_error(i, errcode::OTHER, &req.task, 0, format!("pipe: {e}"));
+                let message = match e.raw_os_error() {
+                    Some(libc::EMFILE | libc::ENFILE) => out_of_fds("while starting this task"),
+                    _ => Error::io("pipe for a forkserver child", e).detail(),
+                };
+                self.send_error(i, errcode::RESOURCE, &req.task, 0, message);
                 self.close(i);
                 return;
             }
@@ -994,7 +1349,8 @@ impl Server {
         // copy in a consistent state.
         match unsafe { sys::fork() } {
             Err(e) => {
-                self.send_error(i, errcode::OTHER, &req.task, 0, format!("fork: {e}"));
+                let message = Error::io("fork in the forkserver", e).detail();
+                self.send_error(i, errcode::RESOURCE, &req.task, 0, message);
                 self.close(i);
             }
             Ok(0) => {
@@ -1005,18 +1361,26 @@ impl Server {
                 drop(verdict_w);
                 let _ = sys::set_nonblocking(verdict_r.as_raw_fd(), true);
                 let c = &mut self.conns[i];
-                c.stdio.clear();
+                c.fds.clear();
+                // Argument bytes read along with the envelope are the child's now.
+                drop(c.reader.take_rest());
+                c.reader = FrameReader::default();
+                // A large argument takes as long as its transfer; the
+                // child bounds that itself and reports RECEIVED.
+                c.deadline = (req.args_len <= RECEIVED_THRESHOLD)
+                    .then(|| Instant::now() + self.timeout + wire::decode_allowance(req.args_len));
                 c.state = ConnState::Starting {
                     pid,
                     verdict: verdict_r,
                     vreader: FrameReader::default(),
+                    args_len: req.args_len,
                 };
-                c.deadline = Some(Instant::now() + self.timeout);
             }
         }
     }
 
-    /// In the forked child: shed the server, become the task, never return.
+    /// In the forked child: shed the server, read the argument, become the
+    /// task, never return.
     fn child_after_fork(
         &mut self,
         i: usize,
@@ -1025,24 +1389,30 @@ impl Server {
         entry: &'static registry::TaskEntry,
     ) -> ! {
         let server_pid = sys::getppid();
+        let conn_fd = self.conns[i].fd.as_raw_fd();
         // Close every server fd but ours (no destructors: we _exit).
         sys::close(self.listener.as_raw_fd());
         sys::close(self.alive.raw());
         sys::close(self.sig_r.as_raw_fd());
         sys::close(self.sig_w.as_raw_fd());
+        if let Some(r) = &self.reserve {
+            sys::close(r.as_raw_fd());
+        }
         SIGCHLD_PIPE.store(-1, Ordering::Relaxed);
         sys::set_signal(libc::SIGCHLD, None);
         sys::set_signal(libc::SIGINT, None);
         sys::unblock_all_signals();
-        let mut stdio: Vec<RawFd> = Vec::new();
+        let mut passed: Vec<RawFd> = Vec::new();
         for (j, c) in self.conns.iter().enumerate() {
-            sys::close(c.fd.as_raw_fd());
+            if j != i {
+                sys::close(c.fd.as_raw_fd());
+            }
             if let ConnState::Starting { verdict, .. } = &c.state {
                 sys::close(verdict.as_raw_fd());
             }
-            for fd in &c.stdio {
+            for fd in &c.fds {
                 if j == i {
-                    stdio.push(fd.as_raw_fd());
+                    passed.push(fd.as_raw_fd());
                 } else {
                     sys::close(fd.as_raw_fd());
                 }
@@ -1053,7 +1423,7 @@ impl Server {
             // channel is among them, closed above) is the server's too.
             let mut reg = state::fds();
             for &fd in reg.iter() {
-                if !stdio.contains(&fd) && fd != verdict.as_raw_fd() {
+                if !passed.contains(&fd) && fd != verdict.as_raw_fd() && fd != conn_fd {
                     sys::close(fd);
                 }
             }
@@ -1064,7 +1434,7 @@ impl Server {
             sys::exit_now(1);
         }
         sys::stdin_to_devnull();
-        if let [out, err] = stdio[..] {
+        if let [out, err, ..] = passed[..] {
             let _ = sys::dup2(out, 1);
             let _ = sys::dup2(err, 2);
             sys::close(out);
@@ -1081,40 +1451,75 @@ impl Server {
             );
         }
         let vfd = verdict.as_raw_fd();
+        let fail = |e: Error, code: u8| -> ! {
+            let report = ErrorReport {
+                code,
+                task: req.task.clone(),
+                pid: sys::getpid() as u32,
+                message: e.detail(),
+            };
+            let deadline = Some(Instant::now() + self.timeout);
+            let _ = wire::write_all(vfd, &wire::frame(kind::ERROR, &report), deadline);
+            eprintln!("forkrt: forkserver child: {e}");
+            crate::fork::flush_stdio();
+            sys::exit_now(1)
+        };
+        // As CPython's forkserver children, run where the caller runs now
+        // (the server started in the caller's directory of that time).
+        if !req.cwd.is_empty()
+            && self.cwd != req.cwd
+            && let Err(e) = std::env::set_current_dir(std::ffi::OsStr::from_bytes(&req.cwd))
+        {
+            let dir = String::from_utf8_lossy(&req.cwd).into_owned();
+            fail(
+                Error::protocol(format!(
+                    "cannot change to the caller's working directory {dir}: {e}"
+                )),
+                errcode::OTHER,
+            );
+        }
+        let mut reader = std::mem::take(&mut self.conns[i].reader);
+        let args = match wire::read_args(conn_fd, &mut reader, req.args_len, self.timeout) {
+            Ok(a) => a,
+            Err(e) => fail(e, errcode::PROTOCOL),
+        };
+        sys::close(conn_fd);
         let deadline = Some(Instant::now() + self.timeout);
-        match (entry.decode)(&req.args) {
-            Err(e) => {
-                let report = ErrorReport {
-                    code: errcode::DECODE,
-                    task: req.task,
-                    pid: sys::getpid() as u32,
-                    message: match &e {
-                        Error::Decode { message, .. } => message.clone(),
-                        other => other.to_string(),
-                    },
-                };
-                let _ = wire::write_all(vfd, &wire::frame(kind::ERROR, &report), deadline);
-                eprintln!("forkrt: forkserver child: {e}");
-                crate::fork::flush_stdio();
-                sys::exit_now(1)
-            }
+        if req.args_len > RECEIVED_THRESHOLD {
+            let _ = wire::write_all(vfd, &wire::frame_raw(kind::RECEIVED, &[]), deadline);
+        }
+        let arg_fds: Vec<OwnedFd> = passed
+            .iter()
+            .skip(2)
+            // SAFETY: these were received for this child alone and are not
+            // owned by anything else in this process.
+            .map(|&fd| unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+            .collect();
+        match crate::codec::decoding_with_fds(arg_fds, || (entry.decode)(&args)) {
+            Err(e) => fail(e, errcode::DECODE),
             Ok(call) => {
+                drop(args);
                 let _ = wire::write_all(vfd, &wire::frame_raw(kind::READY, &[]), deadline);
                 sys::close(vfd);
                 let code = crate::fork::run_task(call);
+                state::join_children();
                 sys::exit_now(code)
             }
         }
     }
 
-    /// The child's verdict pipe is readable: READY → STARTED, ERROR → ERROR,
-    /// EOF without a verdict → STARTED (the exit status will follow).
+    /// The child's verdict pipe is readable: RECEIVED → start the decode
+    /// deadline; READY → STARTED, ERROR → ERROR, EOF without a verdict →
+    /// STARTED (the exit status will follow).
     fn on_verdict(&mut self, i: usize) {
+        let timeout = self.timeout;
+        let c = &mut self.conns[i];
         let ConnState::Starting {
             pid,
             verdict,
             vreader,
-        } = &mut self.conns[i].state
+            args_len,
+        } = &mut c.state
         else {
             return;
         };
@@ -1123,6 +1528,10 @@ impl Server {
         let done: std::result::Result<(), ErrorReport> = loop {
             match vreader.pop() {
                 Ok(Some((kind::READY, _))) => break Ok(()),
+                Ok(Some((kind::RECEIVED, _))) => {
+                    c.deadline = Some(Instant::now() + timeout + wire::decode_allowance(*args_len));
+                    continue;
+                }
                 Ok(Some((kind::ERROR, p))) => {
                     break Err(wire::decode("child error", &p).unwrap_or(ErrorReport {
                         code: errcode::PROTOCOL,
@@ -1143,8 +1552,8 @@ impl Server {
                 Err(_) => break Ok(()),
             }
         };
-        self.conns[i].state = ConnState::Running { pid };
-        self.conns[i].deadline = None;
+        c.state = ConnState::Running { pid };
+        c.deadline = None;
         match done {
             Ok(()) => self.send(i, &wire::frame(kind::STARTED, &(pid as u32))),
             Err(report) => self.send(i, &wire::frame(kind::ERROR, &report)),
@@ -1180,7 +1589,7 @@ impl Server {
             }
             self.conns[i].deadline = None;
             match self.conns[i].state {
-                ConnState::Authing | ConnState::Authed => {
+                ConnState::Hello | ConnState::Authing { .. } | ConnState::Authed => {
                     self.refuse(i, "timed out waiting for authentication and request")
                 }
                 ConnState::Starting { pid, .. } => {

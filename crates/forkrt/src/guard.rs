@@ -29,9 +29,22 @@ use crate::wire::{self, ChildRequest, ErrorReport, FrameReader, Read, errcode, k
 /// before it gets [`Error::Bootstrapping`].
 pub fn init() {
     match std::env::var_os(ROLE_ENV) {
-        None => GUARD_DONE.store(true, Ordering::Release),
+        None => {
+            if !GUARD_DONE.swap(true, Ordering::AcqRel) {
+                // As CPython's exit handler: when the program ends normally
+                // (return from main, or `exit`), join the children whose
+                // `Process` was dropped unjoined, after terminating daemons.
+                // SAFETY: registering a plain extern "C" function.
+                unsafe { libc::atexit(join_children_at_exit) };
+            }
+        }
         Some(role) => child_main(&role.to_string_lossy()),
     }
+}
+
+extern "C" fn join_children_at_exit() {
+    // Never unwind into the C library.
+    let _ = std::panic::catch_unwind(state::join_children);
 }
 
 /// True if this process was started by spawn and has not reached its guard
@@ -124,9 +137,12 @@ fn report(chan: &RtFd, code: u8, task: &str, message: String) {
 }
 
 fn spawned_child(chan: RtFd, watched: bool) -> ! {
-    let deadline = Some(Instant::now() + state::handshake_timeout());
+    let timeout = state::handshake_timeout();
+    let deadline = Some(Instant::now() + timeout);
     let mut reader = FrameReader::default();
-    let req: ChildRequest = match wire::read_frame(chan.raw(), &mut reader, deadline) {
+    let mut fds = Vec::new();
+    let req: ChildRequest = match wire::read_frame_fds(chan.raw(), &mut reader, deadline, &mut fds)
+    {
         Ok(Read::Frame(kind::REQUEST, payload)) => match wire::decode("request", &payload) {
             Ok(r) => r,
             Err(e) => fail(&chan, errcode::PROTOCOL, "", e),
@@ -165,10 +181,17 @@ fn spawned_child(chan: RtFd, watched: bool) -> ! {
             Error::protocol(format!("no task `{}` registered at {}", req.task, req.site)),
         )
     };
-    let call = match (entry.decode)(&req.args) {
+    // The argument follows the envelope; its transfer has a deadline on
+    // progress, not on the whole (a large argument takes what it takes).
+    let args = match wire::read_args(chan.raw(), &mut reader, req.args_len, timeout) {
+        Ok(a) => a,
+        Err(e) => fail(&chan, errcode::PROTOCOL, &req.task, e),
+    };
+    let call = match crate::codec::decoding_with_fds(fds, || (entry.decode)(&args)) {
         Ok(call) => call,
         Err(e) => fail(&chan, errcode::DECODE, &req.task, e),
     };
+    drop(args);
     {
         let mut rt = state::rt();
         state::become_child(
@@ -180,7 +203,10 @@ fn spawned_child(chan: RtFd, watched: bool) -> ! {
         );
     }
     let ready = wire::frame_raw(kind::READY, &[]);
-    if !matches!(wire::write_all(chan.raw(), &ready, deadline), Ok(true)) {
+    if !matches!(
+        wire::write_all(chan.raw(), &ready, Some(Instant::now() + timeout)),
+        Ok(true)
+    ) {
         std::process::exit(1);
     }
     if watched {
@@ -195,6 +221,8 @@ fn spawned_child(chan: RtFd, watched: bool) -> ! {
     }
     // stdin is already /dev/null: the spawn set it up.
     let code = crate::fork::run_task(call);
+    // As CPython's children do after their target: join our own children.
+    state::join_children();
     // A spawned child is a fresh program: leave through exit(3) so that its
     // own atexit handlers run, as CPython's spawned children do.
     std::process::exit(code)
@@ -202,11 +230,7 @@ fn spawned_child(chan: RtFd, watched: bool) -> ! {
 
 /// Reports `err` to the parent and on stderr, then exits with code 1.
 fn fail(chan: &RtFd, code: u8, task: &str, err: Error) -> ! {
-    let message = match &err {
-        Error::Decode { message, .. } => message.clone(),
-        other => other.to_string(),
-    };
-    report(chan, code, task, message);
+    report(chan, code, task, err.detail());
     eprintln!("forkrt: spawned child: {err}");
     crate::fork::flush_stdio();
     std::process::exit(1)

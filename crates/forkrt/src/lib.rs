@@ -119,12 +119,25 @@
 //! * The runtime's own file descriptors are close-on-exec and are closed in
 //!   fork children; none leak into children or stay open in the parent.
 //!
+//! ## Results, pools and channels
+//!
+//! A task may return a value. [`Pool`] (`map`, `imap`, `apply`,
+//! `apply_async`, `close`, `join`, `terminate`; built with
+//! [`Pool::builder`] for an initializer or `maxtasksperchild`) sends it
+//! back; a panic fails its own item ([`Error::TaskPanicked`]), a worker that
+//! dies is replaced ([`Error::WorkerDied`] for its items). [`Queue`] and
+//! [`Pipe`]/[`Connection`] carry serde messages between processes and can be
+//! passed to tasks as arguments under every method. [`exit`] leaves a child
+//! early without running the parent's atexit handlers.
+//!
 //! ## Environment variables
 //!
 //! * `FORKRT_HANDSHAKE_TIMEOUT_MS` — how long a spawned child (or the
 //!   forkserver, or a forkserver child decoding its arguments) may take to
 //!   reach the guard; default 5000.
 //! * `FORKRT_NO_FORK_WARNING=1` — silence the fork-with-threads warning.
+//! * `FORKRT_MAX_ARG_BYTES` — the argument size limit (default 1 GiB; see
+//!   [`max_arg_bytes`]).
 //! * `FORKRT_ROLE` — internal: marks a re-executed child; removed from the
 //!   environment by the guard.
 //!
@@ -137,12 +150,14 @@
 // this crate too (unit tests, doctests).
 extern crate self as forkrt;
 
+mod chan;
 mod codec;
 mod context;
 mod error;
 mod fork;
 mod forkserver;
 mod guard;
+mod pool;
 mod process;
 mod registry;
 mod spawn;
@@ -150,14 +165,25 @@ mod state;
 mod sys;
 mod wire;
 
+pub use chan::{Connection, Pipe, Queue};
 pub use context::{
     Context, StartMethod, get_all_start_methods, get_context, get_start_method, set_start_method,
     set_start_method_force,
 };
 pub use error::{Error, Result};
 pub use guard::init;
+pub use pool::{AsyncResult, Pool, PoolBuilder};
 pub use process::Process;
-pub use state::{ProcessInfo, current_process, parent_process};
+pub use state::{ProcessInfo, current_process, max_arg_bytes, parent_process, set_max_arg_bytes};
+
+/// Leaves the process at once with `code`, after flushing Rust's stdout and
+/// stderr: `_exit`, so no atexit handler and no destructor runs. This is the
+/// way for a task to end its process early; `std::process::exit` would run
+/// the atexit handlers, which in a fork child are the parent's.
+pub fn exit(code: i32) -> ! {
+    fork::flush_stdio();
+    sys::exit_now(code)
+}
 
 /// Marks a function as a task that spawn and forkserver children can run.
 ///
@@ -169,10 +195,11 @@ pub use state::{ProcessInfo, current_process, parent_process};
 /// The function stays an ordinary function (it can be called directly, and
 /// passed to [`Process::new`] by name). The attribute also registers it in a
 /// linker-collected table under the stable name `module_path::work`, with
-/// codecs generated for its argument type. Requirements: a free function
-/// (not a method), no generics, exactly one argument (use a tuple for
-/// several, `_: ()` for none), returning `()`. Each of these is a compile
-/// error with a message saying so:
+/// codecs generated for its argument and return types. Requirements: a free
+/// function (not a method), no generics, exactly one argument (use a tuple
+/// for several, `_: ()` for none). It may return a value: a
+/// [`Pool`] sends it back (it must then serialize; a `Process`
+/// discards it). Each violation is a compile error with a message saying so:
 ///
 /// ```compile_fail
 /// #[forkrt::task]
@@ -186,7 +213,7 @@ pub use state::{ProcessInfo, current_process, parent_process};
 ///
 /// ```compile_fail
 /// #[forkrt::task]
-/// fn returns(a: u32) -> u32 { a }
+/// fn returns_impl(a: u32) -> impl std::fmt::Debug { a }
 /// ```
 ///
 /// ```compile_fail
@@ -223,7 +250,7 @@ pub use forkrt_macros::main;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::codec::{Codec, NoCodec, SerdeCodec};
-    pub use crate::registry::{TASKS, TaskEntry, type_id_of_val};
+    pub use crate::registry::{TASKS, TaskEntry, catch_panic, type_id_of_val};
     pub use linkme;
 
     use crate::error::Result;
@@ -233,16 +260,17 @@ pub mod __private {
         crate::sys::open_fd_count()
     }
 
-    /// Starts a spawn child and sends it `frame` (raw bytes) as its request;
-    /// returns the child's pid if it accepted it.
-    pub fn spawn_raw(frame: &[u8]) -> Result<u32> {
-        crate::spawn::start_raw(frame).map(|p| p as u32)
+    /// Starts a spawn child and sends it `frame` (raw bytes) and `args` as
+    /// its request; returns the child's pid if it accepted it.
+    pub fn spawn_raw(frame: &[u8], args: &[u8]) -> Result<u32> {
+        crate::spawn::start_raw(frame, args).map(|p| p as u32)
     }
 
-    /// Sends `frame` as the request on an authenticated forkserver
-    /// connection; returns the child's pid and exit code if one started.
-    pub fn forkserver_raw(frame: &[u8]) -> Result<(u32, Option<i32>)> {
-        let mut c = crate::forkserver::start_raw(frame)?;
+    /// Sends `frame` and `args` as the request on an authenticated
+    /// forkserver connection; returns the child's pid and exit code if one
+    /// started.
+    pub fn forkserver_raw(frame: &[u8], args: &[u8]) -> Result<(u32, Option<i32>)> {
+        let mut c = crate::forkserver::start_raw(frame, args)?;
         let code = c.wait(None)?;
         Ok((c.pid as u32, code))
     }
@@ -255,20 +283,22 @@ pub mod __private {
     /// The REQUEST frame kind.
     pub const REQUEST_KIND: u8 = crate::wire::kind::REQUEST;
 
-    /// A well-formed request for `task` (a registered fn item) with the given
-    /// already-encoded argument bytes.
-    pub fn request_frame_for<F: 'static>(_task: &F, args: Vec<u8>) -> Option<Vec<u8>> {
+    /// A well-formed request envelope for `task` (a registered fn item)
+    /// announcing `args_len` argument bytes.
+    pub fn request_frame_for<F: 'static>(_task: &F, args_len: usize) -> Option<Vec<u8>> {
         let entry = crate::registry::by_fn_type(std::any::TypeId::of::<F>())?;
         let req = crate::wire::ChildRequest {
             task: entry.name.to_string(),
             site: entry.site.to_string(),
             fingerprint: crate::registry::fingerprint(),
-            args,
+            args_len: args_len as u64,
+            nfds: 0,
             name: "raw".into(),
             ident: vec![0],
             daemon: false,
             parent_pid: std::process::id(),
             parent_name: "MainProcess".into(),
+            cwd: Vec::new(),
         };
         Some(crate::wire::frame(crate::wire::kind::REQUEST, &req))
     }

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::forkserver::{self, ServedChild};
 use crate::guard;
 use crate::registry;
-use crate::state::{self, GUARD_DONE, NEXT_CHILD, RtFd};
+use crate::state::{self, Abandoned, GUARD_DONE, NEXT_CHILD, RtFd};
 use crate::sys::{self, Pid};
 use crate::wire::ChildRequest;
 use crate::{fork, spawn};
@@ -93,11 +93,13 @@ enum State {
 /// ```
 ///
 /// **Dropping** a `Process` never blocks: a child that has exited is reaped;
-/// a running non-daemon child keeps running (its pid is reaped later, the
-/// next time this process starts a child); a running *daemon* child is sent
+/// a running non-daemon child keeps running (it is reaped later, the next
+/// time this process starts a child); a running *daemon* child is sent
 /// SIGTERM. Every child is killed (SIGKILL) when the process that started it
-/// dies, so nothing is orphaned — unlike Python, the main process does not
-/// implicitly join its children at exit: call [`join`](Self::join).
+/// dies, so nothing is orphaned; and as in Python, when the program ends
+/// normally (`main` returns, or `exit`) the children whose `Process` was
+/// dropped are joined, daemon ones terminated first (the entry guard's exit
+/// handler).
 pub struct Process {
     method: Option<StartMethod>,
     name: String,
@@ -197,6 +199,8 @@ impl Process {
         if guard::bootstrapping() {
             return Err(Error::Bootstrapping);
         }
+        // Runtime channels must never land on 0-2 and become a child's stdio.
+        sys::ensure_stdio_open();
         state::reap_abandoned(&mut state::rt());
         let method = self.method.unwrap_or_else(context::fix_default);
         let running = match method {
@@ -205,16 +209,19 @@ impl Process {
                     fork::start(job.into_call(), &self.name, &self.ident, self.daemon)?;
                 Running::Local(pid, sentinel)
             }
+            // The job (whose queues' descriptors travel with the request)
+            // lives until the child has its argument.
             StartMethod::Spawn => {
-                let req = self.request(&*job)?;
+                let (req, args, fds) = self.request(&*job, false)?;
+                let (pid, sentinel) = spawn::start(&req, &args, &fds)?;
                 drop(job);
-                let (pid, sentinel) = spawn::start(&req)?;
                 Running::Local(pid, sentinel)
             }
             StartMethod::Forkserver => {
-                let req = self.request(&*job)?;
+                let (req, args, fds) = self.request(&*job, true)?;
+                let child = forkserver::start(&req, &args, &fds)?;
                 drop(job);
-                Running::Served(forkserver::start(&req)?)
+                Running::Served(child)
             }
         };
         let st = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
@@ -229,9 +236,13 @@ impl Process {
         Ok(())
     }
 
-    /// What a spawn/forkserver child needs: the task's registered name and
-    /// the encoded argument.
-    fn request(&self, job: &dyn ErasedJob) -> Result<ChildRequest> {
+    /// What a spawn/forkserver child needs: the task's registered name, the
+    /// encoded argument (within the size limit) and the descriptors inside it.
+    fn request(
+        &self,
+        job: &dyn ErasedJob,
+        with_cwd: bool,
+    ) -> Result<(ChildRequest, Vec<u8>, Vec<std::os::fd::RawFd>)> {
         if !GUARD_DONE.load(Ordering::Acquire) {
             return Err(Error::NotInitialized);
         }
@@ -245,19 +256,33 @@ impl Process {
                 (entry.arg_type_name)()
             )));
         }
-        let args = (entry.encode)(job.args())?;
+        let (args, fds) = crate::codec::encoding_with_fds(|| (entry.encode)(job.args()));
+        let args = args?;
+        // A spawned child inherits the working directory; a forkserver child
+        // is told it.
+        let cwd = if with_cwd {
+            use std::os::unix::ffi::OsStringExt;
+            std::env::current_dir()
+                .map(|d| d.into_os_string().into_vec())
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         let rt = state::rt();
-        Ok(ChildRequest {
+        let req = ChildRequest {
             task: entry.name.to_string(),
             site: entry.site.to_string(),
             fingerprint: registry::fingerprint(),
-            args,
+            args_len: args.len() as u64,
+            nfds: fds.len() as u32,
             name: self.name.clone(),
             ident: self.ident.clone(),
             daemon: self.daemon,
             parent_pid: sys::getpid() as u32,
             parent_name: state::my_name(&rt.me),
-        })
+            cwd,
+        };
+        Ok((req, args, fds))
     }
 
     /// Waits until the child exits, then reaps it (no zombie is left).
@@ -284,7 +309,20 @@ impl Process {
                 };
                 (pid, code)
             }
-            State::Running(Running::Served(c)) => (c.pid, c.wait(deadline)?),
+            State::Running(Running::Served(c)) => {
+                let pid = c.pid;
+                match c.wait(deadline) {
+                    Ok(code) => (pid, code),
+                    Err(e) => {
+                        // The server died and the child with it: it reads
+                        // as ended, and this join says why.
+                        if let Some(code) = c.exit {
+                            *st = State::Exited { pid, code };
+                        }
+                        return Err(e);
+                    }
+                }
+            }
         };
         if let Some(code) = code {
             *st = State::Exited { pid, code };
@@ -303,7 +341,8 @@ impl Process {
             },
             State::Running(Running::Served(c)) => match c.poll() {
                 Ok(Some(code)) => Some((c.pid, code)),
-                _ => None,
+                // The server died: the exit code it left (see `ServedChild::wait`).
+                _ => c.exit.map(|code| (c.pid, code)),
             },
             _ => None,
         };
@@ -396,22 +435,30 @@ impl Drop for Process {
             self.state.get_mut().unwrap_or_else(|e| e.into_inner()),
             State::New,
         );
+        let daemon = self.daemon;
         match st {
             State::Running(Running::Local(pid, sentinel)) => {
                 if let Ok(None) = sys::waitpid(pid, true) {
-                    if self.daemon {
+                    if daemon {
                         let _ = sys::kill(pid, libc::SIGTERM);
                     }
                     // The sentinel lives until the child is reaped: closing it
                     // now would kill a child that should outlive its handle.
-                    state::rt().abandoned.push((pid, sentinel));
+                    state::rt().abandoned.push(Abandoned::Local {
+                        pid,
+                        sentinel,
+                        daemon,
+                    });
                 }
             }
-            // Closing the connection lets the server reap the child
-            // whenever it exits.
-            State::Running(Running::Served(mut c)) if self.daemon => {
-                if matches!(c.poll(), Ok(None)) {
-                    let _ = c.signal(libc::SIGTERM);
+            State::Running(Running::Served(mut child)) => {
+                if matches!(child.poll(), Ok(None)) {
+                    if daemon {
+                        let _ = child.signal(libc::SIGTERM);
+                    }
+                    state::rt()
+                        .abandoned
+                        .push(Abandoned::Served { child, daemon });
                 }
             }
             _ => {}

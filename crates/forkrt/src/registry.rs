@@ -38,8 +38,37 @@ pub struct TaskEntry {
     /// Serializes the argument (passed as `&dyn Any` of the argument type),
     /// or fails with `Error::NotSerializable` if the type cannot serialize.
     pub encode: fn(&dyn Any) -> Result<Vec<u8>>,
-    /// Deserializes the argument and returns the call, ready to run.
+    /// Deserializes the argument and returns the call, ready to run (a
+    /// `Process` discards the result).
     pub decode: DecodeFn,
+    /// Serializes a chunk of arguments (a `Vec` of the argument type, passed
+    /// as `&dyn Any`): a pool sends many tiny tasks as one encoding.
+    pub encode_many: fn(&dyn Any) -> Result<Vec<u8>>,
+    /// Deserializes a chunk, runs the task on each argument catching panics,
+    /// and encodes the `Vec<Result<R, String>>` (a panic's message).
+    pub call_many: fn(&[u8]) -> Result<Vec<u8>>,
+    /// Deserializes what `call_many` encoded (boxed as
+    /// `Vec<Result<R, String>>`).
+    pub decode_many: fn(&[u8]) -> Result<Box<dyn Any>>,
+    /// `TypeId` of the return type.
+    pub ret_type_id: fn() -> TypeId,
+}
+
+/// Runs `f`, turning a panic into its message.
+#[doc(hidden)]
+pub fn catch_panic<R>(f: impl FnOnce() -> R) -> std::result::Result<R, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
+        let message = if let Some(s) = payload.downcast_ref::<&str>() {
+            (*s).to_string()
+        } else if let Some(s) = payload.downcast_ref::<String>() {
+            s.clone()
+        } else {
+            "a panic with a non-string payload".to_string()
+        };
+        // Dropping a panic payload can itself panic; never risk it here.
+        std::mem::forget(payload);
+        message
+    })
 }
 
 /// Every `#[forkrt::task]` of the program, collected by the linker.
@@ -109,6 +138,11 @@ impl Fnv {
             self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
         }
     }
+}
+
+/// The entry of a registered fn item, by its type.
+pub(crate) fn entry_of<F: 'static>() -> Option<&'static TaskEntry> {
+    by_fn_type(TypeId::of::<F>())
 }
 
 /// Returns the `TypeId` of a value's type; the macro applies it to the

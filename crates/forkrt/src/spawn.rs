@@ -8,6 +8,7 @@
 //! READY, ERROR, or EOF. The child side lives in `guard.rs`.
 
 use std::ffi::{CString, OsStr};
+use std::os::fd::RawFd;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -36,13 +37,20 @@ fn exe() -> &'static CString {
     })
 }
 
-fn argv0() -> &'static CString {
-    static ARGV0: OnceLock<CString> = OnceLock::new();
-    ARGV0.get_or_init(|| {
-        let a = std::env::args_os()
-            .next()
-            .unwrap_or_else(|| "forkrt-child".into());
-        CString::new(a.as_bytes()).unwrap_or_else(|_| c"forkrt-child".to_owned())
+/// This process's whole command line, for the child's `argv`: a spawned
+/// child (and the forkserver, so its children) sees the caller's arguments,
+/// as CPython carries `sys.argv` over. (A Rust program's arguments never
+/// change, so they are collected once.)
+fn argv() -> &'static [CString] {
+    static ARGV: OnceLock<Vec<CString>> = OnceLock::new();
+    ARGV.get_or_init(|| {
+        let mut v: Vec<CString> = std::env::args_os()
+            .filter_map(|a| CString::new(a.as_bytes()).ok())
+            .collect();
+        if v.is_empty() {
+            v.push(c"forkrt-child".to_owned());
+        }
+        v
     })
 }
 
@@ -75,7 +83,11 @@ pub(crate) fn launch(role: &str) -> Result<(Pid, RtFd)> {
     let env = child_env(&format!("{role}:{CHILD_FD}:{ppid}"));
     let mut envp: Vec<*const libc::c_char> = env.iter().map(|c| c.as_ptr()).collect();
     envp.push(std::ptr::null());
-    let argv: [*const libc::c_char; 2] = [argv0().as_ptr(), std::ptr::null()];
+    let argv: Vec<*const libc::c_char> = argv()
+        .iter()
+        .map(|a| a.as_ptr())
+        .chain([std::ptr::null()])
+        .collect();
     // Children's stdin is /dev/null (as in CPython), set up by the spawn
     // itself rather than by the child.
     let devnull = sys::devnull();
@@ -129,7 +141,7 @@ fn posix_spawn(
     child_fd: libc::c_int,
     devnull: Option<libc::c_int>,
     closefrom: AddCloseFrom,
-    argv: &[*const libc::c_char; 2],
+    argv: &[*const libc::c_char],
     envp: &[*const libc::c_char],
 ) -> Result<Pid> {
     // SAFETY: the file actions and attributes are initialised before use and
@@ -140,9 +152,14 @@ fn posix_spawn(
         let mut attr: libc::posix_spawnattr_t = std::mem::zeroed();
         libc::posix_spawn_file_actions_init(&mut fa);
         libc::posix_spawnattr_init(&mut attr);
-        let mut rc = libc::posix_spawn_file_actions_adddup2(&mut fa, child_fd, CHILD_FD);
-        if let (0, Some(null)) = (rc, devnull) {
-            rc = libc::posix_spawn_file_actions_adddup2(&mut fa, null, 0);
+        // stdin first: the runtime's /dev/null may itself be fd 3, which the
+        // channel's dup2 would replace.
+        let mut rc = match devnull {
+            Some(null) => libc::posix_spawn_file_actions_adddup2(&mut fa, null, 0),
+            None => 0,
+        };
+        if rc == 0 {
+            rc = libc::posix_spawn_file_actions_adddup2(&mut fa, child_fd, CHILD_FD);
         }
         if rc == 0 {
             rc = closefrom(&mut fa, CHILD_FD + 1);
@@ -184,7 +201,7 @@ fn posix_spawn(
 fn fork_exec(
     child_fd: libc::c_int,
     devnull: Option<libc::c_int>,
-    argv: &[*const libc::c_char; 2],
+    argv: &[*const libc::c_char],
     envp: &[*const libc::c_char],
 ) -> Result<Pid> {
     // An error pipe tells the parent whether exec failed.
@@ -201,6 +218,7 @@ fn fork_exec(
     if pid == 0 {
         // SAFETY: see above; all pointers were built before the fork.
         unsafe {
+            // stdin first (see `posix_spawn`).
             if let Some(null) = devnull {
                 libc::dup2(null, 0);
             }
@@ -279,16 +297,21 @@ pub(crate) fn reap_bounded(pid: Pid, grace: Duration) -> Option<i32> {
     }
 }
 
-/// Sends `first` (if any) and waits for the child's first frame, turning
-/// EOF and timeout into the guard errors. On error the child is reaped.
+/// Sends `parts` (with `fds` on the first byte) and waits for the child's
+/// first frame, turning EOF and timeout into the guard errors. The writing
+/// has a deadline on progress (a large argument takes as long as its
+/// transfer); the answer must come within the handshake timeout of the last
+/// byte, plus the decoding allowance for an argument of `args_len` bytes. On
+/// error the child is reaped.
 pub(crate) fn handshake(
     pid: Pid,
     chan: &RtFd,
-    first: &[u8],
+    parts: &[&[u8]],
+    fds: &[RawFd],
+    args_len: u64,
     reader: &mut FrameReader,
 ) -> Result<(u8, Vec<u8>)> {
     let timeout = state::handshake_timeout();
-    let deadline = Instant::now() + timeout;
     let fail_timeout = || {
         let _ = sys::kill(pid, libc::SIGKILL);
         let _ = sys::waitpid(pid, false);
@@ -297,10 +320,12 @@ pub(crate) fn handshake(
             timeout,
         }
     };
-    match wire::write_all(chan.raw(), first, Some(deadline)) {
+    match wire::send_all(chan.raw(), parts, fds, timeout).1 {
         Ok(true) => {}
         Ok(false) => return Err(fail_timeout()),
-        Err(Error::Io { source, .. }) if source.raw_os_error() == Some(libc::EPIPE) => {
+        Err(Error::Io { source, .. })
+            if matches!(source.raw_os_error(), Some(libc::EPIPE | libc::ECONNRESET)) =>
+        {
             // The child is gone already; the read below reports how.
         }
         Err(e) => {
@@ -309,6 +334,7 @@ pub(crate) fn handshake(
             return Err(e);
         }
     }
+    let deadline = Instant::now() + wire::decode_allowance(args_len);
     match wire::read_frame(chan.raw(), reader, Some(deadline)) {
         Ok(Read::Frame(k, p)) => Ok((k, p)),
         Ok(Read::Timeout) => Err(fail_timeout()),
@@ -333,20 +359,33 @@ pub(crate) fn handshake(
 /// the channel armed to kill it when the parent's end closes (see
 /// [`sys::die_when_closed`]), and the parent's end is returned: the caller
 /// keeps it until the child is reaped.
-pub(crate) fn start(req: &ChildRequest) -> Result<(Pid, Option<RtFd>)> {
-    start_watched(&wire::frame(kind::REQUEST, req), !sys::on_main_thread())
+pub(crate) fn start(req: &ChildRequest, args: &[u8], fds: &[RawFd]) -> Result<(Pid, Option<RtFd>)> {
+    let envelope = wire::frame(kind::REQUEST, req);
+    start_watched(&envelope, args, fds, !sys::on_main_thread())
 }
 
 /// Starts a spawn child and sends it `bytes` as its first message. `start`
 /// sends a well-formed REQUEST; tests use this to send corrupt ones.
-pub(crate) fn start_raw(bytes: &[u8]) -> Result<Pid> {
-    start_watched(bytes, false).map(|(pid, _)| pid)
+pub(crate) fn start_raw(bytes: &[u8], args: &[u8]) -> Result<Pid> {
+    start_watched(bytes, args, &[], false).map(|(pid, _)| pid)
 }
 
-fn start_watched(bytes: &[u8], watch: bool) -> Result<(Pid, Option<RtFd>)> {
+fn start_watched(
+    envelope: &[u8],
+    args: &[u8],
+    fds: &[RawFd],
+    watch: bool,
+) -> Result<(Pid, Option<RtFd>)> {
     let (pid, chan) = launch(if watch { "spawn-watched" } else { "spawn" })?;
     let mut reader = FrameReader::default();
-    let (k, payload) = handshake(pid, &chan, bytes, &mut reader)?;
+    let (k, payload) = handshake(
+        pid,
+        &chan,
+        &[envelope, args],
+        fds,
+        args.len() as u64,
+        &mut reader,
+    )?;
     match k {
         kind::READY => Ok((pid, watch.then_some(chan))),
         kind::ERROR => {

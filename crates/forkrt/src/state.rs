@@ -8,11 +8,11 @@
 // no other thread can hold them then; the child takes them after dropping its guards.
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
-use crate::forkserver::ServerHandle;
+use crate::forkserver::{ServedChild, ServerHandle};
 use crate::sys::{self, Pid};
 
 /// Environment variable that marks a re-executed child and tells its guard
@@ -46,8 +46,31 @@ pub(crate) struct Runtime {
     pub parent: Option<(String, u32)>,
     pub forkserver: Option<ServerHandle>,
     /// Children whose `Process` was dropped before they were reaped; reaped
-    /// opportunistically (WNOHANG) so that they never stay zombies for long.
-    pub abandoned: Vec<(Pid, Option<RtFd>)>,
+    /// opportunistically (WNOHANG) so that they never stay zombies for long,
+    /// and joined when the program ends ([`join_children`]).
+    pub abandoned: Vec<Abandoned>,
+}
+
+/// A child whose `Process` was dropped while it ran.
+pub(crate) enum Abandoned {
+    /// Our own child, with its parent-death sentinel (kept until reaped).
+    Local {
+        pid: Pid,
+        sentinel: Option<RtFd>,
+        daemon: bool,
+    },
+    /// A forkserver child; its connection carries the exit status.
+    Served { child: ServedChild, daemon: bool },
+}
+
+impl Abandoned {
+    /// True once the child has exited (and been reaped); never blocks.
+    fn finished(&mut self) -> bool {
+        match self {
+            Abandoned::Local { pid, .. } => !matches!(sys::waitpid(*pid, true), Ok(None)),
+            Abandoned::Served { child, .. } => !matches!(child.poll(), Ok(None)),
+        }
+    }
 }
 
 pub(crate) static RT: Mutex<Runtime> = Mutex::new(Runtime {
@@ -126,6 +149,36 @@ impl Drop for RtFd {
     }
 }
 
+/// Argument size limit override, in bytes.
+pub(crate) const MAX_ARG_ENV: &str = "FORKRT_MAX_ARG_BYTES";
+const DEFAULT_MAX_ARG: usize = 1 << 30;
+/// 0 = not set by [`set_max_arg_bytes`].
+static MAX_ARG: AtomicUsize = AtomicUsize::new(0);
+
+/// The largest encoded task argument that spawn and forkserver accept
+/// (checked at `start()`, before any child exists): what
+/// [`set_max_arg_bytes`] set, else `FORKRT_MAX_ARG_BYTES`, else 1 GiB.
+pub fn max_arg_bytes() -> usize {
+    match MAX_ARG.load(Ordering::Relaxed) {
+        0 => {
+            static FROM_ENV: OnceLock<usize> = OnceLock::new();
+            *FROM_ENV.get_or_init(|| {
+                std::env::var(MAX_ARG_ENV)
+                    .ok()
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+                    .filter(|&n| n > 0)
+                    .unwrap_or(DEFAULT_MAX_ARG)
+            })
+        }
+        n => n,
+    }
+}
+
+/// Sets the argument size limit of this process (see [`max_arg_bytes`]).
+pub fn set_max_arg_bytes(bytes: usize) {
+    MAX_ARG.store(bytes.max(1), Ordering::Relaxed);
+}
+
 /// Handshake timeout: `FORKRT_HANDSHAKE_TIMEOUT_MS`, default 5 s.
 pub(crate) fn handshake_timeout() -> Duration {
     static T: OnceLock<Duration> = OnceLock::new();
@@ -141,8 +194,62 @@ pub(crate) fn handshake_timeout() -> Duration {
 
 /// Reaps abandoned children that have exited since (never blocks).
 pub(crate) fn reap_abandoned(rt: &mut Runtime) {
-    rt.abandoned
-        .retain(|(pid, _)| matches!(sys::waitpid(*pid, true), Ok(None)));
+    rt.abandoned.retain_mut(|a| !a.finished());
+}
+
+/// What CPython's exit handler does, for the children whose `Process` was
+/// dropped unjoined: daemon children are terminated (SIGTERM, then SIGKILL
+/// after a second), and every child is joined, so that no work is lost when
+/// `main` returns. Runs at exit of a program whose guard ran, and in every
+/// child after its task.
+pub(crate) fn join_children() {
+    let mut list = std::mem::take(&mut rt().abandoned);
+    let grace = std::time::Instant::now() + Duration::from_secs(1);
+    for a in &mut list {
+        match a {
+            Abandoned::Local {
+                pid, daemon: true, ..
+            } => {
+                let _ = sys::kill(*pid, libc::SIGTERM);
+            }
+            Abandoned::Served {
+                child,
+                daemon: true,
+            } => {
+                let _ = child.signal(libc::SIGTERM);
+            }
+            _ => {}
+        }
+    }
+    for a in list {
+        match a {
+            Abandoned::Local {
+                pid,
+                sentinel,
+                daemon,
+            } => {
+                if daemon {
+                    crate::spawn::reap_bounded(
+                        pid,
+                        grace.saturating_duration_since(std::time::Instant::now()),
+                    );
+                } else {
+                    let _ = sys::waitpid(pid, false);
+                }
+                drop(sentinel);
+            }
+            Abandoned::Served { mut child, daemon } => {
+                if daemon {
+                    if let Ok(None) = child.wait(Some(grace)) {
+                        let _ = child.signal(libc::SIGKILL);
+                        let _ = child.wait(None);
+                    }
+                } else {
+                    let _ = child.wait(None);
+                }
+            }
+        }
+    }
 }
 
 /// A snapshot of a process's identity, as returned by [`current_process`]

@@ -5,7 +5,7 @@
 
 use std::ffi::CStr;
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -55,6 +55,50 @@ pub(crate) fn exit_now(code: i32) -> ! {
 pub(crate) unsafe fn fork() -> io::Result<Pid> {
     // SAFETY: forwarded to the caller.
     cvt(unsafe { libc::fork() })
+}
+
+/// System calls for a fork child, all through `libc::syscall` (one code
+/// page) instead of one libc wrapper each; errors are ignored as the
+/// callers would.
+pub(crate) mod raw {
+    use super::Pid;
+
+    pub(crate) fn dup2(from: libc::c_int, to: libc::c_int) {
+        // SAFETY: dup3 on descriptor numbers has no memory-safety preconditions.
+        unsafe { libc::syscall(libc::SYS_dup3, from, to, 0) };
+    }
+
+    pub(crate) fn close(fd: libc::c_int) {
+        // SAFETY: closing a descriptor number the runtime owns.
+        unsafe { libc::syscall(libc::SYS_close, fd) };
+    }
+
+    pub(crate) fn getppid() -> Pid {
+        // SAFETY: getppid has no preconditions.
+        unsafe { libc::syscall(libc::SYS_getppid) as Pid }
+    }
+
+    /// `PR_SET_PDEATHSIG(SIGKILL)`; the caller checks `getppid` after it.
+    pub(crate) fn die_with_parent() -> bool {
+        // SAFETY: PR_SET_PDEATHSIG takes a signal number; no pointers.
+        unsafe {
+            libc::syscall(
+                libc::SYS_prctl,
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) == 0
+        }
+    }
+
+    /// `_exit`: leaves at once, no atexit handler, no destructor.
+    pub(crate) fn exit(code: libc::c_int) -> ! {
+        // SAFETY: exit_group never returns.
+        unsafe { libc::syscall(libc::SYS_exit_group, code) };
+        unreachable!("exit_group returned")
+    }
 }
 
 /// Converts a wait status into Python's exit code convention: the exit
@@ -249,19 +293,6 @@ pub(crate) fn dup2(from: RawFd, to: RawFd) -> io::Result<()> {
     retry(|| unsafe { libc::dup2(from, to) }).map(drop)
 }
 
-/// Points fd 0 at /dev/null, as Python's `multiprocessing` does for every
-/// child, so that children never compete with the parent for terminal input.
-/// In a fork child, `devnull` is the parent's cached descriptor (one dup2
-/// instead of an open).
-pub(crate) fn stdin_to(devnull: Option<RawFd>) {
-    match devnull {
-        Some(fd) => {
-            let _ = dup2(fd, 0);
-        }
-        None => stdin_to_devnull(),
-    }
-}
-
 /// Points fd 0 at a freshly opened /dev/null.
 pub(crate) fn stdin_to_devnull() {
     const DEVNULL: &CStr = c"/dev/null";
@@ -363,112 +394,109 @@ const MSG_NOSIGNAL: libc::c_int = libc::MSG_NOSIGNAL;
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 const MSG_NOSIGNAL: libc::c_int = 0;
 
-/// Sends `buf` on a Unix socket with `fds` attached as SCM_RIGHTS (on the
-/// first byte). Returns how many bytes of `buf` went out.
-pub(crate) fn send_with_fds(sock: RawFd, buf: &[u8], fds: &[RawFd]) -> io::Result<usize> {
-    let fd_bytes = std::mem::size_of_val(fds);
-    // SAFETY: CMSG_SPACE is a pure size computation.
-    let space = unsafe { libc::CMSG_SPACE(fd_bytes as u32) } as usize;
-    // u64 storage keeps the control buffer aligned for cmsghdr.
-    let mut control = vec![0u64; space.div_ceil(8)];
-    let mut iov = libc::iovec {
-        iov_base: buf.as_ptr() as *mut libc::c_void,
-        iov_len: buf.len(),
-    };
-    // SAFETY: msghdr is plain data; all-zero is a valid empty header.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    if !fds.is_empty() {
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = space as _;
-        // SAFETY: msg_control points at `space` writable, aligned bytes, enough
-        // for one cmsghdr carrying `fds.len()` descriptors.
-        unsafe {
-            let cmsg = libc::CMSG_FIRSTHDR(&msg);
-            (*cmsg).cmsg_level = libc::SOL_SOCKET;
-            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-            (*cmsg).cmsg_len = libc::CMSG_LEN(fd_bytes as u32) as _;
-            std::ptr::copy_nonoverlapping(
-                fds.as_ptr().cast::<u8>(),
-                libc::CMSG_DATA(cmsg),
-                fd_bytes,
-            );
-        }
+/// Most descriptors one message carries (stdout, stderr and a task's
+/// arguments' queues and connections).
+pub(crate) const MAX_PASSED_FDS: usize = 64;
+
+/// Sends `bufs` (gathered) on a Unix socket with `fds` attached as
+/// SCM_RIGHTS on the first byte. Returns how many bytes went out.
+pub(crate) fn send_with_fds(
+    sock: RawFd,
+    bufs: &[io::IoSlice<'_>],
+    fds: &[RawFd],
+) -> io::Result<usize> {
+    send_with_fds_flags(sock, bufs, fds, 0)
+}
+
+/// [`send_with_fds`] with extra flags (`MSG_DONTWAIT` for a socket shared
+/// with other processes, whose blocking mode is theirs too).
+pub(crate) fn send_with_fds_flags(
+    sock: RawFd,
+    bufs: &[io::IoSlice<'_>],
+    fds: &[RawFd],
+    extra: libc::c_int,
+) -> io::Result<usize> {
+    use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
+    // SAFETY: the callers pass descriptors that stay open for the call.
+    let borrowed: Vec<BorrowedFd<'_>> = fds
+        .iter()
+        .map(|&fd| unsafe { BorrowedFd::borrow_raw(fd) })
+        .collect();
+    let mut space =
+        vec![std::mem::MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_PASSED_FDS))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    if !borrowed.is_empty() && !control.push(SendAncillaryMessage::ScmRights(&borrowed)) {
+        return Err(io::Error::other(format!(
+            "cannot pass more than {MAX_PASSED_FDS} descriptors in one message"
+        )));
     }
+    // SAFETY: `sock` is open for the duration of the call.
+    let sock = unsafe { BorrowedFd::borrow_raw(sock) };
     loop {
-        // SAFETY: msg and everything it points to are valid for the call.
-        let r = unsafe { libc::sendmsg(sock, &msg, MSG_NOSIGNAL) };
-        if r < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
+        let flags = SendFlags::NOSIGNAL | SendFlags::from_bits_retain(extra as _);
+        match rustix::net::sendmsg(sock, bufs, &mut control, flags) {
+            Err(rustix::io::Errno::INTR) => continue,
+            r => return r.map_err(io::Error::from),
         }
-        return Ok(r as usize);
     }
 }
 
 /// Receives into `buf` from a Unix socket, appending any SCM_RIGHTS
-/// descriptors to `fds` (received close-on-exec where the OS allows).
+/// descriptors to `fds` (received close-on-exec).
 pub(crate) fn recv_with_fds(
     sock: RawFd,
     buf: &mut [u8],
     fds: &mut Vec<OwnedFd>,
 ) -> io::Result<usize> {
-    const MAX_FDS: usize = 8;
-    // SAFETY: CMSG_SPACE is a pure size computation.
-    let space =
-        unsafe { libc::CMSG_SPACE((MAX_FDS * std::mem::size_of::<RawFd>()) as u32) } as usize;
-    let mut control = vec![0u64; space.div_ceil(8)];
-    let mut iov = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
-    };
-    // SAFETY: msghdr is plain data; all-zero is a valid empty header.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = space as _;
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    let flags = libc::MSG_CMSG_CLOEXEC;
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    let flags = 0;
+    recv_with_fds_flags(sock, buf, fds, 0)
+}
+
+/// [`recv_with_fds`] with extra flags (`MSG_DONTWAIT`).
+pub(crate) fn recv_with_fds_flags(
+    sock: RawFd,
+    buf: &mut [u8],
+    fds: &mut Vec<OwnedFd>,
+    extra: libc::c_int,
+) -> io::Result<usize> {
+    use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+    let mut space =
+        vec![std::mem::MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_PASSED_FDS))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    // SAFETY: `sock` is open for the duration of the call.
+    let sock = unsafe { BorrowedFd::borrow_raw(sock) };
     let n = loop {
-        // SAFETY: msg points at valid iovec and control buffers.
-        let r = unsafe { libc::recvmsg(sock, &mut msg, flags) };
-        if r < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
+        let mut iov = [io::IoSliceMut::new(buf)];
+        let flags = RecvFlags::CMSG_CLOEXEC | RecvFlags::from_bits_retain(extra as _);
+        match rustix::net::recvmsg(sock, &mut iov, &mut control, flags) {
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+            Ok(m) => break m.bytes,
         }
-        break r as usize;
     };
-    // SAFETY: the kernel filled msg_control/msg_controllen; the CMSG_* macros
-    // walk exactly that buffer.
-    unsafe {
-        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
-        while !cmsg.is_null() {
-            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
-                let data = libc::CMSG_DATA(cmsg);
-                let len = (*cmsg).cmsg_len as usize - (data as usize - cmsg as usize);
-                let count = len / std::mem::size_of::<RawFd>();
-                for i in 0..count {
-                    let fd = std::ptr::read_unaligned(data.cast::<RawFd>().add(i));
-                    let owned = OwnedFd::from_raw_fd(fd);
-                    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-                    let _ = set_cloexec(owned.as_raw_fd(), true);
-                    fds.push(owned);
-                }
-            }
-            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+    for msg in control.drain() {
+        if let RecvAncillaryMessage::ScmRights(received) = msg {
+            fds.extend(received);
         }
     }
     Ok(n)
+}
+
+/// Makes sure descriptors 0–2 are open (on /dev/null if they were closed),
+/// so that no runtime channel ever lands on them and becomes a child's
+/// stdin, stdout or stderr.
+pub(crate) fn ensure_stdio_open() {
+    for fd in 0..3 {
+        // SAFETY: F_GETFD on a descriptor number has no memory-safety preconditions.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
+            // SAFETY: a NUL-terminated path; open takes the lowest free number,
+            // which is `fd` since the lower ones are open.
+            let got = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
+            if got >= 0 && got != fd {
+                let _ = dup2(got, fd);
+                close(got);
+            }
+        }
+    }
 }
 
 /// A pidfd for `pid` (Linux 5.3+), close-on-exec. `None` where unsupported.
@@ -529,6 +557,19 @@ pub(crate) fn reset_cached_fds() {
 /// A read-only /dev/null descriptor of the runtime, for children's stdin.
 pub(crate) fn devnull() -> Option<RawFd> {
     cached_fd(&DEVNULL_FD, c"/dev/null", libc::O_RDONLY)
+}
+
+/// True if glibc says this process never started a thread
+/// (`__libc_single_threaded`, glibc ≥ 2.32, looked up once with `dlsym` so
+/// that other C libraries still load); false when unknown.
+pub(crate) fn surely_single_threaded() -> bool {
+    static FLAG: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let addr = *FLAG.get_or_init(|| {
+        // SAFETY: dlsym with RTLD_DEFAULT and a NUL-terminated name.
+        unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"__libc_single_threaded".as_ptr()) as usize }
+    });
+    // SAFETY: the symbol is a `char` that glibc keeps for the process's life.
+    addr != 0 && unsafe { std::ptr::read_volatile(addr as *const libc::c_char) } != 0
 }
 
 /// The number of threads of this process, where the OS tells cheaply: one

@@ -10,7 +10,7 @@
 // forkserver, and in fork-method children after the user's task has run.
 
 use std::os::fd::RawFd;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -36,9 +36,9 @@ pub(crate) mod kind {
     pub const FS_INIT: u8 = 0x10;
     /// forkserver → parent: [`super::ForkserverReady`].
     pub const FS_READY: u8 = 0x11;
-    /// server → client: 32 random bytes.
+    /// server → client: its nonce and its proof over both nonces (64 bytes).
     pub const CHALLENGE: u8 = 0x20;
-    /// client → server: HMAC-SHA256(key, challenge).
+    /// client → server: its proof over both nonces (32 bytes).
     pub const AUTH: u8 = 0x21;
     /// server → client: authentication failed (a message), then close.
     pub const REFUSED: u8 = 0x22;
@@ -48,20 +48,34 @@ pub(crate) mod kind {
     pub const EXIT: u8 = 0x24;
     /// client → server: signal number (i32) to send to the child.
     pub const SIGNAL: u8 = 0x25;
+    /// client → server, first thing after connecting: the client's 32-byte
+    /// nonce, which the server must answer with proof that it holds the key.
+    pub const HELLO: u8 = 0x26;
+    /// forkserver child → server: the argument bytes have all arrived (sent
+    /// for large arguments only; the decode deadline starts here).
+    pub const RECEIVED: u8 = 0x27;
 }
 
-/// What a child needs to run a task.
-#[derive(Serialize, Deserialize, Debug)]
+/// What a child needs to run a task. The encoded argument (`args_len`
+/// bytes) follows the frame unframed, so that neither side copies it into a
+/// frame and the forkserver's child, not the server, reads it.
+#[derive(Serialize, Deserialize, Debug, Clone)]
 pub(crate) struct ChildRequest {
     pub task: String,
     pub site: String,
     pub fingerprint: u64,
-    pub args: Vec<u8>,
+    pub args_len: u64,
+    /// Descriptors passed with the request (SCM_RIGHTS): the queues and
+    /// connections inside the argument.
+    pub nfds: u32,
     pub name: String,
     pub ident: Vec<u32>,
     pub daemon: bool,
     pub parent_pid: u32,
     pub parent_name: String,
+    /// The caller's working directory at `start()` (a forkserver child
+    /// changes to it, as CPython's do).
+    pub cwd: Vec<u8>,
 }
 
 /// Error codes carried by [`ErrorReport`].
@@ -72,6 +86,8 @@ pub(crate) mod errcode {
     pub const OTHER: u8 = 4;
     /// The child did not decode its arguments within the handshake timeout.
     pub const TIMEOUT: u8 = 5;
+    /// A resource ran out (descriptors, processes); the message says which.
+    pub const RESOURCE: u8 = 6;
 }
 
 #[derive(Serialize, Deserialize, Debug)]
@@ -95,6 +111,9 @@ impl ErrorReport {
                 timeout: crate::state::handshake_timeout(),
             },
             errcode::PROTOCOL => Error::Protocol {
+                message: self.message,
+            },
+            errcode::RESOURCE => Error::ResourceLimit {
                 message: self.message,
             },
             errcode::NOT_REGISTERED => Error::Protocol {
@@ -153,9 +172,29 @@ pub(crate) fn decode<T: DeserializeOwned>(what: &str, payload: &[u8]) -> Result<
 #[derive(Default, Debug)]
 pub(crate) struct FrameReader {
     buf: Vec<u8>,
+    /// Largest payload accepted; 0 means [`MAX_PAYLOAD`].
+    limit: usize,
 }
 
 impl FrameReader {
+    /// A reader that rejects frames with a payload over `limit` bytes as soon
+    /// as their header arrives (unauthenticated peers).
+    pub(crate) fn with_limit(limit: usize) -> Self {
+        FrameReader {
+            buf: Vec::new(),
+            limit,
+        }
+    }
+
+    pub(crate) fn set_limit(&mut self, limit: usize) {
+        self.limit = limit;
+    }
+
+    /// Takes the bytes buffered after the last complete frame.
+    pub(crate) fn take_rest(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.buf)
+    }
+
     pub(crate) fn extend(&mut self, bytes: &[u8]) {
         self.buf.extend_from_slice(bytes);
     }
@@ -181,9 +220,14 @@ impl FrameReader {
         }
         let kind = self.buf[3];
         let len = u32::from_le_bytes(self.buf[4..8].try_into().expect("4 bytes")) as usize;
-        if len > MAX_PAYLOAD {
+        let limit = if self.limit == 0 {
+            MAX_PAYLOAD
+        } else {
+            self.limit
+        };
+        if len > limit {
             return Err(Error::protocol(format!(
-                "frame of {len} bytes exceeds the {MAX_PAYLOAD}-byte limit"
+                "frame of {len} bytes exceeds the {limit}-byte limit"
             )));
         }
         if self.buf.len() < HEADER + len {
@@ -276,6 +320,156 @@ pub(crate) fn write_all(fd: RawFd, mut bytes: &[u8], deadline: Option<Instant>) 
         }
     }
     Ok(true)
+}
+
+/// Sends `parts` in order on a non-blocking socket, with `fds` attached to
+/// the first byte, giving up when no byte could be written for `idle`: a
+/// deadline on progress, not on the whole transfer, so that a large
+/// argument takes as long as it needs. Returns how many bytes were written
+/// and `Ok(true)` when all were, `Ok(false)` on a stall.
+pub(crate) fn send_all(
+    fd: RawFd,
+    parts: &[&[u8]],
+    fds: &[RawFd],
+    idle: Duration,
+) -> (usize, Result<bool>) {
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    let mut written = 0usize;
+    let mut deadline = Instant::now() + idle;
+    while written < total {
+        let mut skip = written;
+        let mut slices = Vec::with_capacity(parts.len());
+        for p in parts {
+            if skip >= p.len() {
+                skip -= p.len();
+                continue;
+            }
+            slices.push(std::io::IoSlice::new(&p[skip..]));
+            skip = 0;
+        }
+        let fds_now = if written == 0 { fds } else { &[] };
+        match sys::send_with_fds(fd, &slices, fds_now) {
+            Ok(n) => {
+                written += n;
+                deadline = Instant::now() + idle;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                match sys::poll_one(fd, libc::POLLOUT, Some(deadline)) {
+                    Ok(0) => return (written, Ok(false)),
+                    Ok(_) => {}
+                    Err(e) => return (written, Err(Error::io("poll on a runtime channel", e))),
+                }
+            }
+            Err(e) => return (written, Err(Error::io("write to a runtime channel", e))),
+        }
+    }
+    (written, Ok(true))
+}
+
+/// Reads the `len` argument bytes that follow a request: first what
+/// `reader` already buffered, then from `fd`, failing when no byte arrives
+/// for `idle` (a stalled transfer) or the channel closes.
+pub(crate) fn read_args(
+    fd: RawFd,
+    reader: &mut FrameReader,
+    len: u64,
+    idle: Duration,
+) -> Result<Vec<u8>> {
+    let len = usize::try_from(len).map_err(|_| Error::protocol("argument length overflows"))?;
+    let mut out = reader.take_rest();
+    if out.len() > len {
+        return Err(Error::protocol(format!(
+            "{} bytes after a {len}-byte argument",
+            out.len() - len
+        )));
+    }
+    // Reserved once (no reallocation copying hundreds of megabytes while
+    // the sender waits), but never beyond the argument size limit: a
+    // corrupt length cannot make us allocate more.
+    out.reserve(
+        len.min(crate::state::max_arg_bytes().max(64 << 20))
+            .saturating_sub(out.len()),
+    );
+    let mut deadline = Instant::now() + idle;
+    let mut chunk = vec![0u8; (len - out.len()).clamp(1, 1 << 20)];
+    while out.len() < len {
+        let want = (len - out.len()).min(chunk.len());
+        match sys::read(fd, &mut chunk[..want]) {
+            Ok(0) => {
+                return Err(Error::protocol(format!(
+                    "the channel closed after {} of {len} argument bytes",
+                    out.len()
+                )));
+            }
+            Ok(n) => {
+                out.extend_from_slice(&chunk[..n]);
+                deadline = Instant::now() + idle;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                let ev = sys::poll_one(fd, libc::POLLIN, Some(deadline))
+                    .map_err(|e| Error::io("poll on a runtime channel", e))?;
+                if ev == 0 {
+                    return Err(Error::protocol(format!(
+                        "the argument transfer stalled: no byte for {} ms after {} of {len} bytes",
+                        idle.as_millis(),
+                        out.len()
+                    )));
+                }
+            }
+            Err(e) => return Err(Error::io("read from a runtime channel", e)),
+        }
+    }
+    Ok(out)
+}
+
+/// Reads one frame like [`read_frame`], collecting SCM_RIGHTS descriptors
+/// that arrive with it into `fds`.
+pub(crate) fn read_frame_fds(
+    fd: RawFd,
+    reader: &mut FrameReader,
+    deadline: Option<Instant>,
+    fds: &mut Vec<std::os::fd::OwnedFd>,
+) -> Result<Read> {
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        if let Some((k, p)) = reader.pop()? {
+            return Ok(Read::Frame(k, p));
+        }
+        match sys::recv_with_fds(fd, &mut chunk, fds) {
+            Ok(0) => {
+                return if reader.has_partial() {
+                    Err(Error::protocol(
+                        "channel closed in the middle of a frame (truncated message)",
+                    ))
+                } else {
+                    Ok(Read::Eof)
+                };
+            }
+            Ok(n) => reader.extend(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                let ev = sys::poll_one(fd, libc::POLLIN, deadline)
+                    .map_err(|e| Error::io("poll on a runtime channel", e))?;
+                if ev == 0 {
+                    return Ok(Read::Timeout);
+                }
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ECONNRESET) => {
+                return if reader.has_partial() {
+                    Err(Error::protocol("channel reset in the middle of a frame"))
+                } else {
+                    Ok(Read::Eof)
+                };
+            }
+            Err(e) => return Err(Error::io("read from a runtime channel", e)),
+        }
+    }
+}
+
+/// How long a child may take to decode an argument of `len` bytes once it
+/// has them: the handshake timeout, plus as much again per 64 MiB.
+pub(crate) fn decode_allowance(len: u64) -> Duration {
+    let t = crate::state::handshake_timeout();
+    t + t * u32::try_from(len >> 26).unwrap_or(u32::MAX).min(1024)
 }
 
 #[cfg(test)]

@@ -1008,27 +1008,46 @@ fn forkserver_cannot_start() -> R {
 fn corrupt_spawn_channel() -> R {
     use forkrt::__private::{REQUEST_KIND, frame, request_frame_for, spawn_raw};
     let t = Instant::now();
-    let cases: Vec<(&str, Vec<u8>)> = vec![
-        ("garbage", b"this is not a frame at all".to_vec()),
-        ("bad payload", frame(REQUEST_KIND, &[0xff; 40])),
-        ("wrong kind", frame(0x77, &[])),
+    let cases: Vec<(&str, Vec<u8>, Vec<u8>)> = vec![
+        ("garbage", b"this is not a frame at all".to_vec(), vec![]),
+        ("bad payload", frame(REQUEST_KIND, &[0xff; 40]), vec![]),
+        ("wrong kind", frame(0x77, &[]), vec![]),
         (
             "undecodable args",
-            request_frame_for(&check_payload, vec![0xff, 0xff, 0xff]).unwrap(),
+            request_frame_for(&check_payload, 3).unwrap(),
+            vec![0xff, 0xff, 0xff],
         ),
-        ("trailing args", {
-            let mut a = postcard_bytes_of_u64(5);
-            a.push(1);
-            request_frame_for(&sleep_ms, a).unwrap()
-        }),
-        ("truncated", {
-            let f = request_frame_for(&sleep_ms, postcard_bytes_of_u64(5)).unwrap();
-            f[..f.len() - 3].to_vec()
-        }),
+        (
+            "trailing args",
+            {
+                let mut a = postcard_bytes_of_u64(5);
+                a.push(1);
+                (request_frame_for(&sleep_ms, a.len()).unwrap(), a)
+            }
+            .0,
+            {
+                let mut a = postcard_bytes_of_u64(5);
+                a.push(1);
+                a
+            },
+        ),
+        (
+            "truncated",
+            {
+                let f = request_frame_for(&sleep_ms, 1).unwrap();
+                f[..f.len() - 3].to_vec()
+            },
+            vec![],
+        ),
+        (
+            "short argument",
+            request_frame_for(&sleep_ms, 10).unwrap(),
+            vec![5],
+        ),
     ];
-    for (what, bytes) in cases {
+    for (what, bytes, args) in cases {
         let t1 = Instant::now();
-        let r = spawn_raw(&bytes);
+        let r = spawn_raw(&bytes, &args);
         ensure(r.is_err(), || format!("{what}: accepted ({r:?})"))?;
         let e = r.unwrap_err();
         if what.contains("args") {
@@ -1043,8 +1062,9 @@ fn corrupt_spawn_channel() -> R {
     ensure(common::zombie_children().is_empty(), || "zombies".into())?;
     eprintln!("corrupt spawn channel cases took {:?}", t.elapsed());
     // A good request still works.
-    let good = request_frame_for(&sleep_ms, postcard_bytes_of_u64(1)).unwrap();
-    let pid = spawn_raw(&good).map_err(|e| format!("good request: {e}"))?;
+    let good_args = postcard_bytes_of_u64(1);
+    let good = request_frame_for(&sleep_ms, good_args.len()).unwrap();
+    let pid = spawn_raw(&good, &good_args).map_err(|e| format!("good request: {e}"))?;
     ensure(
         common::wait_until(Duration::from_secs(10), || {
             // SAFETY: reaping our own child.
@@ -1086,22 +1106,32 @@ fn corrupt_forkserver_channel() -> R {
         "warm-up",
     )?;
     let server = forkrt::__private::forkserver_pid().ok_or("no server")?;
-    let cases: Vec<(&str, Vec<u8>)> = vec![
-        ("garbage", b"this is not a frame at all".to_vec()),
-        ("bad payload", frame(REQUEST_KIND, &[0xff; 40])),
-        ("wrong kind", frame(0x77, &[])),
+    let cases: Vec<(&str, Vec<u8>, Vec<u8>)> = vec![
+        ("garbage", b"this is not a frame at all".to_vec(), vec![]),
+        ("bad payload", frame(REQUEST_KIND, &[0xff; 40]), vec![]),
+        ("wrong kind", frame(0x77, &[]), vec![]),
         (
             "undecodable args",
-            request_frame_for(&check_payload, vec![0xff, 0xff, 0xff]).unwrap(),
+            request_frame_for(&check_payload, 3).unwrap(),
+            vec![0xff, 0xff, 0xff],
         ),
-        ("truncated", {
-            let f = request_frame_for(&sleep_ms, postcard_bytes_of_u64(5)).unwrap();
-            f[..f.len() - 3].to_vec()
-        }),
+        (
+            "truncated",
+            {
+                let f = request_frame_for(&sleep_ms, 1).unwrap();
+                f[..f.len() - 3].to_vec()
+            },
+            vec![],
+        ),
+        (
+            "short argument",
+            request_frame_for(&sleep_ms, 10).unwrap(),
+            vec![5],
+        ),
     ];
-    for (what, bytes) in cases {
+    for (what, bytes, args) in cases {
         let t1 = Instant::now();
-        let r = forkserver_raw(&bytes);
+        let r = forkserver_raw(&bytes, &args);
         ensure(r.is_err(), || format!("{what}: accepted ({r:?})"))?;
         if what.contains("args") {
             ensure(matches!(r, Err(Error::Decode { .. })), || {
@@ -1147,9 +1177,20 @@ fn forkserver_auth() -> R {
         let _ = s.read_to_end(&mut buf);
         buf
     };
-    // 1. A wrong HMAC.
+    // The answer is REFUSED, possibly after the challenge.
+    let refused = |answer: &[u8]| -> bool {
+        let rest = if answer.len() >= 8 && answer[3] == 0x20 {
+            &answer[8 + u32::from_le_bytes(answer[4..8].try_into().unwrap()) as usize..]
+        } else {
+            answer
+        };
+        rest.len() >= 8 && rest[3] == 0x22
+    };
+    // 1. A wrong HMAC (after a proper HELLO and challenge).
     let mut s = UnixStream::connect(&path).map_err(|e| e.to_string())?;
-    let mut hdr = [0u8; 40];
+    s.write_all(&forkrt::__private::frame(0x26, &[7u8; 32]))
+        .map_err(|e| e.to_string())?;
+    let mut hdr = [0u8; 72];
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     s.read_exact(&mut hdr)
         .map_err(|e| format!("challenge: {e}"))?;
@@ -1157,7 +1198,7 @@ fn forkserver_auth() -> R {
         format!("challenge header {:?}", &hdr[..8])
     })?;
     let forged = forkrt::__private::frame(0x21, &[0u8; 32]);
-    let request = forkrt::__private::request_frame_for(&empty, vec![]).unwrap();
+    let request = forkrt::__private::request_frame_for(&empty, 0).unwrap();
     s.write_all(&forged).map_err(|e| e.to_string())?;
     let _ = s.write_all(&request);
     let answer = read_all(&mut s);
@@ -1172,24 +1213,18 @@ fn forkserver_auth() -> R {
     let mut s = UnixStream::connect(&path).map_err(|e| e.to_string())?;
     s.write_all(&request).map_err(|e| e.to_string())?;
     let answer = read_all(&mut s);
-    ensure(answer.len() >= 48 && answer[40 + 3] == 0x22, || {
-        format!("no auth: answer {answer:?}")
-    })?;
+    ensure(refused(&answer), || format!("no auth: answer {answer:?}"))?;
     // 3. Garbage.
     let mut s = UnixStream::connect(&path).map_err(|e| e.to_string())?;
     s.write_all(b"GET / HTTP/1.0\r\n\r\n")
         .map_err(|e| e.to_string())?;
     let answer = read_all(&mut s);
-    ensure(answer.len() >= 48 && answer[40 + 3] == 0x22, || {
-        format!("garbage: answer {answer:?}")
-    })?;
+    ensure(refused(&answer), || format!("garbage: answer {answer:?}"))?;
     // 4. Silence: closed after the handshake timeout, no child started.
     let t = Instant::now();
     let mut s = UnixStream::connect(&path).map_err(|e| e.to_string())?;
     let answer = read_all(&mut s);
-    ensure(answer.len() >= 48 && answer[40 + 3] == 0x22, || {
-        format!("silent: answer {answer:?}")
-    })?;
+    ensure(refused(&answer), || format!("silent: answer {answer:?}"))?;
     ensure(t.elapsed() < Duration::from_secs(5), || {
         "silent client held too long".into()
     })?;
