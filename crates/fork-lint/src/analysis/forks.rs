@@ -208,7 +208,12 @@ const MAX_WRAPPER_DEPTH: usize = 8;
 /// in the package.
 pub fn find<'a>(cx: &'a PackageCx<'a>) -> Vec<ForkPoint<'a>> {
     let mut out = Vec::new();
-    for file in cx.candidates() {
+    let mut scanned: Vec<*const FileCx<'a>> = Vec::new();
+    let mut scan = |file: &'a FileCx<'a>, out: &mut Vec<ForkPoint<'a>>| {
+        if scanned.contains(&(file as *const FileCx<'a>)) {
+            return;
+        }
+        scanned.push(file);
         for def in &file.fns {
             let func = FnRef { file, def };
             syntax::each_expr(def.body, &mut |e, ancestors| {
@@ -216,6 +221,20 @@ pub fn find<'a>(cx: &'a PackageCx<'a>) -> Vec<ForkPoint<'a>> {
                     out.push(make_point(cx, file, func, kind, e, ancestors));
                 }
             });
+        }
+    };
+    for file in cx.candidates() {
+        scan(file, &mut out);
+    }
+    // A fork function the package re-exports under another name (`pub use libc::fork
+    // as raw_fork;`) is called by that name in files that need not mention `fork`.
+    let all = cx.all_crates();
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    for (name, targets) in cx.package_aliases() {
+        if catalog::fork_fn(targets, &cx.options.extra_fork_points).is_some() {
+            for file in cx.files_defining_in(&all, name, &[]) {
+                scan(file, &mut out);
+            }
         }
     }
     // Calls to fork wrappers are fork points too, in any file of the package (the
@@ -280,7 +299,7 @@ fn fork_kind<'a>(
             let Expr::Path(p) = syntax::peel(&c.func) else {
                 return None;
             };
-            let candidates = file.resolver.candidates(&p.path);
+            let candidates = cx.with_package_aliases(file, file.resolver.candidates(&p.path));
             if let Some(k) = catalog::fork_fn(&candidates, &cx.options.extra_fork_points) {
                 return Some(ForkKind::Raw(k));
             }

@@ -75,6 +75,7 @@ impl Resolver {
         if matches!(out[0].as_str(), "core" | "alloc") {
             out[0] = "std".to_string();
         }
+        reexported_std(&mut out);
         out
     }
 
@@ -225,6 +226,36 @@ impl<'ast> Visit<'ast> for Resolver {
     }
 }
 
+/// Paths of other crates that are std's or libc's items re-exported (`use tokio::io;`
+/// then `io::Error::new` is `std::io::Error::new`): (prefix, what it stands for).
+const CRATE_REEXPORTS: &[(&str, &str)] = &[
+    ("tokio::io::Error", "std::io::Error"),
+    ("tokio::io::ErrorKind", "std::io::ErrorKind"),
+    ("tokio::io::Result", "std::io::Result"),
+    ("async_std::io::Error", "std::io::Error"),
+    ("async_std::io::ErrorKind", "std::io::ErrorKind"),
+    ("async_std::io::Result", "std::io::Result"),
+    ("async_std::process::exit", "std::process::exit"),
+    ("futures::io::Error", "std::io::Error"),
+    ("futures::io::ErrorKind", "std::io::ErrorKind"),
+    ("futures::io::Result", "std::io::Result"),
+    ("smol::io::Error", "std::io::Error"),
+    ("nix::libc", "libc"),
+];
+
+/// Rewrites a path through [`CRATE_REEXPORTS`].
+fn reexported_std(path: &mut Canon) {
+    for (from, to) in CRATE_REEXPORTS {
+        let from: Vec<&str> = from.split("::").collect();
+        if path.len() >= from.len() && path.iter().zip(&from).all(|(a, b)| a == b) {
+            let mut out: Canon = to.split("::").map(String::from).collect();
+            out.extend(path[from.len()..].iter().cloned());
+            *path = out;
+            return;
+        }
+    }
+}
+
 /// Whether a canonical path equals a `::`-separated pattern.
 pub fn is(canon: &[String], pattern: &str) -> bool {
     let mut parts = pattern.split("::");
@@ -290,6 +321,16 @@ mod tests {
         let c = resolve("use nix::unistd::*; fn fork() {}", "fork");
         assert_eq!(c.len(), 1);
         assert_eq!(c[0], vec!["fork".to_string()]);
+    }
+
+    #[test]
+    fn other_crates_reexports_of_std_are_std() {
+        assert_eq!(
+            first("use tokio::io;", "io::Error::new"),
+            "std::io::Error::new"
+        );
+        assert_eq!(first("use nix::libc;", "libc::_exit"), "libc::_exit");
+        assert_eq!(first("use libc as c;", "c::fork"), "libc::fork");
     }
 
     #[test]

@@ -393,3 +393,92 @@ fn local_decl<'a>(func: FnRef<'a>, name: &str) -> Option<&'a syn::Local> {
     syn::visit::Visit::visit_block(&mut f, func.def.body);
     f.found
 }
+
+/// Crates whose error type is a boxed, allocated report (`anyhow::Error`,
+/// `eyre::Report`…): `?` into it allocates.
+const ALLOCATING_ERROR_CRATES: &[&str] = &["anyhow", "eyre", "color_eyre", "miette", "failure"];
+
+/// Whether `?` in `func` converts errors into a type that allocates: `Box<dyn Error>`,
+/// `String`, `anyhow::Error`/`eyre::Report` (also through `use anyhow::Result;`), or a
+/// package alias of one of those (`type Result<T> = std::result::Result<T, Box<dyn
+/// Error>>`, followed to its definition).
+pub fn error_type_allocates<'a>(cx: &'a PackageCx<'a>, func: FnRef<'a>) -> bool {
+    match &func.def.sig.output {
+        syn::ReturnType::Type(_, ty) => type_allocates(cx, func.file, ty, 0),
+        syn::ReturnType::Default => false,
+    }
+}
+
+fn type_allocates<'a>(
+    cx: &'a PackageCx<'a>,
+    file: &'a FileCx<'a>,
+    ty: &syn::Type,
+    depth: usize,
+) -> bool {
+    if depth > 4 {
+        return false;
+    }
+    let text = quote::ToTokens::to_token_stream(ty)
+        .to_string()
+        .replace(' ', "");
+    if ["Box<dyn", "anyhow::", "eyre::", ",String>"]
+        .iter()
+        .any(|p| text.contains(p))
+        || text == "String"
+    {
+        return true;
+    }
+    let syn::Type::Path(p) = ty else {
+        return false;
+    };
+    let canon = file.resolver.canonical(&p.path);
+    if canon
+        .first()
+        .is_some_and(|c| ALLOCATING_ERROR_CRATES.contains(&c.as_str()))
+    {
+        return true;
+    }
+    let Some(last) = p.path.segments.last() else {
+        return false;
+    };
+    // The error type argument (`Result<T, E>`), when written.
+    if let syn::PathArguments::AngleBracketed(a) = &last.arguments {
+        let types: Vec<&syn::Type> = a
+            .args
+            .iter()
+            .filter_map(|g| match g {
+                syn::GenericArgument::Type(t) => Some(t),
+                _ => None,
+            })
+            .collect();
+        if types.len() == 2 && type_allocates(cx, file, types[1], depth + 1) {
+            return true;
+        }
+    }
+    // A type alias of the package (`Result`, `Error`, `BoxResult`…).
+    let local = file.resolver.is_crate_local(&canon) || canon.len() == 1;
+    if !local {
+        return false;
+    }
+    let name = last.ident.to_string();
+    for f in cx.files_defining(file, &name, &["type"]) {
+        if let Some(aliased) = find_alias(&f.ast.items, &name) {
+            if type_allocates(cx, f, aliased, depth + 1) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// The type a `type NAME = …;` among `items` (inline modules included) stands for.
+fn find_alias<'a>(items: &'a [syn::Item], name: &str) -> Option<&'a syn::Type> {
+    items.iter().find_map(|item| match item {
+        syn::Item::Type(t) if t.ident == name => Some(&*t.ty),
+        syn::Item::Mod(m) => m
+            .content
+            .as_ref()
+            .and_then(|(_, items)| find_alias(items, name)),
+        _ => None,
+    })
+}

@@ -7,6 +7,7 @@ use crate::analysis::forks::{ForkKind, ForkPoint};
 use crate::analysis::locks;
 use crate::analysis::signal_safety::Verdict;
 use crate::analysis::syntax;
+use crate::analysis::types;
 use crate::analysis::walk::{Event, RegionWalk};
 use crate::checker::{Checker, Finding};
 use crate::diagnostic::{Label, LabelKind, Span};
@@ -252,21 +253,7 @@ fn judge(
                 return None;
             }
             let func = w.frame().func?;
-            let ret = quote::ToTokens::to_token_stream(&func.def.sig.output)
-                .to_string()
-                .replace(' ', "");
-            let allocating = [
-                "Box<dyn",
-                "anyhow::",
-                "eyre::",
-                "Result<(),String>",
-                ",String>",
-                "Result<T,String>",
-            ]
-            .iter()
-            .any(|p| ret.contains(p))
-                || ret == "->anyhow::Result<()>"
-                || ret.starts_with("->Result<") && ret.contains("Box<");
+            let allocating = types::error_type_allocates(w.cx, func);
             allocating.then(|| {
                 (
                     "?".to_string(),

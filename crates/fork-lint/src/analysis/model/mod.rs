@@ -83,6 +83,8 @@ pub struct PackageCx<'a> {
     forks: OnceCell<Vec<forks::ForkPoint<'a>>>,
     /// See [`PackageCx::externally_callable`].
     reexports: OnceCell<Reexports>,
+    /// See [`PackageCx::package_aliases`].
+    aliases: OnceCell<HashMap<String, Vec<Vec<String>>>>,
     /// The fork points of each function (indices into `forks`).
     forks_by_fn: OnceCell<HashMap<(usize, usize), Vec<usize>>>,
     processes: OnceCell<processes::Processes<'a>>,
@@ -137,6 +139,7 @@ impl<'a> PackageCx<'a> {
             def_lookups: RefCell::default(),
             forks: OnceCell::new(),
             reexports: OnceCell::new(),
+            aliases: OnceCell::new(),
             forks_by_fn: OnceCell::new(),
             processes: OnceCell::new(),
             threads: threads::ThreadCache::default(),
@@ -476,6 +479,68 @@ impl<'a> PackageCx<'a> {
                 .is_some_and(|t| reexports.names.contains(t))
     }
 
+    /// Every crate key of the package.
+    pub fn all_crates(&self) -> Vec<String> {
+        self.texts
+            .borrow()
+            .all_crates()
+            .into_iter()
+            .map(String::from)
+            .collect()
+    }
+
+    /// Names the package gives other crates' items in `use` items other modules can
+    /// see (`pub use libc::fork as raw_fork;`, `pub(crate) use nix::unistd::fork;`):
+    /// the name code writes → what it stands for. Read from text, once.
+    pub fn package_aliases(&self) -> &HashMap<String, Vec<Vec<String>>> {
+        self.aliases.get_or_init(|| {
+            let mut out: HashMap<String, Vec<Vec<String>>> = HashMap::new();
+            let texts = self.texts.borrow();
+            for id in 0..texts.paths.len() as u32 {
+                let Some(text) = texts.text(id) else { continue };
+                for at in memchr::memmem::find_iter(text.as_bytes(), b"pub") {
+                    let rest = &text[at..];
+                    let use_at = if rest.starts_with("pub use ") {
+                        4
+                    } else if rest.starts_with("pub(crate) use ") {
+                        11
+                    } else {
+                        continue;
+                    };
+                    let Some(end) = rest.find(';') else { continue };
+                    let Ok(tree) = syn::parse_str::<syn::UseTree>(&rest[use_at + 4..end]) else {
+                        continue;
+                    };
+                    alias_leaves(&tree, &mut Vec::new(), &mut out);
+                }
+            }
+            out
+        })
+    }
+
+    /// `candidates` of a call path, plus what a package alias it names stands for
+    /// (`crate::sys::raw_fork` → `libc::fork`).
+    pub fn with_package_aliases(
+        &self,
+        file: &FileCx<'_>,
+        mut candidates: Vec<Vec<String>>,
+    ) -> Vec<Vec<String>> {
+        let Some(canon) = candidates.first() else {
+            return candidates;
+        };
+        let local = file.resolver.is_crate_local(canon) || is_library_path(self, canon);
+        if !local {
+            return candidates;
+        }
+        let Some(last) = canon.last() else {
+            return candidates;
+        };
+        if let Some(targets) = self.package_aliases().get(last) {
+            candidates.extend(targets.iter().cloned());
+        }
+        candidates
+    }
+
     /// The names the library re-exports with `pub use` (read from text: each `pub use
     /// …;` of a library file is parsed on its own).
     fn read_reexports(&self) -> Reexports {
@@ -620,6 +685,45 @@ struct Reexports {
     names: std::collections::HashSet<String>,
     /// Modules re-exported whole (`pub use command::*`), by last segment.
     globbed_modules: std::collections::HashSet<String>,
+}
+
+/// The leaves of a `use` tree that name another crate's items: name → full path.
+fn alias_leaves(
+    tree: &syn::UseTree,
+    prefix: &mut Vec<String>,
+    out: &mut HashMap<String, Vec<Vec<String>>>,
+) {
+    let external = |p: &[String]| {
+        p.first()
+            .is_some_and(|f| !matches!(f.as_str(), "crate" | "self" | "super"))
+    };
+    match tree {
+        syn::UseTree::Path(p) => {
+            prefix.push(p.ident.to_string());
+            alias_leaves(&p.tree, prefix, out);
+            prefix.pop();
+        }
+        syn::UseTree::Name(n) => {
+            let mut full = prefix.clone();
+            full.push(n.ident.to_string());
+            if external(&full) && full.len() > 1 {
+                out.entry(n.ident.to_string()).or_default().push(full);
+            }
+        }
+        syn::UseTree::Rename(r) => {
+            let mut full = prefix.clone();
+            full.push(r.ident.to_string());
+            if external(&full) {
+                out.entry(r.rename.to_string()).or_default().push(full);
+            }
+        }
+        syn::UseTree::Glob(_) => {}
+        syn::UseTree::Group(g) => {
+            for t in &g.items {
+                alias_leaves(t, prefix, out);
+            }
+        }
+    }
 }
 
 fn collect_use(tree: &syn::UseTree, prefix: &mut Vec<String>, out: &mut Reexports) {

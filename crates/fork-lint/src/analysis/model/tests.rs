@@ -358,3 +358,90 @@ fn closures_handed_to_a_forking_helper_are_child_code_through_wrappers() {
     );
     assert_eq!(fl004_lines(&report), [5, 7], "{:#?}", found(&report));
 }
+
+// ---------------------------------------------------------------------------------
+// Names real code uses.
+
+fn lint_bin(files: &[(&str, &str)]) -> Report {
+    let mut all = vec![("/p/Cargo.toml", BIN_MANIFEST)];
+    all.extend_from_slice(files);
+    let named: Vec<&str> = files.iter().map(|f| f.0).collect();
+    lint(&all, &named)
+}
+
+#[test]
+fn std_items_reexported_by_other_crates_are_stds() {
+    let main = pre_exec_program(
+        "unsafe { cmd.pre_exec(|| Err(tokio::io::Error::new(tokio::io::ErrorKind::Other, \"x\"))) };",
+    )
+    .replace("use std::io;\n", "use tokio::io;\n");
+    let report = lint_main(&main);
+    assert_eq!(fl004_lines(&report), [6], "{:#?}", found(&report));
+}
+
+#[test]
+fn a_renamed_crate_and_a_package_reexport_of_fork_are_fork_points() {
+    let renamed = "use libc as c;\nfn main() {\n    let _t = std::thread::spawn(|| loop {});\n    if unsafe { c::fork() } == 0 {\n        unsafe { c::_exit(0) }\n    }\n}\n";
+    let report = lint_bin(&[("/p/src/main.rs", renamed)]);
+    assert!(codes(&report).contains(&"FL007"), "{:#?}", found(&report));
+    // `sys.rs` re-exports `fork` under another name; `main.rs` never writes `fork`.
+    let sys = "pub use libc::fork as raw_fork;\n";
+    let main = "mod sys;\nuse crate::sys::raw_fork;\nfn main() {\n    let _t = std::thread::spawn(|| loop {});\n    if unsafe { raw_fork() } == 0 {\n        unsafe { libc::_exit(0) }\n    }\n}\n";
+    let report = lint_bin(&[("/p/src/main.rs", main), ("/p/src/sys.rs", sys)]);
+    let f = found(&report);
+    assert!(f.contains(&("p/src/main.rs".into(), 5, "FL007")), "{f:#?}");
+}
+
+#[test]
+fn question_marks_into_allocating_error_types_through_aliases() {
+    let child = |ret: &str, uses: &str| {
+        format!(
+            "{uses}\nfn main() {{\n    let _t = std::thread::spawn(|| loop {{}});\n    if unsafe {{ libc::fork() }} == 0 {{\n        let _ = work();\n        unsafe {{ libc::_exit(0) }}\n    }}\n}}\nfn work() -> {ret} {{\n    std::fs::metadata(\"/\")?;\n    Ok(())\n}}\n"
+        )
+    };
+    let cases = [
+        (child("Result<()>", "use eyre::Result;"), true),
+        (child("anyhow::Result<()>", ""), true),
+        (child("Result<(), Box<dyn std::error::Error>>", ""), true),
+        (
+            child("Result<()>", "mod error;\nuse crate::error::Result;"),
+            true,
+        ),
+        (child("std::io::Result<()>", ""), false),
+    ];
+    for (main, allocates) in cases {
+        let report = lint_bin(&[
+            ("/p/src/main.rs", main.as_str()),
+            (
+                "/p/src/error.rs",
+                "pub type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;\n",
+            ),
+        ]);
+        let question: Vec<_> = report
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == "FL004" && d.message.starts_with("`?`"))
+            .collect();
+        assert_eq!(
+            !question.is_empty(),
+            allocates,
+            "{main}\n{:#?}",
+            found(&report)
+        );
+    }
+}
+
+#[test]
+fn daemonize_builders_are_fork_points() {
+    for start in ["start()", "execute()"] {
+        let main = format!(
+            "use daemonize::Daemonize;\nfn main() {{\n    let _t = std::thread::spawn(|| loop {{}});\n    let _ = Daemonize::new().pid_file(\"/tmp/x.pid\").working_directory(\"/\").{start};\n}}\n"
+        );
+        let report = lint_bin(&[("/p/src/main.rs", main.as_str())]);
+        assert!(
+            codes(&report).contains(&"FL007"),
+            "{start}: {:#?}",
+            found(&report)
+        );
+    }
+}
