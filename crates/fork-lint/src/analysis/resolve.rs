@@ -16,6 +16,13 @@ pub type Canon = Vec<String>;
 #[derive(Debug, Default)]
 pub struct Resolver {
     aliases: HashMap<String, Canon>,
+    /// The `use` aliases of each inline module (`mod tests { use anyhow::Result; }`),
+    /// by the module's path in the file: they hold only inside it.
+    scoped: HashMap<Vec<String>, HashMap<String, Canon>>,
+    /// The inline module being read.
+    module: Vec<String>,
+    /// Aliases also declared outside every inline module.
+    top_level: std::collections::HashSet<String>,
     globs: Vec<Canon>,
     local_items: HashSet<String>,
 }
@@ -53,12 +60,22 @@ impl Resolver {
     }
 
     pub fn canonical_segments(&self, segs: &[String], leading_colon: bool) -> Canon {
+        self.canonical_with(
+            segs,
+            leading_colon,
+            self.aliases.get(segs.first().map_or("", String::as_str)),
+        )
+    }
+
+    /// The canonical path of `segs` when its first segment is the alias `alias` (or
+    /// none).
+    fn canonical_with(&self, segs: &[String], leading_colon: bool, alias: Option<&Canon>) -> Canon {
         let Some(first) = segs.first() else {
             return Vec::new();
         };
         let mut out: Canon = if leading_colon {
             segs.to_vec()
-        } else if let Some(full) = self.aliases.get(first) {
+        } else if let Some(full) = alias {
             full.iter().chain(&segs[1..]).cloned().collect()
         } else if matches!(first.as_str(), "self" | "super" | "$crate") {
             std::iter::once("crate".to_string())
@@ -183,7 +200,43 @@ impl Resolver {
         if full.len() == 1 && full[0] == name {
             return; // `use libc;`
         }
+        if self.module.is_empty() {
+            self.top_level.insert(name.clone());
+        } else {
+            self.scoped
+                .entry(self.module.clone())
+                .or_default()
+                .entry(name.clone())
+                .or_insert(full.clone());
+        }
         self.aliases.entry(name).or_insert(full);
+    }
+
+    /// The full path `path` stands for in the inline module `module` of the file:
+    /// like [`Resolver::canonical`], but a `use` of an inline module counts only inside
+    /// it (a test module's `use anyhow::Result;` says nothing about the code around it).
+    pub fn canonical_in(&self, path: &syn::Path, module: &[String]) -> Canon {
+        let segs: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+        let Some(first) = segs.first() else {
+            return Vec::new();
+        };
+        let leading_colon = path.leading_colon.is_some();
+        for depth in (1..=module.len()).rev() {
+            if let Some(full) = self.scoped.get(&module[..depth]).and_then(|m| m.get(first)) {
+                return self.canonical_with(&segs, leading_colon, Some(full));
+            }
+        }
+        // An alias declared only inside some inline module is not visible here.
+        let alias = self
+            .aliases
+            .get(first)
+            .filter(|_| self.top_level_alias(first));
+        self.canonical_with(&segs, leading_colon, alias)
+    }
+
+    /// Whether the alias `name` comes from a `use` outside every inline module.
+    fn top_level_alias(&self, name: &str) -> bool {
+        self.top_level.contains(name)
     }
 }
 
@@ -198,6 +251,13 @@ impl<'ast> Visit<'ast> for Resolver {
             self.aliases
                 .insert(rename.to_string(), vec![e.ident.to_string()]);
         }
+    }
+
+    fn visit_item_mod(&mut self, m: &'ast syn::ItemMod) {
+        self.local_items.insert(m.ident.to_string());
+        self.module.push(m.ident.to_string());
+        syn::visit::visit_item_mod(self, m);
+        self.module.pop();
     }
 
     fn visit_item(&mut self, item: &'ast syn::Item) {
@@ -331,6 +391,24 @@ mod tests {
         );
         assert_eq!(first("use nix::libc;", "libc::_exit"), "libc::_exit");
         assert_eq!(first("use libc as c;", "c::fork"), "libc::fork");
+    }
+
+    #[test]
+    fn a_test_modules_use_holds_only_inside_it() {
+        let file: syn::File =
+            syn::parse_str("mod tests { use anyhow::Result; }\nuse std::process;").unwrap();
+        let r = Resolver::new(&file);
+        let path: syn::Path = syn::parse_str("Result").unwrap();
+        assert_eq!(r.canonical_in(&path, &[]).join("::"), "std::result::Result");
+        assert_eq!(
+            r.canonical_in(&path, &["tests".to_string()]).join("::"),
+            "anyhow::Result"
+        );
+        let path: syn::Path = syn::parse_str("process::exit").unwrap();
+        assert_eq!(
+            r.canonical_in(&path, &["tests".to_string()]).join("::"),
+            "std::process::exit"
+        );
     }
 
     #[test]

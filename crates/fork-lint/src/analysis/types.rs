@@ -404,7 +404,7 @@ const ALLOCATING_ERROR_CRATES: &[&str] = &["anyhow", "eyre", "color_eyre", "miet
 /// Error>>`, followed to its definition).
 pub fn error_type_allocates<'a>(cx: &'a PackageCx<'a>, func: FnRef<'a>) -> bool {
     match &func.def.sig.output {
-        syn::ReturnType::Type(_, ty) => type_allocates(cx, func.file, ty, 0),
+        syn::ReturnType::Type(_, ty) => type_allocates(cx, func.file, &func.def.module, ty, 0),
         syn::ReturnType::Default => false,
     }
 }
@@ -412,6 +412,7 @@ pub fn error_type_allocates<'a>(cx: &'a PackageCx<'a>, func: FnRef<'a>) -> bool 
 fn type_allocates<'a>(
     cx: &'a PackageCx<'a>,
     file: &'a FileCx<'a>,
+    module: &[String],
     ty: &syn::Type,
     depth: usize,
 ) -> bool {
@@ -431,7 +432,7 @@ fn type_allocates<'a>(
     let syn::Type::Path(p) = ty else {
         return false;
     };
-    let canon = file.resolver.canonical(&p.path);
+    let canon = file.resolver.canonical_in(&p.path, module);
     if canon
         .first()
         .is_some_and(|c| ALLOCATING_ERROR_CRATES.contains(&c.as_str()))
@@ -451,7 +452,7 @@ fn type_allocates<'a>(
                 _ => None,
             })
             .collect();
-        if types.len() == 2 && type_allocates(cx, file, types[1], depth + 1) {
+        if types.len() == 2 && type_allocates(cx, file, module, types[1], depth + 1) {
             return true;
         }
     }
@@ -463,7 +464,7 @@ fn type_allocates<'a>(
     let name = last.ident.to_string();
     for f in cx.files_defining(file, &name, &["type"]) {
         if let Some(aliased) = find_alias(&f.ast.items, &name) {
-            if type_allocates(cx, f, aliased, depth + 1) {
+            if type_allocates(cx, f, &[], aliased, depth + 1) {
                 return true;
             }
         }

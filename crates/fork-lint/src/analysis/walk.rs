@@ -165,9 +165,16 @@ impl<'a> RegionWalk<'a> {
         self.frames[self.current].depth
     }
 
-    /// Path candidates in the current frame's file.
+    /// Path candidates in the current frame's file (and inline module: a test
+    /// module's `use` items hold only inside it).
     pub fn resolve(&self, path: &syn::Path) -> Vec<Canon> {
-        self.file().resolver.candidates(path)
+        let mut out = self.file().resolver.candidates(path);
+        if let Some(func) = self.frame().func {
+            if !func.def.module.is_empty() {
+                out[0] = self.file().resolver.canonical_in(path, &func.def.module);
+            }
+        }
+        out
     }
 
     /// The diagnostics span of a syntax node in the current frame's file.
