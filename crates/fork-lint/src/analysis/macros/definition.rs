@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use proc_macro2::{Delimiter, Group, Ident, Spacing, Span, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Group, Ident, Punct, Spacing, Span, TokenStream, TokenTree};
 
 use super::ExpandError;
 
@@ -50,11 +50,17 @@ impl FragKind {
         })
     }
 
-    /// Whether a substituted fragment of this kind is wrapped in an invisible group
-    /// (rustc forwards `ident`, `lifetime` and `tt` as plain tokens, the others as one
-    /// opaque nonterminal, which keeps `$e * 2` from re-associating).
-    pub(crate) fn is_wrapped(self) -> bool {
-        !matches!(self, FragKind::Ident | FragKind::Lifetime | FragKind::Tt)
+    /// Whether a substituted fragment of this kind, `len` tokens long, is wrapped in
+    /// an invisible group. rustc wraps every kind but `ident`, `lifetime` and `tt`;
+    /// precedence only needs it for expressions, types and negative literals, and
+    /// `syn` reads `let`, attributes, visibilities and items inside one as something
+    /// else, so those go in as plain tokens.
+    pub(crate) fn is_wrapped(self, len: usize) -> bool {
+        match self {
+            FragKind::Expr | FragKind::Expr2021 | FragKind::Ty => true,
+            FragKind::Literal => len > 1,
+            _ => false,
+        }
     }
 }
 
@@ -430,10 +436,16 @@ fn parse_transcriber(tts: &[TokenTree]) -> Result<Vec<TTree>, ExpandError> {
                     let inner: Vec<TokenTree> = g.stream().into_iter().collect();
                     let body = parse_transcriber(&inner)?;
                     let (sep, op, used) = parse_sep_op(tts, i + 2)?;
-                    let sep_tokens = match sep {
+                    let mut sep_tokens = match sep {
                         Some(_) => tts[i + 2..i + 1 + used].to_vec(),
                         None => Vec::new(),
                     };
+                    // The separator was joined to the operator after it (`,*`).
+                    if let Some(TokenTree::Punct(last)) = sep_tokens.last_mut() {
+                        let mut alone = Punct::new(last.as_char(), Spacing::Alone);
+                        alone.set_span(last.span());
+                        *last = alone;
+                    }
                     out.push(TTree::Rep {
                         body,
                         sep: sep_tokens,

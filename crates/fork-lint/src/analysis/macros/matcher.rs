@@ -79,12 +79,15 @@ impl Input {
         pos
     }
 
-    /// The token trees from `pos` to the end of its level, and the number of
+    /// Up to `max` token trees from `pos` on in its level, and the number of
     /// flattened entries they hold (what handing them to `syn` costs).
-    fn rest_of_level(&self, mut pos: usize) -> (Vec<TokenTree>, usize) {
+    fn trees(&self, mut pos: usize, max: usize) -> (Vec<TokenTree>, usize) {
         let start = pos;
         let mut tts = Vec::new();
         while let Some(entry) = self.entries.get(pos) {
+            if tts.len() == max {
+                break;
+            }
             match entry {
                 Entry::Leaf { tt, .. } => {
                     tts.push(tt.clone());
@@ -118,6 +121,12 @@ fn flatten(stream: TokenStream, out: &mut Vec<Entry>) {
                     *c = close;
                 }
             }
+            TokenTree::Group(_) => out.push(Entry::Leaf {
+                tt: tt.clone(),
+                // A forwarded fragment: no literal token of a matcher matches it.
+                text: String::new(),
+                len: 1,
+            }),
             _ => {
                 let len = unit_len(&tts, i);
                 out.push(Entry::Leaf {
@@ -451,7 +460,7 @@ fn parse_fragment(
             _ => 1,
         },
         _ => {
-            let (tts, cost) = input.rest_of_level(pos);
+            let (tts, cost) = input.trees(pos, usize::MAX);
             budget.spend(cost)?;
             match parse_with_syn(kind, tts) {
                 Some(count) => count,
@@ -459,8 +468,7 @@ fn parse_fragment(
             }
         }
     };
-    let (tts, _) = input.rest_of_level(pos);
-    let tokens: Vec<TokenTree> = tts.into_iter().take(count).collect();
+    let (tokens, _) = input.trees(pos, count);
     let size = input.skip(pos, count) - pos;
     Ok(Some((count, Fragment { kind, tokens, size })))
 }

@@ -452,14 +452,27 @@ impl MacroTable {
                         budget,
                         steps,
                     )?;
+                    i += 3;
                     if splice {
+                        // `m!(…);` whose expansion already ends as an item or statement
+                        // (`fn …{}`, `{…}`, `…;`, nothing) loses its `;`, which would be a
+                        // stray token among items.
+                        let last = expanded.clone().into_iter().last();
+                        let terminated = match &last {
+                            None => true,
+                            Some(TokenTree::Group(g)) => g.delimiter() == Delimiter::Brace,
+                            Some(TokenTree::Punct(p)) => p.as_char() == ';',
+                            Some(_) => false,
+                        };
+                        if terminated && is_punct(tts.get(i), ';') {
+                            i += 1;
+                        }
                         out.extend(expanded);
                     } else {
                         let mut group = Group::new(Delimiter::None, expanded);
                         group.set_span(span);
                         out.push(group.into());
                     }
-                    i += 3;
                     continue;
                 }
             }

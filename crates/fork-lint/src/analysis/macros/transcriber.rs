@@ -165,10 +165,10 @@ fn vars<'t>(trees: &'t [TTree], names: &mut Vec<&'t Ident>) {
     }
 }
 
-/// Substituted fragments keep the invocation's spans; all but `ident`, `lifetime` and
-/// `tt` go in an invisible group spanning the fragment, as rustc's nonterminals do.
+/// Substituted fragments keep the invocation's spans; expressions and types go in an
+/// invisible group spanning the fragment, as rustc's nonterminals do.
 fn substitute(fragment: &Fragment, out: &mut Vec<TokenTree>) {
-    if !fragment.kind.is_wrapped() {
+    if !fragment.kind.is_wrapped(fragment.tokens.len()) {
         out.extend(fragment.tokens.iter().cloned());
         return;
     }
