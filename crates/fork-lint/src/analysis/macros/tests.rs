@@ -817,3 +817,255 @@ fn expand_call_of_a_name_not_in_the_table() {
         Err(ExpandError::NotFound(_))
     ));
 }
+
+// ---- the registry sweep ---------------------------------------------------------------
+
+/// Every `macro_rules!` of every `.rs` file under the local cargo registry, and every
+/// call of one in the same file (expression, statement, item, pattern, type and
+/// associated-item positions), expanded and read back as the syntax of its position.
+/// Reports counts, failures by reason and the slowest expansion; asserts that nothing
+/// panicked. `FL_MACRO_SWEEP_DUMP=<file>` writes each call (definition body, input,
+/// one-step result) as JSON lines, for comparing with other expanders.
+///
+/// `cargo test --release -p fork-lint --lib macros::tests::sweep -- --ignored --nocapture`
+#[test]
+#[ignore = "walks the whole local cargo registry"]
+fn sweep_registry_macros() {
+    std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(sweep)
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+#[derive(Default)]
+struct Sweep {
+    files: usize,
+    files_with_macros: usize,
+    unparsable: usize,
+    defs: usize,
+    bad_defs: std::collections::BTreeMap<String, usize>,
+    calls: usize,
+    expanded: usize,
+    reparsed: usize,
+    failures: std::collections::BTreeMap<String, usize>,
+    failure_examples: Vec<String>,
+    panics: usize,
+    slowest: (std::time::Duration, String),
+    total: std::time::Duration,
+    dump: Option<std::io::BufWriter<std::fs::File>>,
+}
+
+#[derive(Clone, Copy)]
+enum Position {
+    Expr,
+    Stmts,
+    Items,
+    Pat,
+    Type,
+}
+
+fn sweep() {
+    use std::io::Write;
+    let home = std::env::var("CARGO_HOME")
+        .unwrap_or_else(|_| format!("{}/.cargo", std::env::var("HOME").unwrap()));
+    let root = std::path::Path::new(&home).join("registry/src");
+    let mut sweep = Sweep {
+        dump: std::env::var("FL_MACRO_SWEEP_DUMP")
+            .ok()
+            .map(|p| std::io::BufWriter::new(std::fs::File::create(p).unwrap())),
+        ..Sweep::default()
+    };
+    let started = std::time::Instant::now();
+    let mut paths: Vec<_> = walkdir::WalkDir::new(&root)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "rs"))
+        .map(|e| e.into_path())
+        .collect();
+    paths.sort();
+    for path in &paths {
+        sweep.files += 1;
+        let Ok(text) = std::fs::read_to_string(path) else {
+            continue;
+        };
+        if !text.contains("macro_rules") || text.len() > crate::MAX_FILE_BYTES {
+            continue;
+        }
+        if crate::nesting_depth(&text, crate::MAX_NESTING).is_none() {
+            continue;
+        }
+        let Ok(file) = syn::parse_file(&text) else {
+            sweep.unparsable += 1;
+            continue;
+        };
+        sweep.files_with_macros += 1;
+        let shown = path.strip_prefix(&root).unwrap_or(path).display().to_string();
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            sweep_file(&file, &shown, &mut sweep)
+        }));
+        if outcome.is_err() {
+            sweep.panics += 1;
+            eprintln!("PANIC in {shown}");
+        }
+    }
+    if let Some(dump) = &mut sweep.dump {
+        dump.flush().unwrap();
+    }
+    eprintln!("registry: {}", root.display());
+    eprintln!(
+        "files: {} .rs, {} with macro_rules! parsed ({} unparsable by syn)",
+        sweep.files, sweep.files_with_macros, sweep.unparsable
+    );
+    eprintln!(
+        "definitions: {} parsed, rejected: {:?}",
+        sweep.defs, sweep.bad_defs
+    );
+    eprintln!(
+        "calls: {} found, {} expanded, {} read back as their position's syntax",
+        sweep.calls, sweep.expanded, sweep.reparsed
+    );
+    eprintln!("failures: {:?}", sweep.failures);
+    for example in sweep.failure_examples.iter().take(40) {
+        eprintln!("  {example}");
+    }
+    eprintln!(
+        "expansion time: {:.2?} in total, slowest {:.2?} ({}); sweep {:.1?}; panics: {}",
+        sweep.total,
+        sweep.slowest.0,
+        sweep.slowest.1,
+        started.elapsed(),
+        sweep.panics
+    );
+    assert_eq!(sweep.panics, 0);
+}
+
+fn sweep_file(file: &syn::File, shown: &str, sweep: &mut Sweep) {
+    use syn::visit::Visit;
+
+    struct Calls<'a> {
+        defs: Vec<&'a syn::ItemMacro>,
+        calls: Vec<(&'a syn::Macro, Position)>,
+    }
+    impl<'a> Visit<'a> for Calls<'a> {
+        fn visit_item_macro(&mut self, m: &'a syn::ItemMacro) {
+            if m.mac.path.is_ident("macro_rules") {
+                self.defs.push(m);
+            } else {
+                self.calls.push((&m.mac, Position::Items));
+            }
+            syn::visit::visit_item_macro(self, m);
+        }
+        fn visit_stmt_macro(&mut self, m: &'a syn::StmtMacro) {
+            self.calls.push((&m.mac, Position::Stmts));
+        }
+        fn visit_expr_macro(&mut self, m: &'a syn::ExprMacro) {
+            self.calls.push((&m.mac, Position::Expr));
+        }
+        fn visit_pat(&mut self, p: &'a syn::Pat) {
+            match p {
+                syn::Pat::Macro(m) => self.calls.push((&m.mac, Position::Pat)),
+                _ => syn::visit::visit_pat(self, p),
+            }
+        }
+        fn visit_type_macro(&mut self, m: &'a syn::TypeMacro) {
+            self.calls.push((&m.mac, Position::Type));
+        }
+        fn visit_impl_item_macro(&mut self, m: &'a syn::ImplItemMacro) {
+            self.calls.push((&m.mac, Position::Items));
+        }
+        fn visit_trait_item_macro(&mut self, m: &'a syn::TraitItemMacro) {
+            self.calls.push((&m.mac, Position::Items));
+        }
+    }
+    let mut calls = Calls {
+        defs: Vec::new(),
+        calls: Vec::new(),
+    };
+    calls.visit_file(file);
+    let mut bodies = std::collections::HashMap::new();
+    for item in &calls.defs {
+        match MacroDef::from_item_macro(item) {
+            Some(Ok(d)) => {
+                sweep.defs += 1;
+                bodies.insert(d.span().byte_range().start, item.mac.tokens.to_string());
+            }
+            Some(Err(e)) => *sweep.bad_defs.entry(e.to_string()).or_default() += 1,
+            None => {}
+        }
+    }
+    let table = MacroTable::from_file(file);
+    for (mac, position) in calls.calls {
+        let Some(name) = local_macro_name(&mac.path) else {
+            continue;
+        };
+        let at = mac.path.segments[0].ident.span().byte_range().start;
+        let Some(def) = table.visible_at(&name, at).cloned() else {
+            continue;
+        };
+        sweep.calls += 1;
+        let started = std::time::Instant::now();
+        let result = table.clone().expand_call(mac, &Limits::default());
+        let elapsed = started.elapsed();
+        sweep.total += elapsed;
+        let line = mac.path.segments[0].ident.span().start().line;
+        if elapsed > sweep.slowest.0 {
+            sweep.slowest = (elapsed, format!("{shown}:{line} {name}!"));
+        }
+        let reason = match result {
+            Ok(expansion) => {
+                sweep.expanded += 1;
+                let tokens = expansion.tokens;
+                let parsed = match position {
+                    Position::Expr => parse_expr(tokens.clone())
+                        .map(drop)
+                        .or_else(|_| parse_stmts(tokens).map(drop)),
+                    Position::Stmts => parse_stmts(tokens).map(drop),
+                    Position::Items => parse_items(tokens).map(drop),
+                    Position::Pat => syn::Pat::parse_multi_with_leading_vert
+                        .parse2(tokens)
+                        .map(drop)
+                        .map_err(|e| ExpandError::Parse(e.to_string())),
+                    Position::Type => syn::parse2::<syn::Type>(tokens)
+                        .map(drop)
+                        .map_err(|e| ExpandError::Parse(e.to_string())),
+                };
+                match parsed {
+                    Ok(()) => {
+                        sweep.reparsed += 1;
+                        None
+                    }
+                    Err(_) => Some("Parse".to_owned()),
+                }
+            }
+            Err(e) => Some(format!("{e:?}").split('(').next().unwrap().to_owned()),
+        };
+        if let Some(reason) = &reason {
+            *sweep.failures.entry(reason.clone()).or_default() += 1;
+            if sweep.failure_examples.len() < 200 {
+                sweep
+                    .failure_examples
+                    .push(format!("{reason}: {shown}:{line} {name}!"));
+            }
+        }
+        if let (Some(dump), Some(body)) = (&mut sweep.dump, bodies.get(&def.span().byte_range().start)) {
+            use std::io::Write;
+            let started = std::time::Instant::now();
+            let single = expand(&def, mac.tokens.clone());
+            let single_time = started.elapsed();
+            let record = serde_json::json!({
+                "file": shown,
+                "line": line,
+                "name": name,
+                "def": body,
+                "input": mac.tokens.to_string(),
+                "ok": single.is_ok(),
+                "out": single.as_ref().map(|s| s.to_string()).unwrap_or_default(),
+                "err": single.err().map(|e| e.to_string()),
+                "nanos": single_time.as_nanos() as u64,
+            });
+            writeln!(dump, "{record}").unwrap();
+        }
+    }
+}
