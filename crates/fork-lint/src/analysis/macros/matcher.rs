@@ -79,6 +79,24 @@ impl Input {
         pos
     }
 
+    /// How many token trees of the level at `pos` come before its first `,`, `;` or
+    /// `=>`, if it has one.
+    fn cut(&self, mut pos: usize) -> Option<usize> {
+        let mut count = 0;
+        while let Some(entry) = self.entries.get(pos) {
+            pos = match entry {
+                Entry::Leaf { text, .. } if matches!(text.as_str(), "," | ";" | "=>") => {
+                    return Some(count);
+                }
+                Entry::Leaf { .. } => pos + 1,
+                Entry::Open { close, .. } => close + 1,
+                Entry::Close => return None,
+            };
+            count += 1;
+        }
+        None
+    }
+
     /// Up to `max` token trees from `pos` on in its level, and the number of
     /// flattened entries they hold (what handing them to `syn` costs).
     fn trees(&self, mut pos: usize, max: usize) -> (Vec<TokenTree>, usize) {
@@ -460,11 +478,33 @@ fn parse_fragment(
             _ => 1,
         },
         _ => {
-            let (tts, cost) = input.trees(pos, usize::MAX);
-            budget.spend(cost)?;
-            match parse_with_syn(kind, tts) {
+            // Most fragments end at the first `,`, `;` or `=>` of their level, which
+            // no expression, type, pattern, path, meta or visibility holds outside a
+            // group: `syn` first gets the tokens up to there, so that a long list
+            // `$($e:expr),*` costs linear, not quadratic, work. Only when that prefix
+            // does not parse (`|a, b| …`, `f::<A, B>()`) does it get the whole rest.
+            let prefix = match kind {
+                FragKind::Stmt | FragKind::Item | FragKind::Block => None,
+                _ => input.cut(pos),
+            };
+            let prefix_count = match prefix {
+                Some(cut) => {
+                    let (tts, cost) = input.trees(pos, cut);
+                    budget.spend(cost)?;
+                    parse_with_syn(kind, tts)
+                }
+                None => None,
+            };
+            match prefix_count {
                 Some(count) => count,
-                None => return Ok(None),
+                None => {
+                    let (tts, cost) = input.trees(pos, usize::MAX);
+                    budget.spend(cost)?;
+                    match parse_with_syn(kind, tts) {
+                        Some(count) => count,
+                        None => return Ok(None),
+                    }
+                }
             }
         }
     };

@@ -743,6 +743,24 @@ fn large_inputs_hit_the_work_limit() {
 }
 
 #[test]
+fn long_expression_lists_cost_linear_work() {
+    // 5,000 expressions: handing `syn` the whole rest at each would be 60 M tokens.
+    let mut table = MacroTable::new();
+    table.define(def("macro_rules! all { ($($e:expr),* $(,)?) => { $($e;)* } }"));
+    let many: Vec<String> = (0..5_000).map(|i| format!("f({i})")).collect();
+    let call = format!("all!({})", many.join(", "));
+    let limits = Limits {
+        max_work: 200_000,
+        ..Limits::default()
+    };
+    let out = expand_fully(&mut table, ts(&call), &limits).unwrap();
+    assert_eq!(parse_stmts(out).unwrap().len(), 5_000);
+    // A closure's comma is not the end of the fragment.
+    let out = expand(table.get("all").unwrap(), ts("|a, b| a + b, g::<A, B>(), 3")).unwrap();
+    assert_eq!(parse_stmts(out).unwrap().len(), 3);
+}
+
+#[test]
 fn ambiguous_repetition_is_an_error() {
     let d = "macro_rules! m { ($($a:ident)* $b:ident) => {} }";
     assert_eq!(expand_str(d, "x y"), Err(ExpandError::Ambiguous));
