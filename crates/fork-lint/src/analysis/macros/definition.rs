@@ -50,17 +50,40 @@ impl FragKind {
         })
     }
 
-    /// Whether a substituted fragment of this kind, `len` tokens long, is wrapped in
-    /// an invisible group. rustc wraps every kind but `ident`, `lifetime` and `tt`;
-    /// precedence only needs it for expressions, types and negative literals, and
+    /// Whether a substituted fragment of this kind is wrapped in an invisible group.
+    /// rustc wraps every kind but `ident`, `lifetime` and `tt`; precedence only needs
+    /// it for expressions, types and negative literals of more than one token, and
     /// `syn` reads `let`, attributes, visibilities and items inside one as something
-    /// else, so those go in as plain tokens.
-    pub(crate) fn is_wrapped(self, len: usize) -> bool {
+    /// else, so those go in as plain tokens. A block-like expression (`{…}`, `if`,
+    /// `match`, loops, `unsafe {…}`) is not wrapped either: in statement position
+    /// rustc ends the statement after it, `syn` only does so when it sees it.
+    pub(crate) fn is_wrapped(self, tokens: &[TokenTree]) -> bool {
         match self {
-            FragKind::Expr | FragKind::Expr2021 | FragKind::Ty => true,
-            FragKind::Literal => len > 1,
+            FragKind::Expr | FragKind::Expr2021 => !is_block_like(tokens),
+            FragKind::Ty | FragKind::Literal => tokens.len() > 1,
             _ => false,
         }
+    }
+}
+
+fn is_block_like(tokens: &[TokenTree]) -> bool {
+    match tokens {
+        [TokenTree::Group(g)] => g.delimiter() == Delimiter::Brace,
+        [TokenTree::Ident(kw), .., TokenTree::Group(last)] => {
+            last.delimiter() == Delimiter::Brace
+                && matches!(
+                    kw.to_string().as_str(),
+                    "if" | "match" | "loop" | "while" | "for" | "unsafe"
+                )
+        }
+        [
+            TokenTree::Punct(q),
+            TokenTree::Ident(_),
+            TokenTree::Punct(c),
+            ..,
+            TokenTree::Group(last),
+        ] => q.as_char() == '\'' && c.as_char() == ':' && last.delimiter() == Delimiter::Brace,
+        _ => false,
     }
 }
 
@@ -370,7 +393,7 @@ struct Compiler {
 
 impl Compiler {
     fn compile(&mut self, trees: &[MTree], depth: usize) -> Result<(), ExpandError> {
-        for tree in trees {
+        for (i, tree) in trees.iter().enumerate() {
             match tree {
                 MTree::Tok(text) => self.program.push(Loc::Tok(text.clone())),
                 MTree::Group(delim, inner) => {
@@ -379,15 +402,20 @@ impl Compiler {
                     self.program.push(Loc::Close);
                 }
                 MTree::Var(name, kind) => {
+                    // rustc forbids `$p:pat |` from edition 2021 on, where `pat` takes
+                    // `|` alternatives: a matcher that has one is 2015/2018 code, where
+                    // `pat` is `pat_param`.
+                    let kind = match (kind, trees.get(i + 1)) {
+                        (FragKind::Pat, Some(MTree::Tok(next))) if next == "|" => {
+                            FragKind::PatParam
+                        }
+                        _ => *kind,
+                    };
                     let slot = self.slots.len();
                     if self.slots.insert(name.clone(), slot).is_some() {
                         return Err(bad("duplicate metavariable in a matcher"));
                     }
-                    self.program.push(Loc::Var {
-                        slot,
-                        kind: *kind,
-                        depth,
-                    });
+                    self.program.push(Loc::Var { slot, kind, depth });
                 }
                 MTree::Rep { body, sep, op } => {
                     let start = self.program.len();

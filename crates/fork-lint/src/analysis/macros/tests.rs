@@ -346,6 +346,30 @@ fn expr_fragment_is_one_operand_after_substitution() {
 }
 
 #[test]
+fn block_like_expression_fragment_ends_its_statement() {
+    // heapless/http `probe_loop!`: `$body` (a block) then another statement.
+    let d = r#"macro_rules! probe_loop {
+        ($probe_var: ident < $len: expr, $body: expr) => {
+            loop { if $probe_var < $len { $body $probe_var += 1; } else { $probe_var = 0; } }
+        }
+    }"#;
+    let out = expand(&def(d), ts("probe < self.len(), { if done { break; } }")).unwrap();
+    assert!(parse_stmts(out).is_ok());
+    let out = expand(&def(d), ts("i < n, if a { b() } else { c() }")).unwrap();
+    assert!(parse_stmts(out).is_ok());
+}
+
+#[test]
+fn pat_followed_by_a_vertical_bar_is_pat_param() {
+    // itertools (edition 2018): `|$it:pat| $closure:expr`.
+    let d = "macro_rules! check { ($src:expr, |$it:pat| $closure:expr) => { let $it = $src; $closure } }";
+    assert_eq!(
+        expand_str(d, "it, |i| i.count()").unwrap(),
+        "let i = it ; i . count ()"
+    );
+}
+
+#[test]
 fn ty_stops_at_comma_and_equals_with_generics_inside() {
     let d = "macro_rules! m { ($t:ty, $u:ty = $e:expr) => { let _: $u = $e as $t; } }";
     let out = expand(&def(d), ts("HashMap<K, V>, Vec<Vec<u8>> = x")).unwrap();
@@ -746,7 +770,9 @@ fn large_inputs_hit_the_work_limit() {
 fn long_expression_lists_cost_linear_work() {
     // 5,000 expressions: handing `syn` the whole rest at each would be 60 M tokens.
     let mut table = MacroTable::new();
-    table.define(def("macro_rules! all { ($($e:expr),* $(,)?) => { $($e;)* } }"));
+    table.define(def(
+        "macro_rules! all { ($($e:expr),* $(,)?) => { $($e;)* } }",
+    ));
     let many: Vec<String> = (0..5_000).map(|i| format!("f({i})")).collect();
     let call = format!("all!({})", many.join(", "));
     let limits = Limits {
@@ -756,7 +782,11 @@ fn long_expression_lists_cost_linear_work() {
     let out = expand_fully(&mut table, ts(&call), &limits).unwrap();
     assert_eq!(parse_stmts(out).unwrap().len(), 5_000);
     // A closure's comma is not the end of the fragment.
-    let out = expand(table.get("all").unwrap(), ts("|a, b| a + b, g::<A, B>(), 3")).unwrap();
+    let out = expand(
+        table.get("all").unwrap(),
+        ts("|a, b| a + b, g::<A, B>(), 3"),
+    )
+    .unwrap();
     assert_eq!(parse_stmts(out).unwrap().len(), 3);
 }
 
@@ -919,7 +949,11 @@ fn sweep() {
             continue;
         };
         sweep.files_with_macros += 1;
-        let shown = path.strip_prefix(&root).unwrap_or(path).display().to_string();
+        let shown = path
+            .strip_prefix(&root)
+            .unwrap_or(path)
+            .display()
+            .to_string();
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             sweep_file(&file, &shown, &mut sweep)
         }));
@@ -1067,7 +1101,9 @@ fn sweep_file(file: &syn::File, shown: &str, sweep: &mut Sweep) {
                     .push(format!("{reason}: {shown}:{line} {name}!"));
             }
         }
-        if let (Some(dump), Some(body)) = (&mut sweep.dump, bodies.get(&def.span().byte_range().start)) {
+        if let (Some(dump), Some(body)) =
+            (&mut sweep.dump, bodies.get(&def.span().byte_range().start))
+        {
             use std::io::Write;
             let started = std::time::Instant::now();
             let single = expand(&def, mac.tokens.clone());

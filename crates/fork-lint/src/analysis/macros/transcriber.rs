@@ -166,9 +166,10 @@ fn vars<'t>(trees: &'t [TTree], names: &mut Vec<&'t Ident>) {
 }
 
 /// Substituted fragments keep the invocation's spans; expressions and types go in an
-/// invisible group spanning the fragment, as rustc's nonterminals do.
+/// invisible group spanning the fragment, as rustc's nonterminals do (see
+/// `FragKind::is_wrapped`).
 fn substitute(fragment: &Fragment, out: &mut Vec<TokenTree>) {
-    if !fragment.kind.is_wrapped(fragment.tokens.len()) {
+    if !fragment.kind.is_wrapped(&fragment.tokens) {
         out.extend(fragment.tokens.iter().cloned());
         return;
     }
