@@ -4,8 +4,8 @@
 #
 #   * the Rust sources written in this repository that exercise the linter: every
 #     fixture (fixtures/src/bin, fixtures/lint-only, fixtures/src/lib.rs), the README's
-#     example and the fuzz regressions; a hand-written seed belongs there (as a fixture it
-#     is tested too), never in fuzz/;
+#     example, the fuzz regressions, and fuzz/local-seeds/ (shapes written here for the
+#     macro expander, which no fixture needs);
 #   * .rs files of the local cargo registry ($CARGO_HOME/registry/src/*/, where
 #     `crates/fork-lint/tests/registry_sweep.rs` looks too) that mention a fork point as
 #     a whole word: the files with the most mentions first, at most SEEDS_PER_PACKAGE
@@ -36,7 +36,7 @@ flat() { printf '%s' "$1" | tr '/' '_'; }
 local_count=0
 for f in "$root"/fixtures/src/bin/*.rs "$root"/fixtures/lint-only/*.rs \
     "$root"/fixtures/src/lib.rs "$root"/examples/hazards.rs \
-    "$root"/crates/fork-lint/tests/fuzz-regressions/*.rs; do
+    "$root"/crates/fork-lint/tests/fuzz-regressions/*.rs "$root"/fuzz/local-seeds/*.rs; do
     [ -f "$f" ] || continue
     rel="${f#"$root"/}"
     cp "$f" "$out/local__$(flat "$rel")"

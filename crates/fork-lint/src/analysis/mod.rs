@@ -17,6 +17,7 @@ pub mod catalog;
 pub mod flow;
 pub mod forks;
 pub mod locks;
+pub(crate) mod macros;
 pub mod model;
 pub mod nesting;
 pub mod processes;
