@@ -55,6 +55,10 @@ impl Outcome {
     }
 }
 
+/// Hands the statements a macro call expands to, if it is one the package defines, to
+/// the callback.
+pub type Expander<'p> = dyn Fn(&syn::Macro, &mut dyn FnMut(&[Stmt])) + 'p;
+
 /// The analysis' questions.
 pub struct Flow<'p> {
     /// An expression that ends the path well.
@@ -68,6 +72,9 @@ pub struct Flow<'p> {
     pub skip_stmt: &'p dyn Fn(&Stmt) -> bool,
     /// `if`s without `else` whose implicit `else` this path does not take.
     pub no_implicit_else: &'p dyn Fn(&syn::ExprIf) -> bool,
+    /// Hands the statements a macro call expands to (the package's `macro_rules!`) to
+    /// its second argument.
+    pub expand: &'p Expander<'p>,
     loop_depth: usize,
     broke: bool,
 }
@@ -86,6 +93,7 @@ impl<'p> Flow<'p> {
             skip_block,
             skip_stmt: &|_| false,
             no_implicit_else: &|_| false,
+            expand: &|_, _| {},
             loop_depth: 0,
             broke: false,
         }
@@ -94,6 +102,13 @@ impl<'p> Flow<'p> {
     /// Also skip the implicit `else` of these `if`s.
     pub fn without_implicit_else(mut self, f: &'p dyn Fn(&syn::ExprIf) -> bool) -> Flow<'p> {
         self.no_implicit_else = f;
+        self
+    }
+
+    /// Looks into the expansions `expand` gives (a `leave_child!()` that expands to
+    /// `_exit` leaves).
+    pub fn expanding(mut self, expand: &'p Expander<'p>) -> Flow<'p> {
+        self.expand = expand;
         self
     }
 
@@ -150,6 +165,12 @@ impl<'p> Flow<'p> {
     fn mac(&mut self, mac: &syn::Macro) -> Outcome {
         if (self.good_macro)(mac) {
             return Outcome::done();
+        }
+        let expand = self.expand;
+        let mut expanded = None;
+        expand(mac, &mut |stmts| expanded = Some(self.stmts(stmts)));
+        if let Some(outcome) = expanded {
+            return outcome;
         }
         if syntax::DIVERGING_MACROS.contains(&syntax::macro_name(mac).as_str()) {
             return Outcome::done();
@@ -426,7 +447,8 @@ fn always_exits<'a>(cx: &'a super::PackageCx<'a>, target: super::FnRef<'a>, dept
         return true;
     }
     let good = |x: &Expr| exits_depth(cx, target.file, x, depth + 1);
-    let mut flow = Flow::new(&good, &|_| false, &|_| false, &|_| false);
+    let expand = target.file.flow_expander(cx);
+    let mut flow = Flow::new(&good, &|_| false, &|_| false, &|_| false).expanding(&expand);
     flow.block(target.def.body).always_good()
 }
 

@@ -214,9 +214,10 @@ pub fn find<'a>(cx: &'a PackageCx<'a>) -> Vec<ForkPoint<'a>> {
             return;
         }
         scanned.push(file);
+        let expand = |m: &syn::Macro| file.expansion(cx, m).map(|x| &x.block);
         for def in &file.fns {
             let func = FnRef { file, def };
-            syntax::each_expr(def.body, &mut |e, ancestors| {
+            syntax::each_expr_expanded(def.body, &expand, &mut |e, ancestors| {
                 if let Some(kind) = fork_kind(cx, file, e, ancestors) {
                     out.push(make_point(cx, file, func, kind, e, ancestors));
                 }
@@ -226,6 +227,7 @@ pub fn find<'a>(cx: &'a PackageCx<'a>) -> Vec<ForkPoint<'a>> {
     for file in cx.candidates() {
         scan(file, &mut out);
     }
+
     // A fork function the package re-exports under another name (`pub use libc::fork
     // as raw_fork;`) is called by that name in files that need not mention `fork`.
     let all = cx.all_crates();
@@ -1205,7 +1207,9 @@ fn mark_wrappers<'a>(cx: &'a PackageCx<'a>, points: &mut [ForkPoint<'a>]) {
         };
         let file = p.child.as_ref().unwrap().file;
         let good = |e: &Expr| super::flow::exits(cx, file, e);
-        let mut f = super::flow::Flow::new(&good, &|_| false, &|_| false, &|_| false);
+        let expand = file.flow_expander(cx);
+        let mut f =
+            super::flow::Flow::new(&good, &|_| false, &|_| false, &|_| false).expanding(&expand);
         let outcome = f.code(branch.code);
         let last = match branch.code {
             Code::Block(b) => b

@@ -306,6 +306,24 @@ pub fn each_expr<'a>(body: &'a syn::Block, f: &mut dyn FnMut(&'a Expr, &[Node<'a
         stack: Vec::new(),
         f,
         on_macro: None,
+        expand: None,
+    };
+    v.visit_block(body);
+}
+
+/// Like [`each_expr`], looking into macro calls too: `expand` gives the statements a
+/// call expands to (the package's `macro_rules!`), which are visited as a block inside
+/// the call.
+pub fn each_expr_expanded<'a>(
+    body: &'a syn::Block,
+    expand: &dyn Fn(&syn::Macro) -> Option<&'a syn::Block>,
+    f: &mut dyn FnMut(&'a Expr, &[Node<'a>]),
+) {
+    let mut v = Ancestors {
+        stack: Vec::new(),
+        f,
+        on_macro: None,
+        expand: Some(expand),
     };
     v.visit_block(body);
 }
@@ -317,9 +335,13 @@ pub fn each_macro<'a>(body: &'a syn::Block, f: &mut dyn FnMut(&'a syn::Macro, &[
         stack: Vec::new(),
         f: &mut |_, _| {},
         on_macro: Some(f),
+        expand: None,
     };
     v.visit_block(body);
 }
+
+/// Gives the block a macro call expands to.
+type MacroBlocks<'a, 'f> = dyn Fn(&syn::Macro) -> Option<&'a syn::Block> + 'f;
 
 type OnMacro<'a, 'f> = dyn FnMut(&'a syn::Macro, &[Node<'a>]) + 'f;
 
@@ -327,6 +349,7 @@ struct Ancestors<'a, 'f> {
     stack: Vec<Node<'a>>,
     f: &'f mut dyn FnMut(&'a Expr, &[Node<'a>]),
     on_macro: Option<&'f mut OnMacro<'a, 'f>>,
+    expand: Option<&'f MacroBlocks<'a, 'f>>,
 }
 
 impl<'a> Visit<'a> for Ancestors<'a, '_> {
@@ -358,6 +381,9 @@ impl<'a> Visit<'a> for Ancestors<'a, '_> {
     fn visit_macro(&mut self, m: &'a syn::Macro) {
         if let Some(f) = self.on_macro.as_mut() {
             f(m, &self.stack);
+        }
+        if let Some(block) = self.expand.and_then(|expand| expand(m)) {
+            self.visit_block(block);
         }
     }
     fn visit_item(&mut self, _: &'a syn::Item) {}

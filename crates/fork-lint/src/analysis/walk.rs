@@ -55,6 +55,8 @@ pub struct Entry {
     pub name: String,
     /// The chain label (`calls `helper``).
     pub label: String,
+    /// A label beside the chain's: the definition of a macro whose expansion this is.
+    pub note: Option<Label>,
 }
 
 /// One function the walk entered: the region itself (`depth` 0) or a callee.
@@ -214,6 +216,7 @@ impl<'a> RegionWalk<'a> {
         while let Some(idx) = i {
             let f = &self.frames[idx];
             if let Some(entry) = &f.call {
+                out.extend(entry.note.clone());
                 out.push(Label {
                     span: entry.span.clone(),
                     message: entry.label.clone(),
@@ -281,18 +284,14 @@ impl<'e, 'a> Visit<'e> for Visitor<'_, 'a, '_> {
             }
         }
         if let Expr::Macro(mac) = e {
-            (self.visit)(&Event::Macro(&mac.mac), self.walk);
-            self.visit_macro_args(&mac.mac);
+            self.visit_macro_call(&mac.mac);
         }
         syn::visit::visit_expr(self, e);
     }
 
     fn visit_stmt(&mut self, s: &'e Stmt) {
         match s {
-            Stmt::Macro(m) => {
-                (self.visit)(&Event::Macro(&m.mac), self.walk);
-                self.visit_macro_args(&m.mac);
-            }
+            Stmt::Macro(m) => self.visit_macro_call(&m.mac),
             Stmt::Local(l) => {
                 (self.visit)(&Event::Local(l), self.walk);
                 syn::visit::visit_local(self, l);
@@ -305,6 +304,49 @@ impl<'e, 'a> Visit<'e> for Visitor<'_, 'a, '_> {
 }
 
 impl<'a> Visitor<'_, 'a, '_> {
+    /// A macro call: the expansion of a `macro_rules!` of the package, walked as code;
+    /// any other macro is an event, and its arguments (when they are expressions) are
+    /// walked.
+    fn visit_macro_call(&mut self, mac: &syn::Macro) {
+        let file = self.walk.file();
+        let Some(expanded) = file.expansion(self.walk.cx, mac) else {
+            (self.visit)(&Event::Macro(mac), self.walk);
+            self.visit_macro_args(mac);
+            return;
+        };
+        let walk = &mut *self.walk;
+        let depth = walk.frames[walk.current].depth + 1;
+        if depth > walk.max_depth {
+            return;
+        }
+        let parent = walk.current;
+        let (func, args) = {
+            let f = &walk.frames[parent];
+            (f.func, f.args.clone())
+        };
+        let call = file.span_of(mac);
+        walk.frames.push(Frame {
+            file,
+            func,
+            call: Some(Entry {
+                span: call,
+                name: format!("{}!", expanded.name),
+                label: format!("expands `{}!`", expanded.name),
+                note: Some(Label {
+                    span: expanded.def.clone(),
+                    message: format!("in this expansion of `{}!`", expanded.name),
+                    kind: LabelKind::Secondary,
+                }),
+            }),
+            args,
+            parent: Some(parent),
+            depth,
+        });
+        walk.current = walk.frames.len() - 1;
+        self.visit_block(&expanded.block);
+        self.walk.current = parent;
+    }
+
     fn visit_macro_args(&mut self, mac: &syn::Macro) {
         if let Some(args) = syntax::macro_args(mac) {
             for a in &args {
@@ -410,6 +452,7 @@ impl<'a> Visitor<'_, 'a, '_> {
                         span: call_span,
                         name: param.to_string(),
                         label: format!("runs the closure passed as `{param}`"),
+                        note: None,
                     }),
                     args,
                     parent: Some(parent),
@@ -454,6 +497,7 @@ impl<'a> Visitor<'_, 'a, '_> {
                 span: call_span,
                 name: target.def.name.clone(),
                 label: format!("calls `{}`", target.def.name),
+                note: None,
             }),
             args,
             parent: Some(parent),

@@ -70,7 +70,8 @@ fn check(checker: &Checker<'_>) {
         };
         let file = child.file;
         let good = |e: &syn::Expr| flow::exits(cx, file, e);
-        let mut f = Flow::new(&good, &|_| false, &|_| false, &|_| false);
+        let expand = file.flow_expander(cx);
+        let mut f = Flow::new(&good, &|_| false, &|_| false, &|_| false).expanding(&expand);
         let outcome = f.code(branch.code);
         if !outcome.normal && outcome.leaks.is_empty() {
             continue;
@@ -79,7 +80,9 @@ fn check(checker: &Checker<'_>) {
         // program (daemonizing by hand); no parent is left to run the code twice.
         let parents = fp.parent_branches();
         let exits_always = |code: &Code<'_>| {
-            let o = Flow::new(&good, &|_| false, &|_| false, &|_| false).code(*code);
+            let o = Flow::new(&good, &|_| false, &|_| false, &|_| false)
+                .expanding(&expand)
+                .code(*code);
             !o.normal && o.leaks.is_empty()
         };
         if !parents.is_empty() && parents.iter().all(exits_always) {

@@ -303,7 +303,8 @@ fn child_flushes<'a>(
     // A child that runs past its branch flushes at exit (stdout) or in destructors.
     let code = child.branch.as_ref().map(|b| b.code)?;
     let good = |e: &Expr| flow::exits(cx, child.file, e) && !is_process_exit(child.file, e);
-    let mut f = Flow::new(&good, &|_| false, &|_| false, &|_| false);
+    let expand = child.file.flow_expander(cx);
+    let mut f = Flow::new(&good, &|_| false, &|_| false, &|_| false).expanding(&expand);
     let outcome = f.code(code);
     (outcome.normal || !outcome.leaks.is_empty()).then(|| child.start.clone())
 }

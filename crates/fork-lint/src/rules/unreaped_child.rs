@@ -125,7 +125,9 @@ fn check(checker: &Checker<'_>) {
         let skip_stmt = |s: &syn::Stmt| skip_s.iter().any(|t| std::ptr::eq(t, s));
         // After `if pid > 0 { … }` the fall-through is the child or a failed fork.
         let parent_only = |i: &syn::ExprIf| fp.parent_skips_implicit_else(i);
+        let expand = file.flow_expander(cx);
         let mut f = Flow::new(&good, &|_| false, &skip, &skip_block)
+            .expanding(&expand)
             .skipping_stmts(&skip_stmt)
             .without_implicit_else(&parent_only);
         let mut outcome =

@@ -144,6 +144,7 @@ pub(crate) enum TTree {
     Rep {
         body: Vec<TTree>,
         sep: Vec<TokenTree>,
+        #[allow(dead_code)] // read by the transcriber's tests
         op: RepOp,
     },
 }

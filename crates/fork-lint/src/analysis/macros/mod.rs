@@ -34,10 +34,6 @@
 //! **Limits** ([`Limits`]): expansion depth, tokens produced, matcher work, delimiter
 //! nesting produced by macros. Any failure is an [`ExpandError`], never a panic.
 
-// The analyses call into this module as issue 15's integration lands; until then only
-// the tests do.
-#![allow(dead_code)]
-
 mod definition;
 mod matcher;
 mod transcriber;
@@ -163,7 +159,7 @@ pub(crate) struct MacroDef {
     name: Ident,
     span: Span,
     exported: bool,
-    rules: Vec<Rule>,
+    rules: Rc<Vec<Rule>>,
     /// Where the definition starts and the byte range it is visible in (its block or
     /// module), for [`MacroTable::visible_at`]; `None` for definitions made by hand or
     /// by expansions.
@@ -189,6 +185,7 @@ impl MacroDef {
 
     /// From a `syn::Macro` whose path is `macro_rules` and whose tokens are
     /// `name { rules }` (how a definition reads when only the macro call is at hand).
+    #[allow(dead_code)] // the tests and the fuzz target use it
     pub(crate) fn from_macro(mac: &syn::Macro) -> Option<Result<MacroDef, ExpandError>> {
         if !mac.path.is_ident("macro_rules") {
             return None;
@@ -215,12 +212,13 @@ impl MacroDef {
             name,
             span,
             exported,
-            rules: parse_rules(body)?,
+            rules: Rc::new(parse_rules(body)?),
             position: None,
         })
     }
 
     /// The macro's name, with the span of the name in the definition.
+    #[allow(dead_code)] // the tests and the fuzz target use it
     pub(crate) fn name(&self) -> &Ident {
         &self.name
     }
@@ -230,7 +228,25 @@ impl MacroDef {
         self.span
     }
 
+    /// The same definition for another file's table: visible there wherever it is
+    /// called (its textual scope belongs to the file that defines it).
+    pub(crate) fn imported(&self) -> MacroDef {
+        MacroDef {
+            name: self.name.clone(),
+            span: self.span,
+            exported: self.exported,
+            rules: Rc::clone(&self.rules),
+            position: None,
+        }
+    }
+
+    /// Whether it was read from a file (not imported or made by an expansion).
+    pub(crate) fn has_position(&self) -> bool {
+        self.position.is_some()
+    }
+
     /// Whether it is `#[macro_export]`ed (visible crate-wide).
+    #[allow(dead_code)] // the tests and the fuzz target use it
     pub(crate) fn is_exported(&self) -> bool {
         self.exported
     }
@@ -256,12 +272,15 @@ pub(crate) struct Expansion {
     /// The definition of the macro invoked.
     pub(crate) def: Rc<MacroDef>,
     /// Every expansion done, outermost first (the invocation itself is the first).
+    #[allow(dead_code)] // the tests and the fuzz target use it
     pub(crate) steps: Vec<Step>,
 }
 
 /// One macro expanded while expanding an invocation.
 #[derive(Clone, Debug)]
+#[allow(dead_code)] // the tests and the fuzz target read every field
 pub(crate) struct Step {
+    #[allow(dead_code)] // the tests and the fuzz target use it
     pub(crate) name: String,
     /// The span of the invoked macro's name at this call (inside another macro's
     /// definition or argument for nested calls).
@@ -350,10 +369,12 @@ impl MacroTable {
         textual.or_else(|| named.find(|d| d.exported || d.position.is_none()))
     }
 
+    #[allow(dead_code)] // the tests and the fuzz target use it
     pub(crate) fn len(&self) -> usize {
         self.defs.len()
     }
 
+    #[allow(dead_code)] // the tests and the fuzz target use it
     pub(crate) fn is_empty(&self) -> bool {
         self.defs.is_empty()
     }
@@ -523,6 +544,7 @@ impl MacroTable {
 
 /// One expansion step: the first rule of `def` that matches `input`, transcribed.
 /// Calls in the result are left as they are (see [`expand_fully`]).
+#[allow(dead_code)] // the tests and the fuzz target use it
 pub(crate) fn expand(def: &MacroDef, input: TokenStream) -> Result<TokenStream, ExpandError> {
     let mut budget = Budget::new(Limits::default(), 0);
     expand_def(def, input, 0, &mut budget)
@@ -535,6 +557,7 @@ pub(crate) fn expand(def: &MacroDef, input: TokenStream) -> Result<TokenStream, 
 /// tokens; any other call by an invisible group of them, so that it stays one
 /// expression. Calls of macros not in the table are left as written; `name!`, `crate::…::name!`,
 /// `self::…` and `super::…` paths name table macros, other paths do not.
+#[allow(dead_code)] // the tests and the fuzz target use it
 pub(crate) fn expand_fully(
     table: &mut MacroTable,
     tokens: TokenStream,
@@ -559,7 +582,7 @@ fn expand_def(
         return Err(ExpandError::NestingLimit);
     }
     let input = Input::new(input);
-    for rule in &def.rules {
+    for rule in def.rules.iter() {
         if let Some(binds) = match_rule(rule, &input, budget)? {
             budget.expansions += 1;
             let number = budget.expansions;
@@ -662,7 +685,7 @@ fn has_attribute(out: &[TokenTree], name: &str) -> bool {
 
 /// The macro name of a path that names a crate-local macro: `name`, `crate::…::name`,
 /// `self::…`, `super::…`, `$crate::name` as transcribed.
-fn local_macro_name(path: &syn::Path) -> Option<String> {
+pub(crate) fn local_macro_name(path: &syn::Path) -> Option<String> {
     let last = path.segments.last()?;
     if path.segments.len() > 1 {
         let first = path.segments.first()?.ident.to_string();
@@ -682,6 +705,7 @@ fn path_text(path: &syn::Path) -> String {
 }
 
 /// The name an identifier had in the definition, without the hygiene mark.
+#[allow(dead_code)] // the tests and the fuzz target use it
 pub(crate) fn original_name(name: &str) -> &str {
     match name.find(HYGIENE_MARK) {
         Some(at) => &name[..at],
@@ -690,6 +714,7 @@ pub(crate) fn original_name(name: &str) -> &str {
 }
 
 /// An expansion read as one expression.
+#[allow(dead_code)] // the tests and the fuzz target use it
 pub(crate) fn parse_expr(tokens: TokenStream) -> Result<syn::Expr, ExpandError> {
     syn::parse2(tokens).map_err(|e| ExpandError::Parse(e.to_string()))
 }

@@ -352,7 +352,8 @@ pub fn callers<'a>(cx: &'a PackageCx<'a>, func: FnRef<'a>) -> Vec<CallSite<'a>> 
         for &i in file.fns_using(name) {
             let def = &file.fns[i];
             let caller = FnRef { file, def };
-            syntax::each_expr(def.body, &mut |e, ancestors| {
+            let expand = |m: &syn::Macro| file.expansion(cx, m).map(|x| &x.block);
+            syntax::each_expr_expanded(def.body, &expand, &mut |e, ancestors| {
                 let named = match e {
                     Expr::Call(c) => {
                         matches!(syntax::peel(&c.func), Expr::Path(p) if syntax::last_ident(&p.path).as_deref() == Some(name))

@@ -118,6 +118,8 @@ pub struct FileCx<'a> {
     pub resolver: Resolver,
     pub fns: Vec<FnDef<'a>>,
     pub place: Place,
+    /// Its macros: definitions in scope and expansions made (see [`super::expand`]).
+    pub(crate) macros: super::expand::FileMacros<'a>,
     /// See [`FileCx::fns_using`].
     fns_by_name_used: OnceCell<HashMap<String, Vec<usize>>>,
     /// See [`FileCx::fns_named`].
@@ -139,6 +141,7 @@ impl<'a> FileCx<'a> {
             resolver,
             fns,
             place,
+            macros: super::expand::FileMacros::default(),
             fns_by_name_used: OnceCell::new(),
             fns_by_name: OnceCell::new(),
         }

@@ -445,3 +445,74 @@ fn daemonize_builders_are_fork_points() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------
+// Macros of the package, expanded.
+
+#[test]
+fn a_die_macro_in_pre_exec_is_seen_through() {
+    let main = "use std::os::unix::process::CommandExt;\nmacro_rules! die {\n    ($($arg:tt)*) => {{\n        eprintln!($($arg)*);\n        std::process::exit(1)\n    }};\n}\nfn main() {\n    let mut cmd = std::process::Command::new(\"true\");\n    unsafe {\n        cmd.pre_exec(|| {\n            if libc::setsid() < 0 {\n                die!(\"setsid failed\");\n            }\n            Ok(())\n        });\n    }\n    let _ = cmd.status();\n}\n";
+    let report = lint_bin(&[("/p/src/main.rs", main)]);
+    assert_eq!(fl004_lines(&report), [13], "{:#?}", found(&report));
+    let d = report
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "FL004")
+        .unwrap();
+    let labels: Vec<(usize, &str)> = d
+        .labels
+        .iter()
+        .map(|l| (l.span.start.line, l.message.as_str()))
+        .collect();
+    assert!(
+        labels.contains(&(2, "in this expansion of `die!`")),
+        "{labels:?}"
+    );
+}
+
+#[test]
+fn a_macro_from_another_file_is_expanded_in_a_fork_child() {
+    let macros =
+        "macro_rules! report {\n    ($msg:expr) => {\n        println!(\"{}\", $msg)\n    };\n}\n";
+    let main = "#[macro_use]\nmod macros;\nfn main() {\n    let _t = std::thread::spawn(|| loop {});\n    let pid = unsafe { libc::fork() };\n    if pid == 0 {\n        report!(\"in the child\");\n        unsafe { libc::_exit(0) }\n    }\n    unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };\n}\n";
+    let report = lint_bin(&[("/p/src/main.rs", main), ("/p/src/macros.rs", macros)]);
+    let f = found(&report);
+    assert!(f.contains(&("p/src/main.rs".into(), 7, "FL004")), "{f:#?}");
+    // The definition's own text is not where the finding points.
+    assert!(!f.iter().any(|x| x.0.ends_with("macros.rs")), "{f:#?}");
+}
+
+#[test]
+fn a_macro_generated_test_that_forks_is_analysed() {
+    let lib = "macro_rules! fork_test {\n    ($name:ident) => {\n        #[test]\n        fn $name() {\n            let pid = unsafe { libc::fork() };\n            if pid == 0 {\n                unsafe { libc::_exit(0) }\n            }\n            unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };\n        }\n    };\n}\nfork_test!(forks_once);\nfork_test!(forks_twice);\n";
+    let report = lint(
+        &[
+            ("/p/Cargo.toml", "[package]\nname = \"l\"\n"),
+            ("/p/src/lib.rs", lib),
+        ],
+        &["/p/src/lib.rs"],
+    );
+    let f = found(&report);
+    assert!(f.contains(&("p/src/lib.rs".into(), 13, "FL007")), "{f:#?}");
+    assert!(f.contains(&("p/src/lib.rs".into(), 14, "FL007")), "{f:#?}");
+}
+
+#[test]
+fn a_child_that_leaves_through_a_macro_does_not_fall_through() {
+    let program = |body: &str| {
+        format!(
+            "macro_rules! leave_child {{\n    () => {{\n        {body}\n    }};\n}}\nfn main() {{\n    let pid = unsafe {{ libc::fork() }};\n    if pid == 0 {{\n        leave_child!();\n    }}\n    unsafe {{ libc::waitpid(pid, std::ptr::null_mut(), 0) }};\n}}\n"
+        )
+    };
+    let leaves = program("unsafe { libc::_exit(0) }");
+    let stays = program("let _ = 1;");
+    for (text, falls) in [(leaves, false), (stays, true)] {
+        let report = lint_bin(&[("/p/src/main.rs", text.as_str())]);
+        assert_eq!(
+            codes(&report).contains(&"FL005"),
+            falls,
+            "{text}\n{:#?}",
+            found(&report)
+        );
+    }
+}

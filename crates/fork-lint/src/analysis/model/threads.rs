@@ -255,42 +255,51 @@ fn child_boundary<'a>(
     cx: &'a PackageCx<'a>,
     func: FnRef<'a>,
     ancestors: &[Node<'a>],
-    point: proc_macro2::Span,
+    _point: proc_macro2::Span,
 ) -> Option<usize> {
     // `pre_exec(|| …)`, `pre_exec(helper)`: the argument is child code.
     for (i, node) in ancestors.iter().enumerate().rev() {
         if let Node::Expr(Expr::MethodCall(m)) = node {
+            let next = ancestors.get(i + 1);
             if matches!(m.method.to_string().as_str(), "pre_exec" | "before_exec")
-                && m.args.iter().any(|a| syntax::contains(a.span(), point))
+                && next.is_some_and(|n| m.args.iter().any(|a| is_node(n, a)))
             {
                 return Some(i + 1);
             }
         }
     }
+    // The child code of a fork of this function, found among the ancestors by identity
+    // (spans cannot tell: an expansion's tokens may all share its call's span).
     let mut best: Option<usize> = None;
     for fp in cx.forks_in(func) {
         let Some(child) = &fp.child else { continue };
-        if child.func.is_some_and(|f| f.key() != func.key()) || !code_contains(child.code, point) {
+        if child.func.is_some_and(|f| f.key() != func.key()) {
             continue;
         }
-        // The first ancestor inside the region.
-        let at = ancestors
-            .iter()
-            .position(|n| node_span(n).is_some_and(|s| code_contains(child.code, s)))
-            .unwrap_or(ancestors.len());
-        best = Some(best.map_or(at, |b| b.max(at)));
+        if let Some(at) = region_start(child.code, ancestors) {
+            best = Some(best.map_or(at, |b| b.max(at)));
+        }
     }
     best
 }
 
-fn node_span(n: &Node<'_>) -> Option<proc_macro2::Span> {
-    match n {
-        Node::Expr(e) => Some(e.span()),
-        Node::Block(b) => Some(b.span()),
-        Node::Stmt(b, i) => Some(b.stmts[*i].span()),
-        Node::Local(l) => Some(l.span()),
-        Node::Arm(_) => None,
-    }
+/// Whether an ancestor node is the expression `e`.
+fn is_node(n: &Node<'_>, e: &Expr) -> bool {
+    matches!(n, Node::Expr(x) if std::ptr::eq(*x, e))
+}
+
+/// The index of the first ancestor inside the region `code`, when the ancestors pass
+/// through it.
+pub fn region_start(code: Code<'_>, ancestors: &[Node<'_>]) -> Option<usize> {
+    ancestors.iter().position(|n| match (code, n) {
+        (Code::Block(b), Node::Block(x)) => std::ptr::eq(b, *x),
+        (Code::Expr(e), Node::Expr(x)) => std::ptr::eq(e, *x),
+        (Code::Stmts(stmts), Node::Stmt(block, i)) => {
+            let s = &block.stmts[*i];
+            stmts.iter().any(|t| std::ptr::eq(t, s))
+        }
+        _ => false,
+    })
 }
 
 /// Whether a region's code holds a span.

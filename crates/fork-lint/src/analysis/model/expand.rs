@@ -1,0 +1,255 @@
+//! Macro expansion for the analyses (SPEC §8.2): a crate-local `macro_rules!` invoked in
+//! a function body (statement or expression) or at item level is expanded where the
+//! analyses look (child regions, flow, fork points, calls), with the expander of
+//! [`crate::analysis::macros`].
+//!
+//! * Only where asked: a body's macro is expanded the first time an analysis meets it,
+//!   and only if the package defines a `macro_rules!` of that name (one word lookup per
+//!   name and file); item macros are expanded when their file is parsed.
+//! * Where findings point: tokens the expansion takes from the macro's definition are
+//!   given the invocation's span, tokens of the invocation keep theirs; so every span of
+//!   an expansion is in the invoking file, and a finding inside a `die!(..)` points at the
+//!   call in the user's code. The walk labels the definition ("in this expansion of
+//!   `die!`").
+//! * Bounded and safe: the expander's limits; a macro that does not match, or whose
+//!   expansion does not parse, is left unexpanded (the analyses stay silent there).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use proc_macro2::{Group, Span as SynSpan, TokenStream, TokenTree};
+
+use super::super::macros::{self, Limits, MacroTable};
+use super::{FileCx, PackageCx};
+use crate::diagnostic::Span;
+
+/// Where [`FileCx::flow_expander`] hands an expansion's statements.
+pub type StmtsSink<'s> = dyn FnMut(&[syn::Stmt]) + 's;
+
+/// A macro call, expanded.
+pub struct Expanded {
+    /// The macro's name.
+    pub name: String,
+    /// The expansion as statements (an expression is one statement).
+    pub block: syn::Block,
+    /// Where the definition is, for the label.
+    pub def: Span,
+}
+
+/// A file's macros: its table (its own definitions, and those of the package it calls),
+/// and the expansions made so far.
+#[derive(Default)]
+pub struct FileMacros<'a> {
+    table: RefCell<Option<MacroTable>>,
+    /// Macro name → whether the package defines a `macro_rules!` of that name.
+    defined: RefCell<HashMap<String, bool>>,
+    /// Macro name → the file of the definition, for names defined in another file.
+    def_files: RefCell<HashMap<String, &'a FileCx<'a>>>,
+    /// The expansion of each call, by the call's position.
+    cache: RefCell<HashMap<CallKey, Option<&'a Expanded>>>,
+    arena: typed_arena::Arena<Expanded>,
+}
+
+/// A call's place: start and end line and column.
+type CallKey = (usize, usize, usize, usize);
+
+fn key(span: SynSpan) -> CallKey {
+    let (s, e) = (span.start(), span.end());
+    (s.line, s.column, e.line, e.column)
+}
+
+impl<'a> FileCx<'a> {
+    /// The expansion of a macro call written in this file, if it names a `macro_rules!`
+    /// of the package and expands to statements (computed once per call).
+    pub fn expansion(&'a self, cx: &'a PackageCx<'a>, mac: &syn::Macro) -> Option<&'a Expanded> {
+        let name = macros::local_macro_name(&mac.path)?;
+        if !self.macro_defined(cx, &name) {
+            return None;
+        }
+        let at = key(syn::spanned::Spanned::span(mac));
+        if let Some(known) = self.macros.cache.borrow().get(&at) {
+            return *known;
+        }
+        let expanded = self.expand_now(cx, &name, mac);
+        self.macros.cache.borrow_mut().insert(at, expanded);
+        expanded
+    }
+
+    /// The expansions of this file's macro calls, as [`crate::analysis::flow::Flow`]
+    /// takes them.
+    pub fn flow_expander(
+        &'a self,
+        cx: &'a PackageCx<'a>,
+    ) -> impl Fn(&syn::Macro, &mut StmtsSink<'_>) + 'a {
+        move |m, k| {
+            if let Some(x) = self.expansion(cx, m) {
+                k(&x.block.stmts);
+            }
+        }
+    }
+
+    /// Whether the package defines a `macro_rules!` named `name` that this file can see
+    /// (its crates).
+    fn macro_defined(&'a self, cx: &'a PackageCx<'a>, name: &str) -> bool {
+        if let Some(&known) = self.macros.defined.borrow().get(name) {
+            return known;
+        }
+        let files = cx.files_defining(self, name, &["macro_rules!"]);
+        for f in &files {
+            if !std::ptr::eq(*f, self) {
+                self.macros
+                    .def_files
+                    .borrow_mut()
+                    .insert(name.to_string(), *f);
+            }
+        }
+        let known = !files.is_empty();
+        self.macros
+            .defined
+            .borrow_mut()
+            .insert(name.to_string(), known);
+        known
+    }
+
+    fn expand_now(
+        &'a self,
+        cx: &'a PackageCx<'a>,
+        name: &str,
+        mac: &syn::Macro,
+    ) -> Option<&'a Expanded> {
+        let mut table = self.macros.table.borrow_mut();
+        let table = table.get_or_insert_with(|| MacroTable::from_file(self.ast));
+        let def_file = self.macros.def_files.borrow().get(name).copied();
+        if table.get(name).is_none() {
+            // Defined in another file of the crate (`#[macro_use] mod macros;`, or
+            // `#[macro_export]`): visible here wherever it is called.
+            let other = def_file?;
+            let theirs = MacroTable::from_file(other.ast);
+            let def = theirs.get(name)?;
+            table.define(def.imported());
+        }
+        let expansion = table.expand_call(mac, &Limits::default()).ok()?;
+        let def_span = match def_file {
+            Some(other) if table_is_imported(table, name) => other.span(expansion.def.span()),
+            _ => self.span(expansion.def.span()),
+        };
+        let call_site = expansion.call_site;
+        let tokens = respan(expansion.tokens, call_site);
+        let stmts = macros::parse_stmts(tokens).ok()?;
+        let _ = cx;
+        Some(self.macros.arena.alloc(Expanded {
+            name: name.to_string(),
+            block: syn::Block {
+                brace_token: syn::token::Brace(call_site),
+                stmts,
+            },
+            def: def_span,
+        }))
+    }
+}
+
+impl<'a> PackageCx<'a> {
+    /// The functions that a file's item-level macro calls expand to (a `macro_rules!`
+    /// that generates `#[test]` functions that fork), parsed from their expansions.
+    /// `crates` are the file's crates, where the definitions are looked up.
+    pub(super) fn item_macro_fns(
+        &self,
+        ast: &'a syn::File,
+        crates: &[String],
+    ) -> Vec<super::file::FnDef<'a>> {
+        let mut calls = Vec::new();
+        item_macro_calls(&ast.items, &mut calls);
+        if calls.is_empty() {
+            return Vec::new();
+        }
+        let keys: Vec<&str> = crates.iter().map(String::as_str).collect();
+        let mut table = MacroTable::from_file(ast);
+        let mut out = Vec::new();
+        for mac in calls {
+            let Some(name) = macros::local_macro_name(&mac.path) else {
+                continue;
+            };
+            if table.get(&name).is_none() {
+                let found = self
+                    .files_defining_in(&keys, &name, &["macro_rules!"])
+                    .into_iter()
+                    .find_map(|f| {
+                        MacroTable::from_file(f.ast)
+                            .get(&name)
+                            .map(|d| d.imported())
+                    });
+                match found {
+                    Some(def) => {
+                        table.define(def);
+                    }
+                    None => continue,
+                }
+            }
+            let Ok(expansion) = table.expand_call(mac, &Limits::default()) else {
+                continue;
+            };
+            let tokens = respan(expansion.tokens, expansion.call_site);
+            let Ok(items) = macros::parse_items(tokens) else {
+                continue;
+            };
+            let mut file: syn::File = syn::parse_quote!();
+            file.items = items;
+            let file: &'a syn::File = self.asts.alloc(file);
+            super::file::collect_fns(&file.items, &mut out);
+        }
+        out
+    }
+}
+
+/// The macro calls written where items go (module level, inline modules included),
+/// other than `macro_rules!` definitions.
+fn item_macro_calls<'a>(items: &'a [syn::Item], out: &mut Vec<&'a syn::Macro>) {
+    for item in items {
+        match item {
+            syn::Item::Macro(m) if m.ident.is_none() && !m.mac.path.is_ident("macro_rules") => {
+                out.push(&m.mac);
+            }
+            syn::Item::Mod(m) => {
+                if let Some((_, items)) = &m.content {
+                    item_macro_calls(items, out);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Whether the table's definition of `name` came from another file.
+fn table_is_imported(table: &MacroTable, name: &str) -> bool {
+    table.get(name).is_some_and(|d| !d.has_position())
+}
+
+/// Gives every token that does not come from the invocation (its own text) the
+/// invocation's span: so every span of the expansion is in the invoking file.
+pub fn respan(tokens: TokenStream, call_site: SynSpan) -> TokenStream {
+    let range = call_site.byte_range();
+    let inside = |span: SynSpan| {
+        let r = span.byte_range();
+        call_site.join(span).is_some() && r.start >= range.start && r.end <= range.end
+    };
+    tokens
+        .into_iter()
+        .map(|tt| match tt {
+            TokenTree::Group(g) => {
+                let mut out = Group::new(g.delimiter(), respan(g.stream(), call_site));
+                out.set_span(if inside(g.span()) {
+                    g.span()
+                } else {
+                    call_site
+                });
+                TokenTree::Group(out)
+            }
+            mut other => {
+                if !inside(other.span()) {
+                    other.set_span(call_site);
+                }
+                other
+            }
+        })
+        .collect()
+}
