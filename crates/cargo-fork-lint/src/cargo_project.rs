@@ -20,6 +20,8 @@ pub struct Project {
     pub selected_roots: Vec<PathBuf>,
     /// The roots of every workspace member: a file belongs to the deepest one.
     pub member_roots: Vec<PathBuf>,
+    /// What `cargo metadata` said (package ids and targets for `--message-format json`).
+    pub metadata: Metadata,
 }
 
 impl Project {
@@ -178,5 +180,6 @@ fn select(metadata: &Metadata, cli: &PackageSelection, manifest: &Path) -> Resul
         selected_roots: selected.iter().map(|p| root_of(p)).collect(),
         member_roots: members.iter().map(|p| root_of(p)).collect(),
         workspace_root,
+        metadata: metadata.clone(),
     })
 }

@@ -306,7 +306,7 @@ fn load_into(
         let message = if file.path.is_dir() {
             "is a directory, not a file".to_string()
         } else {
-            format!("cannot read it: {e}")
+            crate::discover::unreadable(&file.path, &e)
         };
         return Loaded::Failed(InputError::new(file.name.clone(), message), 0);
     }
@@ -571,10 +571,8 @@ fn parse_error(failure: ParseFailure, options: &LintOptions) -> Option<Diagnosti
         },
         primary_label: failure.message,
         labels: Vec::new(),
-        help: Some(
-            "fork-lint parses with `syn`; fix the syntax, or exclude the file if it is not Rust"
-                .into(),
-        ),
+        help: Some(failure.help.into()),
+        fix: None,
     })
 }
 
