@@ -289,8 +289,8 @@ fn execute(binary: Binary, common: &CommonArgs, target: Target, ui: &Ui) -> Resu
     let (report, fixed) = if common.fix {
         let run = fork_lint::fix::fix_files(&files, &options, common.unsafe_fixes, true);
         errors.extend(run.errors.iter().cloned());
-        let fixed = (run.fixes(), run.files.len());
-        (run.report, Some(fixed))
+        let fixed = (run.fixes() > 0).then(|| (run.fixes(), run.files.len()));
+        (run.report, fixed)
     } else {
         (fork_lint::lint(&files, &options), None)
     };

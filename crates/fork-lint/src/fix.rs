@@ -322,14 +322,17 @@ pub fn fix_files(
             out.files = planned;
             return out;
         }
-        let mut wrote = false;
+        let mut written: Vec<(PathBuf, Vec<(&'static str, String)>)> = Vec::new();
         for f in planned {
             if let Err(message) = write_if_unchanged(&f.path, &f.original, &f.fixed) {
                 out.errors.push(InputError::new(f.name.clone(), message));
                 refused.push(f.path.clone());
                 continue;
             }
-            wrote = true;
+            written.push((
+                f.path.clone(),
+                fixable(&out.report.diagnostics, &f.path, unsafe_fixes),
+            ));
             match out.files.iter_mut().find(|g| g.path == f.path) {
                 Some(g) => {
                     g.fixed = f.fixed;
@@ -338,13 +341,51 @@ pub fn fix_files(
                 None => out.files.push(f),
             }
         }
-        if !wrote {
+        if written.is_empty() {
             break;
         }
         out.report = lint(inputs, options);
+        // A fix whose finding comes back unchanged would be applied round after round.
+        for (path, before) in written {
+            let now = fixable(&out.report.diagnostics, &path, unsafe_fixes);
+            if !now.is_empty() && now == before {
+                let name = inputs
+                    .iter()
+                    .find(|i| i.path == path)
+                    .map_or_else(|| path.display().to_string(), |i| i.name.clone());
+                out.errors.push(InputError {
+                    file: name,
+                    message: "stopped fixing it: a fix did not remove its finding (a bug in fork-lint; please report it with this file)".into(),
+                    warning: true,
+                });
+                refused.push(path);
+            }
+        }
     }
     out.files
         .sort_by_key(|f| inputs.iter().position(|i| i.path == f.path));
+    out
+}
+
+/// The fixable findings of one file, without their positions (which a fix moves).
+fn fixable(
+    diagnostics: &[Diagnostic],
+    path: &Path,
+    unsafe_fixes: bool,
+) -> Vec<(&'static str, String)> {
+    let mut out: Vec<(&'static str, String)> = diagnostics
+        .iter()
+        .filter(|d| d.primary.file.path == path)
+        .filter_map(|d| {
+            let fix = d.fix.as_ref().filter(|f| f.applies(unsafe_fixes))?;
+            let contents: Vec<&str> = fix.edits.iter().map(|e| e.content.as_str()).collect();
+            Some((
+                d.code,
+                format!("{}: {}: {contents:?}", d.message, fix.message),
+            ))
+        })
+        .collect();
+    out.sort();
     out
 }
 

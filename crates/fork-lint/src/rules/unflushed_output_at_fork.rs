@@ -264,10 +264,20 @@ fn for_each_output(stmt: &Stmt, f: &mut dyn FnMut(Output)) {
         fn visit_expr_call(&mut self, c: &'ast syn::ExprCall) {
             syn::visit::visit_expr_call(self, c);
             if let (Expr::Path(p), Some(arg)) = (syntax::peel(&c.func), c.args.first()) {
-                if syntax::last_ident(&p.path).as_deref() == Some("drop") {
-                    if let Some(var) = syntax::ident_of(arg) {
-                        (self.0)(Output::Flush { var });
+                match syntax::last_ident(&p.path).as_deref() {
+                    Some("drop") => {
+                        if let Some(var) = syntax::ident_of(arg) {
+                            (self.0)(Output::Flush { var });
+                        }
                     }
+                    // `Write::flush(&mut stdout())`, `io::Write::flush(&mut out)`.
+                    Some("flush") if is_stdout(syntax::peel(arg)) => (self.0)(Output::StdoutFlush),
+                    Some("flush") => {
+                        if let Some(var) = syntax::ident_of(syntax::peel(arg)) {
+                            (self.0)(Output::Flush { var });
+                        }
+                    }
+                    _ => {}
                 }
             }
         }
