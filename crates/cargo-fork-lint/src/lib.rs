@@ -265,7 +265,12 @@ fn execute(binary: Binary, common: &CommonArgs, target: Target, ui: &Ui) -> Resu
         Some(command) => Some(merge::run(command, &cwd)?),
         None => None,
     };
-    let (files, mut errors, options, project) = prepare(common, target, &cwd)?;
+    let Prepared {
+        files,
+        mut errors,
+        options,
+        project,
+    } = prepare(common, target, &cwd)?;
 
     if common.diff {
         let run = fork_lint::fix::fix_files(&files, &options, common.unsafe_fixes, false);
@@ -426,21 +431,20 @@ fn explain_command(binary: Binary) -> String {
     }
 }
 
+/// What a run lints, and how.
+struct Prepared {
+    files: Vec<InputFile>,
+    /// Paths that could not be read.
+    errors: Vec<InputError>,
+    /// What the configuration and the command line ask for.
+    options: LintOptions,
+    /// `cargo fork-lint`'s packages.
+    project: Option<cargo_project::Project>,
+}
+
 /// The files to lint (and the paths that could not be read), with the options the
 /// configuration and the command line give.
-fn prepare(
-    common: &CommonArgs,
-    target: Target,
-    cwd: &Path,
-) -> Result<
-    (
-        Vec<InputFile>,
-        Vec<InputError>,
-        LintOptions,
-        Option<cargo_project::Project>,
-    ),
-    String,
-> {
+fn prepare(common: &CommonArgs, target: Target, cwd: &Path) -> Result<Prepared, String> {
     let project = match &target {
         Target::Paths(_) => None,
         Target::Cargo(selection) => Some(cargo_project::resolve(selection, cwd)?),
@@ -487,7 +491,12 @@ fn prepare(
     let mut options = LintOptions::from_config(&config).map_err(|e| e.to_string())?;
     options.prefilter = !common.no_prefilter;
     options.jobs = common.jobs.unwrap_or(0);
-    Ok((files, errors, options, project))
+    Ok(Prepared {
+        files,
+        errors,
+        options,
+        project,
+    })
 }
 
 /// What goes to stdout, in the chosen format.

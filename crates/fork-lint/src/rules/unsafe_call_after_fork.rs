@@ -336,7 +336,10 @@ fn fix(
         // leading `::` then names the crate itself.
         let krate = |name: String| {
             let shadowed = file.resolver.is_local(&name)
-                || file.resolver.canonical_segments(&[name.clone()], false) != [name.as_str()];
+                || file
+                    .resolver
+                    .canonical_segments(std::slice::from_ref(&name), false)
+                    != [name.as_str()];
             if shadowed { format!("::{name}") } else { name }
         };
         let root = &file.source.path;
