@@ -406,14 +406,20 @@ fn cargo_packages(
 /// from a checkout (before any install), by name once installed on `PATH`, else by the
 /// full path of this executable (e.g. the copy pre-commit built for its hook).
 fn explain_command(binary: Binary) -> String {
-    if std::env::var("CARGO_PKG_NAME").is_ok_and(|n| n == env!("CARGO_PKG_NAME")) {
+    let exe = std::env::current_exe().ok();
+    // `cargo run`/`cargo test` set CARGO_PKG_NAME; an installed copy (in a `bin`
+    // directory) run from such a process only inherits it.
+    let installed = exe
+        .as_ref()
+        .and_then(|e| e.parent())
+        .is_some_and(|d| d.ends_with("bin"));
+    if !installed && std::env::var("CARGO_PKG_NAME").is_ok_and(|n| n == env!("CARGO_PKG_NAME")) {
         let bin = match binary {
             Binary::Files => "fork-lint",
             Binary::Cargo => "cargo-fork-lint",
         };
         return format!("cargo run -p cargo-fork-lint --bin {bin} -- --explain");
     }
-    let exe = std::env::current_exe().ok();
     let on_path = |name: &str| {
         let exe = exe.as_ref().and_then(|e| std::fs::canonicalize(e).ok());
         std::env::var_os("PATH").is_some_and(|path| {
