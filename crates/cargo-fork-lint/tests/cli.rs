@@ -792,10 +792,8 @@ fn a_file_without_read_permission_is_named_with_what_to_do() {
     for d in [dir.path(), &dir.path().join("src")] {
         std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    for f in ["src/main.rs"] {
-        std::fs::set_permissions(dir.path().join(f), std::fs::Permissions::from_mode(0o644))
-            .unwrap();
-    }
+    let main = dir.path().join("src/main.rs");
+    std::fs::set_permissions(main, std::fs::Permissions::from_mode(0o644)).unwrap();
     let secret = dir.path().join("src/secret.rs");
     std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o000)).unwrap();
     let root = {
