@@ -238,8 +238,13 @@ fn pre_commit_hook_installs_itself_and_lints_staged_files() {
     assert!(output.contains("FL005"), "{output}");
     assert!(output.contains("src/main.rs:3:8"), "{output}");
     assert!(!output.contains("unstaged.rs"), "{output}");
-    // Fixed, it passes.
-    std::fs::write(dir.join("src/main.rs"), CLEAN_MAIN).unwrap();
+    // Fixed (the child leaves with `_exit`, as in the first commit, now with a
+    // comment so that there is something to commit), it passes.
+    let fixed = CLEAN_MAIN.replace(
+        "unsafe { libc::_exit(0) };",
+        "unsafe { libc::_exit(0) }; // leave here",
+    );
+    std::fs::write(dir.join("src/main.rs"), fixed).unwrap();
     ok(git(&dir).args(["add", "src/main.rs"]));
     let (passed, output) = commit(&dir, "fixed");
     assert!(passed, "{output}");
