@@ -127,7 +127,7 @@ pub fn collect_files(paths: &[PathBuf], exclude: &Exclude) -> (Vec<InputFile>, V
 }
 
 /// Why a path cannot be read, and what to do about it (the message of an
-/// [`InputError`](crate::InputError) about it).
+/// [`InputError`] about it).
 pub fn unreadable(path: &Path, e: &std::io::Error) -> String {
     let link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
     if link {
