@@ -10,7 +10,9 @@
 //! * `//@ rule: FL002` — the rule it is about — and `//@ kind: hazard` or
 //!   `//@ kind: safe`;
 //! * `//@ run <method>: <outcome>` for each start method it runs under (`fork`,
-//!   `spawn`, `forkserver`; raw-fork programs use `fork`).
+//!   `spawn`, `forkserver`; raw-fork programs use `fork`);
+//! * `//@ fixed <method>: <outcome>` for each of them when fork-lint can fix the
+//!   fixture: the outcome once `--fix --unsafe-fixes` has run (`tests/fixtures_fix.rs`).
 //!
 //! Outcomes (several joined by `+`, in any order):
 //!
@@ -54,6 +56,8 @@ pub struct Fixture {
     pub expected: BTreeSet<(usize, String)>,
     /// Start method → declared outcome.
     pub runs: BTreeMap<String, String>,
+    /// Start method → outcome once fixed (`//@ fixed`).
+    pub fixed: BTreeMap<String, String>,
     /// Built and runnable (under `fixtures/src/bin`).
     pub runnable: bool,
 }
@@ -94,6 +98,7 @@ fn parse(path: &Path, runnable: bool) -> Fixture {
         title: String::new(),
         expected: BTreeSet::new(),
         runs: BTreeMap::new(),
+        fixed: BTreeMap::new(),
         runnable,
     };
     for (i, line) in text.lines().enumerate() {
@@ -115,7 +120,11 @@ fn parse(path: &Path, runnable: bool) -> Fixture {
                 f.rule = Some(r.trim().to_string());
             } else if let Some(k) = d.strip_prefix("kind:") {
                 f.kind = Some(k.trim().to_string());
-            } else if let Some(run) = d.strip_prefix("run ") {
+            } else if let Some((fixed, run)) = d
+                .strip_prefix("run ")
+                .map(|r| (false, r))
+                .or_else(|| d.strip_prefix("fixed ").map(|r| (true, r)))
+            {
                 let (method, outcome) = run.split_once(':').unwrap_or_else(|| {
                     panic!("{}:{}: `//@ run METHOD: OUTCOME`", path.display(), i + 1)
                 });
@@ -126,7 +135,8 @@ fn parse(path: &Path, runnable: bool) -> Fixture {
                     path.display(),
                     i + 1
                 );
-                f.runs.insert(method.to_string(), normalize(outcome.trim()));
+                let table = if fixed { &mut f.fixed } else { &mut f.runs };
+                table.insert(method.to_string(), normalize(outcome.trim()));
             } else {
                 panic!("{}:{}: unknown directive `//@ {d}`", path.display(), i + 1);
             }

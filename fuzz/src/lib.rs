@@ -32,11 +32,24 @@ pub fn check(text: &str) {
         for l in &d.labels {
             check_span(text, &l.span, d);
         }
+        if let Some(fix) = &d.fix {
+            for e in &fix.edits {
+                check_span(text, &e.span, d);
+            }
+            let _ = fork_lint::fix::apply(text, &[fix]);
+        }
     }
     static LOCATOR: OnceLock<Locator> = OnceLock::new();
     let locator = LOCATOR.get_or_init(Locator::default);
     let mut human = NoColor::new(Vec::new());
-    output::human::render(&report.diagnostics, &mut human).expect("human output renders");
+    output::human::render(&report.diagnostics, "fork-lint --explain", &mut human)
+        .expect("human output renders");
+    let _ = output::cargo::render_messages(
+        &report.diagnostics,
+        &[],
+        output::cargo::Rendered::Plain,
+        "fork-lint --explain",
+    );
     let _ = output::concise::render(&report.diagnostics);
     let _ = output::json::render(&report.diagnostics);
     let _ = output::github::render(&report.diagnostics, &report.errors, locator);

@@ -20,6 +20,8 @@ pub struct Project {
     pub selected_roots: Vec<PathBuf>,
     /// The roots of every workspace member: a file belongs to the deepest one.
     pub member_roots: Vec<PathBuf>,
+    /// What `cargo metadata` said (package ids and targets for `--message-format json`).
+    pub metadata: Metadata,
 }
 
 impl Project {
@@ -130,7 +132,20 @@ fn select(metadata: &Metadata, cli: &PackageSelection, manifest: &Path) -> Resul
                 .canonicalize()
                 .is_ok_and(|m| m == manifest)
         });
+        let at_root = metadata
+            .workspace_root
+            .join("Cargo.toml")
+            .as_std_path()
+            .canonicalize()
+            .is_ok_and(|m| m == manifest);
         match current {
+            // At the workspace root, what `cargo build` would build there: the default
+            // members (the root package itself unless `default-members` says otherwise).
+            _ if at_root && metadata.workspace_default_members.is_available() => members
+                .iter()
+                .copied()
+                .filter(|p| metadata.workspace_default_members.contains(&p.id))
+                .collect(),
             Some(p) => vec![*p],
             // A virtual manifest: what `cargo build` would build there.
             None if metadata.workspace_default_members.is_available() => members
@@ -178,5 +193,6 @@ fn select(metadata: &Metadata, cli: &PackageSelection, manifest: &Path) -> Resul
         selected_roots: selected.iter().map(|p| root_of(p)).collect(),
         member_roots: members.iter().map(|p| root_of(p)).collect(),
         workspace_root,
+        metadata: metadata.clone(),
     })
 }

@@ -137,6 +137,51 @@ pub struct CommonArgs {
     /// Print only the findings: no summary line, no "no findings" message.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+
+    /// Apply the safe fixes to the files, then lint again and report what remains.
+    /// Never writes a file that changed since it was read.
+    #[arg(long)]
+    pub fix: bool,
+
+    /// Also apply the unsafe fixes (those that may change what the code does) with
+    /// `--fix` or `--diff`.
+    #[arg(long)]
+    pub unsafe_fixes: bool,
+
+    /// Print the fixes as a unified diff and write nothing; exit with 1 if anything
+    /// would change.
+    #[arg(long)]
+    pub diff: bool,
+
+    /// Print cargo's JSON messages (`compiler-message` per finding, then
+    /// `build-finished`), what rust-analyzer's `check.overrideCommand` reads; also
+    /// `short` (= `--format concise`) and `human`. Overrides `--format`.
+    #[arg(long, value_enum, value_name = "FMT")]
+    pub message_format: Option<MessageFormat>,
+
+    /// With `--message-format json`: run this command first (split at whitespace; e.g.
+    /// "cargo clippy --workspace --all-targets --message-format=json"), pass its JSON
+    /// messages through, then add fork-lint's and one final `build-finished`: rustc's
+    /// and Clippy's diagnostics beside fork-lint's in one editor check.
+    #[arg(long, value_name = "COMMAND", requires = "message_format")]
+    pub merge_with: Option<String>,
+}
+
+/// `--message-format`: cargo's names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum MessageFormat {
+    /// The `human` format.
+    Human,
+    /// The `concise` format.
+    Short,
+    /// cargo's JSON messages, with `rendered` as plain text.
+    Json,
+    /// cargo's JSON messages, with `rendered` colored (ANSI).
+    #[value(name = "json-diagnostic-rendered-ansi")]
+    JsonRenderedAnsi,
+    /// cargo's JSON messages, with `rendered` in the short form.
+    #[value(name = "json-diagnostic-short")]
+    JsonShort,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -167,3 +167,27 @@ fn runs_without_the_cargo_subcommand_argument() {
         .args(["--format", "json", "-p", "beta"]);
     assert_eq!(linted(&run(&mut cmd)), BETA);
 }
+
+/// A root that is a package too (as this repository's is): at the root, what `cargo
+/// build` builds there — the default members when set, else the root package.
+#[test]
+fn root_package_lints_the_default_members_at_the_root() {
+    let ws = workspace();
+    let manifest = ws.path().join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let root_package = "[package]\nname = \"root\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n";
+    write(ws.path(), "src/main.rs", FALLS_THROUGH);
+    write(
+        ws.path(),
+        "Cargo.toml",
+        &format!(
+            "{root_package}{}",
+            text.replace("resolver", "default-members = [\"beta\"]\nresolver")
+        ),
+    );
+    let r = cargo_json(ws.path(), &[]);
+    assert_eq!(linted(&r), BETA, "{}", r.stderr);
+    write(ws.path(), "Cargo.toml", &format!("{root_package}{text}"));
+    let r = cargo_json(ws.path(), &[]);
+    assert_eq!(linted(&r), ["src/main.rs"], "{}", r.stderr);
+}

@@ -4,6 +4,7 @@
 mod common;
 
 use std::os::unix::fs::symlink;
+use std::path::Path;
 use std::process::Command as StdCommand;
 use std::time::Duration;
 
@@ -763,4 +764,167 @@ fn empty_directory_says_so() {
     let r = run(&mut fork_lint(dir.path()));
     assert_eq!(r.code, 0);
     assert!(r.stderr.contains("no Rust files to lint"), "{}", r.stderr);
+}
+
+// What a new user tripped over.
+
+#[test]
+fn a_run_with_errors_never_says_no_findings_and_unreadable_files_are_not_checked() {
+    let dir = dir_with(&[("src/main.rs", CLEAN)]);
+    std::fs::write(dir.path().join("src/latin1.rs"), b"fn main() { \xe9 }\n").unwrap();
+    let r = run(fork_lint(dir.path()).arg("src"));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(!r.stdout.contains("no findings"), "{}", r.stdout);
+    assert_eq!(
+        r.stdout,
+        "fork-lint: 1 file could not be linted (the errors are on stderr; 1 file checked)\n"
+    );
+    assert!(
+        r.stderr.contains("src/latin1.rs: is not valid UTF-8"),
+        "{}",
+        r.stderr
+    );
+    // With findings too: the unreadable file is counted apart.
+    write(dir.path(), "src/main.rs", FALLS_THROUGH);
+    let r = run(fork_lint(dir.path()).args(["--select", "FL005", "src"]));
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stdout.ends_with(
+            "fork-lint: 2 findings (2 errors, 0 warnings) in 1 file (1 file checked, 1 file could not be linted)\n"
+        ),
+        "{}",
+        r.stdout
+    );
+}
+
+/// Run as an unprivileged user (root reads every file): `setpriv` to `nobody`.
+#[test]
+fn a_file_without_read_permission_is_named_with_what_to_do() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = dir_with(&[("src/main.rs", CLEAN), ("src/secret.rs", CLEAN)]);
+    for d in [dir.path(), &dir.path().join("src")] {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let main = dir.path().join("src/main.rs");
+    std::fs::set_permissions(main, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let secret = dir.path().join("src/secret.rs");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let root = {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+    };
+    let mut cmd = if root {
+        let mut c = assert_cmd::Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(env!("CARGO_BIN_EXE_fork-lint"));
+        c.current_dir(dir.path()).env_remove("NO_COLOR");
+        c
+    } else {
+        fork_lint(dir.path())
+    };
+    let r = run(cmd.args(["src/main.rs", "src/secret.rs"]));
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert_eq!(
+        r.stderr,
+        "error: src/secret.rs: cannot read it: permission denied; give your user read permission (`chmod u+r`), or exclude it\n"
+    );
+    assert!(r.stdout.contains("; 1 file checked)"), "{}", r.stdout);
+}
+
+#[test]
+fn a_missing_config_file_says_what_to_do() {
+    let dir = dir_with(&[("src/main.rs", CLEAN)]);
+    let r = run(fork_lint(dir.path()).args(["--config", "lint.toml", "src"]));
+    assert_eq!(r.code, 2);
+    let path = dir.path().join("lint.toml");
+    assert_eq!(
+        r.stderr,
+        format!(
+            "error: --config {}: does not exist: check the path, or leave out --config to use the nearest fork-lint.toml or Cargo.toml table\n",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn a_file_over_the_size_limit_says_split_or_exclude() {
+    let mut text = String::from("fn main() { let pid = unsafe { libc::fork() }; }\n");
+    let filler = "// padding padding padding padding padding padding padding padding\n";
+    while text.len() <= fork_lint::MAX_FILE_BYTES {
+        text.push_str(filler);
+    }
+    let dir = dir_with(&[("src/gen.rs", &text)]);
+    let (r, f) = json(dir.path(), &["src/gen.rs"]);
+    assert_eq!(codes(&f), ["FL000"]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let help = v[0]["help"].as_str().unwrap();
+    assert!(
+        help.contains("split the file") && help.contains("exclude it"),
+        "{help}"
+    );
+    assert!(!help.contains("fix the syntax"), "{help}");
+    assert!(v[0]["message"].as_str().unwrap().contains("8 MiB"));
+}
+
+#[test]
+fn package_flags_on_fork_lint_point_at_cargo_fork_lint() {
+    for (args, tip) in [
+        (&["-p", "foo"][..], "run `cargo fork-lint -p NAME`"),
+        (
+            &["--package=foo"][..],
+            "run `cargo fork-lint --package NAME`",
+        ),
+        (&["--workspace"][..], "run `cargo fork-lint --workspace`"),
+    ] {
+        let r = run(fork_lint(Path::new(".")).args(args));
+        assert_eq!(r.code, 2);
+        assert!(r.stderr.contains(tip), "{args:?}: {}", r.stderr);
+        assert!(!r.stderr.contains("as a value"), "{}", r.stderr);
+    }
+}
+
+#[test]
+fn explain_hint_is_a_command_that_works_from_here() {
+    let dir = dir_with(&[("src/main.rs", FALLS_THROUGH)]);
+    let hint = |cmd: &mut assert_cmd::Command| -> String {
+        let r = run(cmd.args(["--select", "FL005", "--color", "never", "src"]));
+        let line = r
+            .stdout
+            .lines()
+            .find(|l| l.contains("tells more"))
+            .unwrap()
+            .to_string();
+        line[line.find('`').unwrap()..].to_string()
+    };
+    // Run by cargo (cargo run / cargo test): through cargo, before any install.
+    assert_eq!(
+        hint(&mut fork_lint(dir.path())),
+        "`cargo run -p cargo-fork-lint --bin fork-lint -- --explain FL005` tells more"
+    );
+    // An installed copy (in a `bin` directory on PATH): by name.
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_fork-lint"), bin.join("fork-lint")).unwrap();
+    let mut installed = assert_cmd::Command::new(bin.join("fork-lint"));
+    installed
+        .current_dir(dir.path())
+        .env("PATH", &bin)
+        .env_remove("NO_COLOR");
+    assert_eq!(
+        hint(&mut installed),
+        "`fork-lint --explain FL005` tells more"
+    );
+    // Not on PATH: by its full path.
+    let mut elsewhere = assert_cmd::Command::new(bin.join("fork-lint"));
+    elsewhere
+        .current_dir(dir.path())
+        .env("PATH", "/nonexistent")
+        .env_remove("NO_COLOR");
+    assert_eq!(
+        hint(&mut elsewhere),
+        format!(
+            "`{} --explain FL005` tells more",
+            bin.join("fork-lint").display()
+        )
+    );
 }

@@ -98,6 +98,7 @@ fn json_has_exactly_the_documented_fields() {
         "end_column",
         "labels",
         "help",
+        "fix",
     ];
     for d in v.as_array().unwrap() {
         let mut keys: Vec<&str> = d.as_object().unwrap().keys().map(String::as_str).collect();
@@ -268,6 +269,7 @@ fn chain_finding(main: &Arc<SourceFile>, helper: &Arc<SourceFile>) -> Diagnostic
             },
         ],
         help: Some("use only async-signal-safe calls".into()),
+        fix: None,
     }
 }
 
@@ -321,10 +323,21 @@ fn sarif_call_chain_is_a_code_flow_ending_at_the_finding() {
             ),
         ]
     );
-    // Only the secondary label is a related location; chain steps are not repeated.
-    let related = r["relatedLocations"].as_array().unwrap();
-    assert_eq!(related.len(), 1);
-    assert_eq!(related[0]["message"]["text"], "a thread was started here");
+    // Every secondary label is a related location, the chain steps included.
+    let related: Vec<&str> = r["relatedLocations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["message"]["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        related,
+        [
+            "the process forks here",
+            "the child calls `helper`",
+            "a thread was started here"
+        ]
+    );
     assert_eq!(r["level"], "warning");
     assert_eq!(
         r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
@@ -337,7 +350,12 @@ fn human_output_shows_labels_in_other_files() {
     let main = file("src/main.rs", MAIN_RS);
     let helper = file("src/helper.rs", HELPER_RS);
     let mut buf = codespan_reporting::term::termcolor::Buffer::no_color();
-    output::human::render(&[chain_finding(&main, &helper)], &mut buf).unwrap();
+    output::human::render(
+        &[chain_finding(&main, &helper)],
+        "fork-lint --explain",
+        &mut buf,
+    )
+    .unwrap();
     insta::assert_snapshot!(
         "human_two_files",
         String::from_utf8(buf.into_inner()).unwrap()
@@ -363,6 +381,7 @@ fn sarif_fingerprints_survive_unrelated_edits() {
         primary_label: String::new(),
         labels: Vec::new(),
         help: None,
+        fix: None,
     };
     let locator = Locator::default();
     let a = output::sarif::fingerprints(&[finding(&before, 2), finding(&before, 3)], &locator);

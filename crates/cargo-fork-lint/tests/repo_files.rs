@@ -27,9 +27,12 @@ fn yes() -> bool {
     true
 }
 
-/// Runs the hook as pre-commit does: `entry`, then `args`, then the staged files. The
-/// entry's `fork-lint` is the binary built for this test (what `cargo install` puts on
-/// PATH).
+/// The hook as pre-commit sees it: `language: rust` (pre-commit builds it with
+/// `cargo install --bins --path .` at the repository root), an `entry` that is a binary
+/// of the root package and runs `fork-lint`'s main, on Rust files. Then the hook is run
+/// as pre-commit runs it — `entry`, `args`, the staged files — with the `fork-lint`
+/// binary built for this test, which is the same program. (`tests/pre_commit.rs` runs
+/// real pre-commit.)
 #[test]
 fn pre_commit_hook_runs_fork_lint_on_the_staged_files() {
     let text = std::fs::read_to_string(repo_root().join(".pre-commit-hooks.yaml")).unwrap();
@@ -39,15 +42,30 @@ fn pre_commit_hook_runs_fork_lint_on_the_staged_files() {
         .find(|h| h.id == "fork-lint")
         .expect("a `fork-lint` hook");
     assert_eq!(hook.types, ["rust"]);
-    assert_eq!(hook.language, "system");
+    assert_eq!(hook.language, "rust");
     assert!(
         hook.pass_filenames,
         "the hook lints the files pre-commit passes"
     );
 
     let mut words = hook.entry.split_whitespace();
-    assert_eq!(words.next(), Some("fork-lint"));
+    let binary = words.next().unwrap();
     let entry_args: Vec<&str> = words.collect();
+    // The root package installs that binary, and it is `fork-lint`.
+    let manifest: toml::Table =
+        toml::from_str(&std::fs::read_to_string(repo_root().join("Cargo.toml")).unwrap()).unwrap();
+    assert!(
+        manifest.contains_key("package"),
+        "`cargo install --path .` needs a package at the root"
+    );
+    let bin = manifest["bin"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"].as_str() == Some(binary))
+        .expect("the entry is a binary of the root package");
+    let source = std::fs::read_to_string(repo_root().join(bin["path"].as_str().unwrap())).unwrap();
+    assert!(source.contains("cargo_fork_lint::main(cargo_fork_lint::Binary::Files)"));
 
     let dir = dir_with(&[
         ("src/main.rs", FALLS_THROUGH),

@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use crate::analysis::PackageCx;
 use crate::config::RuleSet;
 use crate::diagnostic::{Diagnostic, Label, Span};
+use crate::fix::Fix;
 use crate::rules::Rule;
 
 /// A finding before the rule's code, name and severity are attached.
@@ -14,6 +15,9 @@ pub struct Finding {
     pub primary_label: String,
     pub labels: Vec<Label>,
     pub help: Option<String>,
+    /// The change that removes the hazard, built where the finding is made (each rule
+    /// documents its fixes and their applicability in its doc comment).
+    pub fix: Option<Fix>,
 }
 
 pub struct Checker<'a> {
@@ -45,6 +49,7 @@ impl<'a> Checker<'a> {
             primary_label: finding.primary_label,
             labels: finding.labels,
             help: finding.help,
+            fix: finding.fix,
         });
     }
 

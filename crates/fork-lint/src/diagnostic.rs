@@ -3,6 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::fix::Fix;
 use crate::source::SourceFile;
 
 /// How serious a finding is. Ordered: `Warning < Error`.
@@ -107,6 +108,8 @@ pub struct Diagnostic {
     pub labels: Vec<Label>,
     /// What to do about it.
     pub help: Option<String>,
+    /// A change that removes the hazard, when the rule knows one.
+    pub fix: Option<Fix>,
 }
 
 impl Diagnostic {

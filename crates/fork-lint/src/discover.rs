@@ -142,8 +142,9 @@ pub fn collect_files(paths: &[PathBuf], exclude: &Exclude) -> (Vec<InputFile>, V
     (files, errors)
 }
 
-/// Why a path cannot be read, and what to do about it.
-fn unreadable(path: &Path, e: &std::io::Error) -> String {
+/// Why a path cannot be read, and what to do about it (the message of an
+/// [`InputError`] about it).
+pub fn unreadable(path: &Path, e: &std::io::Error) -> String {
     let link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
     if link {
         let target = std::fs::read_link(path)
@@ -164,9 +165,9 @@ fn unreadable(path: &Path, e: &std::io::Error) -> String {
         return "does not exist: check the path".to_string();
     }
     if e.kind() == std::io::ErrorKind::PermissionDenied {
-        return format!("cannot read it: {e}; make it readable, or exclude it");
+        return "cannot read it: permission denied; give your user read permission (`chmod u+r`), or exclude it".to_string();
     }
-    format!("cannot read it: {e}")
+    format!("cannot read it: {e}; check the file, or exclude it")
 }
 
 /// Whether a directory is a cargo target directory: `target/` beside a `Cargo.toml`,

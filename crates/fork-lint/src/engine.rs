@@ -422,7 +422,7 @@ fn load(fs: &dyn FileSystem, path: &Path, prefilter: &Prefilter, use_prefilter: 
             } else if fs.is_dir(path) {
                 "is a directory, not a file".to_string()
             } else {
-                format!("cannot read it: {e}")
+                crate::discover::unreadable(path, &e)
             };
             return failed(message, 0);
         }
@@ -591,10 +591,8 @@ fn parse_error(failure: ParseFailure, options: &LintOptions) -> Option<Diagnosti
         },
         primary_label: failure.message,
         labels: Vec::new(),
-        help: Some(
-            "fork-lint parses with `syn`; fix the syntax, or exclude the file if it is not Rust"
-                .into(),
-        ),
+        help: Some(failure.help.into()),
+        fix: None,
     })
 }
 

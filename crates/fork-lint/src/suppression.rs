@@ -114,6 +114,7 @@ impl Suppressions {
             help: Some(
                 "remove the comment, or move it to the line of the finding it is for".into(),
             ),
+            fix: None,
         };
         let mut out: Vec<Diagnostic> = self
             .problems

@@ -12,7 +12,7 @@ use codespan_reporting::files::{Error as FilesError, Files};
 use codespan_reporting::term::termcolor::{Color, ColorSpec, WriteColor};
 use codespan_reporting::term::{self, Config};
 use fork_lint::SourceFile;
-use fork_lint::{Diagnostic, InputError, Severity, Span};
+use fork_lint::{Applicability, Diagnostic, InputError, Severity, Span};
 
 /// The files the diagnostics point into, without copying their text.
 #[derive(Default)]
@@ -102,8 +102,13 @@ fn severity(s: Severity) -> CsSeverity {
     }
 }
 
-/// Renders the findings.
-pub fn render(diagnostics: &[Diagnostic], out: &mut dyn WriteColor) -> io::Result<()> {
+/// Renders the findings. `explain` is the command that prints a rule's doc
+/// (`fork-lint --explain`), for the closing note.
+pub fn render(
+    diagnostics: &[Diagnostic],
+    explain: &str,
+    out: &mut dyn WriteColor,
+) -> io::Result<()> {
     let mut db = SourceDb::default();
     let config = Config::default();
     for d in diagnostics {
@@ -120,8 +125,19 @@ pub fn render(diagnostics: &[Diagnostic], out: &mut dyn WriteColor) -> io::Resul
         if let Some(help) = &d.help {
             notes.push(format!("help: {help}"));
         }
+        if let Some(fix) = &d.fix {
+            notes.push(format!(
+                "help: {}: {} ({})",
+                fix.message,
+                fix.describe().join("; "),
+                match fix.applicability {
+                    Applicability::Safe => "safe fix: `--fix` applies it",
+                    Applicability::Unsafe => "unsafe fix: `--fix --unsafe-fixes` applies it",
+                }
+            ));
+        }
         notes.push(format!(
-            "note: {} ({}); `fork-lint --explain {}` tells more",
+            "note: {} ({}); `{explain} {}` tells more",
             d.code, d.name, d.code
         ));
         let diagnostic = CsDiagnostic::new(severity(d.severity))
@@ -155,10 +171,23 @@ pub fn render_input_error(e: &InputError, out: &mut dyn WriteColor) -> io::Resul
     writeln!(out, ": {}", e.message)
 }
 
-/// The closing line: how many findings, of which severity, in how many files.
+/// What the closing line counts besides the findings.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Summary {
+    /// Files read and analysed (files that could not be read are not counted).
+    pub checked: usize,
+    /// Files that could not be linted.
+    pub failed: usize,
+    /// `--fix`: fixes applied, in how many files.
+    pub fixed: Option<(usize, usize)>,
+}
+
+/// The closing line: how many findings, of which severity, in how many files; how many
+/// files could not be linted (a run with errors never says "no findings"); what
+/// `--fix` did or could do.
 pub fn render_summary(
     diagnostics: &[Diagnostic],
-    files_checked: usize,
+    summary: Summary,
     out: &mut dyn WriteColor,
 ) -> io::Result<()> {
     let errors = diagnostics
@@ -169,23 +198,76 @@ pub fn render_summary(
     let mut files: Vec<&str> = diagnostics.iter().map(|d| d.primary.file_name()).collect();
     files.sort_unstable();
     files.dedup();
-    let checked = plural(files_checked, "file");
+    let mut checked = format!("{} checked", plural(summary.checked, "file"));
+    if summary.failed > 0 {
+        checked.push_str(&format!(
+            ", {} could not be linted",
+            plural(summary.failed, "file")
+        ));
+    }
     out.set_color(ColorSpec::new().set_bold(true))?;
+    if let Some((fixes, in_files)) = summary.fixed {
+        write!(
+            out,
+            "fork-lint: fixed {} in {}; ",
+            plural(fixes, "finding"),
+            plural(in_files, "file")
+        )?;
+    } else {
+        write!(out, "fork-lint: ")?;
+    }
     if diagnostics.is_empty() {
-        write!(out, "fork-lint: no findings")?;
+        if summary.failed > 0 {
+            write!(
+                out,
+                "{} could not be linted",
+                plural(summary.failed, "file")
+            )?;
+            out.reset()?;
+            return writeln!(
+                out,
+                " (the errors are on stderr; {} checked)",
+                plural(summary.checked, "file")
+            );
+        }
+        let what = if summary.fixed.is_some() {
+            "nothing left"
+        } else {
+            "no findings"
+        };
+        write!(out, "{what}")?;
         out.reset()?;
-        return writeln!(out, " ({checked} checked)");
+        return writeln!(out, " ({checked})");
     }
     write!(
         out,
-        "fork-lint: {} ({}, {}) in {}",
+        "{}{} ({}, {}) in {}",
         plural(diagnostics.len(), "finding"),
+        if summary.fixed.is_some() { " left" } else { "" },
         plural(errors, "error"),
         plural(warnings, "warning"),
         plural(files.len(), "file"),
     )?;
     out.reset()?;
-    writeln!(out, " ({checked} checked)")
+    write!(out, " ({checked})")?;
+    let safe = diagnostics
+        .iter()
+        .filter(|d| {
+            d.fix
+                .as_ref()
+                .is_some_and(|f| f.applicability == Applicability::Safe)
+        })
+        .count();
+    let unsafe_ = diagnostics.iter().filter(|d| d.fix.is_some()).count() - safe;
+    match (safe, unsafe_) {
+        (0, 0) => writeln!(out),
+        (s, 0) => writeln!(out, "; {s} fixable with `--fix`"),
+        (0, u) => writeln!(out, "; {u} fixable with `--fix --unsafe-fixes`"),
+        (s, u) => writeln!(
+            out,
+            "; {s} fixable with `--fix` ({u} more with `--unsafe-fixes`)"
+        ),
+    }
 }
 
 fn plural(n: usize, word: &str) -> String {

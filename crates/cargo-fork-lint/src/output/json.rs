@@ -18,6 +18,26 @@ struct JsonDiagnostic<'a> {
     end_column: usize,
     labels: Vec<JsonLabel<'a>>,
     help: Option<&'a str>,
+    fix: Option<JsonFix<'a>>,
+}
+
+/// A fix: how sure it is, what it does, and its edits.
+#[derive(Serialize)]
+struct JsonFix<'a> {
+    applicability: &'static str,
+    message: &'a str,
+    edits: Vec<JsonEdit<'a>>,
+}
+
+/// The text from (`line`, `column`) to (`end_line`, `end_column`) becomes `content`.
+#[derive(Serialize)]
+struct JsonEdit<'a> {
+    file: &'a str,
+    line: usize,
+    column: usize,
+    end_line: usize,
+    end_column: usize,
+    content: &'a str,
 }
 
 #[derive(Serialize)]
@@ -52,6 +72,22 @@ pub fn render(diagnostics: &[Diagnostic]) -> String {
                 })
                 .collect(),
             help: d.help.as_deref(),
+            fix: d.fix.as_ref().map(|f| JsonFix {
+                applicability: f.applicability.as_str(),
+                message: &f.message,
+                edits: f
+                    .edits
+                    .iter()
+                    .map(|e| JsonEdit {
+                        file: e.span.file_name(),
+                        line: e.span.start.line,
+                        column: e.span.start.column,
+                        end_line: e.span.end.line,
+                        end_column: e.span.end.column,
+                        content: &e.content,
+                    })
+                    .collect(),
+            }),
         })
         .collect();
     let mut out = serde_json::to_string_pretty(&items).expect("findings serialize");

@@ -2,6 +2,7 @@
 //! to the repository (for SARIF and GitHub, whose paths must be repository-relative),
 //! and the per-rule counts of `--statistics`.
 
+pub mod cargo;
 pub mod concise;
 pub mod github;
 pub mod human;

@@ -4,18 +4,19 @@
 //!
 //! Every registered rule is listed in `tool.driver.rules` (so `ruleIndex` is stable
 //! whatever is selected); each result has one physical location with a
-//! repository-relative URI, `partialFingerprints` that survive unrelated edits,
-//! secondary labels as `relatedLocations`, and the call chain as one `codeFlows` entry.
+//! repository-relative URI, `partialFingerprints` that survive unrelated edits, every
+//! secondary label (call-chain steps included) as `relatedLocations`, the call chain as
+//! one `codeFlows` entry, and the fix, if any, as `fixes`.
 
 use std::collections::{BTreeMap, HashMap};
 
 use fork_lint::rules::{self, Rule};
-use fork_lint::{Diagnostic, InputError, LabelKind, Severity, Span};
+use fork_lint::{Diagnostic, InputError, Severity, Span};
 use serde_sarif::sarif::{
-    ArtifactLocation, CodeFlow, Invocation, Location, Message, MultiformatMessageString,
-    Notification, PhysicalLocation, Region, ReportingConfiguration, ReportingDescriptor,
-    Result as SarifResult, ResultLevel, Run, Sarif, ThreadFlow, ThreadFlowLocation, Tool,
-    ToolComponent,
+    ArtifactChange, ArtifactContent, ArtifactLocation, CodeFlow, Fix as SarifFix, Invocation,
+    Location, Message, MultiformatMessageString, Notification, PhysicalLocation, Region,
+    Replacement, ReportingConfiguration, ReportingDescriptor, Result as SarifResult, ResultLevel,
+    Run, Sarif, ThreadFlow, ThreadFlowLocation, Tool, ToolComponent,
 };
 use sha2::{Digest, Sha256};
 
@@ -129,7 +130,6 @@ fn result(
     let related: Vec<Location> = d
         .labels
         .iter()
-        .filter(|l| l.kind == LabelKind::Secondary)
         .enumerate()
         .map(|(i, l)| {
             Location::builder()
@@ -185,7 +185,43 @@ fn result(
         r.related_locations = Some(related);
     }
     r.code_flows = code_flows;
+    r.fixes = d.fix.as_ref().map(|fix| vec![sarif_fix(fix, locator)]);
     r
+}
+
+/// A fix as SARIF's `fix`: one artifact change with a replacement per edit (an empty
+/// deleted region inserts).
+fn sarif_fix(fix: &fork_lint::Fix, locator: &Locator) -> SarifFix {
+    let replacements: Vec<Replacement> = fix
+        .edits
+        .iter()
+        .map(|e| {
+            Replacement::builder()
+                .deleted_region(region(&e.span))
+                .inserted_content(ArtifactContent::builder().text(e.content.clone()).build())
+                .build()
+        })
+        .collect();
+    let changes = fix
+        .edits
+        .first()
+        .map(|e| {
+            vec![
+                ArtifactChange::builder()
+                    .artifact_location(artifact(&e.span, locator))
+                    .replacements(replacements)
+                    .build(),
+            ]
+        })
+        .unwrap_or_default();
+    SarifFix::builder()
+        .description(text(format!(
+            "{} ({} fix)",
+            fix.message,
+            fix.applicability.as_str()
+        )))
+        .artifact_changes(changes)
+        .build()
 }
 
 fn flow_step(span: &Span, message: &str, locator: &Locator) -> ThreadFlowLocation {
@@ -200,7 +236,14 @@ fn flow_step(span: &Span, message: &str, locator: &Locator) -> ThreadFlowLocatio
 }
 
 fn physical(span: &Span, locator: &Locator) -> PhysicalLocation {
-    let artifact = match locator.relative(&span.file) {
+    PhysicalLocation::builder()
+        .artifact_location(artifact(span, locator))
+        .region(region(span))
+        .build()
+}
+
+fn artifact(span: &Span, locator: &Locator) -> ArtifactLocation {
+    match locator.relative(&span.file) {
         Some(rel) => ArtifactLocation::builder()
             .uri(percent_encode(&rel))
             .uri_base_id(SRCROOT)
@@ -208,16 +251,15 @@ fn physical(span: &Span, locator: &Locator) -> PhysicalLocation {
         None => ArtifactLocation::builder()
             .uri(uri_of_name(&span.file.name))
             .build(),
-    };
-    let region = Region::builder()
+    }
+}
+
+fn region(span: &Span) -> Region {
+    Region::builder()
         .start_line(span.start.line as i64)
         .start_column(span.start.column as i64)
         .end_line(span.end.line as i64)
         .end_column(span.end.column as i64)
-        .build();
-    PhysicalLocation::builder()
-        .artifact_location(artifact)
-        .region(region)
         .build()
 }
 

@@ -43,6 +43,54 @@ pub const CLEAN: &str = r#"fn main() {
 }
 "#;
 
+/// A program with one finding per kind of fix (with `--select FL004,FL011`): FL011 at
+/// the fork on line 7 (safe: flush stdout before it), FL004 at `io::Error::other`
+/// wrapping an errno in `pre_exec` on line 16 (safe: `io::Error::last_os_error()`),
+/// FL004 at `std::process::exit` in `pre_exec` on line 19 (unsafe: `libc::_exit`).
+/// Its package is [`FIXABLE_MANIFEST`] (the exit fix needs the `libc` dependency).
+pub const FIXABLE: &str = r#"use std::io;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+
+fn main() {
+    print!("starting... ");
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        std::process::exit(0);
+    }
+    unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+    let mut cmd = Command::new("true");
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() < 0 {
+                return Err(io::Error::other(nix::errno::Errno::last()));
+            }
+            if libc::chdir(c"/".as_ptr()) != 0 {
+                std::process::exit(1);
+            }
+            Ok(())
+        });
+    }
+    cmd.status().unwrap();
+}
+"#;
+
+/// The package of [`FIXABLE`]: it depends on `libc` and `nix` (never built).
+pub const FIXABLE_MANIFEST: &str = r#"[package]
+name = "fixable"
+version = "0.1.0"
+edition = "2024"
+
+[dependencies]
+libc = "0.2"
+nix = { version = "0.31", features = ["process"] }
+"#;
+
+/// [`FIXABLE`] in its package, in a temporary directory.
+pub fn fixable_package() -> TempDir {
+    dir_with(&[("Cargo.toml", FIXABLE_MANIFEST), ("src/main.rs", FIXABLE)])
+}
+
 /// A temporary directory holding `files` (relative path, contents).
 pub fn dir_with(files: &[(&str, &str)]) -> TempDir {
     let dir = tempfile::tempdir().expect("a temporary directory");

@@ -113,6 +113,7 @@ fn check(checker: &Checker<'_>) {
                 primary_label: "the child's branch".into(),
                 labels,
                 help: Some("end every path of the child with `libc::_exit(code)` (or an `exec` call); handle errors inside the branch instead of with `?`".into()),
+                fix: None,
             },
         );
     }

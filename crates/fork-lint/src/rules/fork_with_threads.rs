@@ -67,6 +67,7 @@ fn check(checker: &Checker<'_>) {
                 primary_label: "forks with other threads around".into(),
                 labels,
                 help: Some("fork before starting threads (or join them first), exec right away in the child, or start the child with forkrt's spawn or forkserver method".into()),
+                fix: None,
             },
         );
     }

@@ -150,6 +150,7 @@ fn check(checker: &Checker<'_>) {
                     Label { span: use_span, message: "the child draws from it here".into(), kind: LabelKind::Secondary },
                 ],
                 help: Some("reseed in the child (create the generator after the fork, e.g. `StdRng::from_os_rng()`), or use a generator that reseeds on fork".into()),
+                fix: None,
             },
         );
     }

@@ -170,6 +170,7 @@ fn check(checker: &Checker<'_>) {
                 primary_label: "forks while the lock may be held".into(),
                 labels,
                 help: Some("release the lock before forking (drop the guard, join the thread that takes it), give the child what it needs without the lock, or start the child with spawn/forkserver".into()),
+                fix: None,
             },
         );
     }

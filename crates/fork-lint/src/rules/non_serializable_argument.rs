@@ -82,6 +82,7 @@ fn check(checker: &Checker<'_>) {
                     primary_label: "cannot cross a process boundary".into(),
                     labels: vec![created.clone()],
                     help: Some(help.to_string()),
+                    fix: None,
                 },
             );
         };

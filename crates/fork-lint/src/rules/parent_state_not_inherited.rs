@@ -171,6 +171,7 @@ fn check(checker: &Checker<'_>) {
                 primary_label: "not seen by the child".into(),
                 labels,
                 help: Some("pass the value to the child in its argument and set it there, or use the fork start method".into()),
+                fix: None,
             },
         );
         }

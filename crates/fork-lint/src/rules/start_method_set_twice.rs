@@ -83,6 +83,7 @@ fn check(checker: &Checker<'_>) {
                 primary_label: "the second call".into(),
                 labels: vec![label],
                 help: Some("set the start method once, first in `main`; use `forkrt::get_context(method)` for processes that need another method, or `set_start_method_force` to replace it on purpose".into()),
+                fix: None,
             },
         );
     }

@@ -6,9 +6,10 @@ use crate::analysis::flow::{self, Flow};
 use crate::analysis::forks::{ForkKind, ForkPoint};
 use crate::analysis::walk::ChildRegion;
 use crate::analysis::walk::{Event, RegionWalk};
-use crate::analysis::{PackageCx, syntax};
+use crate::analysis::{PackageCx, fixes, syntax};
 use crate::checker::{Checker, Finding};
 use crate::diagnostic::{Label, LabelKind, Span};
+use crate::fix::Fix;
 
 crate::rules::declare_rule! {
     /// ## What it does
@@ -45,6 +46,16 @@ crate::rules::declare_rule! {
     /// io::stdout().flush()?;          // nothing left to copy
     /// if unsafe { libc::fork() } == 0 { /* … */ }
     /// ```
+    ///
+    /// ## Fixes
+    /// A statement that flushes the stream, inserted on its own line before the
+    /// statement that forks: `let _ = std::io::stdout().flush();` (written
+    /// `std::io::Write::flush(&mut std::io::stdout())` where `std::io::Write` is not
+    /// surely in scope) or `let _ = out.flush();` for a writer `out` (its writes already
+    /// need `Write` in scope). **Safe**: the same bytes reach the same stream in the
+    /// same order, only before the fork, so the child's copy of the buffer is empty.
+    /// The early flush's error is ignored: a writer keeps what it could not write, and
+    /// its next write or flush reports the error as before.
     ///
     /// ## References
     /// - [POSIX `fork`, application usage](https://pubs.opengroup.org/onlinepubs/9799919799/functions/fork.html): stdio buffers are duplicated
@@ -99,10 +110,30 @@ fn check(checker: &Checker<'_>) {
                         None => "call `std::io::stdout().flush()` before forking".into(),
                         Some(w) => format!("call `{w}.flush()` before forking"),
                     }),
+                    fix: flush_fix(fp, p.writer.as_deref()),
                 },
             );
         }
     }
+}
+
+/// The fix: flush the stream (stdout when `writer` is `None`) just before the
+/// statement that forks.
+fn flush_fix(fp: &ForkPoint<'_>, writer: Option<&str>) -> Option<Fix> {
+    let at = fp.span().start.offset;
+    let call = match writer {
+        Some(w) => format!("{w}.flush()"),
+        None if fixes::io_write_in_scope(fp.file, &fp.ancestors, at) => {
+            "std::io::stdout().flush()".to_string()
+        }
+        None => "std::io::Write::flush(&mut std::io::stdout())".to_string(),
+    };
+    let edit = fixes::insert_before_statement(fp.file, &fp.ancestors, &format!("let _ = {call};"))?;
+    let stream = writer.map_or("stdout".to_string(), |w| format!("`{w}`"));
+    Some(Fix::safe(
+        format!("flush {stream} before the fork"),
+        vec![edit],
+    ))
 }
 
 /// What is still buffered at the fork, from the statements that run before it.
@@ -233,10 +264,20 @@ fn for_each_output(stmt: &Stmt, f: &mut dyn FnMut(Output)) {
         fn visit_expr_call(&mut self, c: &'ast syn::ExprCall) {
             syn::visit::visit_expr_call(self, c);
             if let (Expr::Path(p), Some(arg)) = (syntax::peel(&c.func), c.args.first()) {
-                if syntax::last_ident(&p.path).as_deref() == Some("drop") {
-                    if let Some(var) = syntax::ident_of(arg) {
-                        (self.0)(Output::Flush { var });
+                match syntax::last_ident(&p.path).as_deref() {
+                    Some("drop") => {
+                        if let Some(var) = syntax::ident_of(arg) {
+                            (self.0)(Output::Flush { var });
+                        }
                     }
+                    // `Write::flush(&mut stdout())`, `io::Write::flush(&mut out)`.
+                    Some("flush") if is_stdout(syntax::peel(arg)) => (self.0)(Output::StdoutFlush),
+                    Some("flush") => {
+                        if let Some(var) = syntax::ident_of(syntax::peel(arg)) {
+                            (self.0)(Output::Flush { var });
+                        }
+                    }
+                    _ => {}
                 }
             }
         }

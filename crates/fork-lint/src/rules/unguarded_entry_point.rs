@@ -95,6 +95,7 @@ fn check(checker: &Checker<'_>) {
                     primary_label: "no entry guard".into(),
                     labels: vec![started],
                     help: Some(format!("make {guard_name} the first thing `main` does")),
+                    fix: None,
                 },
             ),
             Guard::Late { guard, first_effect } => checker.report(
@@ -105,6 +106,7 @@ fn check(checker: &Checker<'_>) {
                     primary_label: "the guard is not first".into(),
                     labels: vec![Label { span: guard.0.file.span_of(first_effect), message: "this runs again in every child".into(), kind: LabelKind::Secondary }, started],
                     help: Some(format!("move {guard_name} before everything else in `main`")),
+                    fix: None,
                 },
             ),
         }

@@ -180,6 +180,7 @@ fn check(checker: &Checker<'_>) {
                 primary_label: "the child is created here".into(),
                 labels,
                 help: Some("reap the child on every path (`waitpid(pid, …)`), including error paths, or hand the pid to code that does".into()),
+                fix: None,
             },
         );
     }

@@ -4,13 +4,13 @@ use syn::Expr;
 
 use crate::analysis::catalog::ForkFn;
 use crate::analysis::forks::{ForkKind, ForkPoint};
-use crate::analysis::locks;
 use crate::analysis::signal_safety::Verdict;
-use crate::analysis::syntax;
 use crate::analysis::types;
 use crate::analysis::walk::{Event, RegionWalk};
+use crate::analysis::{fixes, locks, resolve, syntax};
 use crate::checker::{Checker, Finding};
 use crate::diagnostic::{Label, LabelKind, Span};
+use crate::fix::{Edit, Fix};
 
 crate::rules::declare_rule! {
     /// ## What it does
@@ -58,6 +58,23 @@ crate::rules::declare_rule! {
     ///     });
     /// }
     /// ```
+    ///
+    /// ## Fixes
+    /// - `std::process::exit(n)` (also `process::exit(n)`, `exit(n)` imported from
+    ///   `std::process`) becomes `libc::_exit(n)` in an `unsafe` block, when the
+    ///   package depends on `libc` (`nix::libc::_exit(n)` when it depends on `nix`
+    ///   only; no fix when it depends on neither); `libc::exit(n)` becomes
+    ///   `libc::_exit(n)`. **Unsafe** (`--unsafe-fixes`): `_exit` does not run `atexit`
+    ///   handlers or flush stdout, so output the child left in stdout's buffer is no
+    ///   longer written — which is what a child should do (the buffer is the
+    ///   parent's copy), but a change of behaviour all the same.
+    /// - In a `pre_exec` closure, `io::Error::new(kind, Errno::last())` and
+    ///   `io::Error::other(Errno::last())` (or `io::Error::last_os_error()`, or the
+    ///   `errno` crate's `errno()`, as the payload) become `io::Error::last_os_error()`.
+    ///   **Safe**: the error of a `pre_exec` closure leaves the child only as its raw OS
+    ///   error code (std sends `raw_os_error()` to the parent, `EINVAL` for an error
+    ///   without one), so the fix keeps the errno the code meant to report — the parent
+    ///   now sees it instead of `EINVAL` — and allocates nothing.
     ///
     /// ## References
     /// - [POSIX.1-2017, 2.4.3 Signal Actions](https://pubs.opengroup.org/onlinepubs/9699919799/functions/V2_chap02.html#tag_15_04_03): the async-signal-safe functions
@@ -126,6 +143,7 @@ fn check(checker: &Checker<'_>) {
             else {
                 return;
             };
+            let fix = fix(cx.package.root.as_deref(), w, ev, pre_exec);
             let mut labels = vec![Label {
                 span: child.start.clone(),
                 message: "the child starts here".into(),
@@ -159,6 +177,7 @@ fn check(checker: &Checker<'_>) {
                     primary_label: "not async-signal-safe".into(),
                     labels,
                     help: Some("between fork and exec/_exit call only async-signal-safe functions: allocate and format before the fork, write with `libc::write`, leave with `libc::_exit`".into()),
+                    fix,
                 },
             );
         });
@@ -288,4 +307,105 @@ fn method_span(w: &RegionWalk<'_>, m: &syn::ExprMethodCall) -> Span {
 
 fn path_text(path: &syn::Path) -> String {
     syntax::segments(path).join("::")
+}
+
+/// The fix of the finding at `ev`, if the rule has one (see "Fixes" in the doc).
+fn fix(
+    package_root: Option<&std::path::Path>,
+    w: &RegionWalk<'_>,
+    ev: &Event<'_>,
+    pre_exec: bool,
+) -> Option<Fix> {
+    let Event::Expr(Expr::Call(call)) = ev else {
+        return None;
+    };
+    let Expr::Path(p) = syntax::peel(&call.func) else {
+        return None;
+    };
+    let candidates = w.resolve(&p.path);
+    let is = |pattern: &str| candidates.iter().any(|c| resolve::is(c, pattern));
+    if is("libc::exit") || is("nix::libc::exit") {
+        let last = &p.path.segments.last()?.ident;
+        let edit = Edit {
+            span: w.span(last),
+            content: "_exit".into(),
+        };
+        return Some(Fix::unsafe_edits(
+            "leave the child with `_exit`",
+            vec![edit],
+        ));
+    }
+    if is("std::process::exit") {
+        let [arg] = call.args.iter().collect::<Vec<_>>()[..] else {
+            return None;
+        };
+        let file = w.file();
+        // A crate's name may name something else here (a module, `use nix::libc`): a
+        // leading `::` then names the crate itself.
+        let krate = |name: String| {
+            let shadowed = file.resolver.is_local(&name)
+                || file
+                    .resolver
+                    .canonical_segments(std::slice::from_ref(&name), false)
+                    != [name.as_str()];
+            if shadowed { format!("::{name}") } else { name }
+        };
+        let root = &file.source.path;
+        let exit = match fixes::dependency_name(package_root, root, "libc") {
+            Some(libc) => format!("{}::_exit", krate(libc)),
+            None => {
+                let nix = fixes::dependency_name(package_root, root, "nix")?;
+                format!("{}::libc::_exit", krate(nix))
+            }
+        };
+        let span = w.span(call);
+        let call_text = format!("{exit}({})", fixes::text(&w.span(arg)));
+        let content = if fixes::in_unsafe_block(file, span.start.offset) {
+            call_text
+        } else {
+            format!("unsafe {{ {call_text} }}")
+        };
+        return Some(Fix::unsafe_edits(
+            "leave the child with `_exit` (no exit handlers, no flush)",
+            vec![Edit { span, content }],
+        ));
+    }
+    if pre_exec && w.depth() == 0 && (is("std::io::Error::new") || is("std::io::Error::other")) {
+        let payload = if is("std::io::Error::new") {
+            call.args.iter().nth(1)?
+        } else {
+            call.args.first()?
+        };
+        let Expr::Call(read) = syntax::peel(payload) else {
+            return None;
+        };
+        let Expr::Path(reader) = syntax::peel(&read.func) else {
+            return None;
+        };
+        let reads_errno = w.resolve(&reader.path).iter().any(|c| {
+            [
+                "nix::errno::Errno::last",
+                "nix::Error::last",
+                "nix::errno::Error::last",
+                "std::io::Error::last_os_error",
+                "errno::errno",
+            ]
+            .iter()
+            .any(|p| resolve::is(c, p))
+        });
+        if !reads_errno || !read.args.is_empty() {
+            return None;
+        }
+        // The same path the code wrote (`io::Error`, `Error`, `std::io::Error`).
+        let path = fixes::text(&w.span(&p.path)).to_string();
+        let (ty, _) = path.rsplit_once("::")?;
+        return Some(Fix::safe(
+            "report the errno itself, without allocating",
+            vec![Edit {
+                span: w.span(call),
+                content: format!("{ty}::last_os_error()"),
+            }],
+        ));
+    }
+    None
 }

@@ -60,6 +60,8 @@ pub struct ParseFailure {
     pub line: usize,
     pub column0: usize,
     pub message: String,
+    /// What to do about it: a limit is not a syntax error.
+    pub help: &'static str,
 }
 
 /// The per-package analysis context.
@@ -234,6 +236,7 @@ impl<'a> PackageCx<'a> {
                     source.text.len() as f64 / f64::from(1 << 20),
                     crate::MAX_FILE_BYTES >> 20
                 ),
+                help: "split the file into smaller modules, or exclude it (`exclude` in fork-lint.toml) if it is generated",
             });
         }
         if let Err(deep) = nesting::measure(&source.text, crate::MAX_NESTING) {
@@ -245,6 +248,7 @@ impl<'a> PackageCx<'a> {
                     "nested more than {} levels deep (brackets, or operators and keywords that nest within one statement): not analysed",
                     crate::MAX_NESTING
                 ),
+                help: "split the deeply nested expression into smaller ones, or exclude the file (`exclude` in fork-lint.toml) if it is generated",
             });
         }
         let ast = syn::parse_file(&source.text).map_err(|e| {
@@ -254,6 +258,7 @@ impl<'a> PackageCx<'a> {
                 line: start.line,
                 column0: start.column,
                 message: e.to_string(),
+                help: "fork-lint parses with `syn`; fix the syntax, or exclude the file if it is not Rust",
             }
         })?;
         Ok(self.asts.alloc(ast))

@@ -1,0 +1,263 @@
+//! What rules need to build fixes: the package's dependencies (a fix may call only a
+//! crate the package depends on), the text of a node, whether a point is in an
+//! `unsafe` block, whether `std::io::Write` is in scope, and where a statement can be
+//! inserted before a point.
+
+use std::path::Path;
+
+use syn::spanned::Spanned;
+use syn::visit::Visit;
+
+use super::FileCx;
+use super::syntax::Node;
+use crate::diagnostic::Span;
+use crate::fix::Edit;
+
+/// The name the code of `file` calls crate `krate` by (its key in the package's
+/// `Cargo.toml`, `-` as `_`), when the package depends on it: `[dependencies]` and
+/// target-specific dependencies; `[dev-dependencies]` too for files of `tests/`,
+/// `benches/` and `examples/`. `None` when the package does not depend on it or has
+/// no readable manifest.
+pub fn dependency_name(package_root: Option<&Path>, file: &Path, krate: &str) -> Option<String> {
+    let root = package_root?;
+    let text = std::fs::read_to_string(root.join("Cargo.toml")).ok()?;
+    let manifest: toml::Table = toml::from_str(&text).ok()?;
+    let dev_ok = file
+        .strip_prefix(root)
+        .ok()
+        .and_then(|rel| rel.components().next())
+        .is_some_and(|c| {
+            matches!(
+                c.as_os_str().to_str(),
+                Some("tests" | "benches" | "examples")
+            )
+        });
+    let keys: &[&str] = if dev_ok {
+        &["dependencies", "dev-dependencies", "dev_dependencies"]
+    } else {
+        &["dependencies"]
+    };
+    let targets = manifest
+        .get("target")
+        .and_then(|t| t.as_table())
+        .into_iter()
+        .flat_map(|t| t.values().filter_map(|v| v.as_table()));
+    let tables = std::iter::once(&manifest).chain(targets).flat_map(|t| {
+        keys.iter()
+            .filter_map(|k| t.get(*k).and_then(|d| d.as_table()))
+    });
+    tables.flat_map(|t| t.iter()).find_map(|(key, spec)| {
+        let package = spec.get("package").and_then(|p| p.as_str()).unwrap_or(key);
+        (package == krate).then(|| key.replace('-', "_"))
+    })
+}
+
+/// The source text of a span.
+pub fn text(span: &Span) -> &str {
+    span.file
+        .text
+        .get(span.start.offset..span.end.offset)
+        .unwrap_or("")
+}
+
+/// Whether the byte `offset` of the file is inside an `unsafe` block (closures inherit
+/// it; a nested `fn` item does not).
+pub fn in_unsafe_block(file: &FileCx<'_>, offset: usize) -> bool {
+    struct V<'f, 'a> {
+        file: &'f FileCx<'a>,
+        offset: usize,
+        /// Innermost construct containing the offset: (length, is an unsafe block).
+        best: Option<(usize, bool)>,
+    }
+    impl V<'_, '_> {
+        fn consider(&mut self, span: proc_macro2::Span, is_unsafe: bool) -> bool {
+            let s = self.file.span(span);
+            let (a, b) = (s.start.offset, s.end.offset);
+            if !(a <= self.offset && self.offset < b) {
+                return false;
+            }
+            if self.best.is_none_or(|(len, _)| b - a <= len) {
+                self.best = Some((b - a, is_unsafe));
+            }
+            true
+        }
+    }
+    impl<'ast> Visit<'ast> for V<'_, '_> {
+        fn visit_expr_unsafe(&mut self, e: &'ast syn::ExprUnsafe) {
+            if self.consider(e.span(), true) {
+                syn::visit::visit_expr_unsafe(self, e);
+            }
+        }
+        fn visit_item_fn(&mut self, f: &'ast syn::ItemFn) {
+            if self.consider(f.span(), false) {
+                syn::visit::visit_item_fn(self, f);
+            }
+        }
+        fn visit_impl_item_fn(&mut self, f: &'ast syn::ImplItemFn) {
+            if self.consider(f.span(), false) {
+                syn::visit::visit_impl_item_fn(self, f);
+            }
+        }
+    }
+    let mut v = V {
+        file,
+        offset,
+        best: None,
+    };
+    v.visit_file(file.ast);
+    v.best.is_some_and(|(_, is_unsafe)| is_unsafe)
+}
+
+/// Whether `std::io::Write` is surely in scope at a point: imported (under any name,
+/// `_` included, or by `std::io::prelude::*`) in the innermost inline module around the
+/// point (the file's top level if none), or in a block around it.
+pub fn io_write_in_scope(file: &FileCx<'_>, ancestors: &[Node<'_>], offset: usize) -> bool {
+    let mut items: &[syn::Item] = &file.ast.items;
+    'descend: loop {
+        for item in items {
+            if let syn::Item::Mod(m) = item {
+                let s = file.span_of(m);
+                if let Some((_, inner)) = &m.content {
+                    if s.start.offset <= offset && offset < s.end.offset {
+                        items = inner;
+                        continue 'descend;
+                    }
+                }
+            }
+        }
+        break;
+    }
+    let block_items = ancestors.iter().flat_map(|n| match n {
+        Node::Block(b) | Node::Stmt(b, _) => b.stmts.as_slice(),
+        _ => &[],
+    });
+    let uses = items
+        .iter()
+        .chain(block_items.filter_map(|s| match s {
+            syn::Stmt::Item(i) => Some(i),
+            _ => None,
+        }))
+        .filter_map(|i| match i {
+            syn::Item::Use(u) => Some(&u.tree),
+            _ => None,
+        });
+    uses.into_iter().any(|tree| {
+        let mut paths = Vec::new();
+        flatten(tree, &mut Vec::new(), &mut paths);
+        paths.iter().any(|p| {
+            let p: Vec<&str> = p.iter().map(String::as_str).collect();
+            let p = p
+                .strip_prefix(&["std"])
+                .or_else(|| p.strip_prefix(&["", "std"]));
+            matches!(
+                p,
+                Some(["io", "Write"] | ["io", "prelude", "*"] | ["io", "*"])
+            )
+        })
+    })
+}
+
+fn flatten(tree: &syn::UseTree, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+    match tree {
+        syn::UseTree::Path(p) => {
+            prefix.push(p.ident.to_string());
+            flatten(&p.tree, prefix, out);
+            prefix.pop();
+        }
+        syn::UseTree::Name(n) => out.push(
+            prefix
+                .iter()
+                .cloned()
+                .chain([n.ident.to_string()])
+                .collect(),
+        ),
+        syn::UseTree::Rename(r) => out.push(
+            prefix
+                .iter()
+                .cloned()
+                .chain([r.ident.to_string()])
+                .collect(),
+        ),
+        syn::UseTree::Glob(_) => {
+            out.push(prefix.iter().cloned().chain(["*".to_string()]).collect())
+        }
+        syn::UseTree::Group(g) => g.items.iter().for_each(|t| flatten(t, prefix, out)),
+    }
+}
+
+/// An edit that inserts `statement` just before the statement that holds the point
+/// whose ancestors are given: the innermost statement that begins its line (outside
+/// `unsafe { … }` wrappers), on a line of its own with the same indentation.
+pub fn insert_before_statement(
+    file: &FileCx<'_>,
+    ancestors: &[Node<'_>],
+    statement: &str,
+) -> Option<Edit> {
+    let text = &file.source.text;
+    let mut fallback = None;
+    for node in ancestors.iter().rev() {
+        let Node::Stmt(block, i) = node else { continue };
+        let span = file.span_of(&block.stmts[*i]);
+        let at = span.start.offset;
+        let line_start = text[..at].rfind('\n').map_or(0, |n| n + 1);
+        let indent = &text[line_start..at];
+        if indent.chars().all(|c| c == ' ' || c == '\t') {
+            let point = Span {
+                file: file.source.clone(),
+                start: span.start,
+                end: span.start,
+            };
+            return Some(Edit {
+                span: point,
+                content: format!("{statement}\n{indent}"),
+            });
+        }
+        fallback.get_or_insert(span);
+    }
+    // Code on one line: insert in the line, before the outermost statement found.
+    let span = fallback?;
+    Some(Edit {
+        span: Span {
+            file: file.source.clone(),
+            start: span.start,
+            end: span.start,
+        },
+        content: format!("{statement} "),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_dependencies_by_package_name_and_target() {
+        let dir = tempfile_dir();
+        std::fs::write(
+            dir.join("Cargo.toml"),
+            "[package]\nname = \"p\"\n[dependencies]\nc = { package = \"libc\", version = \"0.2\" }\n[target.'cfg(unix)'.dependencies]\nnix.workspace = true\n[dev-dependencies]\nfork = \"0.2\"\n",
+        )
+        .unwrap();
+        let src = dir.join("src/main.rs");
+        assert_eq!(
+            dependency_name(Some(&dir), &src, "libc").as_deref(),
+            Some("c")
+        );
+        assert_eq!(
+            dependency_name(Some(&dir), &src, "nix").as_deref(),
+            Some("nix")
+        );
+        assert_eq!(dependency_name(Some(&dir), &src, "fork"), None);
+        let test = dir.join("tests/t.rs");
+        assert_eq!(
+            dependency_name(Some(&dir), &test, "fork").as_deref(),
+            Some("fork")
+        );
+        assert_eq!(dependency_name(None, &src, "libc"), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn tempfile_dir() -> std::path::PathBuf {
+        tempfile::tempdir().unwrap().keep()
+    }
+}
