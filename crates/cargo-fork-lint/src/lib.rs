@@ -413,7 +413,14 @@ fn explain_command(binary: Binary) -> String {
         .as_ref()
         .and_then(|e| e.parent())
         .is_some_and(|d| d.ends_with("bin"));
-    if !installed && std::env::var("CARGO_PKG_NAME").is_ok_and(|n| n == env!("CARGO_PKG_NAME")) {
+    // A build in a checkout's target directory (`target/debug/`, beside `deps/` and
+    // `build/`), run by cargo or by hand: `cargo run` works there.
+    let in_target_dir = exe
+        .as_ref()
+        .and_then(|e| e.parent())
+        .is_some_and(|d| d.join("deps").is_dir() && d.join("build").is_dir());
+    let by_cargo = std::env::var("CARGO_PKG_NAME").is_ok_and(|n| n == env!("CARGO_PKG_NAME"));
+    if !installed && (by_cargo || in_target_dir) {
         let bin = match binary {
             Binary::Files => "fork-lint",
             Binary::Cargo => "cargo-fork-lint",

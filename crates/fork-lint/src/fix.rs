@@ -254,6 +254,13 @@ impl FixReport {
 /// another is applied in the next round.
 pub const MAX_ROUNDS: usize = 8;
 
+/// A path as the analysis names files: canonical where it exists.
+fn absolute(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path)
+        .or_else(|_| std::path::absolute(path))
+        .unwrap_or_else(|_| path.to_path_buf())
+}
+
 /// The fixes of a lint, applied in memory, per file: the files in `inputs` only (a
 /// finding reported in another file of the package is not fixed by a run that was not
 /// given that file).
@@ -277,7 +284,10 @@ pub fn plan(
             .1
             .push(fix);
     }
-    let order = |p: &Path| inputs.iter().position(|i| i.path == p);
+    // Findings name files by their absolute path (the analysis reads whole packages);
+    // inputs are spelled as given.
+    let given: Vec<PathBuf> = inputs.iter().map(|i| absolute(&i.path)).collect();
+    let order = |p: &Path| given.iter().position(|i| i == p);
     let mut out: Vec<FixedFile> = by_file
         .into_iter()
         .filter(|(path, _)| order(path).is_some())
@@ -351,7 +361,7 @@ pub fn fix_files(
             if !now.is_empty() && now == before {
                 let name = inputs
                     .iter()
-                    .find(|i| i.path == path)
+                    .find(|i| absolute(&i.path) == path)
                     .map_or_else(|| path.display().to_string(), |i| i.name.clone());
                 out.errors.push(InputError {
                     file: name,
