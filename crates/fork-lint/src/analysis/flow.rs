@@ -77,7 +77,12 @@ pub struct Flow<'p> {
     pub expand: &'p Expander<'p>,
     loop_depth: usize,
     broke: bool,
+    /// Expansions entered, one inside the other.
+    expansions: usize,
 }
+
+/// How many expansions the analysis enters one inside the other.
+const MAX_EXPANSIONS: usize = 8;
 
 impl<'p> Flow<'p> {
     pub fn new(
@@ -96,6 +101,7 @@ impl<'p> Flow<'p> {
             expand: &|_, _| {},
             loop_depth: 0,
             broke: false,
+            expansions: 0,
         }
     }
 
@@ -166,11 +172,15 @@ impl<'p> Flow<'p> {
         if (self.good_macro)(mac) {
             return Outcome::done();
         }
-        let expand = self.expand;
-        let mut expanded = None;
-        expand(mac, &mut |stmts| expanded = Some(self.stmts(stmts)));
-        if let Some(outcome) = expanded {
-            return outcome;
+        if self.expansions < MAX_EXPANSIONS {
+            let expand = self.expand;
+            let mut expanded = None;
+            self.expansions += 1;
+            expand(mac, &mut |stmts| expanded = Some(self.stmts(stmts)));
+            self.expansions -= 1;
+            if let Some(outcome) = expanded {
+                return outcome;
+            }
         }
         if syntax::DIVERGING_MACROS.contains(&syntax::macro_name(mac).as_str()) {
             return Outcome::done();

@@ -307,6 +307,7 @@ pub fn each_expr<'a>(body: &'a syn::Block, f: &mut dyn FnMut(&'a Expr, &[Node<'a
         f,
         on_macro: None,
         expand: None,
+        expansions: 0,
     };
     v.visit_block(body);
 }
@@ -324,6 +325,7 @@ pub fn each_expr_expanded<'a>(
         f,
         on_macro: None,
         expand: Some(expand),
+        expansions: 0,
     };
     v.visit_block(body);
 }
@@ -336,6 +338,7 @@ pub fn each_macro<'a>(body: &'a syn::Block, f: &mut dyn FnMut(&'a syn::Macro, &[
         f: &mut |_, _| {},
         on_macro: Some(f),
         expand: None,
+        expansions: 0,
     };
     v.visit_block(body);
 }
@@ -350,7 +353,12 @@ struct Ancestors<'a, 'f> {
     f: &'f mut dyn FnMut(&'a Expr, &[Node<'a>]),
     on_macro: Option<&'f mut OnMacro<'a, 'f>>,
     expand: Option<&'f MacroBlocks<'a, 'f>>,
+    /// Expansions being visited, one inside the other.
+    expansions: usize,
 }
+
+/// How many expansions a visit enters one inside the other.
+const MAX_EXPANSION_NESTING: usize = 8;
 
 impl<'a> Visit<'a> for Ancestors<'a, '_> {
     fn visit_block(&mut self, b: &'a syn::Block) {
@@ -382,8 +390,14 @@ impl<'a> Visit<'a> for Ancestors<'a, '_> {
         if let Some(f) = self.on_macro.as_mut() {
             f(m, &self.stack);
         }
-        if let Some(block) = self.expand.and_then(|expand| expand(m)) {
-            self.visit_block(block);
+        // Expansions inside expansions, to a bound (a macro the expander left as
+        // written may look like the call it came from).
+        if self.expansions < MAX_EXPANSION_NESTING {
+            if let Some(block) = self.expand.and_then(|expand| expand(m)) {
+                self.expansions += 1;
+                self.visit_block(block);
+                self.expansions -= 1;
+            }
         }
     }
     fn visit_item(&mut self, _: &'a syn::Item) {}

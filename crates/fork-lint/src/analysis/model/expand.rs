@@ -50,12 +50,20 @@ pub struct FileMacros<'a> {
     arena: typed_arena::Arena<Expanded>,
 }
 
-/// A call's place: start and end line and column.
-type CallKey = (usize, usize, usize, usize);
+/// A call: its place (start and end line and column) and a hash of its tokens. The
+/// place alone is not enough: calls written in a macro's definition all have the span
+/// of the call that expanded it.
+type CallKey = (usize, usize, usize, usize, u64);
 
-fn key(span: SynSpan) -> CallKey {
+fn key(mac: &syn::Macro) -> CallKey {
+    use std::hash::{Hash, Hasher};
+    let span = syn::spanned::Spanned::span(mac);
     let (s, e) = (span.start(), span.end());
-    (s.line, s.column, e.line, e.column)
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    quote::ToTokens::to_token_stream(mac)
+        .to_string()
+        .hash(&mut h);
+    (s.line, s.column, e.line, e.column, h.finish())
 }
 
 impl<'a> FileCx<'a> {
@@ -66,7 +74,7 @@ impl<'a> FileCx<'a> {
         if !self.macro_defined(cx, &name) {
             return None;
         }
-        let at = key(syn::spanned::Spanned::span(mac));
+        let at = key(mac);
         if let Some(known) = self.macros.cache.borrow().get(&at) {
             return *known;
         }
