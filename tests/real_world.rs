@@ -34,6 +34,10 @@ struct Group {
     /// Globs of paths relative to the crate's root.
     paths: Vec<String>,
     codes: Vec<String>,
+    /// Lines the group is limited to (every line when empty): a verdict on one statement
+    /// among findings of the same file and rule that get another verdict.
+    #[serde(default)]
+    lines: Vec<usize>,
     verdict: String,
     why: String,
 }
@@ -156,7 +160,10 @@ fn matches(g: &Group, f: &Finding) -> bool {
         }
         b.build().unwrap()
     };
-    g.krate == f.krate && g.codes.iter().any(|c| c == f.code) && globs.is_match(&f.path)
+    g.krate == f.krate
+        && g.codes.iter().any(|c| c == f.code)
+        && (g.lines.is_empty() || g.lines.contains(&f.line))
+        && globs.is_match(&f.path)
 }
 
 #[test]
@@ -298,10 +305,16 @@ fn render(
             if fs.len() == 1 { "" } else { "s" }
         ));
         s.push_str(&format!(
-            "`{}` · {} · `{}`\n\n",
+            "`{}` · {} · `{}`{}\n\n",
             g.krate,
             g.codes.join(", "),
-            g.paths.join("`, `")
+            g.paths.join("`, `"),
+            if g.lines.is_empty() {
+                String::new()
+            } else {
+                let lines: Vec<String> = g.lines.iter().map(|l| l.to_string()).collect();
+                format!(" · line{} {}", if lines.len() == 1 { "" } else { "s" }, lines.join(", "))
+            }
         ));
         s.push_str(g.why.trim());
         s.push_str("\n\n<details><summary>the findings</summary>\n\n");
