@@ -260,11 +260,15 @@ pub fn find<'a>(cx: &'a PackageCx<'a>) -> Vec<ForkPoint<'a>> {
                 let Some(call @ (Expr::Call(_) | Expr::MethodCall(_))) = site.expr else {
                     continue;
                 };
-                // A recursive call is the wrapper itself; a call the catalog already
-                // knows (`fork::fork` linted inside the `fork` crate) is one point.
-                if site.caller.key() == wrapper.key()
-                    || out.iter().any(|p| std::ptr::eq(p.call, call))
-                {
+                // A recursive call is the wrapper itself.
+                if site.caller.key() == wrapper.key() {
+                    continue;
+                }
+                // A call the catalog already knows (`nix::unistd::fork()` linted inside
+                // nix) is one point: it calls this wrapper, whose own fork is then
+                // reported here.
+                if let Some(known) = out.iter_mut().find(|p| std::ptr::eq(p.call, call)) {
+                    known.wraps.get_or_insert(wrapper);
                     continue;
                 }
                 let mut point = make_point(
@@ -1175,6 +1179,19 @@ fn side_branches<'a>(
 /// Marks the fork points whose function is a fork wrapper: the function returns a value
 /// (not `()` or `!`), and the child's branch leaves the function only by handing back a
 /// value — as its tail expression or with `return` — never with `?` or `break`.
+/// `let res = libc::fork(); Errno::result(res).map(|r| match r { 0 => Child, .. })`: the
+/// fork's result, kept in a variable, is what the function's tail expression is made
+/// of (nix's own `fork()`). The caller inspects it, as it would `fork()`'s.
+fn result_reaches_tail(p: &ForkPoint<'_>) -> bool {
+    let Some(var) = p.parent.as_ref().and_then(|s| s.pid.as_deref()) else {
+        return false;
+    };
+    if p.child.is_some() {
+        return false;
+    }
+    matches!(p.func.def.body.stmts.last(), Some(Stmt::Expr(tail, None)) if mentions(&Stmt::Expr(tail.clone(), None), var))
+}
+
 fn mark_wrappers<'a>(cx: &'a PackageCx<'a>, points: &mut [ForkPoint<'a>]) {
     for p in points.iter_mut() {
         if p.wrapper || !p.kind.is_raw_fork() {
@@ -1197,7 +1214,8 @@ fn mark_wrappers<'a>(cx: &'a PackageCx<'a>, points: &mut [ForkPoint<'a>]) {
             matches!(
                 at.checked_sub(1).map(|i| p.ancestors[i]),
                 Some(Node::Expr(Expr::Return(_)))
-            ) || super::flow::in_tail_position(p.func.def.body, syn::spanned::Spanned::span(value));
+            ) || super::flow::in_tail_position(p.func.def.body, syn::spanned::Spanned::span(value))
+                || result_reaches_tail(p);
         if returned {
             p.wrapper = true;
             continue;
