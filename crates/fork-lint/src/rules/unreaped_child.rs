@@ -237,7 +237,11 @@ fn wrapper_reaps_depth<'a>(
                         Expr::Path(p) => syntax::last_ident(&p.path).unwrap_or_default(),
                         _ => String::new(),
                     };
-                    !matches!(name.as_str(), "new" | "from_raw" | "Ok" | "Some" | "kill" | "killpg")
+                    // A constructor (`Fork::Parent(pid)`, `Pid::new(pid)`) wraps the pid
+                    // for the caller; it does not reap it.
+                    let constructor = name.chars().next().is_some_and(char::is_uppercase);
+                    !constructor
+                        && !matches!(name.as_str(), "new" | "from_raw" | "kill" | "killpg")
                         && c.args.iter().any(uses)
                 });
         });
