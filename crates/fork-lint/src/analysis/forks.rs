@@ -284,6 +284,7 @@ pub fn find<'a>(cx: &'a PackageCx<'a>) -> Vec<ForkPoint<'a>> {
             }
         }
     }
+    mark_detached(cx, &mut out);
     for (index, process) in cx.processes().list.iter().enumerate() {
         if process.api == ProcessApi::Forkrt && process.method.may_fork() {
             if let Some(start) = process.start {
@@ -318,6 +319,11 @@ fn fork_kind<'a>(
         Expr::MethodCall(m) => {
             let name = m.method.to_string();
             if matches!(name.as_str(), "pre_exec" | "before_exec") && m.args.len() == 1 {
+                // A command that is only ever `exec`ed (replacing this process) runs its
+                // hook here, not in a forked child.
+                if only_execed(file, &m.receiver, ancestors, e) {
+                    return None;
+                }
                 return Some(ForkKind::PreExec);
             }
             if matches!(name.as_str(), "start" | "execute")
@@ -330,6 +336,63 @@ fn fork_kind<'a>(
         }
         _ => None,
     }
+}
+
+/// Whether the command a `pre_exec` hook is set on is only ever `exec`ed: the call is
+/// chained into `.exec()`, or the command's variable is used with `.exec()` and never
+/// with `.spawn()`, `.status()` or `.output()` in this function (and not handed
+/// elsewhere, returned, or stored).
+fn only_execed<'a>(
+    file: &FileCx<'a>,
+    receiver: &Expr,
+    ancestors: &[Node<'a>],
+    call: &'a Expr,
+) -> bool {
+    let _ = file;
+    // `cmd.pre_exec(..).exec()`
+    if let Some(Node::Expr(Expr::MethodCall(outer))) = ancestors.last() {
+        if std::ptr::eq(&*outer.receiver, call) && outer.method == "exec" {
+            return true;
+        }
+    }
+    let Some(var) = syntax::ident_of(syntax::chain_root(receiver)) else {
+        return false;
+    };
+    let Some(body) = ancestors.iter().find_map(|n| match n {
+        Node::Block(b) => Some(*b),
+        _ => None,
+    }) else {
+        return false;
+    };
+    let mut execed = false;
+    let mut runs = false;
+    let mut escapes = false;
+    syntax::each_expr(body, &mut |e, _| match e {
+        Expr::MethodCall(m)
+            if syntax::ident_of(syntax::chain_root(&m.receiver)).as_deref()
+                == Some(var.as_str()) =>
+        {
+            match m.method.to_string().as_str() {
+                "exec" => execed = true,
+                "spawn" | "status" | "output" => runs = true,
+                _ => {}
+            }
+        }
+        Expr::Call(c)
+            if c.args
+                .iter()
+                .any(|a| syntax::ident_of(a).as_deref() == Some(var.as_str())) =>
+        {
+            escapes = true;
+        }
+        Expr::Return(r)
+            if r.expr.as_deref().and_then(syntax::ident_of).as_deref() == Some(var.as_str()) =>
+        {
+            escapes = true;
+        }
+        _ => {}
+    });
+    execed && !runs && !escapes
 }
 
 /// Whether a receiver is a `daemonize::Daemonize` builder (directly or through a
@@ -448,6 +511,7 @@ fn hook_region<'a>(
             code: Code::Expr(&cl.body),
             start: file.span_of(&cl.inputs_begin),
             branch: None,
+            after: None,
         }),
         Expr::Path(p) => {
             // A local variable holding the hook.
@@ -467,6 +531,7 @@ fn hook_region<'a>(
                 code: Code::Block(target.def.body),
                 start: file.span_of(arg),
                 branch: None,
+                after: None,
             })
         }
         // `Box::new(hook)`
@@ -506,6 +571,7 @@ fn daemon_region<'a>(
         code: Code::Stmts(rest),
         start,
         branch: None,
+        after: None,
     })
 }
 
@@ -572,6 +638,7 @@ fn raw_regions<'a>(
 ) -> (Option<ChildRegion<'a>>, Option<ParentSide>) {
     let (value, at) = climb(call, ancestors);
     let region = |code: Code<'a>, start: Span, branch: Option<Branch<'a>>| ChildRegion {
+        after: None,
         file,
         func: Some(func),
         code,
@@ -681,6 +748,7 @@ fn follow_variable<'a>(
                             if let (Some(Side::Parent), pid) = classify_pat(&l.pat) {
                                 let code = Code::Expr(diverge);
                                 let r = ChildRegion {
+                                    after: None,
                                     file,
                                     func: Some(func),
                                     code,
@@ -744,6 +812,7 @@ fn follow_variable<'a>(
                         let code = Code::Stmts(tail);
                         return (
                             Some(ChildRegion {
+                                after: None,
                                 file,
                                 func: Some(func),
                                 code,
@@ -837,6 +906,7 @@ fn match_regions<'a>(
     };
     let code = Code::Expr(&arm.body);
     let region = ChildRegion {
+        after: None,
         file,
         func: Some(func),
         code,
@@ -879,6 +949,7 @@ fn if_regions<'a>(
         Some(Side::Child) => {
             let code = Code::Block(&ifx.then_branch);
             let r = ChildRegion {
+                after: None,
                 file,
                 func: Some(func),
                 code,
@@ -908,6 +979,7 @@ fn if_regions<'a>(
             }
             let code = Code::Expr(else_expr);
             let r = ChildRegion {
+                after: None,
                 file,
                 func: Some(func),
                 code,
@@ -1157,8 +1229,15 @@ fn side_branches<'a>(
         Expr::Match(m)
             if std::ptr::eq(&*m.expr, value) || pid.is_some_and(|p| is_var(&m.expr, p)) =>
         {
-            for arm in &m.arms {
-                if classify_pat(&arm.pat).0 == Some(side) {
+            let sides: Vec<Option<Side>> = m.arms.iter().map(|a| classify_pat(&a.pat).0).collect();
+            // `match pid { 0 => …, -1 => …, _ => … }`: with the child's arm written, a
+            // catch-all arm (`_`, a binding) is the parent's.
+            let has_child = sides.contains(&Some(Side::Child));
+            for (arm, s) in m.arms.iter().zip(&sides) {
+                let catch_all = s.is_none() && has_child && catch_all_binding(&arm.pat).is_some()
+                    || matches!(arm.pat, Pat::Wild(_)) && has_child && s.is_none();
+                let arm_side = if catch_all { Some(Side::Parent) } else { *s };
+                if arm_side == Some(side) {
                     out.push(Code::Expr(&arm.body));
                 }
             }
@@ -1176,9 +1255,44 @@ fn side_branches<'a>(
     }
 }
 
-/// Marks the fork points whose function is a fork wrapper: the function returns a value
-/// (not `()` or `!`), and the child's branch leaves the function only by handing back a
-/// value — as its tail expression or with `return` — never with `?` or `break`.
+/// Raw forks whose every parent branch leaves the process (`Parent => exit(0)`): the
+/// child goes on as the program (detaching by hand), so the statements after the
+/// construct are child code too.
+fn mark_detached<'a>(cx: &'a PackageCx<'a>, points: &mut [ForkPoint<'a>]) {
+    for p in points.iter_mut() {
+        if p.wrapper || !p.kind.is_raw_fork() || p.child.is_none() {
+            continue;
+        }
+        let parents = p.parent_branches();
+        if parents.is_empty() {
+            continue;
+        }
+        let file = p.file;
+        let good = |e: &Expr| super::flow::exits(cx, file, e);
+        let expand = file.flow_expander(cx);
+        let leaves = |code: &Code<'_>| {
+            let o = super::flow::Flow::new(&good, &|_| false, &|_| false, &|_| false)
+                .expanding(&expand)
+                .code(*code);
+            !o.normal && o.leaks.iter().all(|l| l.error)
+        };
+        if !parents.iter().all(leaves) {
+            continue;
+        }
+        let (_, at) = climb(p.call, &p.ancestors);
+        let Some((block, index)) = syntax::enclosing_statements(&p.ancestors[..at])
+            .first()
+            .copied()
+        else {
+            continue;
+        };
+        let rest = &block.stmts[index + 1..];
+        if let (Some(child), false) = (p.child.as_mut(), rest.is_empty()) {
+            child.after = Some(Code::Stmts(rest));
+        }
+    }
+}
+
 /// `let res = libc::fork(); Errno::result(res).map(|r| match r { 0 => Child, .. })`: the
 /// fork's result, kept in a variable, is what the function's tail expression is made
 /// of (nix's own `fork()`). The caller inspects it, as it would `fork()`'s.
@@ -1192,6 +1306,9 @@ fn result_reaches_tail(p: &ForkPoint<'_>) -> bool {
     matches!(p.func.def.body.stmts.last(), Some(Stmt::Expr(tail, None)) if mentions(&Stmt::Expr(tail.clone(), None), var))
 }
 
+/// Marks the fork points whose function is a fork wrapper: the function returns a value
+/// (not `()` or `!`), and the child's branch leaves the function only by handing back a
+/// value — as its tail expression or with `return` — never with `?` or `break`.
 fn mark_wrappers<'a>(cx: &'a PackageCx<'a>, points: &mut [ForkPoint<'a>]) {
     for p in points.iter_mut() {
         if p.wrapper || !p.kind.is_raw_fork() {

@@ -144,6 +144,7 @@ impl<'a> Process<'a> {
                 code: Code::Expr(&c.body),
                 start: self.file.span_of(target),
                 branch: None,
+                after: None,
             }),
             Expr::Path(p) => {
                 let f = crate::analysis::model::calls::resolve_fn(cx, self.file, &p.path)?;
@@ -153,6 +154,7 @@ impl<'a> Process<'a> {
                     code: Code::Block(f.def.body),
                     start: self.file.span_of(target),
                     branch: None,
+                    after: None,
                 })
             }
             _ => None,

@@ -45,6 +45,17 @@ pub struct ChildRegion<'a> {
     pub start: Span,
     /// The branch construct, for raw forks.
     pub branch: Option<Branch<'a>>,
+    /// Code the child runs after its branch when every parent branch leaves the process
+    /// (`Parent => exit(0), Child => {}` then the rest of the function: detaching by
+    /// hand): the statements after the construct in its block.
+    pub after: Option<Code<'a>>,
+}
+
+impl<'a> ChildRegion<'a> {
+    /// The region's code: the branch, then what follows it when the child goes on.
+    pub fn codes(&self) -> impl Iterator<Item = Code<'a>> + '_ {
+        std::iter::once(self.code).chain(self.after)
+    }
 }
 
 /// How the walk entered a frame.
@@ -103,7 +114,12 @@ pub struct RegionWalk<'a> {
     pub current: usize,
     visited: HashSet<(usize, usize)>,
     max_depth: usize,
+    /// The statements being visited, innermost last: (frame, the statement's place).
+    statements: Vec<(usize, StmtKey)>,
 }
+
+/// A statement's place: start line and column, end line and column.
+pub type StmtKey = (usize, usize, usize, usize);
 
 impl<'a> RegionWalk<'a> {
     /// Walks `code` (in `file`, inside `func` if known) and the crate-local functions
@@ -132,6 +148,7 @@ impl<'a> RegionWalk<'a> {
             current: 0,
             visited: HashSet::new(),
             max_depth,
+            statements: Vec::new(),
         };
         if let Some(f) = func {
             walk.visited.insert(f.key());
@@ -153,6 +170,16 @@ impl<'a> RegionWalk<'a> {
             Code::Stmts(stmts) => stmts.iter().for_each(|s| v.visit_stmt(s)),
             Code::Expr(e) => v.visit_expr(e),
         }
+    }
+
+    /// The innermost statement being visited in the current frame, with the frame: the
+    /// unit FL004 reports once.
+    pub fn statement(&self) -> Option<(usize, StmtKey)> {
+        self.statements
+            .iter()
+            .rev()
+            .find(|(f, _)| *f == self.current)
+            .copied()
     }
 
     pub fn frame(&self) -> &Frame<'a> {
@@ -282,6 +309,17 @@ impl<'e, 'a> Visit<'e> for Visitor<'_, 'a, '_> {
             if let Some(name) = syntax::ident_of(&c.func) {
                 self.call_parameter(&name, &c.func);
             }
+            // `catch_unwind(AssertUnwindSafe(f))` calls `f` right here.
+            if let Expr::Path(p) = syntax::peel(&c.func) {
+                if syntax::last_ident(&p.path).as_deref() == Some("catch_unwind") {
+                    if let Some(arg) = c.args.first() {
+                        let inner = unwrap_unwind_safe(arg);
+                        if let Some(name) = syntax::ident_of(inner) {
+                            self.call_parameter(&name, inner);
+                        }
+                    }
+                }
+            }
         }
         if let Expr::Macro(mac) = e {
             self.visit_macro_call(&mac.mac);
@@ -290,6 +328,10 @@ impl<'e, 'a> Visit<'e> for Visitor<'_, 'a, '_> {
     }
 
     fn visit_stmt(&mut self, s: &'e Stmt) {
+        let span = syn::spanned::Spanned::span(s);
+        let (start, end) = (span.start(), span.end());
+        let key = (start.line, start.column, end.line, end.column);
+        self.walk.statements.push((self.walk.current, key));
         match s {
             Stmt::Macro(m) => self.visit_macro_call(&m.mac),
             Stmt::Local(l) => {
@@ -298,6 +340,7 @@ impl<'e, 'a> Visit<'e> for Visitor<'_, 'a, '_> {
             }
             _ => syn::visit::visit_stmt(self, s),
         }
+        self.walk.statements.pop();
     }
 
     fn visit_item(&mut self, _: &'e syn::Item) {}
@@ -544,6 +587,19 @@ const IN_PLACE_COMBINATORS: &[&str] = &[
     "min_by_key",
     "with",
 ];
+
+/// `AssertUnwindSafe(f)` → `f`.
+fn unwrap_unwind_safe(e: &Expr) -> &Expr {
+    match syntax::peel(e) {
+        Expr::Call(c) if c.args.len() == 1 => match syntax::peel(&c.func) {
+            Expr::Path(p) if syntax::last_ident(&p.path).as_deref() == Some("AssertUnwindSafe") => {
+                unwrap_unwind_safe(&c.args[0])
+            }
+            _ => e,
+        },
+        other => other,
+    }
+}
 
 /// How many callers up a parameter's argument is followed (wrappers of wrappers).
 const MAX_PASSED_HOPS: usize = 4;

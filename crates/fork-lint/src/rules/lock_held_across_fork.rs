@@ -109,29 +109,30 @@ fn check(checker: &Checker<'_>) {
         }
         let mut hit: Option<(usize, Span, Vec<Label>)> = None;
         let mut dropped: Vec<String> = Vec::new();
-        RegionWalk::run(cx, child.file, child.func, child.code, &mut |ev, w| {
-            if hit.is_some() {
-                return;
-            }
-            if let Event::Expr(syn::Expr::Call(c)) = ev {
-                if let (syn::Expr::Path(p), Some(arg)) = (&*c.func, c.args.first()) {
-                    if p.path.segments.last().is_some_and(|s| s.ident == "drop") {
-                        if let Some(v) = crate::analysis::syntax::ident_of(arg) {
-                            dropped.push(v);
+        for code in child.codes() {
+            RegionWalk::run(cx, child.file, child.func, code, &mut |ev, w| {
+                if hit.is_some() {
+                    return;
+                }
+                if let Event::Expr(syn::Expr::Call(c)) = ev {
+                    if let (syn::Expr::Path(p), Some(arg)) = (&*c.func, c.args.first()) {
+                        if p.path.segments.last().is_some_and(|s| s.ident == "drop") {
+                            if let Some(v) = crate::analysis::syntax::ident_of(arg) {
+                                dropped.push(v);
+                            }
                         }
                     }
                 }
-            }
-            let Some(a) = locks::acquisition(w, ev, extra) else {
-                return;
-            };
-            if let Some(i) = held
-                .iter()
-                .position(|h| h.key == a.key && h.var.as_ref().is_none_or(|v| !dropped.contains(v)))
-            {
-                hit = Some((i, a.span, w.chain_labels()));
-            }
-        });
+                let Some(a) = locks::acquisition(w, ev, extra) else {
+                    return;
+                };
+                if let Some(i) = held.iter().position(|h| {
+                    h.key == a.key && h.var.as_ref().is_none_or(|v| !dropped.contains(v))
+                }) {
+                    hit = Some((i, a.span, w.chain_labels()));
+                }
+            });
+        }
         let Some((i, child_span, chain)) = hit else {
             continue;
         };

@@ -123,6 +123,18 @@ fn threaded<'a>(checker: &Checker<'a>, fp: &'a ForkPoint<'a>) -> Option<(String,
     ))
 }
 
+/// One unsafe call found by the walk, before findings are grouped by statement.
+struct Hazard {
+    /// The statement it is in (with the walk's frame): one finding per statement.
+    statement: Option<(usize, crate::analysis::walk::StmtKey)>,
+    what: String,
+    why: String,
+    span: Span,
+    chain_labels: Vec<Label>,
+    chain: Vec<String>,
+    fix: Option<crate::fix::Fix>,
+}
+
 fn check(checker: &Checker<'_>) {
     let cx = checker.cx;
     for fp in cx.forks() {
@@ -133,55 +145,121 @@ fn check(checker: &Checker<'_>) {
         let catalog = &cx.options.catalog;
         let extra_locks = &cx.options.extra_lock_types;
         let pre_exec = fp.kind == ForkKind::PreExec;
-        RegionWalk::run(cx, child.file, child.func, child.code, &mut |ev, w| {
-            // The child of a fork inside this child runs after a fork in a process with
-            // one thread: its calls are not this fork's hazard.
-            if w.in_nested_child(fp, ev.span()) {
-                return;
-            }
-            let Some((what, verdict_why, span)) = judge(w, ev, catalog, extra_locks, pre_exec)
-            else {
-                return;
-            };
-            let fix = fix(cx.package.root.as_deref(), w, ev, pre_exec);
-            let mut labels = vec![Label {
-                span: child.start.clone(),
-                message: "the child starts here".into(),
-                kind: LabelKind::Secondary,
-            }];
-            labels.push(Label {
-                span: fp.span(),
-                message: format!("the process forks here ({})", fp.kind.describe()),
-                kind: LabelKind::Secondary,
+        let mut hazards: Vec<Hazard> = Vec::new();
+        for code in child.codes() {
+            RegionWalk::run(cx, child.file, child.func, code, &mut |ev, w| {
+                // The child of a fork inside this child runs after a fork in a process with
+                // one thread: its calls are not this fork's hazard.
+                if w.in_nested_child(fp, ev.span()) {
+                    return;
+                }
+                let Some((what, why, span)) = judge(w, ev, catalog, extra_locks, pre_exec) else {
+                    return;
+                };
+                hazards.push(Hazard {
+                    statement: w.statement(),
+                    what,
+                    why,
+                    span,
+                    chain_labels: w.chain_labels(),
+                    chain: w.chain_names(),
+                    fix: fix(cx.package.root.as_deref(), w, ev, pre_exec),
+                });
             });
-            labels.extend(w.chain_labels());
-            labels.extend(thread_labels.iter().cloned());
-            let chain = w.chain_names();
-            let via = if chain.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    " (reached through {})",
-                    chain
-                        .iter()
-                        .map(|n| format!("`{n}`"))
-                        .collect::<Vec<_>>()
-                        .join(" → ")
-                )
-            };
-            checker.report(
-                &UNSAFE_CALL_AFTER_FORK,
-                Finding {
-                    message: format!("`{what}` is not async-signal-safe: it {verdict_why}; {why_here}{via}"),
-                    primary: span,
-                    primary_label: "not async-signal-safe".into(),
-                    labels,
-                    help: Some("between fork and exec/_exit call only async-signal-safe functions: allocate and format before the fork, write with `libc::write`, leave with `libc::_exit`".into()),
-                    fix,
-                },
-            );
+        }
+        for group in by_statement(hazards) {
+            report(checker, fp, child, &why_here, &thread_labels, group);
+        }
+    }
+}
+
+/// Groups hazards by statement, each group in source order (hazards outside any
+/// statement stay alone).
+fn by_statement(hazards: Vec<Hazard>) -> Vec<Vec<Hazard>> {
+    let mut groups: Vec<Vec<Hazard>> = Vec::new();
+    for h in hazards {
+        let same = groups
+            .iter_mut()
+            .find(|g| h.statement.is_some() && g[0].statement == h.statement);
+        match same {
+            Some(g) => g.push(h),
+            None => groups.push(vec![h]),
+        }
+    }
+    for g in &mut groups {
+        g.sort_by_key(|h| (h.span.start, h.span.end));
+        g.dedup_by(|a, b| a.span == b.span);
+    }
+    groups
+}
+
+/// One finding for a statement: at its first unsafe call, the others as labels.
+fn report<'a>(
+    checker: &Checker<'a>,
+    fp: &ForkPoint<'a>,
+    child: &crate::analysis::walk::ChildRegion<'a>,
+    why_here: &str,
+    thread_labels: &[Label],
+    group: Vec<Hazard>,
+) {
+    let mut group = group.into_iter();
+    let Some(first) = group.next() else { return };
+    let rest: Vec<Hazard> = group.collect();
+    let mut labels = vec![Label {
+        span: child.start.clone(),
+        message: "the child starts here".into(),
+        kind: LabelKind::Secondary,
+    }];
+    labels.push(Label {
+        span: fp.span(),
+        message: format!("the process forks here ({})", fp.kind.describe()),
+        kind: LabelKind::Secondary,
+    });
+    labels.extend(first.chain_labels.iter().cloned());
+    labels.extend(thread_labels.iter().cloned());
+    for other in &rest {
+        labels.push(Label {
+            span: other.span.clone(),
+            message: format!("also not async-signal-safe: `{}` {}", other.what, other.why),
+            kind: LabelKind::Secondary,
         });
     }
+    let via = if first.chain.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " (reached through {})",
+            first
+                .chain
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(" → ")
+        )
+    };
+    let also = match rest.len() {
+        0 => String::new(),
+        1 => "; the statement has one more such call".to_string(),
+        n => format!("; the statement has {n} more such calls"),
+    };
+    // The statement's fix: its first call's, or the first one any call has.
+    let fix = std::iter::once(&first)
+        .chain(&rest)
+        .find_map(|h| h.fix.clone());
+    checker.report(
+        &UNSAFE_CALL_AFTER_FORK,
+        Finding {
+            message: format!(
+                "`{}` is not async-signal-safe: it {}; {why_here}{via}{also}",
+                first.what, first.why
+            ),
+            primary: first.span,
+            primary_label: "not async-signal-safe".into(),
+            labels,
+            help: Some("between fork and exec/_exit call only async-signal-safe functions: allocate and format before the fork, write with `libc::write`, leave with `libc::_exit`".into()),
+            fix,
+        },
+    );
 }
 
 /// What is unsafe about this event, if anything: (display name, reason, span).
@@ -231,7 +309,11 @@ fn judge(
             {
                 return None; // the walk looks inside
             }
-            match catalog.call(&w.resolve(&p.path)) {
+            let candidates = w.resolve(&p.path);
+            let verdict = catalog
+                .path_call(&candidates, c.args.first())
+                .unwrap_or_else(|| catalog.call(&candidates));
+            match verdict {
                 Verdict::Unsafe(why) => {
                     Some((path_text(&p.path), why.to_string(), w.span(*ev_expr(ev)?)))
                 }
@@ -258,7 +340,19 @@ fn judge(
             {
                 return None; // the walk looks inside
             }
-            match catalog.method(&name) {
+            // `"0.0.0.0".parse::<IpAddr>().expect(..)`: the same literal parses every
+            // time, so the panic cannot happen in a program that ever ran.
+            if matches!(name.as_str(), "unwrap" | "expect") && parses_a_literal(&m.receiver) {
+                return None;
+            }
+            let receiver = crate::analysis::model::calls::receiver_type(
+                w.cx,
+                w.file(),
+                w.frame().func,
+                &m.receiver,
+                0,
+            );
+            match catalog.method_on(&name, receiver.as_deref()) {
                 Verdict::Unsafe(why) => {
                     Some((format!(".{name}()"), why.to_string(), method_span(w, m)))
                 }
@@ -285,6 +379,20 @@ fn judge(
             })
         }
         _ => None,
+    }
+}
+
+/// Whether an expression parses a string literal (`"0.0.0.0".parse::<IpAddr>()`).
+fn parses_a_literal(e: &Expr) -> bool {
+    match syntax::peel(e) {
+        Expr::MethodCall(m) if m.method == "parse" => matches!(
+            syntax::peel(&m.receiver),
+            Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(_),
+                ..
+            })
+        ),
+        _ => false,
     }
 }
 

@@ -308,7 +308,7 @@ fn collect_in<'a>(items: &'a [syn::Item], scope: &Scope, out: &mut Vec<FnDef<'a>
             syn::Item::Mod(m) => {
                 if let Some((_, items)) = &m.content {
                     let mut module = scope.module.clone();
-                    module.push(m.ident.to_string());
+                    module.push(syntax::ident_text(&m.ident));
                     let scope = Scope {
                         self_ty: None,
                         trait_name: None,
@@ -334,7 +334,7 @@ fn push_fn<'a>(
     is_pub: bool,
 ) {
     out.push(FnDef {
-        name: sig.ident.to_string(),
+        name: syntax::ident_text(&sig.ident),
         sig,
         attrs,
         body,
@@ -350,7 +350,7 @@ fn push_fn<'a>(
     syn::visit::Visit::visit_block(&mut nested, body);
     for (sig, attrs, block) in nested.out {
         out.push(FnDef {
-            name: sig.ident.to_string(),
+            name: syntax::ident_text(&sig.ident),
             sig,
             attrs,
             body: block,

@@ -276,8 +276,10 @@ fn child_boundary<'a>(
         if child.func.is_some_and(|f| f.key() != func.key()) {
             continue;
         }
-        if let Some(at) = region_start(child.code, ancestors) {
-            best = Some(best.map_or(at, |b| b.max(at)));
+        for code in child.codes() {
+            if let Some(at) = region_start(code, ancestors) {
+                best = Some(best.map_or(at, |b| b.max(at)));
+            }
         }
     }
     best
@@ -338,7 +340,24 @@ fn threads_started_in<'a>(
     let file = func.file;
     let mut starts: Vec<(Option<String>, StartSite<'a>)> = Vec::new();
     let mut joined: HashSet<String> = HashSet::new();
-    for stmt in syntax::statements_before(ancestors) {
+    // A region that starts in the middle of a block (the rest of a block after a
+    // fork whose parent leaves) begins at its first statement: what ran before it ran
+    // in the parent.
+    let floor = match ancestors.first() {
+        Some(Node::Stmt(b, i)) => Some((*b as *const syn::Block, *i)),
+        _ => None,
+    };
+    let before = syntax::enclosing_statements(ancestors)
+        .into_iter()
+        .rev()
+        .flat_map(|(b, i)| {
+            let from = match floor {
+                Some((fb, fi)) if std::ptr::eq(fb, b) => fi.min(i),
+                _ => 0,
+            };
+            &b.stmts[from..i]
+        });
+    for stmt in before {
         let binding = match stmt {
             Stmt::Local(l) => syntax::pat_ident(&l.pat),
             _ => None,
