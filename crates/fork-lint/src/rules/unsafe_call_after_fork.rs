@@ -118,7 +118,10 @@ fn threaded<'a>(checker: &Checker<'a>, fp: &'a ForkPoint<'a>) -> Option<(String,
         .map(|r| r.label())
         .collect();
     Some((
-        "the child runs after a fork in a process that may have other threads".into(),
+        format!(
+            "the child runs after a fork while {} may be running",
+            threads.named()
+        ),
         labels,
     ))
 }

@@ -40,6 +40,9 @@ use crate::diagnostic::{Label, LabelKind, Span};
 pub struct Reason {
     pub span: Span,
     pub message: String,
+    /// The thread this reason is about, as a message names it ("the thread
+    /// `worker`"), when the reason is a thread start.
+    pub thread: Option<String>,
 }
 
 impl Reason {
@@ -70,6 +73,26 @@ impl ThreadContext {
         matches!(self, ThreadContext::Threads(_))
     }
 
+    /// The other threads as a message names them: "the thread `worker`", "the thread
+    /// `worker` and 2 other threads", or "other threads" when no start is known.
+    pub fn named(&self) -> String {
+        let mut names: Vec<&str> = Vec::new();
+        for name in self.reasons().iter().filter_map(|r| r.thread.as_deref()) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        match names.as_slice() {
+            [] => "other threads".into(),
+            [one] => (*one).to_string(),
+            [first, rest @ ..] => format!(
+                "{first} and {} other thread{}",
+                rest.len(),
+                if rest.len() == 1 { "" } else { "s" }
+            ),
+        }
+    }
+
     /// Why, when they may.
     pub fn reasons(&self) -> &[Reason] {
         match self {
@@ -78,6 +101,10 @@ impl ThreadContext {
         }
     }
 }
+
+/// How messages name an async runtime's threads and the test harness's.
+const RUNTIME: &str = "the async runtime's worker threads";
+const HARNESS: &str = "the test harness's other threads";
 
 /// Memoised per-function facts.
 #[derive(Default)]
@@ -97,6 +124,8 @@ type Summary<'a> = Rc<Vec<StartSite<'a>>>;
 struct StartSite<'a> {
     func: FnRef<'a>,
     call: &'a Expr,
+    /// How messages name the thread.
+    name: Rc<str>,
 }
 
 /// How many thread starts a summary keeps (the first are enough to explain).
@@ -124,6 +153,7 @@ pub fn at_point<'a>(
             Node::Expr(Expr::Async(a)) => reasons.push(Reason {
                 span: file.span_of(&a.async_token),
                 message: "inside an `async` block: the runtime may run other threads".into(),
+                thread: Some(RUNTIME.into()),
             }),
             Node::Expr(Expr::Call(c)) => {
                 if let Expr::Path(p) = syntax::peel(&c.func) {
@@ -134,6 +164,7 @@ pub fn at_point<'a>(
                             message:
                                 "runs on a thread started here, beside the thread that started it"
                                     .into(),
+                            thread: None,
                         });
                     }
                 }
@@ -142,6 +173,7 @@ pub fn at_point<'a>(
                 reasons.push(Reason {
                     span: file.span_of(&m.method),
                     message: "runs on a thread started here".into(),
+                    thread: None,
                 });
             }
             _ => {}
@@ -152,7 +184,12 @@ pub fn at_point<'a>(
             .into_iter()
             .map(|t| Reason {
                 span: t.span,
-                message: "a thread is started here and may still run at the fork".into(),
+                message: format!(
+                    "{} {} started here and may still run at the fork",
+                    t.name,
+                    verb_is(&t.name)
+                ),
+                thread: Some(t.name),
             }),
     );
     if !reasons.is_empty() {
@@ -182,23 +219,35 @@ pub fn entry<'a>(cx: &'a PackageCx<'a>, func: FnRef<'a>) -> ThreadContext {
 fn compute_entry<'a>(cx: &'a PackageCx<'a>, func: FnRef<'a>) -> ThreadContext {
     let def = func.def;
     let file = func.file;
-    let here = |message: String| {
+    let here = |message: String, thread: Option<&str>| {
         ThreadContext::Threads(vec![Reason {
             span: file.span_of(&def.sig.ident),
             message,
+            thread: thread.map(str::to_string),
         }])
     };
     if let Some(attr) = def.threaded_attr() {
-        return here(format!(
-            "`{}` runs under `#[{attr}]`, which runs other threads",
-            def.name
-        ));
+        let who = if attr == "test" || attr == "rstest" {
+            HARNESS
+        } else {
+            RUNTIME
+        };
+        return here(
+            format!(
+                "`{}` runs under `#[{attr}]`, which runs other threads",
+                def.name
+            ),
+            Some(who),
+        );
     }
     if def.is_async() {
-        return here(format!(
-            "`{}` is `async`: the runtime that polls it may run other threads",
-            def.name
-        ));
+        return here(
+            format!(
+                "`{}` is `async`: the runtime that polls it may run other threads",
+                def.name
+            ),
+            Some(RUNTIME),
+        );
     }
     if def.is_main() && file.place.kind == CodeKind::Bin {
         return ThreadContext::Single;
@@ -208,17 +257,23 @@ fn compute_entry<'a>(cx: &'a PackageCx<'a>, func: FnRef<'a>) -> ThreadContext {
         // Integration-test helpers are called from `#[test]`s; one called from nowhere
         // visible still runs under the harness.
         if calls::callers(cx, func).is_empty() {
-            return here(format!(
-                "`{}` is in an integration test, run by the multi-threaded test harness",
-                def.name
-            ));
+            return here(
+                format!(
+                    "`{}` is in an integration test, run by the multi-threaded test harness",
+                    def.name
+                ),
+                Some(HARNESS),
+            );
         }
     }
     if cx.externally_callable(func) {
-        return here(format!(
-            "`{}` is public in a library: its callers are unknown and may have started threads",
-            def.name
-        ));
+        return here(
+            format!(
+                "`{}` is public in a library: its callers are unknown and may have started threads",
+                def.name
+            ),
+            None,
+        );
     }
     let sites = calls::callers(cx, func);
     if sites.is_empty() {
@@ -234,6 +289,7 @@ fn compute_entry<'a>(cx: &'a PackageCx<'a>, func: FnRef<'a>) -> ThreadContext {
                         "`{}` is called here, where other threads may exist",
                         def.name
                     ),
+                    thread: None,
                 });
                 return ThreadContext::Threads(r);
             }
@@ -317,6 +373,9 @@ pub fn code_contains(code: Code<'_>, span: proc_macro2::Span) -> bool {
 pub struct ThreadStart<'a> {
     /// The call that starts it.
     pub span: Span,
+    /// How messages name it: "the thread `worker`", "the thread \"flusher\"", "the
+    /// thread running `poll_forever`", or "a thread".
+    pub name: String,
     /// The thread's code (closure body or function), when it can be found.
     pub body: Option<(FnRef<'a>, Code<'a>)>,
 }
@@ -337,9 +396,6 @@ fn threads_started_in<'a>(
     func: FnRef<'a>,
     ancestors: &[Node<'a>],
 ) -> Vec<ThreadStart<'a>> {
-    let file = func.file;
-    let mut starts: Vec<(Option<String>, StartSite<'a>)> = Vec::new();
-    let mut joined: HashSet<String> = HashSet::new();
     // A region that starts in the middle of a block (the rest of a block after a
     // fork whose parent leaves) begins at its first statement: what ran before it ran
     // in the parent.
@@ -357,34 +413,11 @@ fn threads_started_in<'a>(
             };
             &b.stmts[from..i]
         });
-    for stmt in before {
-        let binding = match stmt {
-            Stmt::Local(l) => syntax::pat_ident(&l.pat),
-            _ => None,
-        };
-        each_expr_in_stmt(stmt, &mut |e| {
-            if thread_start(file, e).is_some() {
-                // `let h = thread::spawn(..)` binds the handle;
-                // `hs.push(thread::spawn(..))` collects it.
-                let bound = binding.clone().or_else(|| pushed_into(stmt));
-                starts.push((bound, StartSite { func, call: e }));
-            } else if let Some(g) = calls::callee(cx, file, Some(func), e) {
-                for s in summary(cx, g).iter() {
-                    starts.push((None, s.clone()));
-                }
-            }
-            if let Some(v) = joined_var(e) {
-                joined.insert(v);
-            }
-        });
-    }
-    let mut seen = HashSet::new();
-    starts
+    starts_not_joined(cx, func, before)
         .into_iter()
-        .filter(|(bound, _)| bound.as_ref().is_none_or(|b| !joined.contains(b)))
-        .filter(|(_, s)| seen.insert(s.call as *const Expr as usize))
-        .map(|(_, s)| ThreadStart {
+        .map(|s| ThreadStart {
             span: s.func.file.span(start_span(s.call)),
+            name: s.name.to_string(),
             body: thread_body(cx, s.func, s.call),
         })
         .collect()
@@ -402,18 +435,43 @@ fn summary<'a>(cx: &'a PackageCx<'a>, func: FnRef<'a>) -> Summary<'a> {
         .starts
         .borrow_mut()
         .insert(key, Rc::new(Vec::new()));
+    let mut kept = starts_not_joined(cx, func, &func.def.body.stmts);
+    kept.truncate(MAX_STARTS);
+    let kept = Rc::new(kept);
+    cx.threads.starts.borrow_mut().insert(key, kept.clone());
+    kept
+}
+
+/// The threads that `stmts` (of `func`) start, directly or through the package
+/// functions they call, and do not join, each once.
+fn starts_not_joined<'a>(
+    cx: &'a PackageCx<'a>,
+    func: FnRef<'a>,
+    stmts: impl IntoIterator<Item = &'a Stmt>,
+) -> Vec<StartSite<'a>> {
     let file = func.file;
     let mut starts: Vec<(Option<String>, StartSite<'a>)> = Vec::new();
     let mut joined: HashSet<String> = HashSet::new();
-    for stmt in &func.def.body.stmts {
+    for stmt in stmts {
         let binding = match stmt {
             Stmt::Local(l) => syntax::pat_ident(&l.pat),
             _ => None,
         };
         each_expr_in_stmt(stmt, &mut |e| {
             if thread_start(file, e).is_some() {
-                let bound = binding.clone().or_else(|| pushed_into(stmt));
-                starts.push((bound, StartSite { func, call: e }));
+                // `let h = thread::spawn(..)` binds the handle;
+                // `hs.push(thread::spawn(..))` collects it.
+                let pushed = pushed_into(stmt);
+                let name = thread_name(file, e, binding.as_deref(), pushed.as_deref());
+                let bound = binding.clone().or(pushed);
+                starts.push((
+                    bound,
+                    StartSite {
+                        func,
+                        call: e,
+                        name: name.into(),
+                    },
+                ));
             } else if let Some(g) = calls::callee(cx, file, Some(func), e) {
                 for s in summary(cx, g).iter() {
                     starts.push((None, s.clone()));
@@ -425,16 +483,90 @@ fn summary<'a>(cx: &'a PackageCx<'a>, func: FnRef<'a>) -> Summary<'a> {
         });
     }
     let mut seen = HashSet::new();
-    let kept: Vec<StartSite<'a>> = starts
+    starts
         .into_iter()
         .filter(|(bound, _)| bound.as_ref().is_none_or(|b| !joined.contains(b)))
         .map(|(_, s)| s)
         .filter(|s| seen.insert(s.call as *const Expr as usize))
-        .take(MAX_STARTS)
-        .collect();
-    let kept = Rc::new(kept);
-    cx.threads.starts.borrow_mut().insert(key, kept.clone());
-    kept
+        .collect()
+}
+
+/// How a message names the thread `call` starts: by the name it is given
+/// (`Builder::new().name("flusher".into())`), the handle it is bound to, the function
+/// it runs, or the collection its handle is pushed into; pools by whose they are.
+fn thread_name(
+    file: &FileCx<'_>,
+    call: &Expr,
+    binding: Option<&str>,
+    pushed: Option<&str>,
+) -> String {
+    const RAYON: &str = "rayon's worker threads";
+    let path = match call {
+        Expr::Call(c) => match syntax::peel(&c.func) {
+            Expr::Path(p) => file.resolver.candidates(&p.path),
+            _ => Vec::new(),
+        },
+        Expr::MethodCall(m) if catalog::THREAD_METHODS.contains(&m.method.to_string().as_str()) => {
+            return RAYON.into();
+        }
+        _ => Vec::new(),
+    };
+    let from = |krate: &str| path.iter().any(|c| c.first().is_some_and(|s| s == krate));
+    if from("rayon") {
+        return RAYON.into();
+    }
+    if from("tokio") || from("async_std") {
+        return RUNTIME.into();
+    }
+    if from("threadpool") {
+        return match binding {
+            Some(b) => format!("the threads of the pool `{b}`"),
+            None => "a thread pool's threads".into(),
+        };
+    }
+    let mut given = None;
+    let mut link = call;
+    while let Expr::MethodCall(m) = link {
+        if m.method == "name" {
+            if let Some(Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(l),
+                ..
+            })) = m.args.first().map(syntax::chain_root)
+            {
+                given = Some(l.value());
+            }
+        }
+        link = &m.receiver;
+    }
+    if let Some(given) = given {
+        return format!("the thread {given:?}");
+    }
+    if let Some(b) = binding.filter(|b| !b.starts_with('_')) {
+        return format!("the thread `{b}`");
+    }
+    let arg = match call {
+        Expr::Call(c) => c.args.first(),
+        Expr::MethodCall(m) => m.args.first(),
+        _ => None,
+    };
+    if let Some(Expr::Path(p)) = arg.map(syntax::peel) {
+        if let Some(last) = p.path.segments.last() {
+            return format!("the thread running `{}`", last.ident);
+        }
+    }
+    match pushed {
+        Some(v) => format!("a thread whose handle goes into `{v}`"),
+        None => "a thread".into(),
+    }
+}
+
+/// "is" or "are", to agree with a name from [`thread_name`].
+pub fn verb_is(name: &str) -> &'static str {
+    if name.ends_with("threads") {
+        "are"
+    } else {
+        "is"
+    }
 }
 
 /// Every expression of a statement, closures included (`(0..n).map(|_|
