@@ -20,14 +20,32 @@ crate::rules::declare_rule! {
     /// between `fork` and `exec`/`_exit`: in `CommandExt::pre_exec` closures always, in
     /// the child of `vfork` always, and in the child branch of `libc::fork`,
     /// `nix::unistd::fork`, `fork::fork` and forkrt fork-method targets whenever the
-    /// process may have other threads. It follows calls into the crate's own functions
-    /// and shows the chain.
+    /// process may have other threads. It follows calls into the package's own
+    /// functions, closures passed to them and the package's `macro_rules!` (a `die!`
+    /// that logs and exits, tests a macro generates), and shows the chain.
     ///
-    /// Not async-signal-safe: allocation (`Box::new`, `vec!`, `String::from`,
-    /// `to_string`, `collect`, `format!`), `println!` and friends, `CString::new`,
+    /// One statement is one finding: `STATS.lock().unwrap().push(x)` is reported once,
+    /// at its first unsafe call, with the others as labels.
+    ///
+    /// Not async-signal-safe: allocation (`Box::new`, a `vec!` with elements,
+    /// `String::from`, `Vec::with_capacity`, `to_string`, `collect`, `format!`,
+    /// `.clone()` of a heap type — `String`, `Vec`, `Box`, maps — when its type is
+    /// written, `push`/`insert` on a collection), `println!` and friends, `CString::new`,
     /// taking a lock, `std::env`, logging and tracing macros, `std::process::exit`,
-    /// starting threads or commands, panics that format a message (`unwrap`, `expect`,
-    /// `assert_eq!`, `panic!("{x}")`) and `?` that converts into an allocated error.
+    /// starting threads or commands, panics (`unwrap`, `expect`, `assert!`,
+    /// `unreachable!`, `panic!`) and `?` that converts into an allocated error. Also
+    /// common crates' functions that read the user and group databases through NSS
+    /// (`nix::unistd::User::from_name`, `Group::from_name`, `initgroups`,
+    /// `getgrouplist`: NSS may load modules, allocate and lock) and serialization
+    /// (`serde_json`, `bincode`, `postcard`).
+    ///
+    /// Not reported: `Vec::new()`, `String::new()` and an empty `vec![]`, which do not
+    /// allocate; `.clone()` of a value whose type is not known to own heap memory;
+    /// `"3".parse().unwrap()` of a literal. std's path functions (`set_current_dir`,
+    /// `fs::*`, `File::open`) copy a path shorter than 384 bytes to a stack buffer and
+    /// allocate only for a longer one: they are reported unless the path is such a
+    /// string literal, with that explanation and the fix (a `CString` built before the
+    /// fork, then `libc::chdir`/`libc::open`).
     ///
     /// ## Why is this bad
     /// `fork` copies only the calling thread. Any lock another thread held at that
@@ -75,6 +93,9 @@ crate::rules::declare_rule! {
     ///   error code (std sends `raw_os_error()` to the parent, `EINVAL` for an error
     ///   without one), so the fix keeps the errno the code meant to report — the parent
     ///   now sees it instead of `EINVAL` — and allocates nothing.
+    ///
+    /// No fix is offered for a call in a macro's expansion: the edit would rewrite the
+    /// macro call, not the code the macro expands to.
     ///
     /// ## References
     /// - [POSIX.1-2017, 2.4.3 Signal Actions](https://pubs.opengroup.org/onlinepubs/9699919799/functions/V2_chap02.html#tag_15_04_03): the async-signal-safe functions
