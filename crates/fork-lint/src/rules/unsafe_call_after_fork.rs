@@ -6,7 +6,7 @@ use crate::analysis::catalog::ForkFn;
 use crate::analysis::forks::{ForkKind, ForkPoint};
 use crate::analysis::signal_safety::Verdict;
 use crate::analysis::types;
-use crate::analysis::walk::{Event, RegionWalk};
+use crate::analysis::walk::{Event, Holds, RegionWalk};
 use crate::analysis::{fixes, locks, resolve, syntax};
 use crate::checker::{Checker, Finding};
 use crate::diagnostic::{Label, LabelKind, Span};
@@ -41,7 +41,9 @@ crate::rules::declare_rule! {
     ///
     /// Not reported: `Vec::new()`, `String::new()` and an empty `vec![]`, which do not
     /// allocate; `.clone()` of a value whose type is not known to own heap memory;
-    /// `"3".parse().unwrap()` of a literal. std's path functions (`set_current_dir`,
+    /// `"3".parse().unwrap()` of a literal; `unwrap`/`expect` (`unwrap_err`) after a guard
+    /// that proves it cannot panic — an `if x.is_none()`/`x.is_err()`/`let Err(..) = x`
+    /// (`x.is_ok()`) without `else` whose body never falls through. std's path functions (`set_current_dir`,
     /// `fs::*`, `File::open`) copy a path shorter than 384 bytes to a stack buffer and
     /// allocate only for a longer one: they are reported unless the path is such a
     /// string literal, with that explanation and the fix (a `CString` built before the
@@ -368,6 +370,13 @@ fn judge(
             // time, so the panic cannot happen in a program that ever ran.
             if matches!(name.as_str(), "unwrap" | "expect") && parses_a_literal(&m.receiver) {
                 return None;
+            }
+            // `if r.is_err() { return …; }` then `r.unwrap()`: a guard proved it.
+            let proved = syntax::ident_of(&m.receiver).and_then(|v| w.known(&v));
+            match (name.as_str(), proved) {
+                ("unwrap" | "expect", Some(Holds::Value))
+                | ("unwrap_err" | "expect_err", Some(Holds::NoValue)) => return None,
+                _ => {}
             }
             let receiver = crate::analysis::model::calls::receiver_type(
                 w.cx,
