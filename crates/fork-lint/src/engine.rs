@@ -36,7 +36,7 @@ pub struct LintOptions {
     /// Catalog additions from the configuration.
     pub(crate) analysis: AnalysisOptions,
     /// Skip files that cannot contain a fork point (on by default; off parses every
-    /// file, e.g. to report every syntax error).
+    /// file named, e.g. to report every syntax error).
     pub prefilter: bool,
     /// Worker threads (0: one per core).
     pub jobs: usize,
@@ -54,8 +54,8 @@ impl Default for LintOptions {
 }
 
 impl LintOptions {
-    /// With the prefilter on (the default) or off (every file is parsed, e.g. to
-    /// report every syntax error).
+    /// With the prefilter on (the default) or off (every file named is parsed, e.g.
+    /// to report every syntax error; the package's other files are still prefiltered).
     pub fn with_prefilter(mut self, on: bool) -> LintOptions {
         self.prefilter = on;
         self
@@ -364,7 +364,10 @@ fn run_group(
     let loaded: Vec<Loaded> = group
         .files
         .par_iter()
-        .map(|f| load(fs, &f.path, prefilter, options.prefilter))
+        // `--no-prefilter` exists to report every syntax error of the files named; a
+        // file of the package around them is parsed only if the prefilter lets it
+        // through (else one named file of a 700-file package parses all 700).
+        .map(|f| load(fs, &f.path, prefilter, options.prefilter || !f.named))
         .collect();
     let mut result = GroupResult {
         diagnostics: Vec::new(),

@@ -242,31 +242,11 @@ impl<'p> Flow<'p> {
     }
 
     pub fn expr(&mut self, e: &Expr) -> Outcome {
-        if (self.skip)(e) {
-            return Outcome::done();
-        }
-        if (self.good)(e) {
+        if (self.skip)(e) || (self.good)(e) {
             return Outcome::done();
         }
         match e {
-            Expr::Return(r) => {
-                let mut inner = match &r.expr {
-                    Some(x) => self.expr(x),
-                    None => Outcome::normal(),
-                };
-                if inner.normal {
-                    inner.normal = false;
-                    let error = r.expr.as_deref().is_some_and(|x| {
-                        matches!(syntax::peel(x), Expr::Call(c) if matches!(syntax::peel(&c.func), Expr::Path(p) if p.path.is_ident("Err")))
-                    });
-                    inner.leaks.push(Leak {
-                        span: r.span(),
-                        how: "returns",
-                        error,
-                    });
-                }
-                inner
-            }
+            Expr::Return(r) => self.ret(r),
             Expr::Try(t) => {
                 let mut inner = self.expr(&t.expr);
                 if inner.normal {
@@ -278,54 +258,14 @@ impl<'p> Flow<'p> {
                 }
                 inner
             }
-            Expr::Break(b) => {
-                if self.loop_depth > 0 && b.label.is_none() {
-                    self.broke = true;
-                    Outcome::done()
-                } else {
-                    Outcome {
-                        normal: false,
-                        leaks: vec![Leak {
-                            span: b.span(),
-                            how: "breaks out",
-                            error: false,
-                        }],
-                        stuck: Vec::new(),
-                    }
-                }
-            }
-            Expr::Continue(c) => {
-                if self.loop_depth > 0 && c.label.is_none() {
-                    Outcome::done()
-                } else {
-                    Outcome {
-                        normal: false,
-                        leaks: vec![Leak {
-                            span: c.span(),
-                            how: "continues the enclosing loop",
-                            error: false,
-                        }],
-                        stuck: Vec::new(),
-                    }
-                }
-            }
-            Expr::If(i) => {
-                let mut out = self.expr(&i.cond);
-                if !out.normal {
-                    return out;
-                }
-                out.normal = false;
-                let then = self.block(&i.then_branch);
-                out.merge(then);
-                match &i.else_branch {
-                    Some((_, els)) => {
-                        let o = self.expr(els);
-                        out.merge(o);
-                    }
-                    None => out.normal = !(self.no_implicit_else)(i),
-                }
-                out
-            }
+            Expr::Break(b) => self.jump(b.label.is_some(), b.span(), "breaks out", true),
+            Expr::Continue(c) => self.jump(
+                c.label.is_some(),
+                c.span(),
+                "continues the enclosing loop",
+                false,
+            ),
+            Expr::If(i) => self.if_expr(i),
             Expr::Match(m) => {
                 let mut out = self.expr(&m.expr);
                 if !out.normal {
@@ -351,6 +291,75 @@ impl<'p> Flow<'p> {
             Expr::While(w) => self.zero_or_more(&w.cond, &w.body),
             Expr::ForLoop(f) => self.zero_or_more(&f.expr, &f.body),
             Expr::Macro(m) => self.mac(&m.mac),
+            _ => self.operands(e),
+        }
+    }
+
+    /// `return` (with its value evaluated first).
+    fn ret(&mut self, r: &syn::ExprReturn) -> Outcome {
+        let mut inner = match &r.expr {
+            Some(x) => self.expr(x),
+            None => Outcome::normal(),
+        };
+        if inner.normal {
+            inner.normal = false;
+            let error = r.expr.as_deref().is_some_and(|x| {
+                matches!(syntax::peel(x), Expr::Call(c) if matches!(syntax::peel(&c.func), Expr::Path(p) if p.path.is_ident("Err")))
+            });
+            inner.leaks.push(Leak {
+                span: r.span(),
+                how: "returns",
+                error,
+            });
+        }
+        inner
+    }
+
+    /// `break` or `continue`: the loop's own (unlabelled, inside a loop of the
+    /// region) ends this path; otherwise it leaves the region.
+    fn jump(
+        &mut self,
+        labelled: bool,
+        span: proc_macro2::Span,
+        how: &'static str,
+        is_break: bool,
+    ) -> Outcome {
+        if self.loop_depth > 0 && !labelled {
+            self.broke |= is_break;
+            return Outcome::done();
+        }
+        Outcome {
+            normal: false,
+            leaks: vec![Leak {
+                span,
+                how,
+                error: false,
+            }],
+            stuck: Vec::new(),
+        }
+    }
+
+    fn if_expr(&mut self, i: &syn::ExprIf) -> Outcome {
+        let mut out = self.expr(&i.cond);
+        if !out.normal {
+            return out;
+        }
+        out.normal = false;
+        let then = self.block(&i.then_branch);
+        out.merge(then);
+        match &i.else_branch {
+            Some((_, els)) => {
+                let o = self.expr(els);
+                out.merge(o);
+            }
+            None => out.normal = !(self.no_implicit_else)(i),
+        }
+        out
+    }
+
+    /// Expressions whose operands run in order and that add no control flow.
+    fn operands(&mut self, e: &Expr) -> Outcome {
+        match e {
             Expr::Call(c) => self.seq(c.args.iter()),
             Expr::MethodCall(m) => self.seq(std::iter::once(&*m.receiver).chain(m.args.iter())),
             Expr::Assign(a) => self.seq([&*a.right, &*a.left].into_iter()),

@@ -686,30 +686,8 @@ fn follow_variable<'a>(
             Stmt::Expr(e, _) => e,
             Stmt::Local(l) => match &l.init {
                 Some(init) => {
-                    // let ForkResult::Parent { child } = pid else { child code };
-                    if let Some((_, diverge)) = &init.diverge {
-                        if syntax::ident_of(&init.expr).as_deref() == Some(var) {
-                            if let (Some(Side::Parent), pid) = classify_pat(&l.pat) {
-                                let code = Code::Expr(diverge);
-                                let r = ChildRegion {
-                                    after: None,
-                                    file,
-                                    func: Some(func),
-                                    code,
-                                    start: file.span_of(&l.pat),
-                                    branch: Some(Branch {
-                                        span: file.span_of(&l.pat),
-                                        code,
-                                    }),
-                                };
-                                return (
-                                    Some(r),
-                                    Some(ParentSide {
-                                        pid: pid.or(Some(var.to_string())),
-                                    }),
-                                );
-                            }
-                        }
+                    if let Some(found) = let_else_region(file, func, var, l, init) {
+                        return found;
                     }
                     &init.expr
                 }
@@ -728,48 +706,16 @@ fn follow_variable<'a>(
                 );
             }
             Expr::If(ifx) => {
-                let side = classify_cond(&ifx.cond, Some(var), None);
-                match side {
-                    Some(Side::Child) => {
-                        return (
-                            if_regions(file, func, ifx, &|c| classify_cond(c, Some(var), None)).0,
-                            parent(),
-                        );
-                    }
-                    Some(Side::Parent) if ifx.else_branch.is_some() => {
-                        return (
-                            if_regions(file, func, ifx, &|c| classify_cond(c, Some(var), None)).0,
-                            parent(),
-                        );
-                    }
-                    // Early return: `if pid != 0 { …; return }` — the rest is the child.
-                    Some(Side::Parent) | Some(Side::Error)
-                        if ifx.else_branch.is_none() && block_leaves(&ifx.then_branch) =>
-                    {
-                        if side == Some(Side::Error) {
-                            continue;
-                        }
-                        let tail = &rest[i + 1..];
-                        let start = tail
-                            .first()
-                            .map_or_else(|| file.span_of(ifx), |s| file.span_of(s));
-                        let code = Code::Stmts(tail);
-                        return (
-                            Some(ChildRegion {
-                                after: None,
-                                file,
-                                func: Some(func),
-                                code,
-                                start,
-                                branch: Some(Branch {
-                                    span: file.span_of(&*ifx.cond),
-                                    code,
-                                }),
-                            }),
-                            parent(),
-                        );
-                    }
-                    _ => {}
+                if let Some(child) = if_on_variable(file, func, var, ifx, &rest[i + 1..]) {
+                    return (child, parent());
+                }
+                // `if pid < 0 { return Err(..) }`: no child there; the next statement
+                // decides.
+                if classify_cond(&ifx.cond, Some(var), None) == Some(Side::Error)
+                    && ifx.else_branch.is_none()
+                    && block_leaves(&ifx.then_branch)
+                {
+                    continue;
                 }
             }
             _ => {}
@@ -780,6 +726,78 @@ fn follow_variable<'a>(
         }
     }
     (None, parent())
+}
+
+/// `let ForkResult::Parent { child } = pid else { child code };`
+fn let_else_region<'a>(
+    file: &'a FileCx<'a>,
+    func: FnRef<'a>,
+    var: &str,
+    local: &'a syn::Local,
+    init: &'a syn::LocalInit,
+) -> Option<(Option<ChildRegion<'a>>, Option<ParentSide>)> {
+    let (_, diverge) = init.diverge.as_ref()?;
+    if syntax::ident_of(&init.expr).as_deref() != Some(var) {
+        return None;
+    }
+    let (Some(Side::Parent), pid) = classify_pat(&local.pat) else {
+        return None;
+    };
+    let code = Code::Expr(diverge);
+    let region = ChildRegion {
+        after: None,
+        file,
+        func: Some(func),
+        code,
+        start: file.span_of(&local.pat),
+        branch: Some(Branch {
+            span: file.span_of(&local.pat),
+            code,
+        }),
+    };
+    Some((
+        Some(region),
+        Some(ParentSide {
+            pid: pid.or(Some(var.to_string())),
+        }),
+    ))
+}
+
+/// An `if` on the pid variable: `Some(child region)` when it decides the sides,
+/// `None` when it does not (the walk goes on). `tail` is what follows the `if`.
+fn if_on_variable<'a>(
+    file: &'a FileCx<'a>,
+    func: FnRef<'a>,
+    var: &str,
+    ifx: &'a syn::ExprIf,
+    tail: &'a [Stmt],
+) -> Option<Option<ChildRegion<'a>>> {
+    let classify = |c: &Expr| classify_cond(c, Some(var), None);
+    match classify(&ifx.cond) {
+        Some(Side::Child) => Some(if_regions(file, func, ifx, &classify).0),
+        Some(Side::Parent) if ifx.else_branch.is_some() => {
+            Some(if_regions(file, func, ifx, &classify).0)
+        }
+        // Early return: `if pid != 0 { …; return }` — the rest is the child.
+        Some(Side::Parent) if block_leaves(&ifx.then_branch) => {
+            let start = tail
+                .first()
+                .map_or_else(|| file.span_of(ifx), |s| file.span_of(s));
+            let code = Code::Stmts(tail);
+            Some(Some(ChildRegion {
+                after: None,
+                file,
+                func: Some(func),
+                code,
+                start,
+                branch: Some(Branch {
+                    span: file.span_of(&*ifx.cond),
+                    code,
+                }),
+            }))
+        }
+        _ => None,
+    }
 }
 
 fn is_var(e: &Expr, var: &str) -> bool {

@@ -73,233 +73,274 @@ impl Level {
 
 /// The deepest estimated nesting of `text`, or where it first exceeds `limit`.
 pub fn measure(text: &str, limit: usize) -> Result<usize, TooDeep> {
-    let b = text.as_bytes();
-    let mut stack: Vec<Level> = vec![Level::default()];
-    let mut max = 0usize;
-    let mut line = 1usize;
-    let mut line_start = 0usize;
-    let mut i = 0usize;
-    // The position of byte `at` (on the current line).
-    let too_deep = |at: usize, line: usize, line_start: usize| TooDeep {
-        line,
-        column0: text[line_start..at].chars().count(),
+    let mut m = Measure {
+        text,
+        b: text.as_bytes(),
+        limit,
+        stack: vec![Level::default()],
+        max: 0,
+        line: 1,
+        line_start: 0,
+        i: 0,
     };
-    macro_rules! bump {
-        ($n:expr, $at:expr) => {{
-            let top = stack.last_mut().expect("the outermost level stays");
-            top.run += $n;
-            let depth = top.base + top.run;
-            if depth > max {
-                max = depth;
-                if depth > limit {
-                    return Err(too_deep($at, line, line_start));
-                }
-            }
-        }};
-    }
-    while i < b.len() {
-        let c = b[i];
-        match c {
-            b'\n' => {
-                line += 1;
-                line_start = i + 1;
-                i += 1;
-                continue;
-            }
-            b' ' | b'\t' | b'\r' | 0x0b | 0x0c => {
-                i += 1;
-                continue;
-            }
-            b'/' if b.get(i + 1) == Some(&b'/') => {
-                i = memchr::memchr(b'\n', &b[i..]).map_or(b.len(), |n| i + n);
-                continue;
-            }
-            b'/' if b.get(i + 1) == Some(&b'*') => {
-                // Nested block comments.
-                let mut depth = 0usize;
-                while i < b.len() {
-                    if b[i] == b'/' && b.get(i + 1) == Some(&b'*') {
-                        depth += 1;
-                        i += 2;
-                    } else if b[i] == b'*' && b.get(i + 1) == Some(&b'/') {
-                        depth -= 1;
-                        i += 2;
-                        if depth == 0 {
-                            break;
-                        }
-                    } else {
-                        if b[i] == b'\n' {
-                            line += 1;
-                            line_start = i + 1;
-                        }
-                        i += 1;
-                    }
-                }
-                continue;
-            }
-            _ => {}
+    while m.i < m.b.len() {
+        if m.skip_trivia() {
+            continue;
         }
-        let top = stack.last_mut().expect("the outermost level stays");
+        m.token()?;
+    }
+    Ok(m.max)
+}
+
+/// The scan's state: where it is, and the open levels.
+struct Measure<'t> {
+    text: &'t str,
+    b: &'t [u8],
+    limit: usize,
+    /// The open brackets' levels; the outermost stays.
+    stack: Vec<Level>,
+    max: usize,
+    line: usize,
+    /// Byte offset of the current line's start.
+    line_start: usize,
+    i: usize,
+}
+
+impl Measure<'_> {
+    fn top(&mut self) -> &mut Level {
+        self.stack.last_mut().expect("the outermost level stays")
+    }
+
+    /// Records a depth, failing at byte `at` when it is past the limit.
+    fn reach(&mut self, depth: usize, at: usize) -> Result<(), TooDeep> {
+        if depth > self.max {
+            self.max = depth;
+            if depth > self.limit {
+                return Err(TooDeep {
+                    line: self.line,
+                    column0: self.text[self.line_start..at].chars().count(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// One more nesting token at this level.
+    fn bump(&mut self, at: usize) -> Result<(), TooDeep> {
+        let top = self.top();
+        top.run += 1;
+        let depth = top.base + top.run;
+        self.reach(depth, at)
+    }
+
+    /// Counts the line breaks in `b[from..to]`, which the scan jumps over.
+    fn lines_in(&mut self, from: usize, to: usize) {
+        for &x in &self.b[from..to] {
+            if x == b'\n' {
+                self.line += 1;
+            }
+        }
+        if let Some(nl) = memchr::memrchr(b'\n', &self.b[from..to]) {
+            self.line_start = from + nl + 1;
+        }
+    }
+
+    /// Skips whitespace, a line break or a comment at the cursor; `false` at a token.
+    fn skip_trivia(&mut self) -> bool {
+        let b = self.b;
+        let i = self.i;
+        match b[i] {
+            b'\n' => {
+                self.line += 1;
+                self.line_start = i + 1;
+                self.i += 1;
+            }
+            b' ' | b'\t' | b'\r' | 0x0b | 0x0c => self.i += 1,
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                self.i = memchr::memchr(b'\n', &b[i..]).map_or(b.len(), |n| i + n);
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => self.block_comment(),
+            _ => return false,
+        }
+        true
+    }
+
+    /// Skips a block comment (they nest).
+    fn block_comment(&mut self) {
+        let b = self.b;
+        let mut depth = 0usize;
+        while self.i < b.len() {
+            let i = self.i;
+            if b[i] == b'/' && b.get(i + 1) == Some(&b'*') {
+                depth += 1;
+                self.i += 2;
+            } else if b[i] == b'*' && b.get(i + 1) == Some(&b'/') {
+                depth -= 1;
+                self.i += 2;
+                if depth == 0 {
+                    break;
+                }
+            } else {
+                if b[i] == b'\n' {
+                    self.line += 1;
+                    self.line_start = i + 1;
+                }
+                self.i += 1;
+            }
+        }
+    }
+
+    /// One token at the cursor.
+    fn token(&mut self) -> Result<(), TooDeep> {
+        let b = self.b;
+        let i = self.i;
+        let c = b[i];
+        let top = self.top();
         let prev = std::mem::take(&mut top.prev);
         let starts_word = c.is_ascii_alphabetic() || c == b'_' || c >= 0x80;
         if prev == Prev::CloseBrace && (starts_word || c == b'#' || c == b'\'') {
-            let word_end = word_end(b, i);
-            let word = &b[i..word_end];
+            let word = &b[i..word_end(b, i)];
             if !(starts_word && (word == b"else" || word == b"as")) {
                 top.reset();
             }
         }
         // String-like literals: `"…"`, `b"…"`, `c"…"`, `r#"…"#`, `br"…"`, `cr#"…"#`.
         if let Some(end) = string_literal(b, i) {
-            for &x in &b[i..end] {
-                if x == b'\n' {
-                    line += 1;
-                }
-            }
-            if let Some(nl) = memchr::memrchr(b'\n', &b[i..end]) {
-                line_start = i + nl + 1;
-            }
-            i = end;
-            stack.last_mut().expect("level").prev = Prev::Literal;
-            continue;
+            self.lines_in(i, end);
+            self.i = end;
+            self.top().prev = Prev::Literal;
+            return Ok(());
         }
         if starts_word {
             let end = word_end(b, i);
-            let word = &b[i..end];
-            i = end;
-            if NESTING_KEYWORDS.contains(&word) {
-                bump!(1, end - word.len());
-            } else {
-                stack.last_mut().expect("level").prev = Prev::Word;
+            self.i = end;
+            if NESTING_KEYWORDS.contains(&&b[i..end]) {
+                return self.bump(i);
             }
-            continue;
+            self.top().prev = Prev::Word;
+            return Ok(());
         }
         if c.is_ascii_digit() {
-            // A number: digits, letters (suffixes, hex, exponents) and `_`, and a `.`
-            // followed by a digit.
-            i += 1;
-            while i < b.len() {
-                if b[i].is_ascii_alphanumeric()
-                    || b[i] == b'_'
-                    || (b[i] == b'.' && b.get(i + 1).is_some_and(u8::is_ascii_digit))
-                {
-                    i += 1;
-                } else {
-                    break;
-                }
-            }
-            stack.last_mut().expect("level").prev = Prev::Literal;
-            continue;
+            self.i = number_end(b, i);
+            self.top().prev = Prev::Literal;
+            return Ok(());
         }
         if c == b'\'' {
             // A character literal (`'x'`, `'\n'`, `'\u{1F600}'`) or a lifetime/label.
             if let Some(end) = char_literal(b, i) {
-                i = end;
-                stack.last_mut().expect("level").prev = Prev::Literal;
+                self.i = end;
+                self.top().prev = Prev::Literal;
             } else {
-                i = word_end(b, i + 1).max(i + 1);
+                self.i = word_end(b, i + 1).max(i + 1);
             }
-            continue;
+            return Ok(());
         }
-        let at = i;
-        i += 1;
+        self.i += 1;
+        self.punct(c, i, prev)
+    }
+
+    /// A punctuation token `c` at byte `at` (the cursor is past it), after `prev`.
+    fn punct(&mut self, c: u8, at: usize, prev: Prev) -> Result<(), TooDeep> {
+        let next = self.b.get(self.i).copied();
         match c {
             b'(' | b'[' | b'{' => {
                 if c != b'{' && prev != Prev::Other {
                     // A postfix call or index on the previous operand.
-                    bump!(1, at);
+                    self.bump(at)?;
                 }
-                let top = stack.last().expect("level");
+                let top = self.top();
                 let base = top.base + top.run + 1;
-                stack.push(Level {
+                self.stack.push(Level {
                     base,
                     ..Level::default()
                 });
-                if base > max {
-                    max = base;
-                    if base > limit {
-                        return Err(too_deep(at, line, line_start));
-                    }
-                }
+                self.reach(base, at)?;
             }
             b')' | b']' | b'}' => {
-                if stack.len() > 1 {
-                    stack.pop();
+                if self.stack.len() > 1 {
+                    self.stack.pop();
                 }
-                let top = stack.last_mut().expect("level");
-                top.prev = if c == b'}' {
+                self.top().prev = if c == b'}' {
                     Prev::CloseBrace
                 } else {
                     Prev::Close
                 };
             }
-            b';' => stack.last_mut().expect("level").reset(),
+            b';' => self.top().reset(),
             b',' => {
-                let top = stack.last_mut().expect("level");
+                let top = self.top();
                 if top.angle == 0 && top.bars % 2 == 0 {
                     top.reset();
                 }
             }
-            b'#' => {
-                // An attribute: `#[…]` or `#![…]`.
-                if b.get(i) == Some(&b'!') {
-                    i += 1;
-                }
+            // An attribute: `#[…]` or `#![…]`.
+            b'#' if next == Some(b'!') => self.i += 1,
+            b'#' => {}
+            b'=' if next == Some(b'>') => {
+                self.i += 1;
+                self.top().reset();
             }
-            b'=' if b.get(i) == Some(&b'>') => {
-                i += 1;
-                stack.last_mut().expect("level").reset();
+            b'-' if next == Some(b'>') => {
+                self.i += 1;
+                self.bump(at)?;
             }
-            b'-' if b.get(i) == Some(&b'>') => {
-                i += 1;
-                bump!(1, at);
-            }
-            b':' | b'$' | b'\\' => {
-                if c == b':' && b.get(i) == Some(&b':') {
-                    i += 1;
-                }
-            }
+            b':' if next == Some(b':') => self.i += 1,
+            b':' | b'$' | b'\\' => {}
             b'<' => {
                 // Generic arguments may nest across commas; a `<` right after a literal
                 // or a closing bracket is a comparison or shift.
                 // `<=` is a comparison, `<<` a shift or two generic openings.
-                let width = match b.get(i) {
-                    Some(b'=') => {
-                        i += 1;
-                        0
-                    }
-                    Some(b'<') => {
-                        i += 1;
-                        2
-                    }
+                let width = match next {
+                    Some(b'=') => 0,
+                    Some(b'<') => 2,
                     _ => 1,
                 };
-                if !matches!(prev, Prev::Literal | Prev::Close) {
-                    stack.last_mut().expect("level").angle += width;
+                if matches!(next, Some(b'=' | b'<')) {
+                    self.i += 1;
                 }
-                bump!(1, at);
+                if !matches!(prev, Prev::Literal | Prev::Close) {
+                    self.top().angle += width;
+                }
+                self.bump(at)?;
             }
-            b'>' if b.get(i) == Some(&b'=') => {
-                i += 1;
-                bump!(1, at);
+            b'>' if next == Some(b'=') => {
+                self.i += 1;
+                self.bump(at)?;
             }
             b'>' => {
-                let top = stack.last_mut().expect("level");
+                let top = self.top();
                 if top.angle > 0 {
                     top.angle -= 1;
                     top.prev = Prev::Word;
                 } else {
-                    bump!(1, at);
+                    self.bump(at)?;
                 }
             }
             b'|' => {
-                stack.last_mut().expect("level").bars += 1;
-                bump!(1, at);
+                self.top().bars += 1;
+                self.bump(at)?;
             }
-            _ => bump!(1, at),
+            _ => self.bump(at)?,
+        }
+        Ok(())
+    }
+}
+
+/// The end of a number starting at `i`: digits, letters (suffixes, hex, exponents) and
+/// `_`, and a `.` followed by a digit.
+fn number_end(b: &[u8], mut i: usize) -> usize {
+    i += 1;
+    while i < b.len() {
+        if b[i].is_ascii_alphanumeric()
+            || b[i] == b'_'
+            || (b[i] == b'.' && b.get(i + 1).is_some_and(u8::is_ascii_digit))
+        {
+            i += 1;
+        } else {
+            break;
         }
     }
-    Ok(max)
+    i
 }
 
 /// The end of an identifier-like word starting at `i` (ASCII letters, digits, `_`,

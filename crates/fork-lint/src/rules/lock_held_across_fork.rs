@@ -1,9 +1,10 @@
 //! FL002: a lock held at a fork point that the child takes.
 
-use crate::analysis::forks::ForkKind;
+use crate::analysis::PackageCx;
+use crate::analysis::forks::{ForkKind, ForkPoint};
 use crate::analysis::locks::{self, LockKey};
 use crate::analysis::threads;
-use crate::analysis::walk::{Event, RegionWalk};
+use crate::analysis::walk::{ChildRegion, Event, RegionWalk};
 use crate::checker::{Checker, Finding};
 use crate::diagnostic::{Label, LabelKind, Span};
 
@@ -75,131 +76,181 @@ struct Held {
 
 fn check(checker: &Checker<'_>) {
     let cx = checker.cx;
-    let extra = &cx.options.extra_lock_types;
     for fp in cx.forks() {
         if fp.kind == ForkKind::PreExec {
             continue; // pre_exec: FL004 covers every lock.
         }
         let Some(child) = &fp.child else { continue };
-        let mut held: Vec<Held> = Vec::new();
-        for g in locks::guards_held(cx, fp.file, fp.func, &fp.ancestors, extra) {
-            // stdout and stderr are reentrant locks, and the child's thread is their owner.
-            if matches!(g.key, LockKey::Stdout | LockKey::Stderr) {
-                continue;
-            }
-            held.push(Held {
-                how: format!(
-                    "{} is locked here, and the guard `{}` is still alive at the fork",
-                    g.key.describe(),
-                    g.var
-                ),
-                key: g.key,
-                span: g.span,
-                var: Some(g.var),
-                thread: None,
-            });
-        }
-        for t in threads::threads_started_before(cx, fp.func, &fp.ancestors) {
-            let Some((func, code)) = t.body else { continue };
-            RegionWalk::run(cx, func.file, Some(func), code, &mut |ev, w| {
-                if let Some(a) = locks::acquisition(w, ev, extra) {
-                    if !held.iter().any(|h| h.key == a.key) {
-                        held.push(Held {
-                            how: format!(
-                                "{} may take {} here and hold it at the fork",
-                                t.name,
-                                a.key.describe()
-                            ),
-                            key: a.key,
-                            span: a.span,
-                            var: None,
-                            thread: Some((t.name.clone(), t.span.clone())),
-                        });
-                    }
-                }
-            });
-        }
+        let held = held_at_fork(cx, fp);
         if held.is_empty() {
             continue;
         }
-        let mut hit: Option<(usize, Span, Vec<Label>)> = None;
-        let mut dropped: Vec<String> = Vec::new();
-        for code in child.codes() {
-            RegionWalk::run(cx, child.file, child.func, code, &mut |ev, w| {
-                if hit.is_some() {
-                    return;
-                }
-                if let Event::Expr(syn::Expr::Call(c)) = ev {
-                    if let (syn::Expr::Path(p), Some(arg)) = (&*c.func, c.args.first()) {
-                        if p.path.segments.last().is_some_and(|s| s.ident == "drop") {
-                            if let Some(v) = crate::analysis::syntax::ident_of(arg) {
-                                dropped.push(v);
-                            }
-                        }
-                    }
-                }
-                let Some(a) = locks::acquisition(w, ev, extra) else {
-                    return;
-                };
-                if let Some(i) = held.iter().position(|h| {
-                    h.key == a.key && h.var.as_ref().is_none_or(|v| !dropped.contains(v))
-                }) {
-                    hit = Some((i, a.span, w.chain_labels()));
-                }
-            });
+        if let Some(taken) = taken_in_child(cx, child, &held) {
+            report(checker, fp, child, &held[taken.held], taken);
         }
-        let Some((i, child_span, chain)) = hit else {
-            continue;
-        };
-        let h = &held[i];
-        let mut labels = Vec::new();
-        if let Some((name, start)) = &h.thread {
-            labels.push(Label {
-                span: start.clone(),
-                message: format!("{name} {} started here", threads::verb_is(name)),
-                kind: LabelKind::Secondary,
-            });
-        }
-        labels.extend([
-            Label {
-                span: h.span.clone(),
-                message: h.how.clone(),
-                kind: LabelKind::Secondary,
-            },
-            Label {
-                span: child.start.clone(),
-                message: "the child starts here".into(),
-                kind: LabelKind::Secondary,
-            },
-        ]);
-        labels.extend(chain);
-        labels.push(Label {
-            span: child_span,
-            message: format!(
-                "the child takes {} here and waits forever",
-                h.key.describe()
-            ),
-            kind: LabelKind::ChainStep,
-        });
-        let method_note = if fp.kind == ForkKind::Forkrt {
-            " under the fork start method"
-        } else {
-            ""
-        };
-        checker.report(
-            &LOCK_HELD_ACROSS_FORK,
-            Finding {
-                message: format!(
-                    "{} may be held{} when the process forks{method_note}, and the child takes it: the child deadlocks",
-                    h.key.describe(),
-                    h.thread.as_ref().map(|(name, _)| format!(" by {name}")).unwrap_or_default()
-                ),
-                primary: fp.span(),
-                primary_label: "forks while the lock may be held".into(),
-                labels,
-                help: Some("release the lock before forking (drop the guard, join the thread that takes it), give the child what it needs without the lock, or start the child with spawn/forkserver".into()),
-                fix: None,
-            },
-        );
     }
+}
+
+/// The locks a guard of the forking function, or a thread started before the fork,
+/// may hold when the process forks.
+fn held_at_fork<'a>(cx: &'a PackageCx<'a>, fp: &'a ForkPoint<'a>) -> Vec<Held> {
+    let extra = &cx.options.extra_lock_types;
+    let mut held: Vec<Held> = Vec::new();
+    for g in locks::guards_held(cx, fp.file, fp.func, &fp.ancestors, extra) {
+        // stdout and stderr are reentrant locks, and the child's thread is their owner.
+        if matches!(g.key, LockKey::Stdout | LockKey::Stderr) {
+            continue;
+        }
+        held.push(Held {
+            how: format!(
+                "{} is locked here, and the guard `{}` is still alive at the fork",
+                g.key.describe(),
+                g.var
+            ),
+            key: g.key,
+            span: g.span,
+            var: Some(g.var),
+            thread: None,
+        });
+    }
+    for t in threads::threads_started_before(cx, fp.func, &fp.ancestors) {
+        let Some((func, code)) = t.body else { continue };
+        RegionWalk::run(cx, func.file, Some(func), code, &mut |ev, w| {
+            let Some(a) = locks::acquisition(w, ev, extra) else {
+                return;
+            };
+            if !held.iter().any(|h| h.key == a.key) {
+                held.push(Held {
+                    how: format!(
+                        "{} may take {} here and hold it at the fork",
+                        t.name,
+                        a.key.describe()
+                    ),
+                    key: a.key,
+                    span: a.span,
+                    var: None,
+                    thread: Some((t.name.clone(), t.span.clone())),
+                });
+            }
+        });
+    }
+    held
+}
+
+/// Where the child takes one of the held locks first.
+struct Taken {
+    /// Index into the held locks.
+    held: usize,
+    span: Span,
+    /// The calls from the child region to the acquisition.
+    chain: Vec<Label>,
+}
+
+/// The first acquisition in the child of a lock that is held at the fork (a guard
+/// the child drops first no longer counts).
+fn taken_in_child<'a>(
+    cx: &'a PackageCx<'a>,
+    child: &'a ChildRegion<'a>,
+    held: &[Held],
+) -> Option<Taken> {
+    let extra = &cx.options.extra_lock_types;
+    let mut hit: Option<Taken> = None;
+    let mut dropped: Vec<String> = Vec::new();
+    for code in child.codes() {
+        RegionWalk::run(cx, child.file, child.func, code, &mut |ev, w| {
+            if hit.is_some() {
+                return;
+            }
+            if let Some(v) = dropped_variable(ev) {
+                dropped.push(v);
+            }
+            let Some(a) = locks::acquisition(w, ev, extra) else {
+                return;
+            };
+            if let Some(i) = held
+                .iter()
+                .position(|h| h.key == a.key && h.var.as_ref().is_none_or(|v| !dropped.contains(v)))
+            {
+                hit = Some(Taken {
+                    held: i,
+                    span: a.span,
+                    chain: w.chain_labels(),
+                });
+            }
+        });
+    }
+    hit
+}
+
+/// `drop(guard)`: the variable dropped.
+fn dropped_variable(ev: &Event<'_>) -> Option<String> {
+    let Event::Expr(syn::Expr::Call(c)) = ev else {
+        return None;
+    };
+    let (syn::Expr::Path(p), Some(arg)) = (&*c.func, c.args.first()) else {
+        return None;
+    };
+    if p.path.segments.last().is_some_and(|s| s.ident == "drop") {
+        crate::analysis::syntax::ident_of(arg)
+    } else {
+        None
+    }
+}
+
+fn report(
+    checker: &Checker<'_>,
+    fp: &ForkPoint<'_>,
+    child: &ChildRegion<'_>,
+    h: &Held,
+    taken: Taken,
+) {
+    let mut labels = Vec::new();
+    if let Some((name, start)) = &h.thread {
+        labels.push(Label {
+            span: start.clone(),
+            message: format!("{name} {} started here", threads::verb_is(name)),
+            kind: LabelKind::Secondary,
+        });
+    }
+    labels.extend([
+        Label {
+            span: h.span.clone(),
+            message: h.how.clone(),
+            kind: LabelKind::Secondary,
+        },
+        Label {
+            span: child.start.clone(),
+            message: "the child starts here".into(),
+            kind: LabelKind::Secondary,
+        },
+    ]);
+    labels.extend(taken.chain);
+    labels.push(Label {
+        span: taken.span,
+        message: format!(
+            "the child takes {} here and waits forever",
+            h.key.describe()
+        ),
+        kind: LabelKind::ChainStep,
+    });
+    let method_note = if fp.kind == ForkKind::Forkrt {
+        " under the fork start method"
+    } else {
+        ""
+    };
+    checker.report(
+        &LOCK_HELD_ACROSS_FORK,
+        Finding {
+            message: format!(
+                "{} may be held{} when the process forks{method_note}, and the child takes it: the child deadlocks",
+                h.key.describe(),
+                h.thread.as_ref().map(|(name, _)| format!(" by {name}")).unwrap_or_default()
+            ),
+            primary: fp.span(),
+            primary_label: "forks while the lock may be held".into(),
+            labels,
+            help: Some("release the lock before forking (drop the guard, join the thread that takes it), give the child what it needs without the lock, or start the child with spawn/forkserver".into()),
+            fix: None,
+        },
+    );
 }
