@@ -124,9 +124,9 @@ pub struct CommonArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// Parse every file, not only those the text prefilter finds a fork point or a
-    /// process start in: reports syntax errors (FL000) in files that would otherwise
-    /// be skipped. Slower.
+    /// Parse every file named, not only those the text prefilter finds a fork point
+    /// or a process start in: reports syntax errors (FL000) in files that would
+    /// otherwise be skipped. Slower.
     #[arg(long)]
     pub no_prefilter: bool,
 
