@@ -1442,13 +1442,13 @@ impl Server {
         }
         {
             let mut rt = state::rt();
-            state::become_child(
-                &mut rt,
-                req.name,
-                req.ident,
-                req.daemon,
-                (req.parent_name, req.parent_pid),
-            );
+            let me = state::Identity {
+                name: Some(req.name),
+                ident: state::Ident::from_slice(&req.ident),
+                daemon: req.daemon,
+            };
+            let parent = state::Identity::named(req.parent_name);
+            state::become_child(&mut rt, me, Some(parent), req.parent_pid);
         }
         let vfd = verdict.as_raw_fd();
         let fail = |e: Error, code: u8| -> ! {

@@ -194,13 +194,13 @@ fn spawned_child(chan: RtFd, watched: bool) -> ! {
     drop(args);
     {
         let mut rt = state::rt();
-        state::become_child(
-            &mut rt,
-            req.name,
-            req.ident,
-            req.daemon,
-            (req.parent_name, req.parent_pid),
-        );
+        let me = state::Identity {
+            name: Some(req.name),
+            ident: state::Ident::from_slice(&req.ident),
+            daemon: req.daemon,
+        };
+        let parent = state::Identity::named(req.parent_name);
+        state::become_child(&mut rt, me, Some(parent), req.parent_pid);
     }
     let ready = wire::frame_raw(kind::READY, &[]);
     if !matches!(

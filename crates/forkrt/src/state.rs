@@ -2,13 +2,13 @@
 //! descriptors, abandoned children, configuration.
 //!
 //! Lock order (to stay deadlock-free, also across `fork`): stdout → stderr →
-//! [`RT`] → [`FDS`]. Nothing prints while holding `RT` or `FDS`.
+//! [`rt`] → [`fds`]. Nothing prints while holding either.
 
-// fork-lint: allow-file(FL004) -- the fork path holds `RT` and `FDS` across `fork()`, so
+// fork-lint: allow-file(FL004) -- the fork path holds `rt()` and `fds()` across `fork()`, so
 // no other thread can hold them then; the child takes them after dropping its guards.
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
@@ -28,22 +28,103 @@ const DEFAULT_HANDSHAKE: Duration = Duration::from_secs(5);
 /// Set once the entry guard has run in this process (inherited by forks).
 pub(crate) static GUARD_DONE: AtomicBool = AtomicBool::new(false);
 
-/// Counter for Python-style child identities (`Process-1`, `Process-1:2`).
-pub(crate) static NEXT_CHILD: AtomicU32 = AtomicU32::new(1);
+/// A Python identity (`Process-1:2` is `[1, 2]`), kept inline up to a
+/// depth of [`Ident::INLINE`], so that creating and forking a `Process`
+/// allocates nothing: in a fork child, and in the parent right after a fork,
+/// the first write to a heap page is a copy-on-write fault.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Ident {
+    Inline(u8, [u32; Ident::INLINE]),
+    Heap(Vec<u32>),
+}
+
+impl Ident {
+    pub const INLINE: usize = 6;
+
+    pub const fn empty() -> Ident {
+        Ident::Inline(0, [0; Ident::INLINE])
+    }
+
+    pub fn as_slice(&self) -> &[u32] {
+        match self {
+            Ident::Inline(n, a) => &a[..*n as usize],
+            Ident::Heap(v) => v,
+        }
+    }
+
+    pub fn from_slice(s: &[u32]) -> Ident {
+        if s.len() <= Ident::INLINE {
+            let mut a = [0; Ident::INLINE];
+            a[..s.len()].copy_from_slice(s);
+            Ident::Inline(s.len() as u8, a)
+        } else {
+            Ident::Heap(s.to_vec())
+        }
+    }
+
+    /// This identity with `n` appended: a child's.
+    pub fn child(&self, n: u32) -> Ident {
+        match self {
+            Ident::Inline(len, a) if (*len as usize) < Ident::INLINE => {
+                let mut a = *a;
+                a[*len as usize] = n;
+                Ident::Inline(len + 1, a)
+            }
+            _ => {
+                let mut v = self.as_slice().to_vec();
+                v.push(n);
+                Ident::Heap(v)
+            }
+        }
+    }
+}
 
 /// Who this process is, in Python's terms.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub(crate) struct Identity {
-    /// `None` means the main process ("MainProcess").
+    /// A name given by the program (or received from a spawning parent);
+    /// `None` means the default: "MainProcess" for an empty identity, else
+    /// `Process-<ident>`.
     pub name: Option<String>,
-    pub ident: Vec<u32>,
+    pub ident: Ident,
     pub daemon: bool,
+}
+
+impl Identity {
+    pub const MAIN: Identity = Identity {
+        name: None,
+        ident: Ident::empty(),
+        daemon: false,
+    };
+
+    /// A parent known by name only (spawn and forkserver children).
+    pub fn named(name: String) -> Identity {
+        Identity {
+            name: Some(name),
+            ..Identity::MAIN
+        }
+    }
+}
+
+/// Python's default name for identity `ident`: `Process-1:2`.
+pub(crate) fn default_name(ident: &[u32]) -> String {
+    if ident.is_empty() {
+        return "MainProcess".to_string();
+    }
+    let mut name = String::from("Process-");
+    for (i, n) in ident.iter().enumerate() {
+        if i > 0 {
+            name.push(':');
+        }
+        name.push_str(&n.to_string());
+    }
+    name
 }
 
 pub(crate) struct Runtime {
     pub me: Identity,
-    /// Name and pid of the process that started this one.
-    pub parent: Option<(String, u32)>,
+    /// Who started this process, and its pid.
+    pub parent: Option<(Identity, u32)>,
     pub forkserver: Option<ServerHandle>,
     /// Children whose `Process` was dropped before they were reaped; reaped
     /// opportunistically (WNOHANG) so that they never stay zombies for long,
@@ -73,31 +154,49 @@ impl Abandoned {
     }
 }
 
-pub(crate) static RT: Mutex<Runtime> = Mutex::new(Runtime {
-    me: Identity {
-        name: None,
-        ident: Vec::new(),
-        daemon: false,
-    },
-    parent: None,
-    forkserver: None,
-    abandoned: Vec::new(),
-});
+/// The runtime state a fork child writes, together in one page: every page
+/// a child writes is a copy-on-write fault (about 2 µs in a VM), and so is
+/// every page the parent writes again after a fork.
+#[repr(C, align(4096))]
+pub(crate) struct Shared {
+    rt: Mutex<Runtime>,
+    /// Descriptors owned by the runtime. A fork child closes all of them
+    /// first thing, so that no runtime channel leaks into children (CLOEXEC
+    /// covers exec, this covers fork).
+    fds: Mutex<Vec<RawFd>>,
+    /// Counter for Python-style child identities (`Process-1`, `Process-1:2`).
+    pub next_child: AtomicU32,
+    /// Descriptors opened once and kept (see `sys::cached_fd`), -1 until then.
+    pub devnull_fd: AtomicI32,
+    pub proc_stat_fd: AtomicI32,
+}
 
+const _: () = assert!(std::mem::size_of::<Shared>() <= 4096);
+
+pub(crate) static SHARED: Shared = Shared {
+    rt: Mutex::new(Runtime {
+        me: Identity::MAIN,
+        parent: None,
+        forkserver: None,
+        abandoned: Vec::new(),
+    }),
+    fds: Mutex::new(Vec::new()),
+    next_child: AtomicU32::new(1),
+    devnull_fd: AtomicI32::new(-1),
+    proc_stat_fd: AtomicI32::new(-1),
+};
+
+#[inline]
 pub(crate) fn rt() -> MutexGuard<'static, Runtime> {
-    RT.lock().unwrap_or_else(|e| e.into_inner())
+    SHARED.rt.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Descriptors owned by the runtime. A fork child closes all of them first
-/// thing, so that no runtime channel leaks into children (CLOEXEC covers
-/// exec, this covers fork).
-pub(crate) static FDS: Mutex<Vec<RawFd>> = Mutex::new(Vec::new());
-
+#[inline]
 pub(crate) fn fds() -> MutexGuard<'static, Vec<RawFd>> {
-    FDS.lock().unwrap_or_else(|e| e.into_inner())
+    SHARED.fds.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// An fd registered in [`FDS`] for its whole life.
+/// An fd registered in the runtime's descriptor list for its whole life.
 #[derive(Debug)]
 pub(crate) struct RtFd(Option<OwnedFd>);
 
@@ -123,6 +222,7 @@ impl RtFd {
         Ok(Self::create(make, |fd| vec![fd])?.pop().expect("one fd"))
     }
 
+    #[inline]
     pub(crate) fn raw(&self) -> RawFd {
         self.0.as_ref().expect("live fd").as_raw_fd()
     }
@@ -202,8 +302,19 @@ pub(crate) fn reap_abandoned(rt: &mut Runtime) {
 /// after a second), and every child is joined, so that no work is lost when
 /// `main` returns. Runs at exit of a program whose guard ran, and in every
 /// child after its task.
+#[inline]
 pub(crate) fn join_children() {
-    let mut list = std::mem::take(&mut rt().abandoned);
+    // Checked inline: a child that dropped no running `Process` (the usual
+    // case) touches no other code page on its way out.
+    let list = std::mem::take(&mut rt().abandoned);
+    if !list.is_empty() {
+        join_abandoned(list);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn join_abandoned(mut list: Vec<Abandoned>) {
     let grace = std::time::Instant::now() + Duration::from_secs(1);
     for a in &mut list {
         match a {
@@ -280,15 +391,19 @@ impl ProcessInfo {
     }
 }
 
-pub(crate) fn my_name(me: &Identity) -> String {
-    me.name.clone().unwrap_or_else(|| "MainProcess".to_string())
+/// The name of `who`: given, or Python's default.
+pub(crate) fn name_of(who: &Identity) -> String {
+    match &who.name {
+        Some(name) => name.clone(),
+        None => default_name(who.ident.as_slice()),
+    }
 }
 
 /// This process, like Python's `multiprocessing.current_process()`.
 pub fn current_process() -> ProcessInfo {
     let rt = rt();
     ProcessInfo {
-        name: my_name(&rt.me),
+        name: name_of(&rt.me),
         pid: sys::getpid() as u32,
         daemon: rt.me.daemon,
     }
@@ -297,37 +412,34 @@ pub fn current_process() -> ProcessInfo {
 /// The process that started this one, like Python's
 /// `multiprocessing.parent_process()`; `None` in the main process.
 pub fn parent_process() -> Option<ProcessInfo> {
-    rt().parent.as_ref().map(|(name, pid)| ProcessInfo {
-        name: name.clone(),
+    rt().parent.as_ref().map(|(who, pid)| ProcessInfo {
+        name: name_of(who),
         pid: *pid,
         daemon: false,
     })
 }
 
 /// Sets this process's identity; used by every child right after it starts.
-pub(crate) fn become_child(
-    rt: &mut Runtime,
-    name: String,
-    ident: Vec<u32>,
-    daemon: bool,
-    parent: (String, u32),
-) {
-    // The old values are forgotten rather than dropped: in a fork child of
-    // a multi-threaded parent we avoid calling into the allocator here
-    // (the arguments were allocated before the fork).
-    std::mem::forget(std::mem::replace(
-        &mut rt.me,
-        Identity {
-            name: Some(name),
-            ident,
-            daemon,
-        },
-    ));
-    std::mem::forget(rt.parent.replace(parent));
+/// `parent` is who started it: `None` in a fork child, whose parent is the
+/// identity it inherited.
+#[inline]
+pub(crate) fn become_child(rt: &mut Runtime, me: Identity, parent: Option<Identity>, ppid: u32) {
+    // Nothing is dropped here: in a fork child a free writes to heap pages
+    // (copy-on-write faults), and in one of a multi-threaded parent we keep
+    // out of the allocator. The inherited values are the parent's anyway.
+    let inherited = std::mem::replace(&mut rt.me, me);
+    let parent = match parent {
+        Some(p) => {
+            std::mem::forget(inherited);
+            p
+        }
+        None => inherited,
+    };
+    std::mem::forget(rt.parent.replace((parent, ppid)));
     // The parent's children and their sentinels (already closed in a fork
     // child, never open in a spawned one) are not ours.
     std::mem::forget(std::mem::take(&mut rt.abandoned));
-    NEXT_CHILD.store(1, Ordering::Relaxed);
+    SHARED.next_child.store(1, Ordering::Relaxed);
 }
 
 /// True if the fork-with-threads warning is not silenced.
@@ -336,4 +448,32 @@ pub(crate) fn fork_warning_enabled() -> bool {
         std::env::var_os(NO_FORK_WARNING_ENV).as_deref(),
         Some(v) if v == "1" || v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("yes")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identities_inline_and_deep() {
+        let mut id = Ident::empty();
+        assert_eq!(default_name(id.as_slice()), "MainProcess");
+        for n in 1..=9 {
+            id = id.child(n);
+        }
+        assert_eq!(id.as_slice(), &[1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        assert!(matches!(id, Ident::Heap(_)));
+        assert_eq!(default_name(id.as_slice()), "Process-1:2:3:4:5:6:7:8:9");
+        let short = Ident::from_slice(&[3, 1]);
+        assert!(matches!(short, Ident::Inline(2, _)));
+        assert_eq!(short.child(7).as_slice(), &[3, 1, 7]);
+        assert_eq!(Ident::from_slice(id.as_slice()), id);
+        let me = Identity {
+            name: None,
+            ident: short,
+            daemon: false,
+        };
+        assert_eq!(name_of(&me), "Process-3:1");
+        assert_eq!(name_of(&Identity::named("w".into())), "w");
+    }
 }

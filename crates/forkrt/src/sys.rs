@@ -52,52 +52,112 @@ pub(crate) fn exit_now(code: i32) -> ! {
 /// # Safety
 /// The caller must make sure the child only does what is safe after a fork
 /// of a possibly multi-threaded process (see `fork.rs`).
+#[inline]
 pub(crate) unsafe fn fork() -> io::Result<Pid> {
     // SAFETY: forwarded to the caller.
-    cvt(unsafe { libc::fork() })
+    match unsafe { libc::fork() } {
+        -1 => Err(io::Error::last_os_error()),
+        pid => Ok(pid),
+    }
 }
 
-/// System calls for a fork child, all through `libc::syscall` (one code
-/// page) instead of one libc wrapper each; errors are ignored as the
-/// callers would.
+/// System calls for the code a child runs right after `fork()`.
+///
+/// Fork copies no page-table entries for file-backed text, so every code
+/// page the child executes costs it a page fault (about 2 µs in a VM), and a
+/// libc wrapper per call is a page each. On x86_64 and aarch64 Linux these
+/// are the `syscall`/`svc` instruction inlined into the caller (what rustix
+/// and musl do); elsewhere `libc::syscall`, one page for all of them. Errors
+/// are returned as the raw negative errno and mostly ignored, as the callers
+/// would.
 pub(crate) mod raw {
     use super::Pid;
 
-    pub(crate) fn dup2(from: libc::c_int, to: libc::c_int) {
-        // SAFETY: dup3 on descriptor numbers has no memory-safety preconditions.
-        unsafe { libc::syscall(libc::SYS_dup3, from, to, 0) };
-    }
-
-    pub(crate) fn close(fd: libc::c_int) {
-        // SAFETY: closing a descriptor number the runtime owns.
-        unsafe { libc::syscall(libc::SYS_close, fd) };
-    }
-
-    pub(crate) fn getppid() -> Pid {
-        // SAFETY: getppid has no preconditions.
-        unsafe { libc::syscall(libc::SYS_getppid) as Pid }
-    }
-
-    /// `PR_SET_PDEATHSIG(SIGKILL)`; the caller checks `getppid` after it.
-    pub(crate) fn die_with_parent() -> bool {
-        // SAFETY: PR_SET_PDEATHSIG takes a signal number; no pointers.
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    #[inline(always)]
+    unsafe fn syscall5(n: libc::c_long, a: [usize; 5]) -> isize {
+        let ret: isize;
+        // SAFETY: the caller passes a system call number and arguments that
+        // are valid for it; the kernel clobbers only rcx and r11.
         unsafe {
-            libc::syscall(
-                libc::SYS_prctl,
-                libc::PR_SET_PDEATHSIG,
-                libc::SIGKILL as libc::c_ulong,
-                0,
-                0,
-                0,
-            ) == 0
+            core::arch::asm!(
+                "syscall",
+                inlateout("rax") n as isize => ret,
+                in("rdi") a[0], in("rsi") a[1], in("rdx") a[2], in("r10") a[3], in("r8") a[4],
+                lateout("rcx") _, lateout("r11") _,
+                options(nostack, preserves_flags),
+            );
+        }
+        ret
+    }
+
+    #[cfg(all(target_os = "linux", target_arch = "aarch64"))]
+    #[inline(always)]
+    unsafe fn syscall5(n: libc::c_long, a: [usize; 5]) -> isize {
+        let ret: isize;
+        // SAFETY: as above; the kernel preserves every register but x0.
+        unsafe {
+            core::arch::asm!(
+                "svc 0",
+                in("x8") n,
+                inlateout("x0") a[0] as isize => ret,
+                in("x1") a[1], in("x2") a[2], in("x3") a[3], in("x4") a[4],
+                options(nostack, preserves_flags),
+            );
+        }
+        ret
+    }
+
+    #[cfg(not(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    )))]
+    #[inline(always)]
+    unsafe fn syscall5(n: libc::c_long, a: [usize; 5]) -> isize {
+        // SAFETY: forwarded to the caller.
+        unsafe { libc::syscall(n, a[0], a[1], a[2], a[3], a[4]) as isize }
+    }
+
+    #[inline(always)]
+    fn sys(n: libc::c_long, a: [usize; 5]) -> isize {
+        // SAFETY: every caller below passes plain integers, or pointers valid
+        // for the call, as its system call expects.
+        unsafe { syscall5(n, a) }
+    }
+
+    #[inline(always)]
+    pub(crate) fn dup2(from: libc::c_int, to: libc::c_int) {
+        if from != to {
+            sys(libc::SYS_dup3, [from as usize, to as usize, 0, 0, 0]);
         }
     }
 
+    #[inline(always)]
+    pub(crate) fn close(fd: libc::c_int) {
+        sys(libc::SYS_close, [fd as usize, 0, 0, 0, 0]);
+    }
+
+    #[inline(always)]
+    pub(crate) fn getppid() -> Pid {
+        sys(libc::SYS_getppid, [0; 5]) as Pid
+    }
+
+    /// `PR_SET_PDEATHSIG(SIGKILL)`; the caller checks `getppid` after it.
+    #[inline(always)]
+    pub(crate) fn die_with_parent() -> bool {
+        let kill = libc::SIGKILL as usize;
+        sys(
+            libc::SYS_prctl,
+            [libc::PR_SET_PDEATHSIG as usize, kill, 0, 0, 0],
+        ) == 0
+    }
+
     /// `_exit`: leaves at once, no atexit handler, no destructor.
+    #[inline(always)]
     pub(crate) fn exit(code: libc::c_int) -> ! {
-        // SAFETY: exit_group never returns.
-        unsafe { libc::syscall(libc::SYS_exit_group, code) };
-        unreachable!("exit_group returned")
+        loop {
+            sys(libc::SYS_exit_group, [code as usize, 0, 0, 0, 0]);
+        }
     }
 }
 
@@ -160,8 +220,10 @@ pub(crate) fn die_with_parent(expected_parent: Pid) -> bool {
 pub(crate) fn on_main_thread() -> bool {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     {
+        // A process that never started a thread is on its main thread
+        // (and this saves two system calls per start).
         // SAFETY: gettid has no preconditions.
-        (unsafe { libc::gettid() }) == getpid()
+        surely_single_threaded() || (unsafe { libc::gettid() }) == getpid()
     }
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     {
@@ -294,6 +356,7 @@ pub(crate) fn dup2(from: RawFd, to: RawFd) -> io::Result<()> {
 }
 
 /// Points fd 0 at a freshly opened /dev/null.
+#[cold]
 pub(crate) fn stdin_to_devnull() {
     const DEVNULL: &CStr = c"/dev/null";
     // SAFETY: DEVNULL is a valid NUL-terminated path.
@@ -485,6 +548,18 @@ pub(crate) fn recv_with_fds_flags(
 /// so that no runtime channel ever lands on them and becomes a child's
 /// stdin, stdout or stderr.
 pub(crate) fn ensure_stdio_open() {
+    // One poll(2) tells which of the three are closed (POLLNVAL): this runs
+    // before every start.
+    let mut pfds = [0, 1, 2].map(|fd| libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    });
+    // SAFETY: pfds is a valid array of three pollfds.
+    let r = unsafe { libc::poll(pfds.as_mut_ptr(), 3, 0) };
+    if r == 0 {
+        return;
+    }
     for fd in 0..3 {
         // SAFETY: F_GETFD on a descriptor number has no memory-safety preconditions.
         if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
@@ -544,19 +619,23 @@ fn cached_fd(slot: &AtomicI32, path: &CStr, flags: libc::c_int) -> Option<RawFd>
     }
 }
 
-static PROC_STAT_FD: AtomicI32 = AtomicI32::new(-1);
-static DEVNULL_FD: AtomicI32 = AtomicI32::new(-1);
-
 /// Forgets the cached descriptors in a fork child (they belong to the parent
 /// and are closed with the other registered fds).
+#[inline]
 pub(crate) fn reset_cached_fds() {
-    PROC_STAT_FD.store(-1, Ordering::Relaxed);
-    DEVNULL_FD.store(-1, Ordering::Relaxed);
+    crate::state::SHARED
+        .proc_stat_fd
+        .store(-1, Ordering::Relaxed);
+    crate::state::SHARED.devnull_fd.store(-1, Ordering::Relaxed);
 }
 
 /// A read-only /dev/null descriptor of the runtime, for children's stdin.
 pub(crate) fn devnull() -> Option<RawFd> {
-    cached_fd(&DEVNULL_FD, c"/dev/null", libc::O_RDONLY)
+    cached_fd(
+        &crate::state::SHARED.devnull_fd,
+        c"/dev/null",
+        libc::O_RDONLY,
+    )
 }
 
 /// True if glibc says this process never started a thread
@@ -578,7 +657,11 @@ pub(crate) fn surely_single_threaded() -> bool {
 pub(crate) fn thread_count() -> Option<usize> {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     {
-        let fd = cached_fd(&PROC_STAT_FD, c"/proc/self/stat", libc::O_RDONLY)?;
+        let fd = cached_fd(
+            &crate::state::SHARED.proc_stat_fd,
+            c"/proc/self/stat",
+            libc::O_RDONLY,
+        )?;
         let mut buf = [0u8; 1024];
         // SAFETY: buf is valid for writes of buf.len() bytes.
         let n = unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
