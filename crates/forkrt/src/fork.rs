@@ -70,7 +70,6 @@ pub(crate) struct Prepared {
     devnull: Option<std::os::fd::RawFd>,
     ident: Ident,
     stdout: std::io::Stdout,
-    stderr: std::io::Stderr,
     /// In a multi-threaded process, the locks held across the fork.
     held: Option<Locks>,
     parent_pid: Pid,
@@ -90,7 +89,6 @@ pub(crate) fn prepare(ident: &Ident) -> Result<Prepared> {
     };
     let devnull = sys::devnull();
     let stdout = std::io::stdout();
-    let stderr = std::io::stderr();
     // Another thread may hold the stdio locks or the runtime's, or change
     // the runtime's state, at the moment of the fork: then the child would
     // deadlock or see it half-changed. So in a multi-threaded process this
@@ -99,16 +97,14 @@ pub(crate) fn prepare(ident: &Ident) -> Result<Prepared> {
     // needs no such guard, and releasing them before the fork spares the
     // parent copy-on-write faults after it (writing pages the fork has just
     // shared with the child).
+    // (Rust's stderr is unbuffered: only its lock matters here.)
     let held = if sys::surely_single_threaded() {
         let _ = stdout.lock().flush();
-        let _ = stderr.lock().flush();
         None
     } else {
         let mut out = stdout.lock();
-        let mut err = stderr.lock();
         let _ = out.flush();
-        let _ = err.flush();
-        Some((out, err, state::rt(), state::fds()))
+        Some((out, std::io::stderr().lock(), state::rt(), state::fds()))
     };
     Ok(Prepared {
         sentinel,
@@ -116,7 +112,6 @@ pub(crate) fn prepare(ident: &Ident) -> Result<Prepared> {
         // Only an identity too deep to be kept inline allocates here.
         ident: ident.clone(),
         stdout,
-        stderr,
         held,
         parent_pid: sys::getpid(),
     })
@@ -149,7 +144,6 @@ pub(crate) fn run<T: FnOnce()>(
         devnull,
         ident,
         stdout,
-        stderr,
         held,
         parent_pid,
     } = prep;
@@ -219,8 +213,8 @@ pub(crate) fn run<T: FnOnce()>(
                     1
                 }
             };
+            // (stderr is unbuffered: nothing to flush.)
             let _ = (&stdout).flush();
-            let _ = (&stderr).flush();
             // As CPython's children do after their target: join our own children.
             state::join_children();
             sys::raw::exit(code)

@@ -226,20 +226,7 @@ impl Process {
                 let (pid, sentinel) = job.fork(prep, &mut self.name, self.daemon)?;
                 Running::Local(pid, sentinel)
             }
-            // The job (whose queues' descriptors travel with the request)
-            // lives until the child has its argument.
-            StartMethod::Spawn => {
-                let (req, args, fds) = self.request(&*job, false)?;
-                let (pid, sentinel) = spawn::start(&req, &args, &fds)?;
-                drop(job);
-                Running::Local(pid, sentinel)
-            }
-            StartMethod::Forkserver => {
-                let (req, args, fds) = self.request(&*job, true)?;
-                let child = forkserver::start(&req, &args, &fds)?;
-                drop(job);
-                Running::Served(child)
-            }
+            StartMethod::Spawn | StartMethod::Forkserver => self.start_serialized(method, job)?,
         };
         let st = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
         *st = match running {
@@ -251,6 +238,26 @@ impl Process {
             r => State::Running(r),
         };
         Ok(())
+    }
+
+    /// Spawn and forkserver starts. Kept out of `start` so that its stack
+    /// frame stays small: the fork path's frames are copy-on-write pages
+    /// the parent writes again after the fork.
+    #[inline(never)]
+    fn start_serialized(&self, method: StartMethod, job: Box<dyn ErasedJob>) -> Result<Running> {
+        // The job (whose queues' descriptors travel with the request)
+        // lives until the child has its argument.
+        if method == StartMethod::Spawn {
+            let (req, args, fds) = self.request(&*job, false)?;
+            let (pid, sentinel) = spawn::start(&req, &args, &fds)?;
+            drop(job);
+            Ok(Running::Local(pid, sentinel))
+        } else {
+            let (req, args, fds) = self.request(&*job, true)?;
+            let child = forkserver::start(&req, &args, &fds)?;
+            drop(job);
+            Ok(Running::Served(child))
+        }
     }
 
     /// What a spawn/forkserver child needs: the task's registered name, the
