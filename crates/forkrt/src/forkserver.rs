@@ -35,6 +35,7 @@
 // child it forks is a consistent, single-threaded copy (the invariant `serve` keeps).
 
 use std::ffi::CString;
+use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
@@ -687,6 +688,8 @@ struct Server {
     /// The server's working directory (a child changes only if the
     /// caller's differs).
     cwd: Vec<u8>,
+    /// Looked up once: children flush it after their task.
+    stdout: std::io::Stdout,
 }
 
 fn open_reserve() -> Option<OwnedFd> {
@@ -758,6 +761,7 @@ pub(crate) fn serve(chan: RtFd) -> ! {
         cwd: std::env::current_dir()
             .map(|d| d.into_os_string().into_encoded_bytes())
             .unwrap_or_default(),
+        stdout: std::io::stdout(),
     };
     server.run()
 }
@@ -1168,7 +1172,7 @@ impl Server {
     }
 
     fn on_readable(&mut self, i: usize) {
-        let mut buf = [0u8; 16 * 1024];
+        const CHUNK: usize = 4096;
         loop {
             let c = &mut self.conns[i];
             if matches!(c.state, ConnState::Closed | ConnState::Starting { .. }) {
@@ -1184,13 +1188,12 @@ impl Server {
                     );
                     return;
                 }
-                left.min(buf.len())
+                left.min(CHUNK)
             } else {
-                buf.len()
+                CHUNK
             };
             let mut fds = Vec::new();
-            let (eof, more) = match sys::recv_with_fds(c.fd.as_raw_fd(), &mut buf[..cap], &mut fds)
-            {
+            let (eof, more) = match c.reader.fill(c.fd.as_raw_fd(), cap, Some(&mut fds)) {
                 Ok(0) => (true, false),
                 Ok(n) => {
                     // Stdout, stderr and the argument's; anything beyond is closed.
@@ -1202,7 +1205,6 @@ impl Server {
                     if c.state.pre_auth() {
                         c.pre_auth_bytes += n;
                     }
-                    c.reader.extend(&buf[..n]);
                     (false, true)
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => (false, false),
@@ -1345,17 +1347,17 @@ impl Server {
                 return;
             }
         };
-        // SAFETY: the server is single-threaded, so the child is a complete
-        // copy in a consistent state.
-        match unsafe { sys::fork() } {
-            Err(e) => {
+        // The caller's working directory, if the child must change to it
+        // (made here: the child does not allocate).
+        let cwd = (!req.cwd.is_empty() && self.cwd != req.cwd)
+            .then(|| CString::new(req.cwd.clone()).ok())
+            .flatten();
+        let args_len = req.args_len;
+        match self.fork_and_run(i, &verdict_r, &verdict_w, req, entry, cwd) {
+            Err((e, task)) => {
                 let message = Error::io("fork in the forkserver", e).detail();
-                self.send_error(i, errcode::RESOURCE, &req.task, 0, message);
+                self.send_error(i, errcode::RESOURCE, &task, 0, message);
                 self.close(i);
-            }
-            Ok(0) => {
-                drop(verdict_r);
-                self.child_after_fork(i, verdict_w, req, entry)
             }
             Ok(pid) => {
                 drop(verdict_w);
@@ -1367,79 +1369,109 @@ impl Server {
                 c.reader = FrameReader::default();
                 // A large argument takes as long as its transfer; the
                 // child bounds that itself and reports RECEIVED.
-                c.deadline = (req.args_len <= RECEIVED_THRESHOLD)
-                    .then(|| Instant::now() + self.timeout + wire::decode_allowance(req.args_len));
+                c.deadline = (args_len <= RECEIVED_THRESHOLD)
+                    .then(|| Instant::now() + self.timeout + wire::decode_allowance(args_len));
                 c.state = ConnState::Starting {
                     pid,
                     verdict: verdict_r,
                     vreader: FrameReader::default(),
-                    args_len: req.args_len,
+                    args_len,
                 };
             }
         }
     }
 
+    /// Forks; the child runs the task (never returning), the parent gets its
+    /// pid. A function of its own, small enough for the compiler to inline
+    /// the child's helpers into it: the child then runs this function and
+    /// few other pages of code (the same reasons as `fork::run`).
+    #[inline(never)]
+    fn fork_and_run(
+        &mut self,
+        i: usize,
+        verdict_r: &OwnedFd,
+        verdict_w: &OwnedFd,
+        req: ChildRequest,
+        entry: &'static registry::TaskEntry,
+        cwd: Option<CString>,
+    ) -> std::result::Result<Pid, (std::io::Error, String)> {
+        // SAFETY: the server is single-threaded, so the child is a complete
+        // copy in a consistent state.
+        match unsafe { sys::fork() } {
+            Err(e) => Err((e, req.task)),
+            Ok(0) => {
+                sys::raw::close(verdict_r.as_raw_fd());
+                self.child_after_fork(i, verdict_w.as_raw_fd(), req, entry, cwd)
+            }
+            Ok(pid) => Ok(pid),
+        }
+    }
+
     /// In the forked child: shed the server, read the argument, become the
-    /// task, never return.
+    /// task, never return. System calls are inlined (`sys::raw`), nothing is
+    /// allocated, and the slow paths (a large argument, a different working
+    /// directory, errors) are out of line.
+    #[inline(always)]
     fn child_after_fork(
         &mut self,
         i: usize,
-        verdict: OwnedFd,
+        vfd: RawFd,
         req: ChildRequest,
         entry: &'static registry::TaskEntry,
+        cwd: Option<CString>,
     ) -> ! {
-        let server_pid = sys::getppid();
+        let server_pid = sys::raw::getppid();
         let conn_fd = self.conns[i].fd.as_raw_fd();
-        // Close every server fd but ours (no destructors: we _exit).
-        sys::close(self.listener.as_raw_fd());
-        sys::close(self.alive.raw());
-        sys::close(self.sig_r.as_raw_fd());
-        sys::close(self.sig_w.as_raw_fd());
-        if let Some(r) = &self.reserve {
-            sys::close(r.as_raw_fd());
+        // stdin is /dev/null, as in every child: the reserve descriptor is one.
+        match &self.reserve {
+            Some(null) => sys::raw::dup2(null.as_raw_fd(), 0),
+            None => sys::stdin_to_devnull(),
         }
-        SIGCHLD_PIPE.store(-1, Ordering::Relaxed);
-        sys::set_signal(libc::SIGCHLD, None);
-        sys::set_signal(libc::SIGINT, None);
-        sys::unblock_all_signals();
-        let mut passed: Vec<RawFd> = Vec::new();
+        // Close every server fd but ours (no destructors: we _exit).
+        sys::raw::close(self.listener.as_raw_fd());
+        sys::raw::close(self.sig_r.as_raw_fd());
+        sys::raw::close(self.sig_w.as_raw_fd());
+        if let Some(r) = &self.reserve {
+            sys::raw::close(r.as_raw_fd());
+        }
+        // The SIGCHLD handler (whose pipe is closed) is the server's.
+        sys::raw::default_action(libc::SIGCHLD);
+        sys::raw::default_action(libc::SIGINT);
+        sys::raw::unblock_all_signals();
         for (j, c) in self.conns.iter().enumerate() {
             if j != i {
-                sys::close(c.fd.as_raw_fd());
-            }
-            if let ConnState::Starting { verdict, .. } = &c.state {
-                sys::close(verdict.as_raw_fd());
-            }
-            for fd in &c.fds {
-                if j == i {
-                    passed.push(fd.as_raw_fd());
-                } else {
-                    sys::close(fd.as_raw_fd());
+                sys::raw::close(c.fd.as_raw_fd());
+                for fd in &c.fds {
+                    sys::raw::close(fd.as_raw_fd());
                 }
             }
+            if let ConnState::Starting { verdict, .. } = &c.state {
+                sys::raw::close(verdict.as_raw_fd());
+            }
         }
+        let passed = &self.conns[i].fds;
         {
             // Anything else the runtime registered in the server (the
-            // channel is among them, closed above) is the server's too.
+            // channel to its parent among them) is the server's too.
             let mut reg = state::fds();
             for &fd in reg.iter() {
-                if !passed.contains(&fd) && fd != verdict.as_raw_fd() && fd != conn_fd {
-                    sys::close(fd);
+                if fd != vfd && fd != conn_fd && !passed.iter().any(|p| p.as_raw_fd() == fd) {
+                    sys::raw::close(fd);
                 }
             }
             reg.clear();
             sys::reset_cached_fds();
         }
-        if !sys::die_with_parent(server_pid) {
-            sys::exit_now(1);
+        if !sys::raw::die_with_parent() || sys::raw::getppid() != server_pid {
+            sys::raw::exit(1);
         }
-        sys::stdin_to_devnull();
-        if let [out, err, ..] = passed[..] {
-            let _ = sys::dup2(out, 1);
-            let _ = sys::dup2(err, 2);
-            sys::close(out);
-            sys::close(err);
+        if let [out, err, ..] = &passed[..] {
+            sys::raw::dup2(out.as_raw_fd(), 1);
+            sys::raw::dup2(err.as_raw_fd(), 2);
+            sys::raw::close(out.as_raw_fd());
+            sys::raw::close(err.as_raw_fd());
         }
+        let task = &req.task;
         {
             let mut rt = state::rt();
             let me = state::Identity {
@@ -1450,62 +1482,107 @@ impl Server {
             let parent = state::Identity::named(req.parent_name);
             state::become_child(&mut rt, me, Some(parent), req.parent_pid);
         }
-        let vfd = verdict.as_raw_fd();
-        let fail = |e: Error, code: u8| -> ! {
-            let report = ErrorReport {
-                code,
-                task: req.task.clone(),
-                pid: sys::getpid() as u32,
-                message: e.detail(),
-            };
-            let deadline = Some(Instant::now() + self.timeout);
-            let _ = wire::write_all(vfd, &wire::frame(kind::ERROR, &report), deadline);
-            eprintln!("forkrt: forkserver child: {e}");
-            crate::fork::flush_stdio();
-            sys::exit_now(1)
-        };
         // As CPython's forkserver children, run where the caller runs now
         // (the server started in the caller's directory of that time).
-        if !req.cwd.is_empty()
-            && self.cwd != req.cwd
-            && let Err(e) = std::env::set_current_dir(std::ffi::OsStr::from_bytes(&req.cwd))
+        if let Some(dir) = cwd
+            && sys::raw::chdir(&dir) != 0
         {
-            let dir = String::from_utf8_lossy(&req.cwd).into_owned();
-            fail(
-                Error::protocol(format!(
-                    "cannot change to the caller's working directory {dir}: {e}"
-                )),
-                errcode::OTHER,
-            );
+            let e = std::io::Error::last_os_error();
+            let dir = dir.to_string_lossy();
+            let e = Error::protocol(format!(
+                "cannot change to the caller's working directory {dir}: {e}"
+            ));
+            self.child_failed(vfd, task, e, errcode::OTHER);
         }
-        let mut reader = std::mem::take(&mut self.conns[i].reader);
-        let args = match wire::read_args(conn_fd, &mut reader, req.args_len, self.timeout) {
-            Ok(a) => a,
-            Err(e) => fail(e, errcode::PROTOCOL),
+        // A small argument came with the envelope (the server read it along);
+        // a larger one is read here, from the connection.
+        let args_len = req.args_len;
+        let large;
+        let args: &[u8] = if self.conns[i].reader.rest().len() as u64 == args_len {
+            self.conns[i].reader.rest()
+        } else {
+            large = match self.read_large_args(i, vfd, args_len) {
+                Ok(a) => a,
+                Err(e) => self.child_failed(vfd, task, e, errcode::PROTOCOL),
+            };
+            &large
         };
-        sys::close(conn_fd);
-        let deadline = Some(Instant::now() + self.timeout);
-        if req.args_len > RECEIVED_THRESHOLD {
-            let _ = wire::write_all(vfd, &wire::frame_raw(kind::RECEIVED, &[]), deadline);
-        }
-        let arg_fds: Vec<OwnedFd> = passed
-            .iter()
-            .skip(2)
-            // SAFETY: these were received for this child alone and are not
-            // owned by anything else in this process.
-            .map(|&fd| unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
-            .collect();
-        match crate::codec::decoding_with_fds(arg_fds, || (entry.decode)(&args)) {
-            Err(e) => fail(e, errcode::DECODE),
-            Ok(call) => {
-                drop(args);
-                let _ = wire::write_all(vfd, &wire::frame_raw(kind::READY, &[]), deadline);
-                sys::close(vfd);
-                let code = crate::fork::run_task(call);
-                state::join_children();
-                sys::exit_now(code)
+        sys::raw::close(conn_fd);
+        let decoded = if self.conns[i].fds.len() == 2 {
+            (entry.decode)(args)
+        } else {
+            Self::decode_with_fds(entry, args, &self.conns[i].fds[2..])
+        };
+        let call = match decoded {
+            Ok(call) => call,
+            Err(e) => self.child_failed(vfd, task, e, errcode::DECODE),
+        };
+        // (A local, not a promoted constant: no read-only data page.)
+        let ready = wire::empty_frame(kind::READY);
+        sys::raw::write(vfd, &ready);
+        sys::raw::close(vfd);
+        let code = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)) {
+            Ok(()) => 0,
+            Err(payload) => {
+                // Dropping a panic payload can itself panic; never risk it here.
+                std::mem::forget(payload);
+                1
             }
+        };
+        // (stderr is unbuffered: nothing to flush.)
+        let _ = (&self.stdout).flush();
+        state::join_children();
+        sys::raw::exit(code)
+    }
+
+    /// The child of a start whose argument carries descriptors.
+    #[cold]
+    #[inline(never)]
+    fn decode_with_fds(
+        entry: &'static registry::TaskEntry,
+        args: &[u8],
+        fds: &[OwnedFd],
+    ) -> Result<Box<dyn FnOnce()>> {
+        // SAFETY: received for this child alone; its copies in the
+        // server's structures are never dropped (the child leaves by _exit).
+        let fds = fds
+            .iter()
+            .map(|fd| unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd.as_raw_fd()) })
+            .collect();
+        crate::codec::decoding_with_fds(fds, || (entry.decode)(args))
+    }
+
+    /// A forkserver child reads an argument that did not come with the
+    /// envelope, then reports RECEIVED if it is large (the decode deadline
+    /// starts then).
+    #[cold]
+    #[inline(never)]
+    fn read_large_args(&mut self, i: usize, vfd: RawFd, len: u64) -> Result<Vec<u8>> {
+        let c = &mut self.conns[i];
+        let args = wire::read_args(c.fd.as_raw_fd(), &mut c.reader, len, self.timeout)?;
+        if len > RECEIVED_THRESHOLD {
+            let deadline = Some(Instant::now() + self.timeout);
+            let _ = wire::write_all(vfd, &wire::empty_frame(kind::RECEIVED), deadline);
         }
+        Ok(args)
+    }
+
+    /// A forkserver child that cannot run its task: the error goes to the
+    /// server (and on to the client) and to stderr.
+    #[cold]
+    #[inline(never)]
+    fn child_failed(&self, vfd: RawFd, task: &str, e: Error, code: u8) -> ! {
+        let report = ErrorReport {
+            code,
+            task: task.to_string(),
+            pid: sys::getpid() as u32,
+            message: e.detail(),
+        };
+        let deadline = Some(Instant::now() + self.timeout);
+        let _ = wire::write_all(vfd, &wire::frame(kind::ERROR, &report), deadline);
+        eprintln!("forkrt: forkserver child: {e}");
+        crate::fork::flush_stdio();
+        sys::exit_now(1)
     }
 
     /// The child's verdict pipe is readable: RECEIVED → start the decode
@@ -1524,7 +1601,6 @@ impl Server {
             return;
         };
         let pid = *pid;
-        let mut buf = [0u8; 4096];
         let done: std::result::Result<(), ErrorReport> = loop {
             match vreader.pop() {
                 Ok(Some((kind::READY, _))) => break Ok(()),
@@ -1545,9 +1621,9 @@ impl Server {
                 // Garbage from our own child: let the exit status speak.
                 Err(_) => break Ok(()),
             }
-            match sys::read(verdict.as_raw_fd(), &mut buf) {
+            match vreader.fill(verdict.as_raw_fd(), 512, None) {
                 Ok(0) => break Ok(()), // died without a verdict: EXIT follows
-                Ok(n) => vreader.extend(&buf[..n]),
+                Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
                 Err(_) => break Ok(()),
             }

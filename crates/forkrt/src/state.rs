@@ -52,10 +52,12 @@ impl Ident {
         }
     }
 
+    #[inline]
     pub fn from_slice(s: &[u32]) -> Ident {
         if s.len() <= Ident::INLINE {
-            let mut a = [0; Ident::INLINE];
-            a[..s.len()].copy_from_slice(s);
+            // A fixed-length copy: no call to memcpy (a libc page) in a
+            // forkserver child.
+            let a = std::array::from_fn(|k| s.get(k).copied().unwrap_or(0));
             Ident::Inline(s.len() as u8, a)
         } else {
             Ident::Heap(s.to_vec())
@@ -99,9 +101,12 @@ impl Identity {
 
     /// A parent known by name only (spawn and forkserver children).
     pub fn named(name: String) -> Identity {
+        // Field by field: built from immediates, not copied from a constant
+        // (a read-only data page in a forkserver child).
         Identity {
             name: Some(name),
-            ..Identity::MAIN
+            ident: Ident::Inline(0, [0; Ident::INLINE]),
+            daemon: false,
         }
     }
 }

@@ -152,6 +152,72 @@ pub(crate) mod raw {
         ) == 0
     }
 
+    /// `write(2)`: the count, or a negative errno.
+    #[inline(always)]
+    pub(crate) fn write(fd: libc::c_int, buf: &[u8]) -> isize {
+        let a = [fd as usize, buf.as_ptr() as usize, buf.len(), 0, 0];
+        sys(libc::SYS_write, a)
+    }
+
+    /// `chdir(2)`: 0 or a negative errno.
+    #[inline(always)]
+    pub(crate) fn chdir(path: &std::ffi::CStr) -> isize {
+        sys(libc::SYS_chdir, [path.as_ptr() as usize, 0, 0, 0, 0])
+    }
+
+    /// Resets `sig` to its default action. (x86_64 and aarch64 share the
+    /// kernel's `struct sigaction`: handler, flags, restorer, mask; SIG_DFL
+    /// needs no restorer.)
+    #[inline(always)]
+    pub(crate) fn default_action(sig: libc::c_int) {
+        #[cfg(all(
+            target_os = "linux",
+            any(target_arch = "x86_64", target_arch = "aarch64")
+        ))]
+        {
+            let act = [libc::SIG_DFL, 0, 0, 0];
+            sys(
+                libc::SYS_rt_sigaction,
+                [sig as usize, act.as_ptr() as usize, 0, 8, 0],
+            );
+        }
+        #[cfg(not(all(
+            target_os = "linux",
+            any(target_arch = "x86_64", target_arch = "aarch64")
+        )))]
+        super::set_signal(sig, None);
+    }
+
+    /// Unblocks every signal of the calling thread.
+    #[inline(always)]
+    pub(crate) fn unblock_all_signals() {
+        #[cfg(all(
+            target_os = "linux",
+            any(target_arch = "x86_64", target_arch = "aarch64")
+        ))]
+        {
+            let none = 0u64;
+            let a = [
+                libc::SIG_SETMASK as usize,
+                &none as *const u64 as usize,
+                0,
+                8,
+                0,
+            ];
+            sys(libc::SYS_rt_sigprocmask, a);
+        }
+        #[cfg(not(all(
+            target_os = "linux",
+            any(target_arch = "x86_64", target_arch = "aarch64")
+        )))]
+        // SAFETY: set is initialised by sigemptyset before use.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+        }
+    }
+
     /// `_exit`: leaves at once, no atexit handler, no destructor.
     #[inline(always)]
     pub(crate) fn exit(code: libc::c_int) -> ! {
@@ -461,6 +527,9 @@ const MSG_NOSIGNAL: libc::c_int = 0;
 /// arguments' queues and connections).
 pub(crate) const MAX_PASSED_FDS: usize = 64;
 
+/// Ancillary buffer size for [`MAX_PASSED_FDS`] descriptors.
+const CMSG_SPACE: usize = rustix::cmsg_space!(ScmRights(MAX_PASSED_FDS));
+
 /// Sends `bufs` (gathered) on a Unix socket with `fds` attached as
 /// SCM_RIGHTS on the first byte. Returns how many bytes went out.
 pub(crate) fn send_with_fds(
@@ -485,8 +554,7 @@ pub(crate) fn send_with_fds_flags(
         .iter()
         .map(|&fd| unsafe { BorrowedFd::borrow_raw(fd) })
         .collect();
-    let mut space =
-        vec![std::mem::MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_PASSED_FDS))];
+    let mut space = [std::mem::MaybeUninit::<u8>::uninit(); CMSG_SPACE];
     let mut control = SendAncillaryBuffer::new(&mut space);
     if !borrowed.is_empty() && !control.push(SendAncillaryMessage::ScmRights(&borrowed)) {
         return Err(io::Error::other(format!(
@@ -522,8 +590,8 @@ pub(crate) fn recv_with_fds_flags(
     extra: libc::c_int,
 ) -> io::Result<usize> {
     use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
-    let mut space =
-        vec![std::mem::MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_PASSED_FDS))];
+    // On the stack, not the heap: no allocation per message.
+    let mut space = [std::mem::MaybeUninit::<u8>::uninit(); CMSG_SPACE];
     let mut control = RecvAncillaryBuffer::new(&mut space);
     // SAFETY: `sock` is open for the duration of the call.
     let sock = unsafe { BorrowedFd::borrow_raw(sock) };
@@ -723,16 +791,5 @@ pub(crate) fn ignore_signal(sig: libc::c_int) {
     // SAFETY: SIG_IGN is a valid disposition for any catchable signal.
     unsafe {
         libc::signal(sig, libc::SIG_IGN);
-    }
-}
-
-/// Clears the signal mask of the calling thread (a forked child inherits the
-/// forking thread's mask).
-pub(crate) fn unblock_all_signals() {
-    // SAFETY: set is initialised by sigemptyset before use.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
     }
 }
