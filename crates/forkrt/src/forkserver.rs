@@ -34,6 +34,7 @@
 // fork-lint: allow-file(FL004, FL007) -- the forkserver never starts a thread, so each
 // child it forks is a consistent, single-threaded copy (the invariant `serve` keeps).
 
+use std::collections::VecDeque;
 use std::ffi::CString;
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -41,7 +42,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hmac::{KeyInit, Mac};
@@ -66,6 +67,9 @@ const PRE_AUTH_MAX: usize = 256;
 const PRE_AUTH_FRAME_MAX: usize = 64;
 /// Largest request envelope (the argument itself follows unframed).
 const ENVELOPE_MAX: usize = 1 << 20;
+/// Arguments up to this size are written before the request, and read by
+/// the child in one system call into a stack buffer.
+const SMALL_ARGS: usize = 512;
 /// Arguments above this size make the child report RECEIVED, which starts
 /// the server's decode deadline; smaller ones are covered by one deadline.
 const RECEIVED_THRESHOLD: u64 = 64 << 10;
@@ -104,6 +108,29 @@ pub(crate) struct ServerHandle {
     pub path: PathBuf,
     key: [u8; KEY_LEN],
     generation: u64,
+    /// Our authenticated connection to the server, made on first use and
+    /// kept: every request of this process goes over it.
+    control: Option<Control>,
+}
+
+/// A client's connection to its server, authenticated both ways once (see
+/// the module docs). It carries the requests, each with the socket of its
+/// child's own channel, and from the server only the errors about requests
+/// whose channel the server could not take.
+#[derive(Debug)]
+struct Control {
+    conn: RtFd,
+    reader: FrameReader,
+    /// Control errors read by a start they were not for: `(seq, report)`.
+    stray: Vec<(u64, ErrorReport)>,
+}
+
+/// Request numbers (control errors name the request they are about).
+static NEXT_SEQ: AtomicU64 = AtomicU64::new(1);
+
+/// A fresh request number.
+pub(crate) fn next_seq() -> u64 {
+    NEXT_SEQ.fetch_add(1, Ordering::Relaxed)
 }
 
 fn remove_socket_dir(path: &Path) {
@@ -117,10 +144,10 @@ static GENERATION: AtomicI32 = AtomicI32::new(0);
 
 /// Returns a live server, starting one if there is none or the previous one
 /// died.
-fn ensure_server(rt: &mut Runtime) -> Result<(PathBuf, [u8; KEY_LEN], u64)> {
+fn ensure_server(rt: &mut Runtime) -> Result<&mut ServerHandle> {
     if let Some(h) = &rt.forkserver {
         match sys::waitpid(h.pid, true) {
-            Ok(None) => return Ok((h.path.clone(), h.key, h.generation)),
+            Ok(None) => return Ok(rt.forkserver.as_mut().expect("checked")),
             // Exited (now reaped) or not our child any more: start a new one.
             _ => {
                 let h = rt.forkserver.take().expect("checked");
@@ -128,10 +155,7 @@ fn ensure_server(rt: &mut Runtime) -> Result<(PathBuf, [u8; KEY_LEN], u64)> {
             }
         }
     }
-    let h = start_server()?;
-    let info = (h.path.clone(), h.key, h.generation);
-    rt.forkserver = Some(h);
-    Ok(info)
+    Ok(rt.forkserver.insert(start_server()?))
 }
 
 fn start_server() -> Result<ServerHandle> {
@@ -156,6 +180,7 @@ fn start_server() -> Result<ServerHandle> {
                 path: PathBuf::from(ready.path),
                 key,
                 generation: GENERATION.fetch_add(1, Ordering::Relaxed) as u64,
+                control: None,
             })
         }
         kind::ERROR => {
@@ -194,7 +219,12 @@ enum Attempt {
         /// The failure looks like the server's death (EOF, refused, reset):
         /// give its process a moment to be seen exiting.
         maybe_dead: bool,
+        /// The server it concerns.
+        generation: u64,
     },
+    /// The control connection was closed (by the server, which may have
+    /// died) before any byte of the request was written: connect again.
+    Reconnect { error: Error, generation: u64 },
     /// This start failed; the server is fine.
     Fatal(Error),
 }
@@ -203,21 +233,28 @@ enum Attempt {
 /// its process is really gone, and the request is re-sent only if none of
 /// it was written (a task never runs twice for one `start()`); any other
 /// failure fails this start alone.
-pub(crate) fn start(req: &ChildRequest, args: &[u8], fds: &[RawFd]) -> Result<ServedChild> {
-    let envelope = wire::frame(kind::REQUEST, req);
-    let mut restarted = false;
+pub(crate) fn start(req: &mut ChildRequest, args: &[u8], fds: &[RawFd]) -> Result<ServedChild> {
+    req.seq = next_seq();
+    let envelope = wire::frame(kind::REQUEST, &*req);
+    // A closed control connection, then a dead server: at most a reconnect
+    // and a restart, and only while nothing of the request was written.
+    let mut attempts = 0;
     loop {
-        let (path, key, generation) = {
-            let mut rt = state::rt();
-            ensure_server(&mut rt)?
-        };
-        match request_child(&path, &key, &envelope, args, fds) {
+        attempts += 1;
+        let error = match request_child(&envelope, req.seq, args, fds) {
             Ok(child) => return Ok(child),
             Err(Attempt::Fatal(e)) => return Err(e),
+            Err(Attempt::Reconnect { error, generation }) => {
+                // If the server is gone, forget it (a new one starts);
+                // if not, connect again.
+                let _ = server_gone(generation, false);
+                error
+            }
             Err(Attempt::Failed {
                 error,
                 request_written,
                 maybe_dead,
+                generation,
             }) => {
                 if !server_gone(generation, maybe_dead) {
                     return Err(error);
@@ -232,13 +269,13 @@ pub(crate) fn start(req: &ChildRequest, args: &[u8], fds: &[RawFd]) -> Result<Se
                         ),
                     });
                 }
-                if restarted {
-                    return Err(Error::ForkserverUnavailable {
-                        reason: format!("the restarted server failed too: {}", error.detail()),
-                    });
-                }
-                restarted = true;
+                error
             }
+        };
+        if attempts == 3 {
+            return Err(Error::ForkserverUnavailable {
+                reason: format!("the restarted server failed too: {}", error.detail()),
+            });
         }
     }
 }
@@ -321,20 +358,15 @@ fn check_socket(path: &Path) -> Result<()> {
     }
 }
 
-/// Connects to the server at `path`, authenticates both ways, sends the
-/// request envelope, the argument bytes and the descriptors (stdout, stderr,
-/// then `fds`), and waits for STARTED.
-fn request_child(
-    path: &Path,
-    key: &[u8],
-    envelope: &[u8],
-    args: &[u8],
-    fds: &[RawFd],
-) -> std::result::Result<ServedChild, Attempt> {
-    let failed = |error: Error, request_written: bool, maybe_dead: bool| Attempt::Failed {
+/// Connects to the server at `path` and authenticates both ways: our
+/// nonce, its proof over both nonces (checked before we send anything else),
+/// our proof.
+fn connect(path: &Path, key: &[u8], generation: u64) -> std::result::Result<Control, Attempt> {
+    let failed = |error: Error, maybe_dead: bool| Attempt::Failed {
         error,
-        request_written,
+        request_written: false,
         maybe_dead,
+        generation,
     };
     check_socket(path).map_err(Attempt::Fatal)?;
     let conn = match RtFd::one(|| UnixStream::connect(path).map(OwnedFd::from)) {
@@ -344,11 +376,7 @@ fn request_child(
                 e.raw_os_error(),
                 Some(libc::ECONNREFUSED | libc::ENOENT | libc::ECONNRESET)
             );
-            return Err(failed(
-                Error::io("connect to the forkserver", e),
-                false,
-                dead,
-            ));
+            return Err(failed(Error::io("connect to the forkserver", e), dead));
         }
     };
     sys::set_nonblocking(conn.raw(), true)
@@ -364,7 +392,6 @@ fn request_child(
             return Err(failed(
                 Error::protocol("the forkserver does not read"),
                 false,
-                false,
             ));
         }
         Err(e) => {
@@ -377,7 +404,7 @@ fn request_child(
             {
                 return Err(Attempt::Fatal(report.into_error()));
             }
-            return Err(failed(e, false, true));
+            return Err(failed(e, true));
         }
     }
     let mut reader = FrameReader::default();
@@ -397,7 +424,6 @@ fn request_child(
         Ok(Read::Eof) => {
             return Err(failed(
                 Error::protocol("the forkserver closed the connection"),
-                false,
                 true,
             ));
         }
@@ -408,10 +434,9 @@ fn request_child(
                     timeout.as_millis()
                 )),
                 false,
-                false,
             ));
         }
-        Err(e) => return Err(failed(e, false, true)),
+        Err(e) => return Err(failed(e, true)),
     };
     let (server_nonce, proof) = challenge.split_at(NONCE_LEN);
     if !auth_ok(key, b"server", &nonce, server_nonce, proof) {
@@ -424,40 +449,130 @@ fn request_child(
             ),
         }));
     }
-    let mut head = wire::frame_raw(kind::AUTH, &auth_tag(key, b"client", server_nonce, &nonce));
-    let auth_len = head.len();
-    head.extend_from_slice(envelope);
-    // Our stdout/stderr travel with the first byte, so the child writes
-    // where the caller writes now, not where the server was started.
-    let mut all_fds = vec![1, 2];
-    all_fds.extend_from_slice(fds);
-    let (written, sent) = wire::send_all(conn.raw(), &[&head, args], &all_fds, timeout);
-    let request_written = written > auth_len;
-    match sent {
-        Ok(true) => {}
-        Ok(false) => {
-            return Err(failed(
-                Error::protocol(format!(
-                    "the forkserver took no byte of the request for {} ms ({written} of {} \
-                     bytes sent)",
-                    timeout.as_millis(),
-                    head.len() + args.len()
-                )),
-                request_written,
-                false,
-            ));
+    let auth = wire::frame_raw(kind::AUTH, &auth_tag(key, b"client", server_nonce, &nonce));
+    match wire::write_all(conn.raw(), &auth, Some(deadline)) {
+        Ok(true) => Ok(Control {
+            conn,
+            reader,
+            stray: Vec::new(),
+        }),
+        Ok(false) => Err(failed(
+            Error::protocol("the forkserver does not read"),
+            false,
+        )),
+        Err(e) => Err(failed(e, true)),
+    }
+}
+
+/// Sends one request (`envelope`, the REQUEST frame numbered `seq`) over
+/// the control connection, with our stdout and stderr, the child's end of a
+/// fresh socket pair and the argument's descriptors; writes the argument on
+/// our end, and waits there for STARTED.
+fn request_child(
+    envelope: &[u8],
+    seq: u64,
+    args: &[u8],
+    fds: &[RawFd],
+) -> std::result::Result<ServedChild, Attempt> {
+    // The child's channel (close-on-exec, registered: a concurrent fork
+    // never inherits it).
+    let mut pair = RtFd::create(sys::socketpair, |(a, b)| vec![a, b])
+        .map_err(|e| Attempt::Fatal(Error::io("socketpair for a forkserver child", e)))?;
+    let theirs = pair.pop().expect("two fds");
+    let mine = pair.pop().expect("two fds");
+    sys::set_nonblocking(mine.raw(), true)
+        .map_err(|e| Attempt::Fatal(Error::io("fcntl on a forkserver channel", e)))?;
+    let timeout = state::handshake_timeout();
+    // A small argument goes first: it then waits in the channel for the
+    // child, which reads it in one go (see `SMALL_ARGS`). The server never
+    // reads the channel before the child has its argument.
+    let early = args.len() <= SMALL_ARGS;
+    if early && !args.is_empty() {
+        // (A fresh socket's buffer takes it at once.)
+        let deadline = Some(Instant::now() + timeout);
+        if !wire::write_all(mine.raw(), args, deadline).map_err(Attempt::Fatal)? {
+            return Err(Attempt::Fatal(Error::protocol(
+                "a fresh forkserver channel did not take a small argument",
+            )));
         }
-        Err(e) => return Err(failed(e, request_written, true)),
+    }
+    let generation = {
+        let mut rt = state::rt();
+        let h = ensure_server(&mut rt).map_err(Attempt::Fatal)?;
+        let generation = h.generation;
+        if h.control.is_none() {
+            h.control = Some(connect(&h.path, &h.key, generation)?);
+        }
+        let control = h.control.as_mut().expect("connected");
+        // Our stdout/stderr travel with the request, so the child writes
+        // where the caller writes now, not where the server was started.
+        let mut all_fds = vec![1, 2, theirs.raw()];
+        all_fds.extend_from_slice(fds);
+        let (written, sent) = wire::send_all(control.conn.raw(), &[envelope], &all_fds, timeout);
+        let failed = |error: Error, maybe_dead: bool| Attempt::Failed {
+            error,
+            request_written: written > 0,
+            maybe_dead,
+            generation,
+        };
+        match sent {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(failed(
+                    Error::protocol(format!(
+                        "the forkserver took no byte of the request for {} ms ({written} of {} \
+                         bytes sent)",
+                        timeout.as_millis(),
+                        envelope.len()
+                    )),
+                    false,
+                ));
+            }
+            Err(error) => {
+                h.control = None;
+                if written == 0 {
+                    return Err(Attempt::Reconnect { error, generation });
+                }
+                return Err(failed(error, true));
+            }
+        }
+        generation
+    };
+    drop(theirs);
+    // A larger argument goes to the child itself as it reads (the server
+    // never reads it).
+    if !early {
+        match wire::send_all(mine.raw(), &[args], &[], timeout).1 {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(Attempt::Fatal(Error::protocol(format!(
+                    "the forkserver child took no byte of its argument for {} ms",
+                    timeout.as_millis()
+                ))));
+            }
+            // Closed by the server or the child: their reason follows.
+            Err(_) => {}
+        }
     }
     // The server bounds the child's reading and decoding and reports it;
     // this deadline is only a backstop for a wedged server.
     let backstop = Instant::now() + timeout + wire::decode_allowance(args.len() as u64);
-    match wire::read_frame(conn.raw(), &mut reader, Some(backstop)) {
+    let mut reader = FrameReader::default();
+    let closed = |why: Error| match control_error(seq) {
+        Some(e) => Attempt::Fatal(e),
+        None => Attempt::Failed {
+            error: why,
+            request_written: true,
+            maybe_dead: true,
+            generation,
+        },
+    };
+    match wire::read_frame(mine.raw(), &mut reader, Some(backstop)) {
         Ok(Read::Frame(kind::STARTED, p)) => {
             let pid: u32 = wire::decode("started", &p).map_err(Attempt::Fatal)?;
             Ok(ServedChild {
                 pid: pid as Pid,
-                conn: Some(conn),
+                conn: Some(mine),
                 reader,
                 exit: None,
             })
@@ -476,24 +591,50 @@ fn request_child(
             let report: ErrorReport = wire::decode("error report", &p).map_err(Attempt::Fatal)?;
             Err(Attempt::Fatal(report.into_error()))
         }
-        Ok(Read::Frame(kind::REFUSED, p)) => {
-            let why = String::from_utf8_lossy(&p).into_owned();
-            Err(Attempt::Fatal(Error::ForkserverUnavailable {
-                reason: format!("the server refused the connection: {why}"),
-            }))
-        }
         Ok(Read::Frame(k, _)) => Err(Attempt::Fatal(Error::protocol(format!(
             "unexpected frame kind {k:#x} from the forkserver"
         )))),
-        Ok(Read::Eof) => Err(failed(
-            Error::protocol("the forkserver closed the connection before the child started"),
-            true,
-            true,
-        )),
+        Ok(Read::Eof) => Err(closed(Error::protocol(
+            "the forkserver closed the connection before the child started",
+        ))),
         Ok(Read::Timeout) => Err(Attempt::Fatal(Error::ForkserverUnavailable {
             reason: "the server did not answer a request in time".into(),
         })),
-        Err(e) => Err(failed(e, true, true)),
+        Err(e) => Err(closed(e)),
+    }
+}
+
+/// The server's answer on the control connection to request `seq`, if it
+/// gave one: it answers there when it could not take the request's
+/// descriptors (out of descriptors), so our channel closed without a word.
+fn control_error(seq: u64) -> Option<Error> {
+    let mut rt = state::rt();
+    let control = rt.forkserver.as_mut()?.control.as_mut()?;
+    let mine = |s: u64| s == seq || s == 0;
+    if let Some(i) = control.stray.iter().position(|(s, _)| mine(*s)) {
+        return Some(control.stray.swap_remove(i).1.into_error());
+    }
+    // It answers at once; a dead server's connection reaches EOF.
+    let deadline = Some(Instant::now() + Duration::from_millis(500));
+    loop {
+        match wire::read_frame(control.conn.raw(), &mut control.reader, deadline) {
+            Ok(Read::Frame(kind::CONTROL_ERROR, p)) => {
+                let Ok((s, report)) = wire::decode::<(u64, ErrorReport)>("control error", &p)
+                else {
+                    continue;
+                };
+                if mine(s) {
+                    return Some(report.into_error());
+                }
+                control.stray.push((s, report));
+            }
+            Ok(Read::Frame(..)) => {}
+            Ok(Read::Timeout) => return None,
+            Ok(Read::Eof) | Err(_) => {
+                rt.forkserver.as_mut()?.control = None;
+                return None;
+            }
+        }
     }
 }
 
@@ -563,7 +704,7 @@ pub(crate) const SERVER_DIED_EXITCODE: i32 = 255;
 /// Path of the running server's socket, starting the server if needed.
 pub(crate) fn socket_path() -> Result<PathBuf> {
     let mut rt = state::rt();
-    Ok(ensure_server(&mut rt)?.0)
+    Ok(ensure_server(&mut rt)?.path.clone())
 }
 
 /// Pid of the running server, if any.
@@ -571,16 +712,32 @@ pub(crate) fn server_pid() -> Option<u32> {
     state::rt().forkserver.as_ref().map(|h| h.pid as u32)
 }
 
+/// Closes this process's connection to its server (the next start
+/// connects, and so authenticates, again).
+pub(crate) fn disconnect() {
+    if let Some(h) = state::rt().forkserver.as_mut() {
+        h.control = None;
+    }
+}
+
 /// Sends an already-built REQUEST frame (possibly corrupt) and `args`
 /// through a properly authenticated connection.
 pub(crate) fn start_raw(request: &[u8], args: &[u8]) -> Result<ServedChild> {
-    let (path, key, _) = {
-        let mut rt = state::rt();
-        ensure_server(&mut rt)?
-    };
-    request_child(&path, &key, request, args, &[]).map_err(|a| match a {
-        Attempt::Fatal(e) | Attempt::Failed { error: e, .. } => e,
-    })
+    let mut reconnected = false;
+    loop {
+        return match request_child(request, 0, args, &[]) {
+            Ok(c) => Ok(c),
+            Err(Attempt::Reconnect { .. }) if !reconnected => {
+                reconnected = true;
+                continue;
+            }
+            Err(
+                Attempt::Fatal(e)
+                | Attempt::Failed { error: e, .. }
+                | Attempt::Reconnect { error: e, .. },
+            ) => Err(e),
+        };
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -629,7 +786,10 @@ enum ConnState {
     Authing {
         nonce: [u8; NONCE_LEN],
     },
-    Authed,
+    /// Authenticated: the client's control connection, carrying requests.
+    Control,
+    /// A child's channel, received with its request; forked at once.
+    Channel,
     /// Forked; the child reads its argument from the connection (so the
     /// server does not read it meanwhile) and reports on `verdict`.
     Starting {
@@ -654,12 +814,25 @@ impl ConnState {
     }
 }
 
+/// The descriptors that came with one request on a control connection
+/// (with its first byte): stdout, stderr, the child's channel, then the
+/// argument's.
+struct FdGroup {
+    fds: Vec<OwnedFd>,
+    /// False if the kernel dropped some (out of descriptors: MSG_CTRUNC).
+    complete: bool,
+}
+
 struct Conn {
     fd: OwnedFd,
     reader: FrameReader,
-    /// Descriptors received from the client: stdout, stderr, then the
-    /// argument's.
+    /// A child's channel: the descriptors received for it (stdout, stderr,
+    /// then the argument's).
     fds: Vec<OwnedFd>,
+    /// A control connection: descriptor groups of requests not yet read,
+    /// in order (each request carries at least three, so the kernel hands
+    /// them over one request at a time, at its first byte).
+    groups: VecDeque<FdGroup>,
     /// Bytes received before authentication.
     pre_auth_bytes: usize,
     client_nonce: [u8; NONCE_LEN],
@@ -971,6 +1144,24 @@ fn peek_exit(pid: Pid) -> Option<i32> {
     }
 }
 
+/// Answers a request that cannot be read (a control connection out of
+/// step) on its own channel, if it came with one: ERROR with `message`.
+/// Returns whether it could.
+fn answer_on_channel(group: Option<FdGroup>, message: &str) -> bool {
+    let Some(chan) = group.and_then(|g| g.fds.into_iter().nth(2)) else {
+        return false;
+    };
+    let report = ErrorReport {
+        code: errcode::PROTOCOL,
+        task: String::new(),
+        pid: 0,
+        message: message.to_string(),
+    };
+    // A fresh channel's buffer always takes this small frame.
+    let _ = sys::write(chan.as_raw_fd(), &wire::frame(kind::ERROR, &report));
+    true
+}
+
 impl Server {
     fn run(&mut self) -> ! {
         loop {
@@ -1090,6 +1281,7 @@ impl Server {
                         fd,
                         reader: FrameReader::with_limit(PRE_AUTH_FRAME_MAX),
                         fds: Vec::new(),
+                        groups: VecDeque::new(),
                         pre_auth_bytes: 0,
                         client_nonce: [0; NONCE_LEN],
                         state: ConnState::Hello,
@@ -1167,6 +1359,7 @@ impl Server {
             _ => {}
         }
         self.conns[i].fds.clear();
+        self.conns[i].groups.clear();
         self.conns[i].reader = FrameReader::default();
         self.conns[i].deadline = None;
     }
@@ -1175,7 +1368,10 @@ impl Server {
         const CHUNK: usize = 4096;
         loop {
             let c = &mut self.conns[i];
-            if matches!(c.state, ConnState::Closed | ConnState::Starting { .. }) {
+            if matches!(
+                c.state,
+                ConnState::Closed | ConnState::Channel | ConnState::Starting { .. }
+            ) {
                 return;
             }
             // An unauthenticated peer gets PRE_AUTH_MAX bytes, no more.
@@ -1193,14 +1389,24 @@ impl Server {
                 CHUNK
             };
             let mut fds = Vec::new();
-            let (eof, more) = match c.reader.fill(c.fd.as_raw_fd(), cap, Some(&mut fds)) {
-                Ok(0) => (true, false),
-                Ok(n) => {
-                    // Stdout, stderr and the argument's; anything beyond is closed.
-                    for fd in fds {
-                        if c.fds.len() < sys::MAX_PASSED_FDS {
-                            c.fds.push(fd);
-                        }
+            let (eof, more) = match c.reader.fill_fds(c.fd.as_raw_fd(), cap, &mut fds) {
+                Ok((0, _)) => (true, false),
+                Ok((n, truncated)) => {
+                    // Descriptors come with requests, on a control connection
+                    // (the first may arrive with AUTH, before it is checked:
+                    // an unauthenticated peer may have one group pending).
+                    let control = matches!(
+                        c.state,
+                        ConnState::Hello | ConnState::Authing { .. } | ConnState::Control
+                    );
+                    if control
+                        && (truncated || !fds.is_empty())
+                        && (!c.state.pre_auth() || c.groups.is_empty())
+                    {
+                        c.groups.push_back(FdGroup {
+                            fds,
+                            complete: !truncated,
+                        });
                     }
                     if c.state.pre_auth() {
                         c.pre_auth_bytes += n;
@@ -1215,7 +1421,7 @@ impl Server {
             loop {
                 if matches!(
                     self.conns[i].state,
-                    ConnState::Closed | ConnState::Starting { .. }
+                    ConnState::Closed | ConnState::Channel | ConnState::Starting { .. }
                 ) {
                     return;
                 }
@@ -1225,6 +1431,14 @@ impl Server {
                     Err(e) => {
                         if self.conns[i].state.pre_auth() {
                             self.refuse(i, &e.detail());
+                        } else if matches!(self.conns[i].state, ConnState::Control) {
+                            // Out of step: no later request can be trusted.
+                            // Shut down before answering, so that the client's
+                            // next request finds it closed (and connects again).
+                            let group = self.conns[i].groups.pop_front();
+                            sys::shutdown(self.conns[i].fd.as_raw_fd());
+                            self.close(i);
+                            answer_on_channel(group, &e.detail());
                         } else {
                             self.send_error(i, errcode::PROTOCOL, "", 0, e.detail());
                             self.close(i);
@@ -1265,8 +1479,10 @@ impl Server {
                 let c = &self.conns[i];
                 if auth_ok(&self.key, b"client", nonce, &c.client_nonce, &payload) {
                     let c = &mut self.conns[i];
-                    c.state = ConnState::Authed;
+                    c.state = ConnState::Control;
                     c.reader.set_limit(ENVELOPE_MAX);
+                    // Kept for the client's life.
+                    c.deadline = None;
                 } else {
                     self.refuse(i, "authentication failed");
                 }
@@ -1274,7 +1490,14 @@ impl Server {
             (ConnState::Hello | ConnState::Authing { .. }, _) => {
                 self.refuse(i, "authentication required")
             }
-            (ConnState::Authed, kind::REQUEST) => self.fork_child(i, &payload),
+            (ConnState::Control, kind::REQUEST) => self.start_request(i, &payload),
+            (ConnState::Control, other) => {
+                let group = self.conns[i].groups.pop_front();
+                let message = format!("unexpected frame kind {other:#x}");
+                if !answer_on_channel(group, &message) {
+                    self.send_control_error(i, 0, errcode::PROTOCOL, "", message);
+                }
+            }
             (ConnState::Running { pid }, kind::SIGNAL) => {
                 let pid = *pid;
                 if let Ok(sig) = wire::decode::<i32>("signal", &payload) {
@@ -1295,15 +1518,52 @@ impl Server {
         }
     }
 
-    fn fork_child(&mut self, i: usize, payload: &[u8]) {
-        let req: ChildRequest = match wire::decode("request", payload) {
-            Ok(r) => r,
+    /// A REQUEST on control connection `ctl`: its channel becomes a
+    /// connection of its own, and the child is forked.
+    fn start_request(&mut self, ctl: usize, payload: &[u8]) {
+        let group = self.conns[ctl].groups.pop_front();
+        let req = wire::decode::<ChildRequest>("request", payload);
+        let Some(FdGroup { mut fds, .. }) = group.filter(|g| g.complete && g.fds.len() >= 3) else {
+            // The kernel drops passed descriptors it cannot install
+            // (EMFILE), the request's channel among them: answer here.
+            let (seq, task) = req.map_or((0, String::new()), |r| (r.seq, r.task));
+            let message = out_of_fds("and could not receive the caller's descriptors");
+            self.send_control_error(ctl, seq, errcode::RESOURCE, &task, message);
+            return;
+        };
+        let chan = fds.remove(2);
+        let _ = sys::set_nonblocking(chan.as_raw_fd(), true);
+        let i = self.conns.len();
+        self.conns.push(Conn {
+            fd: chan,
+            reader: FrameReader::default(),
+            fds,
+            groups: VecDeque::new(),
+            pre_auth_bytes: 0,
+            client_nonce: [0; NONCE_LEN],
+            state: ConnState::Channel,
+            deadline: None,
+        });
+        match req {
+            Ok(req) => self.fork_child(i, req),
             Err(e) => {
                 self.send_error(i, errcode::PROTOCOL, "", 0, e.detail());
                 self.close(i);
-                return;
             }
+        }
+    }
+
+    fn send_control_error(&mut self, ctl: usize, seq: u64, code: u8, task: &str, message: String) {
+        let report = ErrorReport {
+            code,
+            task: task.to_string(),
+            pid: 0,
+            message,
         };
+        self.send(ctl, &wire::frame(kind::CONTROL_ERROR, &(seq, report)));
+    }
+
+    fn fork_child(&mut self, i: usize, req: ChildRequest) {
         if req.fingerprint != registry::fingerprint() {
             self.send_error(
                 i,
@@ -1444,6 +1704,9 @@ impl Server {
                 for fd in &c.fds {
                     sys::raw::close(fd.as_raw_fd());
                 }
+                for fd in c.groups.iter().flat_map(|g| &g.fds) {
+                    sys::raw::close(fd.as_raw_fd());
+                }
             }
             if let ConnState::Starting { verdict, .. } = &c.state {
                 sys::raw::close(verdict.as_raw_fd());
@@ -1494,14 +1757,20 @@ impl Server {
             ));
             self.child_failed(vfd, task, e, errcode::OTHER);
         }
-        // A small argument came with the envelope (the server read it along);
-        // a larger one is read here, from the connection.
+        // The argument comes on the channel; a small one is there already
+        // (the client writes it before the request), a larger one is read
+        // with deadlines, out of line.
         let args_len = req.args_len;
+        let mut small = [0u8; SMALL_ARGS];
+        let got = match usize::try_from(args_len) {
+            Ok(n @ 1..=SMALL_ARGS) => sys::raw::read(conn_fd, &mut small[..n]).max(0) as usize,
+            _ => 0,
+        };
         let large;
-        let args: &[u8] = if self.conns[i].reader.rest().len() as u64 == args_len {
-            self.conns[i].reader.rest()
+        let args: &[u8] = if got as u64 == args_len {
+            &small[..got]
         } else {
-            large = match self.read_large_args(i, vfd, args_len) {
+            large = match self.read_large_args(i, vfd, args_len, &small[..got]) {
                 Ok(a) => a,
                 Err(e) => self.child_failed(vfd, task, e, errcode::PROTOCOL),
             };
@@ -1552,13 +1821,14 @@ impl Server {
         crate::codec::decoding_with_fds(fds, || (entry.decode)(args))
     }
 
-    /// A forkserver child reads an argument that did not come with the
-    /// envelope, then reports RECEIVED if it is large (the decode deadline
-    /// starts then).
+    /// A forkserver child reads an argument that was not there at once
+    /// (`got` is what was), then reports RECEIVED if it is large (the decode
+    /// deadline starts then).
     #[cold]
     #[inline(never)]
-    fn read_large_args(&mut self, i: usize, vfd: RawFd, len: u64) -> Result<Vec<u8>> {
+    fn read_large_args(&mut self, i: usize, vfd: RawFd, len: u64, got: &[u8]) -> Result<Vec<u8>> {
         let c = &mut self.conns[i];
+        c.reader.put_back(got);
         let args = wire::read_args(c.fd.as_raw_fd(), &mut c.reader, len, self.timeout)?;
         if len > RECEIVED_THRESHOLD {
             let deadline = Some(Instant::now() + self.timeout);
@@ -1665,7 +1935,7 @@ impl Server {
             }
             self.conns[i].deadline = None;
             match self.conns[i].state {
-                ConnState::Hello | ConnState::Authing { .. } | ConnState::Authed => {
+                ConnState::Hello | ConnState::Authing { .. } => {
                     self.refuse(i, "timed out waiting for authentication and request")
                 }
                 ConnState::Starting { pid, .. } => {

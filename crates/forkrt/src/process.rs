@@ -253,8 +253,8 @@ impl Process {
             drop(job);
             Ok(Running::Local(pid, sentinel))
         } else {
-            let (req, args, fds) = self.request(&*job, true)?;
-            let child = forkserver::start(&req, &args, &fds)?;
+            let (mut req, args, fds) = self.request(&*job, true)?;
+            let child = forkserver::start(&mut req, &args, &fds)?;
             drop(job);
             Ok(Running::Served(child))
         }
@@ -305,6 +305,7 @@ impl Process {
             parent_pid: sys::getpid() as u32,
             parent_name: state::name_of(&rt.me),
             cwd,
+            seq: 0,
         };
         Ok((req, args, fds))
     }

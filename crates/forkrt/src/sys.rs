@@ -159,6 +159,13 @@ pub(crate) mod raw {
         sys(libc::SYS_write, a)
     }
 
+    /// `read(2)`: the count, or a negative errno.
+    #[inline(always)]
+    pub(crate) fn read(fd: libc::c_int, buf: &mut [u8]) -> isize {
+        let a = [fd as usize, buf.as_mut_ptr() as usize, buf.len(), 0, 0];
+        sys(libc::SYS_read, a)
+    }
+
     /// `chdir(2)`: 0 or a negative errno.
     #[inline(always)]
     pub(crate) fn chdir(path: &std::ffi::CStr) -> isize {
@@ -416,6 +423,15 @@ pub(crate) fn close(fd: RawFd) {
     }
 }
 
+/// `shutdown(SHUT_RDWR)`: the peer's next write fails (EPIPE) even while
+/// this descriptor is still open.
+pub(crate) fn shutdown(fd: RawFd) {
+    // SAFETY: shutdown on a descriptor number has no memory-safety preconditions.
+    unsafe {
+        libc::shutdown(fd, libc::SHUT_RDWR);
+    }
+}
+
 pub(crate) fn dup2(from: RawFd, to: RawFd) -> io::Result<()> {
     // SAFETY: dup2 on fd numbers has no memory-safety preconditions.
     retry(|| unsafe { libc::dup2(from, to) }).map(drop)
@@ -573,35 +589,38 @@ pub(crate) fn send_with_fds_flags(
 }
 
 /// Receives into `buf` from a Unix socket, appending any SCM_RIGHTS
-/// descriptors to `fds` (received close-on-exec).
-pub(crate) fn recv_with_fds(
-    sock: RawFd,
-    buf: &mut [u8],
-    fds: &mut Vec<OwnedFd>,
-) -> io::Result<usize> {
-    recv_with_fds_flags(sock, buf, fds, 0)
-}
-
-/// [`recv_with_fds`] with extra flags (`MSG_DONTWAIT`).
+/// descriptors to `fds` (received close-on-exec); `extra` flags such as
+/// `MSG_DONTWAIT`.
 pub(crate) fn recv_with_fds_flags(
     sock: RawFd,
     buf: &mut [u8],
     fds: &mut Vec<OwnedFd>,
     extra: libc::c_int,
 ) -> io::Result<usize> {
-    use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+    recv_with_fds_truncated(sock, buf, fds, extra).map(|(n, _)| n)
+}
+
+/// [`recv_with_fds_flags`], also telling whether descriptors were lost
+/// (`MSG_CTRUNC`: the kernel drops those it cannot install, e.g. at EMFILE).
+pub(crate) fn recv_with_fds_truncated(
+    sock: RawFd,
+    buf: &mut [u8],
+    fds: &mut Vec<OwnedFd>,
+    extra: libc::c_int,
+) -> io::Result<(usize, bool)> {
+    use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, ReturnFlags};
     // On the stack, not the heap: no allocation per message.
     let mut space = [std::mem::MaybeUninit::<u8>::uninit(); CMSG_SPACE];
     let mut control = RecvAncillaryBuffer::new(&mut space);
     // SAFETY: `sock` is open for the duration of the call.
     let sock = unsafe { BorrowedFd::borrow_raw(sock) };
-    let n = loop {
+    let (n, truncated) = loop {
         let mut iov = [io::IoSliceMut::new(buf)];
         let flags = RecvFlags::CMSG_CLOEXEC | RecvFlags::from_bits_retain(extra as _);
         match rustix::net::recvmsg(sock, &mut iov, &mut control, flags) {
             Err(rustix::io::Errno::INTR) => continue,
             Err(e) => return Err(e.into()),
-            Ok(m) => break m.bytes,
+            Ok(m) => break (m.bytes, m.flags.contains(ReturnFlags::CTRUNC)),
         }
     };
     for msg in control.drain() {
@@ -609,7 +628,7 @@ pub(crate) fn recv_with_fds_flags(
             fds.extend(received);
         }
     }
-    Ok(n)
+    Ok((n, truncated))
 }
 
 /// Makes sure descriptors 0–2 are open (on /dev/null if they were closed),

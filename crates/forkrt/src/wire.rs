@@ -54,6 +54,10 @@ pub(crate) mod kind {
     /// forkserver child → server: the argument bytes have all arrived (sent
     /// for large arguments only; the decode deadline starts here).
     pub const RECEIVED: u8 = 0x27;
+    /// server → client, on the control connection: `(seq u64, ErrorReport)`
+    /// about a request whose descriptors (its channel among them) the server
+    /// could not take.
+    pub const CONTROL_ERROR: u8 = 0x28;
 }
 
 /// What a child needs to run a task. The encoded argument (`args_len`
@@ -76,6 +80,9 @@ pub(crate) struct ChildRequest {
     /// The caller's working directory at `start()` (a forkserver child
     /// changes to it, as CPython's do).
     pub cwd: Vec<u8>,
+    /// Forkserver: the request's number on its control connection (control
+    /// errors name it); 0 under spawn.
+    pub seq: u64,
 }
 
 /// Error codes carried by [`ErrorReport`].
@@ -212,27 +219,44 @@ impl FrameReader {
         max: usize,
         fds: Option<&mut Vec<std::os::fd::OwnedFd>>,
     ) -> std::io::Result<usize> {
+        match fds {
+            Some(fds) => self.fill_fds(fd, max, fds).map(|(n, _)| n),
+            None => {
+                let len = self.buf.len();
+                self.buf.resize(len + max, 0);
+                let r = sys::read(fd, &mut self.buf[len..]);
+                self.buf.truncate(len + *r.as_ref().unwrap_or(&0));
+                r
+            }
+        }
+    }
+
+    /// [`FrameReader::fill`] with descriptors, also telling whether some
+    /// were lost (see `sys::recv_with_fds_truncated`).
+    pub(crate) fn fill_fds(
+        &mut self,
+        fd: RawFd,
+        max: usize,
+        fds: &mut Vec<std::os::fd::OwnedFd>,
+    ) -> std::io::Result<(usize, bool)> {
         let len = self.buf.len();
         self.buf.resize(len + max, 0);
-        let r = match fds {
-            Some(fds) => sys::recv_with_fds(fd, &mut self.buf[len..], fds),
-            None => sys::read(fd, &mut self.buf[len..]),
-        };
-        self.buf.truncate(len + *r.as_ref().unwrap_or(&0));
+        let r = sys::recv_with_fds_truncated(fd, &mut self.buf[len..], fds, 0);
+        self.buf.truncate(len + r.as_ref().map_or(0, |r| r.0));
         r
     }
 
-    /// True if some bytes of an incomplete frame are buffered.
-    /// Bytes received and not yet taken.
-    pub(crate) fn rest(&self) -> &[u8] {
-        &self.buf
+    /// Bytes read from the stream elsewhere, in order before what follows.
+    pub(crate) fn put_back(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
     }
 
     #[cfg(test)]
     pub(crate) fn extend(&mut self, bytes: &[u8]) {
-        self.buf.extend_from_slice(bytes);
+        self.put_back(bytes);
     }
 
+    /// True if some bytes of an incomplete frame are buffered.
     pub(crate) fn has_partial(&self) -> bool {
         !self.buf.is_empty()
     }

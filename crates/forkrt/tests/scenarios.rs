@@ -941,6 +941,41 @@ fn drop_policy(m: StartMethod) -> R {
 }
 per_method!(drop_policy => fork_drop_policy, spawn_drop_policy, forkserver_drop_policy);
 
+/// One connection per process carries every forkserver request: threads
+/// starting children at once (small and large arguments, each checked by
+/// the child) all succeed, over a connection that is closed and made again
+/// midway, and no descriptor is left behind.
+fn forkserver_connection_shared_by_threads() -> R {
+    let m = StartMethod::Forkserver;
+    expect_code(m, run(m, empty, ())?, 0, "warm-up")?;
+    let fds0 = forkrt::__private::open_fd_count();
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            std::thread::spawn(move || -> R {
+                for k in 0..25 {
+                    // Small arguments come before the request, large ones after.
+                    let big = if (t + k) % 5 == 0 { 100 << 10 } else { k };
+                    let code = run(m, check_payload, (big, expected_payload(big)))?;
+                    expect_code(m, code, 0, "payload")?;
+                    if t == 0 && k == 10 {
+                        forkrt::__private::forkserver_disconnect();
+                    }
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().map_err(|_| "a thread panicked")??;
+    }
+    ensure(forkrt::__private::open_fd_count() == fds0, || {
+        format!(
+            "descriptors: {fds0:?} before, {:?} after",
+            forkrt::__private::open_fd_count()
+        )
+    })
+}
+
 /// The forkserver killed between two starts is restarted; killed while a
 /// child runs, join reports it clearly.
 fn forkserver_killed() -> R {
@@ -1530,6 +1565,10 @@ static SCENARIOS: &[Scenario] = &[
     child("spawn_drop_policy", spawn_drop_policy),
     child("forkserver_drop_policy", forkserver_drop_policy),
     child("forkserver_killed_between_starts", forkserver_killed),
+    child(
+        "forkserver_connection_shared_by_threads",
+        forkserver_connection_shared_by_threads,
+    ),
     child_with(
         "forkserver_that_cannot_start_is_a_clear_error",
         forkserver_cannot_start,
