@@ -744,9 +744,42 @@ pub(crate) fn start_raw(request: &[u8], args: &[u8]) -> Result<ServedChild> {
 // Server side
 // ---------------------------------------------------------------------------
 
+/// How the server learns that a child exited. On Linux a signalfd with
+/// SIGCHLD blocked: no handler runs on the server's stack (a signal frame,
+/// several KiB with the vector registers, lands on stack pages that every
+/// fork has made copy-on-write). Elsewhere a self-pipe written by a handler.
+/// Children unblock every signal and restore the default action.
+fn sigchld_channel() -> std::io::Result<(OwnedFd, Option<OwnedFd>)> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    // SAFETY: plain sigset operations on a local set; signalfd returns a
+    // fresh descriptor that nobody else owns.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGCHLD);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        let fd = libc::signalfd(-1, &set, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok((<OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd), None))
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        let (r, w) = sys::pipe_cloexec()?;
+        let _ = sys::set_nonblocking(r.as_raw_fd(), true);
+        let _ = sys::set_nonblocking(w.as_raw_fd(), true);
+        SIGCHLD_PIPE.store(w.as_raw_fd(), Ordering::Relaxed);
+        sys::set_signal(libc::SIGCHLD, Some(on_sigchld));
+        Ok((r, Some(w)))
+    }
+}
+
 /// Write end of the SIGCHLD self-pipe (-1 when not installed).
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
 static SIGCHLD_PIPE: AtomicI32 = AtomicI32::new(-1);
 
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
 extern "C" fn on_sigchld(_: libc::c_int) {
     let fd = SIGCHLD_PIPE.load(Ordering::Relaxed);
     if fd >= 0 {
@@ -764,6 +797,7 @@ extern "C" fn on_sigchld(_: libc::c_int) {
 ///
 /// # Safety
 /// Writes the calling thread's errno.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
 unsafe fn set_errno(v: i32) {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     // SAFETY: __errno_location returns this thread's errno slot.
@@ -844,8 +878,10 @@ struct Server {
     key: Vec<u8>,
     listener: UnixListener,
     alive: RtFd,
+    /// Readable when a child changed state: a signalfd (Linux), else the
+    /// read end of a self-pipe whose write end (`sig_w`) a handler writes.
     sig_r: OwnedFd,
-    sig_w: OwnedFd,
+    sig_w: Option<OwnedFd>,
     /// Kept open to be closed when descriptors run out, so that the waiting
     /// client can still be accepted and told why (instead of spinning on a
     /// listener that stays readable).
@@ -895,14 +931,10 @@ pub(crate) fn serve(chan: RtFd) -> ! {
         Ok(v) => v,
         Err(e) => fatal_start(&chan, e),
     };
-    let (sig_r, sig_w) = match sys::pipe_cloexec() {
+    let (sig_r, sig_w) = match sigchld_channel() {
         Ok(p) => p,
-        Err(e) => fatal_start(&chan, Error::io("pipe for SIGCHLD", e).detail()),
+        Err(e) => fatal_start(&chan, Error::io("a descriptor for SIGCHLD", e).detail()),
     };
-    let _ = sys::set_nonblocking(sig_r.as_raw_fd(), true);
-    let _ = sys::set_nonblocking(sig_w.as_raw_fd(), true);
-    SIGCHLD_PIPE.store(sig_w.as_raw_fd(), Ordering::Relaxed);
-    sys::set_signal(libc::SIGCHLD, Some(on_sigchld));
     let ready = wire::frame(
         kind::FS_READY,
         &ForkserverReady {
@@ -1164,13 +1196,18 @@ fn answer_on_channel(group: Option<FdGroup>, message: &str) -> bool {
 
 impl Server {
     fn run(&mut self) -> ! {
+        // Reused every round: no allocation per poll.
+        let mut pfds: Vec<libc::pollfd> = Vec::new();
+        let mut map: Vec<(usize, bool)> = Vec::new();
         loop {
             self.conns.retain(|c| !matches!(c.state, ConnState::Closed));
             let listening = self.listen_paused_until.is_none_or(|t| Instant::now() >= t);
             if listening {
                 self.listen_paused_until = None;
             }
-            let mut pfds = vec![
+            pfds.clear();
+            map.clear();
+            pfds.extend([
                 libc::pollfd {
                     fd: self.alive.raw(),
                     events: libc::POLLIN,
@@ -1191,10 +1228,9 @@ impl Server {
                     events: libc::POLLIN,
                     revents: 0,
                 },
-            ];
+            ]);
             // Per connection: the socket (except while the child reads its
             // argument from it), or the verdict pipe while starting.
-            let mut map: Vec<(usize, bool)> = Vec::new();
             let mut next_deadline: Option<Instant> = self.listen_paused_until;
             for (i, c) in self.conns.iter().enumerate() {
                 if let ConnState::Starting { verdict, .. } = &c.state {
@@ -1230,7 +1266,8 @@ impl Server {
                 self.check_alive();
             }
             if pfds[2].revents != 0 {
-                let mut buf = [0u8; 64];
+                // (A signalfd reads whole 128-byte records.)
+                let mut buf = [0u8; 512];
                 while matches!(sys::read(self.sig_r.as_raw_fd(), &mut buf), Ok(n) if n > 0) {}
             }
             for (j, &(i, is_verdict)) in map.iter().enumerate() {
@@ -1365,7 +1402,9 @@ impl Server {
     }
 
     fn on_readable(&mut self, i: usize) {
-        const CHUNK: usize = 4096;
+        // Small reads: a request envelope is a few hundred bytes, and each
+        // heap page the server writes is a copy-on-write fault after a fork.
+        const CHUNK: usize = 512;
         loop {
             let c = &mut self.conns[i];
             if matches!(
@@ -1690,7 +1729,9 @@ impl Server {
         // Close every server fd but ours (no destructors: we _exit).
         sys::raw::close(self.listener.as_raw_fd());
         sys::raw::close(self.sig_r.as_raw_fd());
-        sys::raw::close(self.sig_w.as_raw_fd());
+        if let Some(w) = &self.sig_w {
+            sys::raw::close(w.as_raw_fd());
+        }
         if let Some(r) = &self.reserve {
             sys::raw::close(r.as_raw_fd());
         }

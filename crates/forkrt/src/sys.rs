@@ -792,6 +792,13 @@ pub(crate) fn backoff_sleep(step: &mut u32) {
 
 /// Installs `handler` for `sig` (SA_RESTART), or resets it to the default
 /// when `handler` is None.
+#[cfg_attr(
+    all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ),
+    allow(dead_code)
+)]
 pub(crate) fn set_signal(sig: libc::c_int, handler: Option<extern "C" fn(libc::c_int)>) {
     // SAFETY: sigaction is plain data; zeroed is a valid empty mask/flags.
     unsafe {

@@ -329,7 +329,7 @@ pub(crate) fn read_frame(
 }
 
 /// Bytes asked of the kernel per read of frames (runtime frames are small).
-const READ_CHUNK: usize = 1024;
+const READ_CHUNK: usize = 512;
 
 fn read_frame_inner(
     fd: RawFd,
