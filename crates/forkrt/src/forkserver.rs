@@ -6,30 +6,51 @@
 //! (mode 0700) holding a listening Unix socket (mode 0600), answers READY
 //! with the socket's path, and then loops on poll(2) over the listener, the
 //! channel to its parent (EOF = the parent is gone → exit), a SIGCHLD
-//! self-pipe, and its connections. After READY it removes directories that
-//! this user's dead servers left behind (see [`sweep_stale_dirs`]).
+//! signalfd (a self-pipe off Linux), and its connections. After READY it
+//! removes directories that this user's dead servers left behind (see
+//! [`sweep_stale_dirs`]).
 //!
-//! Per request (one connection per process):
+//! A client process connects once and keeps the connection (its *control*
+//! connection; made again if it closes or the server is restarted):
 //!
 //! ```text
 //! client → server  HELLO      client nonce Nc (32 bytes)
 //! server → client  CHALLENGE  server nonce Ns ‖ HMAC(key, "server" ‖ Nc ‖ Ns)
 //!                             (the client checks it before sending anything else)
 //! client → server  AUTH       HMAC(key, "client" ‖ Ns ‖ Nc)
-//! client → server  REQUEST    ChildRequest, then the argument bytes (unframed), with
-//!                             stdout, stderr and the argument's descriptors as SCM_RIGHTS
 //! server → client  REFUSED    (bad AUTH, over 256 bytes unauthenticated; then close)
-//! server: fork → the child reads its argument from the connection, decodes it
-//!                and reports to the server over a private pipe
-//! server → client  STARTED    pid         (or ERROR: decode failure, timeout, …)
-//! client → server  SIGNAL     signum      (terminate/kill; any time)
-//! server → client  EXIT       pid, exitcode (-signum if killed)
 //! ```
 //!
-//! The server keeps an exited child as a zombie (it peeks with
-//! `waitid(WNOWAIT)`) until the client closes the connection, so a SIGNAL
-//! can never hit a recycled pid. All writes on a connection come from the
-//! server, so messages never interleave.
+//! Per start, the client makes a socket pair, the child's *channel*:
+//!
+//! ```text
+//! client → channel    the argument, if small (≤ SMALL_ARGS), before the request
+//! client → server     REQUEST   ChildRequest (with its number, seq) on the control
+//!                               connection, with stdout, stderr, the channel's other
+//!                               end and the argument's descriptors as SCM_RIGHTS
+//! client → channel    a larger argument, as the child reads it
+//! server: fork → the child reads its argument from the channel, decodes it and
+//!                reports to the server over a private pipe
+//! server → channel    STARTED   pid         (or ERROR: decode failure, timeout, …)
+//! client → channel    SIGNAL    signum      (terminate/kill; any time)
+//! server → channel    EXIT      pid, exitcode (-signum if killed)
+//! server → control    CONTROL_ERROR (seq, ErrorReport): only for a request whose
+//!                     descriptors the server could not take (out of descriptors);
+//!                     the client looks for it when its channel closes without a word
+//! ```
+//!
+//! The channel is private to the two authenticated parties (it travels over
+//! the authenticated connection), so it needs no authentication of its own,
+//! and the server treats it as it treated a per-start connection before:
+//! it keeps an exited child as a zombie (it peeks with `waitid(WNOWAIT)`)
+//! until the client closes the channel, so a SIGNAL can never hit a
+//! recycled pid. All writes on a channel come from the server, so messages
+//! never interleave.
+//!
+//! Latency: one connection instead of one per start saves a connect, a
+//! round trip and four HMACs per start; children and the server touch few
+//! pages per start (see `fork_and_run`), because after each fork every page
+//! either of them writes is a copy-on-write fault.
 
 // fork-lint: allow-file(FL004, FL007) -- the forkserver never starts a thread, so each
 // child it forks is a consistent, single-threaded copy (the invariant `serve` keeps).
