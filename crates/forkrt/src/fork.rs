@@ -62,6 +62,20 @@ type Locks = (
     std::sync::MutexGuard<'static, Vec<std::os::fd::RawFd>>,
 );
 
+/// The task under `catch_unwind`: a panic is exit code 1 (the hook has
+/// printed it).
+#[inline(always)]
+fn run_in_child(task: impl FnOnce()) -> i32 {
+    match panic::catch_unwind(AssertUnwindSafe(task)) {
+        Ok(()) => 0,
+        Err(payload) => {
+            // Dropping a panic payload can itself panic; never risk it here.
+            std::mem::forget(payload);
+            1
+        }
+    }
+}
+
 /// Everything a fork needs, prepared by the parent (see [`prepare`]).
 pub(crate) struct Prepared {
     /// From a thread other than the main one: the pipe whose write end's
@@ -72,7 +86,16 @@ pub(crate) struct Prepared {
     stdout: std::io::Stdout,
     /// In a multi-threaded process, the locks held across the fork.
     held: Option<Locks>,
+    /// Otherwise the runtime's descriptors, which the child closes at once
+    /// while it defers the rest of its settling (see `state::Unsettled`).
+    deferred: Option<RegisteredFds>,
     parent_pid: Pid,
+}
+
+/// A copy of the runtime's descriptor list, kept inline.
+struct RegisteredFds {
+    fds: [std::os::fd::RawFd; 16],
+    len: usize,
 }
 
 /// The parent's half of a fork start, up to the `fork()` itself. Not
@@ -98,13 +121,23 @@ pub(crate) fn prepare(ident: &Ident) -> Result<Prepared> {
     // parent copy-on-write faults after it (writing pages the fork has just
     // shared with the child).
     // (Rust's stderr is unbuffered: only its lock matters here.)
-    let held = if sys::surely_single_threaded() {
+    let (held, deferred) = if sys::surely_single_threaded() {
         let _ = stdout.lock().flush();
-        None
+        let reg = state::fds();
+        let deferred = (sentinel.is_none() && reg.len() <= 16).then(|| {
+            let mut fds = [-1; 16];
+            fds[..reg.len()].copy_from_slice(&reg);
+            RegisteredFds {
+                fds,
+                len: reg.len(),
+            }
+        });
+        (None, deferred)
     } else {
         let mut out = stdout.lock();
         let _ = out.flush();
-        Some((out, std::io::stderr().lock(), state::rt(), state::fds()))
+        let held = (out, std::io::stderr().lock(), state::rt(), state::fds());
+        (Some(held), None)
     };
     Ok(Prepared {
         sentinel,
@@ -113,6 +146,7 @@ pub(crate) fn prepare(ident: &Ident) -> Result<Prepared> {
         ident: ident.clone(),
         stdout,
         held,
+        deferred,
         parent_pid: sys::getpid(),
     })
 }
@@ -139,15 +173,27 @@ pub(crate) fn run<T: FnOnce()>(
     name: &mut Option<String>,
     daemon: bool,
 ) -> Result<(Pid, Option<RtFd>)> {
+    let name: *mut Option<String> = name;
     let Prepared {
         sentinel,
         devnull,
         ident,
         stdout,
         held,
+        deferred,
         parent_pid,
     } = prep;
     let watch = sentinel.as_ref().map(|(r, _)| r.raw());
+    // The child's identity, in this frame, for a child that settles its
+    // runtime state later (see `state::Unsettled`).
+    let mut unsettled = state::Unsettled {
+        ident,
+        daemon,
+        name,
+    };
+    if deferred.is_some() {
+        state::defer_settling(&mut unsettled, parent_pid);
+    }
     // SAFETY: between fork and _exit the child only touches state whose
     // locks no other thread holds (stdio, the runtime's: see `prepare`), the
     // allocator (glibc's malloc is fork-safe through its atfork handlers) and
@@ -157,6 +203,26 @@ pub(crate) fn run<T: FnOnce()>(
         Err(e) => {
             drop(held);
             Err(Error::io("fork", e))
+        }
+        Ok(0) if deferred.is_some() => {
+            // Nothing of the runtime's page is written here: only system
+            // calls, the task, and stdout's flush.
+            match devnull {
+                Some(fd) => sys::raw::dup2(fd, 0),
+                None => sys::stdin_to_devnull(),
+            }
+            if let Some(RegisteredFds { fds, len }) = &deferred {
+                for &fd in &fds[..*len] {
+                    sys::raw::close(fd);
+                }
+            }
+            if !sys::raw::die_with_parent() || sys::raw::getppid() != parent_pid {
+                sys::raw::exit(1);
+            }
+            let code = run_in_child(task);
+            let _ = (&stdout).flush();
+            state::join_children();
+            sys::raw::exit(code)
         }
         Ok(0) => {
             let (mut rt, mut reg) = match held {
@@ -182,16 +248,18 @@ pub(crate) fn run<T: FnOnce()>(
                 }
             }
             reg.clear();
-            sys::reset_cached_fds();
+            state::reset_cached_fds();
             drop(reg);
             // Already closed above; forgetting avoids closing reused numbers.
             std::mem::forget(rt.forkserver.take());
             // The name moves out of this (never dropped) copy of the
             // `Process`; a default name is derived from the identity.
+            // SAFETY: `name` is the `&mut` this function was given.
+            let name = unsafe { &mut *unsettled.name };
             let name = if name.is_some() { name.take() } else { None };
             let me = state::Identity {
                 name,
-                ident,
+                ident: unsettled.ident,
                 daemon,
             };
             state::become_child(&mut rt, me, None, parent_pid as u32);
@@ -205,14 +273,7 @@ pub(crate) fn run<T: FnOnce()>(
             }
             // The read end (already closed in the registry's eyes) stays open.
             std::mem::forget(sentinel);
-            let code = match panic::catch_unwind(AssertUnwindSafe(task)) {
-                Ok(()) => 0,
-                Err(payload) => {
-                    // Dropping a panic payload can itself panic; never risk it here.
-                    std::mem::forget(payload);
-                    1
-                }
-            };
+            let code = run_in_child(task);
             // (stderr is unbuffered: nothing to flush.)
             let _ = (&stdout).flush();
             // As CPython's children do after their target: join our own children.
@@ -222,7 +283,7 @@ pub(crate) fn run<T: FnOnce()>(
         Ok(pid) => {
             // Dropping the read end takes the registry lock this thread may hold.
             drop(held);
-            drop(ident);
+            drop(unsettled);
             Ok((pid, sentinel.map(|(_, w)| w)))
         }
     }

@@ -1785,7 +1785,7 @@ impl Server {
                 }
             }
             reg.clear();
-            sys::reset_cached_fds();
+            state::reset_cached_fds();
         }
         if !sys::raw::die_with_parent() || sys::raw::getppid() != server_pid {
             sys::raw::exit(1);

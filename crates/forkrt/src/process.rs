@@ -152,7 +152,7 @@ impl Process {
         F: FnOnce(A) + Send + 'static,
         A: Send + 'static,
     {
-        let n = state::SHARED.next_child.fetch_add(1, Ordering::Relaxed);
+        let n = state::next_child_number();
         let ident = state::rt().me.ident.child(n);
         Process {
             method,

@@ -8,7 +8,7 @@
 // no other thread can hold them then; the child takes them after dropping its guards.
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
@@ -172,8 +172,28 @@ pub(crate) struct Shared {
     /// Counter for Python-style child identities (`Process-1`, `Process-1:2`).
     pub next_child: AtomicU32,
     /// Descriptors opened once and kept (see `sys::cached_fd`), -1 until then.
-    pub devnull_fd: AtomicI32,
-    pub proc_stat_fd: AtomicI32,
+    devnull_fd: AtomicI32,
+    proc_stat_fd: AtomicI32,
+    /// Set before a fork whose child leaves its runtime state unsettled
+    /// (see [`Unsettled`]): the parent's pid; 0 otherwise.
+    unsettled_parent: AtomicI32,
+    /// That child's identity, in the forking frame (valid in the child, which
+    /// never returns from it; never read by the parent).
+    unsettled: AtomicPtr<Unsettled>,
+}
+
+/// What a fork child needs to settle its runtime state (identity, the
+/// parent's descriptors and server forgotten) — done on its first use of the
+/// runtime rather than at once, so that a child that never uses it (an empty
+/// task, most tasks) writes nothing of this page: a copy-on-write fault
+/// less (see `fork::run`). Only forks from a process without threads defer
+/// (no other thread can hold or change the state across the fork). The
+/// child closes the parent's runtime descriptors at once all the same.
+pub(crate) struct Unsettled {
+    pub ident: Ident,
+    pub daemon: bool,
+    /// The child's copy of the `Process`'s name: taken at settling.
+    pub name: *mut Option<String>,
 }
 
 const _: () = assert!(std::mem::size_of::<Shared>() <= 4096);
@@ -189,16 +209,94 @@ pub(crate) static SHARED: Shared = Shared {
     next_child: AtomicU32::new(1),
     devnull_fd: AtomicI32::new(-1),
     proc_stat_fd: AtomicI32::new(-1),
+    unsettled_parent: AtomicI32::new(0),
+    unsettled: AtomicPtr::new(std::ptr::null_mut()),
 };
 
 #[inline]
 pub(crate) fn rt() -> MutexGuard<'static, Runtime> {
+    settle();
     SHARED.rt.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[inline]
 pub(crate) fn fds() -> MutexGuard<'static, Vec<RawFd>> {
+    settle();
     SHARED.fds.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A fresh number for a child's identity.
+pub(crate) fn next_child_number() -> u32 {
+    settle();
+    SHARED.next_child.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The slots of the runtime's cached descriptors (see `sys::cached_fd`).
+pub(crate) fn cached_fd_slots() -> (&'static AtomicI32, &'static AtomicI32) {
+    settle();
+    (&SHARED.devnull_fd, &SHARED.proc_stat_fd)
+}
+
+/// Settles the state of a fork child that deferred it, before any use.
+#[inline]
+fn settle() {
+    if SHARED.unsettled_parent.load(Ordering::Acquire) != 0 {
+        settle_now();
+    }
+}
+
+/// Before a fork: the child will settle its state itself, on first use.
+/// Call only from a process without other threads (`parent_pid` is its
+/// pid), with `who` in the frame that forks (it outlives the child's every
+/// use of it).
+pub(crate) fn defer_settling(who: &mut Unsettled, parent_pid: Pid) {
+    settle();
+    SHARED.unsettled.store(who, Ordering::Relaxed);
+    SHARED.unsettled_parent.store(parent_pid, Ordering::Release);
+}
+
+/// True in a fork child that has not settled (it has used no part of the
+/// runtime, so it has no children to join either). Costs a system call
+/// only right after a deferring fork.
+pub(crate) fn is_unsettled_child() -> bool {
+    let parent = SHARED.unsettled_parent.load(Ordering::Acquire);
+    parent != 0 && parent != sys::getpid()
+}
+
+#[cold]
+#[inline(never)]
+fn settle_now() {
+    let mut rt = SHARED.rt.lock().unwrap_or_else(|e| e.into_inner());
+    let mut reg = SHARED.fds.lock().unwrap_or_else(|e| e.into_inner());
+    let parent = SHARED.unsettled_parent.load(Ordering::Acquire);
+    if parent == 0 {
+        return; // another thread did it
+    }
+    if parent != sys::getpid() {
+        // The forked child (or a process it forked by other means before
+        // using the runtime): the parent's descriptors (closed at the fork)
+        // and server are not ours.
+        reg.clear();
+        SHARED.proc_stat_fd.store(-1, Ordering::Relaxed);
+        SHARED.devnull_fd.store(-1, Ordering::Relaxed);
+        std::mem::forget(rt.forkserver.take());
+        // SAFETY: set by `defer_settling` in the parent just before the
+        // fork, pointing into the forking frame, which this process never
+        // left (the child leaves by `_exit`); only this process reads it,
+        // under both locks.
+        let who = unsafe { &mut *SHARED.unsettled.load(Ordering::Relaxed) };
+        // SAFETY: the child's copy of the `Process`'s name, which nothing
+        // else in the child uses.
+        let name = unsafe { (*who.name).take() };
+        let ident = std::mem::replace(&mut who.ident, Ident::empty());
+        let me = Identity {
+            name,
+            ident,
+            daemon: who.daemon,
+        };
+        become_child(&mut rt, me, None, parent as u32);
+    }
+    SHARED.unsettled_parent.store(0, Ordering::Release);
 }
 
 /// An fd registered in the runtime's descriptor list for its whole life.
@@ -310,7 +408,11 @@ pub(crate) fn reap_abandoned(rt: &mut Runtime) {
 #[inline]
 pub(crate) fn join_children() {
     // Checked inline: a child that dropped no running `Process` (the usual
-    // case) touches no other code page on its way out.
+    // case) touches no other code page on its way out, and one that never
+    // settled has started none.
+    if is_unsettled_child() {
+        return;
+    }
     let list = std::mem::take(&mut rt().abandoned);
     if !list.is_empty() {
         join_abandoned(list);
@@ -445,6 +547,14 @@ pub(crate) fn become_child(rt: &mut Runtime, me: Identity, parent: Option<Identi
     // child, never open in a spawned one) are not ours.
     std::mem::forget(std::mem::take(&mut rt.abandoned));
     SHARED.next_child.store(1, Ordering::Relaxed);
+}
+
+/// In an eagerly settled fork child: forget the parent's cached descriptors
+/// (closed with the other registered ones).
+#[inline]
+pub(crate) fn reset_cached_fds() {
+    SHARED.proc_stat_fd.store(-1, Ordering::Relaxed);
+    SHARED.devnull_fd.store(-1, Ordering::Relaxed);
 }
 
 /// True if the fork-with-threads warning is not silenced.

@@ -678,7 +678,7 @@ pub(crate) fn pidfd_open(pid: Pid) -> Option<OwnedFd> {
 
 /// A runtime-owned descriptor opened once and kept (registered in the
 /// runtime's fd list, so fork children close it); `slot` holds the number,
-/// -1 until opened. Fork children reset the slots (see `reset_cached_fds`).
+/// -1 until opened. Fork children reset the slots (`state::reset_cached_fds`).
 fn cached_fd(slot: &AtomicI32, path: &CStr, flags: libc::c_int) -> Option<RawFd> {
     let fd = slot.load(Ordering::Acquire);
     if fd >= 0 {
@@ -706,20 +706,10 @@ fn cached_fd(slot: &AtomicI32, path: &CStr, flags: libc::c_int) -> Option<RawFd>
     }
 }
 
-/// Forgets the cached descriptors in a fork child (they belong to the parent
-/// and are closed with the other registered fds).
-#[inline]
-pub(crate) fn reset_cached_fds() {
-    crate::state::SHARED
-        .proc_stat_fd
-        .store(-1, Ordering::Relaxed);
-    crate::state::SHARED.devnull_fd.store(-1, Ordering::Relaxed);
-}
-
 /// A read-only /dev/null descriptor of the runtime, for children's stdin.
 pub(crate) fn devnull() -> Option<RawFd> {
     cached_fd(
-        &crate::state::SHARED.devnull_fd,
+        crate::state::cached_fd_slots().0,
         c"/dev/null",
         libc::O_RDONLY,
     )
@@ -744,11 +734,8 @@ pub(crate) fn surely_single_threaded() -> bool {
 pub(crate) fn thread_count() -> Option<usize> {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     {
-        let fd = cached_fd(
-            &crate::state::SHARED.proc_stat_fd,
-            c"/proc/self/stat",
-            libc::O_RDONLY,
-        )?;
+        let slot = crate::state::cached_fd_slots().1;
+        let fd = cached_fd(slot, c"/proc/self/stat", libc::O_RDONLY)?;
         let mut buf = [0u8; 1024];
         // SAFETY: buf is valid for writes of buf.len() bytes.
         let n = unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };

@@ -941,6 +941,44 @@ fn drop_policy(m: StartMethod) -> R {
 }
 per_method!(drop_policy => fork_drop_policy, spawn_drop_policy, forkserver_drop_policy);
 
+/// A fork child settles its runtime state on first use (not at the fork):
+/// then it is `Process-N` of its parent, and starts children of its own,
+/// through its own forkserver (not its parent's) and by spawn.
+#[forkrt::task]
+fn uses_the_runtime(parent_server: u32) {
+    let me = forkrt::current_process();
+    let parent = forkrt::parent_process().expect("a parent");
+    let ok_identity = me.name().starts_with("Process-")
+        && parent.name() == "MainProcess"
+        && parent.pid() == std::os::unix::process::parent_id();
+    let mut codes = Vec::new();
+    for m in [
+        StartMethod::Forkserver,
+        StartMethod::Spawn,
+        StartMethod::Fork,
+    ] {
+        let mut p = get_context(m).process(empty, ());
+        codes.push(p.start().and_then(|()| p.join()).map(|()| p.exitcode()));
+    }
+    let own_server = forkrt::__private::forkserver_pid();
+    if !ok_identity || codes.iter().any(|c| !matches!(c, Ok(Some(0)))) {
+        eprintln!("{me:?} {parent:?} {codes:?}");
+        std::process::exit(3);
+    }
+    if own_server.is_none() || own_server == Some(parent_server) {
+        eprintln!("the child used its parent's forkserver {own_server:?}");
+        std::process::exit(4);
+    }
+}
+
+fn fork_child_settles_on_first_use() -> R {
+    let m = StartMethod::Forkserver;
+    expect_code(m, run(m, empty, ())?, 0, "warm-up")?;
+    let server = forkrt::__private::forkserver_pid().ok_or("no server")?;
+    let code = run(StartMethod::Fork, uses_the_runtime, server)?;
+    expect_code(StartMethod::Fork, code, 0, "a fork child using the runtime")
+}
+
 /// One connection per process carries every forkserver request: threads
 /// starting children at once (small and large arguments, each checked by
 /// the child) all succeed, over a connection that is closed and made again
@@ -1565,6 +1603,10 @@ static SCENARIOS: &[Scenario] = &[
     child("spawn_drop_policy", spawn_drop_policy),
     child("forkserver_drop_policy", forkserver_drop_policy),
     child("forkserver_killed_between_starts", forkserver_killed),
+    child(
+        "fork_child_settles_on_first_use",
+        fork_child_settles_on_first_use,
+    ),
     child(
         "forkserver_connection_shared_by_threads",
         forkserver_connection_shared_by_threads,
