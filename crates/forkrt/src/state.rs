@@ -16,7 +16,8 @@ use crate::forkserver::{ServedChild, ServerHandle};
 use crate::sys::{self, Pid};
 
 /// Environment variable that marks a re-executed child and tells its guard
-/// what to do (`spawn:<fd>:<ppid>` or `forkserver:<fd>:<ppid>`).
+/// what to do (`spawn:<fd>:<ppid>:<name>` or `forkserver:<fd>:<ppid>:<name>`,
+/// `name` being the binary's, which the child takes for itself).
 pub(crate) const ROLE_ENV: &str = "FORKRT_ROLE";
 /// Handshake timeout override, in milliseconds.
 pub(crate) const HANDSHAKE_ENV: &str = "FORKRT_HANDSHAKE_TIMEOUT_MS";
