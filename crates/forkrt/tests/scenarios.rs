@@ -941,6 +941,28 @@ fn drop_policy(m: StartMethod) -> R {
 }
 per_method!(drop_policy => fork_drop_policy, spawn_drop_policy, forkserver_drop_policy);
 
+/// Exits 0 if this process's name (comm) is its binary's (truncated to the
+/// kernel's 15 bytes), not "exe" (what exec of /proc/self/exe makes it).
+#[forkrt::task]
+fn named_after_binary(expected: String) {
+    let comm = std::fs::read_to_string("/proc/self/comm").unwrap_or_default();
+    if comm.trim_end() != expected {
+        eprintln!("comm {comm:?}, expected {expected:?}");
+        std::process::exit(3);
+    }
+}
+
+fn children_are_named_after_the_binary() -> R {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let base = exe.file_name().unwrap().to_string_lossy().into_owned();
+    let expected: String = base.chars().take(15).collect();
+    for m in METHODS {
+        let code = run(m, named_after_binary, expected.clone())?;
+        expect_code(m, code, 0, "comm")?;
+    }
+    Ok(())
+}
+
 /// A fork child settles its runtime state on first use (not at the fork):
 /// then it is `Process-N` of its parent, and starts children of its own,
 /// through its own forkserver (not its parent's) and by spawn.
@@ -1606,6 +1628,10 @@ static SCENARIOS: &[Scenario] = &[
     child(
         "fork_child_settles_on_first_use",
         fork_child_settles_on_first_use,
+    ),
+    child(
+        "children_are_named_after_the_binary",
+        children_are_named_after_the_binary,
     ),
     child(
         "forkserver_connection_shared_by_threads",
