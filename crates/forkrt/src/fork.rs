@@ -163,9 +163,11 @@ pub(crate) fn prepare(ident: &Ident) -> Result<Prepared> {
 /// the stdio flush and little else: this function is generic, so that it
 /// is compiled next to the task's own code in the caller's crate, the
 /// helpers and system calls are inlined into it (`sys::raw`), the runtime
-/// state it writes shares one page (`state::SHARED`), and neither side
-/// allocates or frees around the fork (the parent's first write to a heap
-/// page after a fork is a fault too).
+/// state shares one page (`state::SHARED`), which the child of a process
+/// without threads writes only if its task uses the runtime (it settles
+/// then: `state::Unsettled`), and neither side allocates or frees around
+/// the fork (the parent's first write to a heap page after a fork is a
+/// fault too).
 #[inline]
 pub(crate) fn run<T: FnOnce()>(
     task: T,
