@@ -259,9 +259,11 @@ pub(crate) fn defer_settling(who: &mut Unsettled, parent_pid: Pid) {
 /// True in a fork child that has not settled (it has used no part of the
 /// runtime, so it has no children to join either). Costs a system call
 /// only right after a deferring fork.
+#[inline]
 pub(crate) fn is_unsettled_child() -> bool {
     let parent = SHARED.unsettled_parent.load(Ordering::Acquire);
-    parent != 0 && parent != sys::getpid()
+    // (Inlined system call: this runs in the child after its task.)
+    parent != 0 && parent != sys::raw::getpid()
 }
 
 #[cold]

@@ -138,6 +138,11 @@ pub(crate) mod raw {
     }
 
     #[inline(always)]
+    pub(crate) fn getpid() -> Pid {
+        sys(libc::SYS_getpid, [0; 5]) as Pid
+    }
+
+    #[inline(always)]
     pub(crate) fn getppid() -> Pid {
         sys(libc::SYS_getppid, [0; 5]) as Pid
     }
