@@ -14,8 +14,13 @@
 //! ```
 //!
 //! The Rust measurements are interleaved — each round takes one sample of
-//! every row, in rotating order — so that a machine whose load changes
-//! during the run (2 shared cores here) biases no row against another.
+//! every row, in a fresh random order — so that a machine whose load changes
+//! during the run (2 shared cores here) biases no row against another. The
+//! order must change, not merely rotate: a sample pays for what ran just
+//! before it (an exec evicts the caches; a forkserver start leaves the
+//! server reaping in the background), and a rotation keeps every row behind
+//! the same neighbour (fork behind the bare posix_spawn, the bare fork
+//! behind forkserver: 11 µs against fork here).
 //!
 //! A `harness = false` bench with its own `#[forkrt::main]`, because spawn
 //! and forkserver re-execute this binary.
@@ -200,6 +205,34 @@ fn json_rows(cmd: &mut std::process::Command) -> Vec<(String, f64, f64, f64)> {
         .collect()
 }
 
+/// A fixed-seed PRNG for the order of the rows in each round.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// Fisher–Yates.
+    fn shuffle(&mut self, v: &mut [usize]) {
+        for i in (1..v.len()).rev() {
+            let j = (self.next() % (i as u64 + 1)) as usize;
+            v.swap(i, j);
+        }
+    }
+}
+
+fn parse_row(name: &str) -> Row {
+    match name {
+        "bare-fork" => Row::BareFork,
+        "bare-exec" => Row::BareExec,
+        m => Row::Method(m.parse().expect("bare-fork, bare-exec or a start method")),
+    }
+}
+
 fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
@@ -214,15 +247,18 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(200);
     let env = exec_env();
-    // Profiling aid: one row only (e.g. under `perf stat`).
+    // Profiling aid: some rows only (e.g. one, under `perf stat`),
+    // interleaved, without warm-up; prints their medians.
     if let Ok(only) = std::env::var("FORKRT_BENCH_ONLY") {
-        let row = match only.as_str() {
-            "bare-fork" => Row::BareFork,
-            "bare-exec" => Row::BareExec,
-            m => Row::Method(m.parse().expect("bare-fork, bare-exec or a start method")),
-        };
+        let rows: Vec<(&str, Row)> = only.split(',').map(|r| (r, parse_row(r))).collect();
+        let mut v = vec![Vec::with_capacity(n); rows.len()];
         for _ in 0..n {
-            sample(row, &env);
+            for (i, (_, row)) in rows.iter().enumerate() {
+                v[i].push(sample(*row, &env));
+            }
+        }
+        for ((name, _), v) in rows.iter().zip(v) {
+            eprintln!("{name}: median {:.1} µs", us(stats(v).median));
         }
         return;
     }
@@ -234,9 +270,11 @@ fn main() {
         }
     }
     let mut samples: Vec<Vec<Duration>> = vec![Vec::with_capacity(n); ROWS.len()];
-    for round in 0..n {
-        for k in 0..ROWS.len() {
-            let i = (round + k) % ROWS.len();
+    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+    let mut order: Vec<usize> = (0..ROWS.len()).collect();
+    for _ in 0..n {
+        rng.shuffle(&mut order);
+        for &i in &order {
             samples[i].push(sample(ROWS[i], &env));
         }
     }

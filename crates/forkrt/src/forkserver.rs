@@ -6,41 +6,64 @@
 //! (mode 0700) holding a listening Unix socket (mode 0600), answers READY
 //! with the socket's path, and then loops on poll(2) over the listener, the
 //! channel to its parent (EOF = the parent is gone → exit), a SIGCHLD
-//! self-pipe, and its connections. After READY it removes directories that
-//! this user's dead servers left behind (see [`sweep_stale_dirs`]).
+//! signalfd (a self-pipe off Linux), and its connections. After READY it
+//! removes directories that this user's dead servers left behind (see
+//! [`sweep_stale_dirs`]).
 //!
-//! Per request (one connection per process):
+//! A client process connects once and keeps the connection (its *control*
+//! connection; made again if it closes or the server is restarted):
 //!
 //! ```text
 //! client → server  HELLO      client nonce Nc (32 bytes)
 //! server → client  CHALLENGE  server nonce Ns ‖ HMAC(key, "server" ‖ Nc ‖ Ns)
 //!                             (the client checks it before sending anything else)
 //! client → server  AUTH       HMAC(key, "client" ‖ Ns ‖ Nc)
-//! client → server  REQUEST    ChildRequest, then the argument bytes (unframed), with
-//!                             stdout, stderr and the argument's descriptors as SCM_RIGHTS
 //! server → client  REFUSED    (bad AUTH, over 256 bytes unauthenticated; then close)
-//! server: fork → the child reads its argument from the connection, decodes it
-//!                and reports to the server over a private pipe
-//! server → client  STARTED    pid         (or ERROR: decode failure, timeout, …)
-//! client → server  SIGNAL     signum      (terminate/kill; any time)
-//! server → client  EXIT       pid, exitcode (-signum if killed)
 //! ```
 //!
-//! The server keeps an exited child as a zombie (it peeks with
-//! `waitid(WNOWAIT)`) until the client closes the connection, so a SIGNAL
-//! can never hit a recycled pid. All writes on a connection come from the
-//! server, so messages never interleave.
+//! Per start, the client makes a socket pair, the child's *channel*:
+//!
+//! ```text
+//! client → channel    the argument, if small (≤ SMALL_ARGS), before the request
+//! client → server     REQUEST   ChildRequest (with its number, seq) on the control
+//!                               connection, with stdout, stderr, the channel's other
+//!                               end and the argument's descriptors as SCM_RIGHTS
+//! client → channel    a larger argument, as the child reads it
+//! server: fork → the child reads its argument from the channel, decodes it and
+//!                reports to the server over a private pipe
+//! server → channel    STARTED   pid         (or ERROR: decode failure, timeout, …)
+//! client → channel    SIGNAL    signum      (terminate/kill; any time)
+//! server → channel    EXIT      pid, exitcode (-signum if killed)
+//! server → control    CONTROL_ERROR (seq, ErrorReport): only for a request whose
+//!                     descriptors the server could not take (out of descriptors);
+//!                     the client looks for it when its channel closes without a word
+//! ```
+//!
+//! The channel is private to the two authenticated parties (it travels over
+//! the authenticated connection), so it needs no authentication of its own,
+//! and the server treats it as it treated a per-start connection before:
+//! it keeps an exited child as a zombie (it peeks with `waitid(WNOWAIT)`)
+//! until the client closes the channel, so a SIGNAL can never hit a
+//! recycled pid. All writes on a channel come from the server, so messages
+//! never interleave.
+//!
+//! Latency: one connection instead of one per start saves a connect, a
+//! round trip and four HMACs per start; children and the server touch few
+//! pages per start (see `fork_and_run`), because after each fork every page
+//! either of them writes is a copy-on-write fault.
 
 // fork-lint: allow-file(FL004, FL007) -- the forkserver never starts a thread, so each
 // child it forks is a consistent, single-threaded copy (the invariant `serve` keeps).
 
+use std::collections::VecDeque;
 use std::ffi::CString;
+use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hmac::{KeyInit, Mac};
@@ -65,6 +88,9 @@ const PRE_AUTH_MAX: usize = 256;
 const PRE_AUTH_FRAME_MAX: usize = 64;
 /// Largest request envelope (the argument itself follows unframed).
 const ENVELOPE_MAX: usize = 1 << 20;
+/// Arguments up to this size are written before the request, and read by
+/// the child in one system call into a stack buffer.
+const SMALL_ARGS: usize = 512;
 /// Arguments above this size make the child report RECEIVED, which starts
 /// the server's decode deadline; smaller ones are covered by one deadline.
 const RECEIVED_THRESHOLD: u64 = 64 << 10;
@@ -103,6 +129,29 @@ pub(crate) struct ServerHandle {
     pub path: PathBuf,
     key: [u8; KEY_LEN],
     generation: u64,
+    /// Our authenticated connection to the server, made on first use and
+    /// kept: every request of this process goes over it.
+    control: Option<Control>,
+}
+
+/// A client's connection to its server, authenticated both ways once (see
+/// the module docs). It carries the requests, each with the socket of its
+/// child's own channel, and from the server only the errors about requests
+/// whose channel the server could not take.
+#[derive(Debug)]
+struct Control {
+    conn: RtFd,
+    reader: FrameReader,
+    /// Control errors read by a start they were not for: `(seq, report)`.
+    stray: Vec<(u64, ErrorReport)>,
+}
+
+/// Request numbers (control errors name the request they are about).
+static NEXT_SEQ: AtomicU64 = AtomicU64::new(1);
+
+/// A fresh request number.
+pub(crate) fn next_seq() -> u64 {
+    NEXT_SEQ.fetch_add(1, Ordering::Relaxed)
 }
 
 fn remove_socket_dir(path: &Path) {
@@ -116,10 +165,10 @@ static GENERATION: AtomicI32 = AtomicI32::new(0);
 
 /// Returns a live server, starting one if there is none or the previous one
 /// died.
-fn ensure_server(rt: &mut Runtime) -> Result<(PathBuf, [u8; KEY_LEN], u64)> {
+fn ensure_server(rt: &mut Runtime) -> Result<&mut ServerHandle> {
     if let Some(h) = &rt.forkserver {
         match sys::waitpid(h.pid, true) {
-            Ok(None) => return Ok((h.path.clone(), h.key, h.generation)),
+            Ok(None) => return Ok(rt.forkserver.as_mut().expect("checked")),
             // Exited (now reaped) or not our child any more: start a new one.
             _ => {
                 let h = rt.forkserver.take().expect("checked");
@@ -127,10 +176,7 @@ fn ensure_server(rt: &mut Runtime) -> Result<(PathBuf, [u8; KEY_LEN], u64)> {
             }
         }
     }
-    let h = start_server()?;
-    let info = (h.path.clone(), h.key, h.generation);
-    rt.forkserver = Some(h);
-    Ok(info)
+    Ok(rt.forkserver.insert(start_server()?))
 }
 
 fn start_server() -> Result<ServerHandle> {
@@ -155,6 +201,7 @@ fn start_server() -> Result<ServerHandle> {
                 path: PathBuf::from(ready.path),
                 key,
                 generation: GENERATION.fetch_add(1, Ordering::Relaxed) as u64,
+                control: None,
             })
         }
         kind::ERROR => {
@@ -193,7 +240,12 @@ enum Attempt {
         /// The failure looks like the server's death (EOF, refused, reset):
         /// give its process a moment to be seen exiting.
         maybe_dead: bool,
+        /// The server it concerns.
+        generation: u64,
     },
+    /// The control connection was closed (by the server, which may have
+    /// died) before any byte of the request was written: connect again.
+    Reconnect { error: Error, generation: u64 },
     /// This start failed; the server is fine.
     Fatal(Error),
 }
@@ -202,21 +254,28 @@ enum Attempt {
 /// its process is really gone, and the request is re-sent only if none of
 /// it was written (a task never runs twice for one `start()`); any other
 /// failure fails this start alone.
-pub(crate) fn start(req: &ChildRequest, args: &[u8], fds: &[RawFd]) -> Result<ServedChild> {
-    let envelope = wire::frame(kind::REQUEST, req);
-    let mut restarted = false;
+pub(crate) fn start(req: &mut ChildRequest, args: &[u8], fds: &[RawFd]) -> Result<ServedChild> {
+    req.seq = next_seq();
+    let envelope = wire::frame(kind::REQUEST, &*req);
+    // A closed control connection, then a dead server: at most a reconnect
+    // and a restart, and only while nothing of the request was written.
+    let mut attempts = 0;
     loop {
-        let (path, key, generation) = {
-            let mut rt = state::rt();
-            ensure_server(&mut rt)?
-        };
-        match request_child(&path, &key, &envelope, args, fds) {
+        attempts += 1;
+        let error = match request_child(&envelope, req.seq, args, fds) {
             Ok(child) => return Ok(child),
             Err(Attempt::Fatal(e)) => return Err(e),
+            Err(Attempt::Reconnect { error, generation }) => {
+                // If the server is gone, forget it (a new one starts);
+                // if not, connect again.
+                let _ = server_gone(generation, false);
+                error
+            }
             Err(Attempt::Failed {
                 error,
                 request_written,
                 maybe_dead,
+                generation,
             }) => {
                 if !server_gone(generation, maybe_dead) {
                     return Err(error);
@@ -231,13 +290,13 @@ pub(crate) fn start(req: &ChildRequest, args: &[u8], fds: &[RawFd]) -> Result<Se
                         ),
                     });
                 }
-                if restarted {
-                    return Err(Error::ForkserverUnavailable {
-                        reason: format!("the restarted server failed too: {}", error.detail()),
-                    });
-                }
-                restarted = true;
+                error
             }
+        };
+        if attempts == 3 {
+            return Err(Error::ForkserverUnavailable {
+                reason: format!("the restarted server failed too: {}", error.detail()),
+            });
         }
     }
 }
@@ -320,20 +379,15 @@ fn check_socket(path: &Path) -> Result<()> {
     }
 }
 
-/// Connects to the server at `path`, authenticates both ways, sends the
-/// request envelope, the argument bytes and the descriptors (stdout, stderr,
-/// then `fds`), and waits for STARTED.
-fn request_child(
-    path: &Path,
-    key: &[u8],
-    envelope: &[u8],
-    args: &[u8],
-    fds: &[RawFd],
-) -> std::result::Result<ServedChild, Attempt> {
-    let failed = |error: Error, request_written: bool, maybe_dead: bool| Attempt::Failed {
+/// Connects to the server at `path` and authenticates both ways: our
+/// nonce, its proof over both nonces (checked before we send anything else),
+/// our proof.
+fn connect(path: &Path, key: &[u8], generation: u64) -> std::result::Result<Control, Attempt> {
+    let failed = |error: Error, maybe_dead: bool| Attempt::Failed {
         error,
-        request_written,
+        request_written: false,
         maybe_dead,
+        generation,
     };
     check_socket(path).map_err(Attempt::Fatal)?;
     let conn = match RtFd::one(|| UnixStream::connect(path).map(OwnedFd::from)) {
@@ -343,11 +397,7 @@ fn request_child(
                 e.raw_os_error(),
                 Some(libc::ECONNREFUSED | libc::ENOENT | libc::ECONNRESET)
             );
-            return Err(failed(
-                Error::io("connect to the forkserver", e),
-                false,
-                dead,
-            ));
+            return Err(failed(Error::io("connect to the forkserver", e), dead));
         }
     };
     sys::set_nonblocking(conn.raw(), true)
@@ -363,7 +413,6 @@ fn request_child(
             return Err(failed(
                 Error::protocol("the forkserver does not read"),
                 false,
-                false,
             ));
         }
         Err(e) => {
@@ -376,7 +425,7 @@ fn request_child(
             {
                 return Err(Attempt::Fatal(report.into_error()));
             }
-            return Err(failed(e, false, true));
+            return Err(failed(e, true));
         }
     }
     let mut reader = FrameReader::default();
@@ -396,7 +445,6 @@ fn request_child(
         Ok(Read::Eof) => {
             return Err(failed(
                 Error::protocol("the forkserver closed the connection"),
-                false,
                 true,
             ));
         }
@@ -407,10 +455,9 @@ fn request_child(
                     timeout.as_millis()
                 )),
                 false,
-                false,
             ));
         }
-        Err(e) => return Err(failed(e, false, true)),
+        Err(e) => return Err(failed(e, true)),
     };
     let (server_nonce, proof) = challenge.split_at(NONCE_LEN);
     if !auth_ok(key, b"server", &nonce, server_nonce, proof) {
@@ -423,40 +470,130 @@ fn request_child(
             ),
         }));
     }
-    let mut head = wire::frame_raw(kind::AUTH, &auth_tag(key, b"client", server_nonce, &nonce));
-    let auth_len = head.len();
-    head.extend_from_slice(envelope);
-    // Our stdout/stderr travel with the first byte, so the child writes
-    // where the caller writes now, not where the server was started.
-    let mut all_fds = vec![1, 2];
-    all_fds.extend_from_slice(fds);
-    let (written, sent) = wire::send_all(conn.raw(), &[&head, args], &all_fds, timeout);
-    let request_written = written > auth_len;
-    match sent {
-        Ok(true) => {}
-        Ok(false) => {
-            return Err(failed(
-                Error::protocol(format!(
-                    "the forkserver took no byte of the request for {} ms ({written} of {} \
-                     bytes sent)",
-                    timeout.as_millis(),
-                    head.len() + args.len()
-                )),
-                request_written,
-                false,
-            ));
+    let auth = wire::frame_raw(kind::AUTH, &auth_tag(key, b"client", server_nonce, &nonce));
+    match wire::write_all(conn.raw(), &auth, Some(deadline)) {
+        Ok(true) => Ok(Control {
+            conn,
+            reader,
+            stray: Vec::new(),
+        }),
+        Ok(false) => Err(failed(
+            Error::protocol("the forkserver does not read"),
+            false,
+        )),
+        Err(e) => Err(failed(e, true)),
+    }
+}
+
+/// Sends one request (`envelope`, the REQUEST frame numbered `seq`) over
+/// the control connection, with our stdout and stderr, the child's end of a
+/// fresh socket pair and the argument's descriptors; writes the argument on
+/// our end, and waits there for STARTED.
+fn request_child(
+    envelope: &[u8],
+    seq: u64,
+    args: &[u8],
+    fds: &[RawFd],
+) -> std::result::Result<ServedChild, Attempt> {
+    // The child's channel (close-on-exec, registered: a concurrent fork
+    // never inherits it).
+    let mut pair = RtFd::create(sys::socketpair, |(a, b)| vec![a, b])
+        .map_err(|e| Attempt::Fatal(Error::io("socketpair for a forkserver child", e)))?;
+    let theirs = pair.pop().expect("two fds");
+    let mine = pair.pop().expect("two fds");
+    sys::set_nonblocking(mine.raw(), true)
+        .map_err(|e| Attempt::Fatal(Error::io("fcntl on a forkserver channel", e)))?;
+    let timeout = state::handshake_timeout();
+    // A small argument goes first: it then waits in the channel for the
+    // child, which reads it in one go (see `SMALL_ARGS`). The server never
+    // reads the channel before the child has its argument.
+    let early = args.len() <= SMALL_ARGS;
+    if early && !args.is_empty() {
+        // (A fresh socket's buffer takes it at once.)
+        let deadline = Some(Instant::now() + timeout);
+        if !wire::write_all(mine.raw(), args, deadline).map_err(Attempt::Fatal)? {
+            return Err(Attempt::Fatal(Error::protocol(
+                "a fresh forkserver channel did not take a small argument",
+            )));
         }
-        Err(e) => return Err(failed(e, request_written, true)),
+    }
+    let generation = {
+        let mut rt = state::rt();
+        let h = ensure_server(&mut rt).map_err(Attempt::Fatal)?;
+        let generation = h.generation;
+        if h.control.is_none() {
+            h.control = Some(connect(&h.path, &h.key, generation)?);
+        }
+        let control = h.control.as_mut().expect("connected");
+        // Our stdout/stderr travel with the request, so the child writes
+        // where the caller writes now, not where the server was started.
+        let mut all_fds = vec![1, 2, theirs.raw()];
+        all_fds.extend_from_slice(fds);
+        let (written, sent) = wire::send_all(control.conn.raw(), &[envelope], &all_fds, timeout);
+        let failed = |error: Error, maybe_dead: bool| Attempt::Failed {
+            error,
+            request_written: written > 0,
+            maybe_dead,
+            generation,
+        };
+        match sent {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(failed(
+                    Error::protocol(format!(
+                        "the forkserver took no byte of the request for {} ms ({written} of {} \
+                         bytes sent)",
+                        timeout.as_millis(),
+                        envelope.len()
+                    )),
+                    false,
+                ));
+            }
+            Err(error) => {
+                h.control = None;
+                if written == 0 {
+                    return Err(Attempt::Reconnect { error, generation });
+                }
+                return Err(failed(error, true));
+            }
+        }
+        generation
+    };
+    drop(theirs);
+    // A larger argument goes to the child itself as it reads (the server
+    // never reads it).
+    if !early {
+        match wire::send_all(mine.raw(), &[args], &[], timeout).1 {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(Attempt::Fatal(Error::protocol(format!(
+                    "the forkserver child took no byte of its argument for {} ms",
+                    timeout.as_millis()
+                ))));
+            }
+            // Closed by the server or the child: their reason follows.
+            Err(_) => {}
+        }
     }
     // The server bounds the child's reading and decoding and reports it;
     // this deadline is only a backstop for a wedged server.
     let backstop = Instant::now() + timeout + wire::decode_allowance(args.len() as u64);
-    match wire::read_frame(conn.raw(), &mut reader, Some(backstop)) {
+    let mut reader = FrameReader::default();
+    let closed = |why: Error| match control_error(seq) {
+        Some(e) => Attempt::Fatal(e),
+        None => Attempt::Failed {
+            error: why,
+            request_written: true,
+            maybe_dead: true,
+            generation,
+        },
+    };
+    match wire::read_frame(mine.raw(), &mut reader, Some(backstop)) {
         Ok(Read::Frame(kind::STARTED, p)) => {
             let pid: u32 = wire::decode("started", &p).map_err(Attempt::Fatal)?;
             Ok(ServedChild {
                 pid: pid as Pid,
-                conn: Some(conn),
+                conn: Some(mine),
                 reader,
                 exit: None,
             })
@@ -475,24 +612,50 @@ fn request_child(
             let report: ErrorReport = wire::decode("error report", &p).map_err(Attempt::Fatal)?;
             Err(Attempt::Fatal(report.into_error()))
         }
-        Ok(Read::Frame(kind::REFUSED, p)) => {
-            let why = String::from_utf8_lossy(&p).into_owned();
-            Err(Attempt::Fatal(Error::ForkserverUnavailable {
-                reason: format!("the server refused the connection: {why}"),
-            }))
-        }
         Ok(Read::Frame(k, _)) => Err(Attempt::Fatal(Error::protocol(format!(
             "unexpected frame kind {k:#x} from the forkserver"
         )))),
-        Ok(Read::Eof) => Err(failed(
-            Error::protocol("the forkserver closed the connection before the child started"),
-            true,
-            true,
-        )),
+        Ok(Read::Eof) => Err(closed(Error::protocol(
+            "the forkserver closed the connection before the child started",
+        ))),
         Ok(Read::Timeout) => Err(Attempt::Fatal(Error::ForkserverUnavailable {
             reason: "the server did not answer a request in time".into(),
         })),
-        Err(e) => Err(failed(e, true, true)),
+        Err(e) => Err(closed(e)),
+    }
+}
+
+/// The server's answer on the control connection to request `seq`, if it
+/// gave one: it answers there when it could not take the request's
+/// descriptors (out of descriptors), so our channel closed without a word.
+fn control_error(seq: u64) -> Option<Error> {
+    let mut rt = state::rt();
+    let control = rt.forkserver.as_mut()?.control.as_mut()?;
+    let mine = |s: u64| s == seq || s == 0;
+    if let Some(i) = control.stray.iter().position(|(s, _)| mine(*s)) {
+        return Some(control.stray.swap_remove(i).1.into_error());
+    }
+    // It answers at once; a dead server's connection reaches EOF.
+    let deadline = Some(Instant::now() + Duration::from_millis(500));
+    loop {
+        match wire::read_frame(control.conn.raw(), &mut control.reader, deadline) {
+            Ok(Read::Frame(kind::CONTROL_ERROR, p)) => {
+                let Ok((s, report)) = wire::decode::<(u64, ErrorReport)>("control error", &p)
+                else {
+                    continue;
+                };
+                if mine(s) {
+                    return Some(report.into_error());
+                }
+                control.stray.push((s, report));
+            }
+            Ok(Read::Frame(..)) => {}
+            Ok(Read::Timeout) => return None,
+            Ok(Read::Eof) | Err(_) => {
+                rt.forkserver.as_mut()?.control = None;
+                return None;
+            }
+        }
     }
 }
 
@@ -562,7 +725,7 @@ pub(crate) const SERVER_DIED_EXITCODE: i32 = 255;
 /// Path of the running server's socket, starting the server if needed.
 pub(crate) fn socket_path() -> Result<PathBuf> {
     let mut rt = state::rt();
-    Ok(ensure_server(&mut rt)?.0)
+    Ok(ensure_server(&mut rt)?.path.clone())
 }
 
 /// Pid of the running server, if any.
@@ -570,25 +733,74 @@ pub(crate) fn server_pid() -> Option<u32> {
     state::rt().forkserver.as_ref().map(|h| h.pid as u32)
 }
 
+/// Closes this process's connection to its server (the next start
+/// connects, and so authenticates, again).
+pub(crate) fn disconnect() {
+    if let Some(h) = state::rt().forkserver.as_mut() {
+        h.control = None;
+    }
+}
+
 /// Sends an already-built REQUEST frame (possibly corrupt) and `args`
 /// through a properly authenticated connection.
 pub(crate) fn start_raw(request: &[u8], args: &[u8]) -> Result<ServedChild> {
-    let (path, key, _) = {
-        let mut rt = state::rt();
-        ensure_server(&mut rt)?
-    };
-    request_child(&path, &key, request, args, &[]).map_err(|a| match a {
-        Attempt::Fatal(e) | Attempt::Failed { error: e, .. } => e,
-    })
+    let mut reconnected = false;
+    loop {
+        return match request_child(request, 0, args, &[]) {
+            Ok(c) => Ok(c),
+            Err(Attempt::Reconnect { .. }) if !reconnected => {
+                reconnected = true;
+                continue;
+            }
+            Err(
+                Attempt::Fatal(e)
+                | Attempt::Failed { error: e, .. }
+                | Attempt::Reconnect { error: e, .. },
+            ) => Err(e),
+        };
+    }
 }
 
 // ---------------------------------------------------------------------------
 // Server side
 // ---------------------------------------------------------------------------
 
+/// How the server learns that a child exited. On Linux a signalfd with
+/// SIGCHLD blocked: no handler runs on the server's stack (a signal frame,
+/// several KiB with the vector registers, lands on stack pages that every
+/// fork has made copy-on-write). Elsewhere a self-pipe written by a handler.
+/// Children unblock every signal and restore the default action.
+fn sigchld_channel() -> std::io::Result<(OwnedFd, Option<OwnedFd>)> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    // SAFETY: plain sigset operations on a local set; signalfd returns a
+    // fresh descriptor that nobody else owns.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGCHLD);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        let fd = libc::signalfd(-1, &set, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok((<OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd), None))
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        let (r, w) = sys::pipe_cloexec()?;
+        let _ = sys::set_nonblocking(r.as_raw_fd(), true);
+        let _ = sys::set_nonblocking(w.as_raw_fd(), true);
+        SIGCHLD_PIPE.store(w.as_raw_fd(), Ordering::Relaxed);
+        sys::set_signal(libc::SIGCHLD, Some(on_sigchld));
+        Ok((r, Some(w)))
+    }
+}
+
 /// Write end of the SIGCHLD self-pipe (-1 when not installed).
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
 static SIGCHLD_PIPE: AtomicI32 = AtomicI32::new(-1);
 
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
 extern "C" fn on_sigchld(_: libc::c_int) {
     let fd = SIGCHLD_PIPE.load(Ordering::Relaxed);
     if fd >= 0 {
@@ -606,6 +818,7 @@ extern "C" fn on_sigchld(_: libc::c_int) {
 ///
 /// # Safety
 /// Writes the calling thread's errno.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
 unsafe fn set_errno(v: i32) {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     // SAFETY: __errno_location returns this thread's errno slot.
@@ -628,7 +841,10 @@ enum ConnState {
     Authing {
         nonce: [u8; NONCE_LEN],
     },
-    Authed,
+    /// Authenticated: the client's control connection, carrying requests.
+    Control,
+    /// A child's channel, received with its request; forked at once.
+    Channel,
     /// Forked; the child reads its argument from the connection (so the
     /// server does not read it meanwhile) and reports on `verdict`.
     Starting {
@@ -653,12 +869,25 @@ impl ConnState {
     }
 }
 
+/// The descriptors that came with one request on a control connection
+/// (with its first byte): stdout, stderr, the child's channel, then the
+/// argument's.
+struct FdGroup {
+    fds: Vec<OwnedFd>,
+    /// False if the kernel dropped some (out of descriptors: MSG_CTRUNC).
+    complete: bool,
+}
+
 struct Conn {
     fd: OwnedFd,
     reader: FrameReader,
-    /// Descriptors received from the client: stdout, stderr, then the
-    /// argument's.
+    /// A child's channel: the descriptors received for it (stdout, stderr,
+    /// then the argument's).
     fds: Vec<OwnedFd>,
+    /// A control connection: descriptor groups of requests not yet read,
+    /// in order (each request carries at least three, so the kernel hands
+    /// them over one request at a time, at its first byte).
+    groups: VecDeque<FdGroup>,
     /// Bytes received before authentication.
     pre_auth_bytes: usize,
     client_nonce: [u8; NONCE_LEN],
@@ -670,8 +899,10 @@ struct Server {
     key: Vec<u8>,
     listener: UnixListener,
     alive: RtFd,
+    /// Readable when a child changed state: a signalfd (Linux), else the
+    /// read end of a self-pipe whose write end (`sig_w`) a handler writes.
     sig_r: OwnedFd,
-    sig_w: OwnedFd,
+    sig_w: Option<OwnedFd>,
     /// Kept open to be closed when descriptors run out, so that the waiting
     /// client can still be accepted and told why (instead of spinning on a
     /// listener that stays readable).
@@ -687,6 +918,8 @@ struct Server {
     /// The server's working directory (a child changes only if the
     /// caller's differs).
     cwd: Vec<u8>,
+    /// Looked up once: children flush it after their task.
+    stdout: std::io::Stdout,
 }
 
 fn open_reserve() -> Option<OwnedFd> {
@@ -719,14 +952,10 @@ pub(crate) fn serve(chan: RtFd) -> ! {
         Ok(v) => v,
         Err(e) => fatal_start(&chan, e),
     };
-    let (sig_r, sig_w) = match sys::pipe_cloexec() {
+    let (sig_r, sig_w) = match sigchld_channel() {
         Ok(p) => p,
-        Err(e) => fatal_start(&chan, Error::io("pipe for SIGCHLD", e).detail()),
+        Err(e) => fatal_start(&chan, Error::io("a descriptor for SIGCHLD", e).detail()),
     };
-    let _ = sys::set_nonblocking(sig_r.as_raw_fd(), true);
-    let _ = sys::set_nonblocking(sig_w.as_raw_fd(), true);
-    SIGCHLD_PIPE.store(sig_w.as_raw_fd(), Ordering::Relaxed);
-    sys::set_signal(libc::SIGCHLD, Some(on_sigchld));
     let ready = wire::frame(
         kind::FS_READY,
         &ForkserverReady {
@@ -758,6 +987,7 @@ pub(crate) fn serve(chan: RtFd) -> ! {
         cwd: std::env::current_dir()
             .map(|d| d.into_os_string().into_encoded_bytes())
             .unwrap_or_default(),
+        stdout: std::io::stdout(),
     };
     server.run()
 }
@@ -967,15 +1197,38 @@ fn peek_exit(pid: Pid) -> Option<i32> {
     }
 }
 
+/// Answers a request that cannot be read (a control connection out of
+/// step) on its own channel, if it came with one: ERROR with `message`.
+/// Returns whether it could.
+fn answer_on_channel(group: Option<FdGroup>, message: &str) -> bool {
+    let Some(chan) = group.and_then(|g| g.fds.into_iter().nth(2)) else {
+        return false;
+    };
+    let report = ErrorReport {
+        code: errcode::PROTOCOL,
+        task: String::new(),
+        pid: 0,
+        message: message.to_string(),
+    };
+    // A fresh channel's buffer always takes this small frame.
+    let _ = sys::write(chan.as_raw_fd(), &wire::frame(kind::ERROR, &report));
+    true
+}
+
 impl Server {
     fn run(&mut self) -> ! {
+        // Reused every round: no allocation per poll.
+        let mut pfds: Vec<libc::pollfd> = Vec::new();
+        let mut map: Vec<(usize, bool)> = Vec::new();
         loop {
             self.conns.retain(|c| !matches!(c.state, ConnState::Closed));
             let listening = self.listen_paused_until.is_none_or(|t| Instant::now() >= t);
             if listening {
                 self.listen_paused_until = None;
             }
-            let mut pfds = vec![
+            pfds.clear();
+            map.clear();
+            pfds.extend([
                 libc::pollfd {
                     fd: self.alive.raw(),
                     events: libc::POLLIN,
@@ -996,10 +1249,9 @@ impl Server {
                     events: libc::POLLIN,
                     revents: 0,
                 },
-            ];
+            ]);
             // Per connection: the socket (except while the child reads its
             // argument from it), or the verdict pipe while starting.
-            let mut map: Vec<(usize, bool)> = Vec::new();
             let mut next_deadline: Option<Instant> = self.listen_paused_until;
             for (i, c) in self.conns.iter().enumerate() {
                 if let ConnState::Starting { verdict, .. } = &c.state {
@@ -1035,7 +1287,8 @@ impl Server {
                 self.check_alive();
             }
             if pfds[2].revents != 0 {
-                let mut buf = [0u8; 64];
+                // (A signalfd reads whole 128-byte records.)
+                let mut buf = [0u8; 512];
                 while matches!(sys::read(self.sig_r.as_raw_fd(), &mut buf), Ok(n) if n > 0) {}
             }
             for (j, &(i, is_verdict)) in map.iter().enumerate() {
@@ -1086,6 +1339,7 @@ impl Server {
                         fd,
                         reader: FrameReader::with_limit(PRE_AUTH_FRAME_MAX),
                         fds: Vec::new(),
+                        groups: VecDeque::new(),
                         pre_auth_bytes: 0,
                         client_nonce: [0; NONCE_LEN],
                         state: ConnState::Hello,
@@ -1163,15 +1417,21 @@ impl Server {
             _ => {}
         }
         self.conns[i].fds.clear();
+        self.conns[i].groups.clear();
         self.conns[i].reader = FrameReader::default();
         self.conns[i].deadline = None;
     }
 
     fn on_readable(&mut self, i: usize) {
-        let mut buf = [0u8; 16 * 1024];
+        // Small reads: a request envelope is a few hundred bytes, and each
+        // heap page the server writes is a copy-on-write fault after a fork.
+        const CHUNK: usize = 512;
         loop {
             let c = &mut self.conns[i];
-            if matches!(c.state, ConnState::Closed | ConnState::Starting { .. }) {
+            if matches!(
+                c.state,
+                ConnState::Closed | ConnState::Channel | ConnState::Starting { .. }
+            ) {
                 return;
             }
             // An unauthenticated peer gets PRE_AUTH_MAX bytes, no more.
@@ -1184,25 +1444,33 @@ impl Server {
                     );
                     return;
                 }
-                left.min(buf.len())
+                left.min(CHUNK)
             } else {
-                buf.len()
+                CHUNK
             };
             let mut fds = Vec::new();
-            let (eof, more) = match sys::recv_with_fds(c.fd.as_raw_fd(), &mut buf[..cap], &mut fds)
-            {
-                Ok(0) => (true, false),
-                Ok(n) => {
-                    // Stdout, stderr and the argument's; anything beyond is closed.
-                    for fd in fds {
-                        if c.fds.len() < sys::MAX_PASSED_FDS {
-                            c.fds.push(fd);
-                        }
+            let (eof, more) = match c.reader.fill_fds(c.fd.as_raw_fd(), cap, &mut fds) {
+                Ok((0, _)) => (true, false),
+                Ok((n, truncated)) => {
+                    // Descriptors come with requests, on a control connection
+                    // (the first may arrive with AUTH, before it is checked:
+                    // an unauthenticated peer may have one group pending).
+                    let control = matches!(
+                        c.state,
+                        ConnState::Hello | ConnState::Authing { .. } | ConnState::Control
+                    );
+                    if control
+                        && (truncated || !fds.is_empty())
+                        && (!c.state.pre_auth() || c.groups.is_empty())
+                    {
+                        c.groups.push_back(FdGroup {
+                            fds,
+                            complete: !truncated,
+                        });
                     }
                     if c.state.pre_auth() {
                         c.pre_auth_bytes += n;
                     }
-                    c.reader.extend(&buf[..n]);
                     (false, true)
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => (false, false),
@@ -1213,7 +1481,7 @@ impl Server {
             loop {
                 if matches!(
                     self.conns[i].state,
-                    ConnState::Closed | ConnState::Starting { .. }
+                    ConnState::Closed | ConnState::Channel | ConnState::Starting { .. }
                 ) {
                     return;
                 }
@@ -1223,6 +1491,14 @@ impl Server {
                     Err(e) => {
                         if self.conns[i].state.pre_auth() {
                             self.refuse(i, &e.detail());
+                        } else if matches!(self.conns[i].state, ConnState::Control) {
+                            // Out of step: no later request can be trusted.
+                            // Shut down before answering, so that the client's
+                            // next request finds it closed (and connects again).
+                            let group = self.conns[i].groups.pop_front();
+                            sys::shutdown(self.conns[i].fd.as_raw_fd());
+                            self.close(i);
+                            answer_on_channel(group, &e.detail());
                         } else {
                             self.send_error(i, errcode::PROTOCOL, "", 0, e.detail());
                             self.close(i);
@@ -1263,8 +1539,10 @@ impl Server {
                 let c = &self.conns[i];
                 if auth_ok(&self.key, b"client", nonce, &c.client_nonce, &payload) {
                     let c = &mut self.conns[i];
-                    c.state = ConnState::Authed;
+                    c.state = ConnState::Control;
                     c.reader.set_limit(ENVELOPE_MAX);
+                    // Kept for the client's life.
+                    c.deadline = None;
                 } else {
                     self.refuse(i, "authentication failed");
                 }
@@ -1272,7 +1550,14 @@ impl Server {
             (ConnState::Hello | ConnState::Authing { .. }, _) => {
                 self.refuse(i, "authentication required")
             }
-            (ConnState::Authed, kind::REQUEST) => self.fork_child(i, &payload),
+            (ConnState::Control, kind::REQUEST) => self.start_request(i, &payload),
+            (ConnState::Control, other) => {
+                let group = self.conns[i].groups.pop_front();
+                let message = format!("unexpected frame kind {other:#x}");
+                if !answer_on_channel(group, &message) {
+                    self.send_control_error(i, 0, errcode::PROTOCOL, "", message);
+                }
+            }
             (ConnState::Running { pid }, kind::SIGNAL) => {
                 let pid = *pid;
                 if let Ok(sig) = wire::decode::<i32>("signal", &payload) {
@@ -1293,15 +1578,52 @@ impl Server {
         }
     }
 
-    fn fork_child(&mut self, i: usize, payload: &[u8]) {
-        let req: ChildRequest = match wire::decode("request", payload) {
-            Ok(r) => r,
+    /// A REQUEST on control connection `ctl`: its channel becomes a
+    /// connection of its own, and the child is forked.
+    fn start_request(&mut self, ctl: usize, payload: &[u8]) {
+        let group = self.conns[ctl].groups.pop_front();
+        let req = wire::decode::<ChildRequest>("request", payload);
+        let Some(FdGroup { mut fds, .. }) = group.filter(|g| g.complete && g.fds.len() >= 3) else {
+            // The kernel drops passed descriptors it cannot install
+            // (EMFILE), the request's channel among them: answer here.
+            let (seq, task) = req.map_or((0, String::new()), |r| (r.seq, r.task));
+            let message = out_of_fds("and could not receive the caller's descriptors");
+            self.send_control_error(ctl, seq, errcode::RESOURCE, &task, message);
+            return;
+        };
+        let chan = fds.remove(2);
+        let _ = sys::set_nonblocking(chan.as_raw_fd(), true);
+        let i = self.conns.len();
+        self.conns.push(Conn {
+            fd: chan,
+            reader: FrameReader::default(),
+            fds,
+            groups: VecDeque::new(),
+            pre_auth_bytes: 0,
+            client_nonce: [0; NONCE_LEN],
+            state: ConnState::Channel,
+            deadline: None,
+        });
+        match req {
+            Ok(req) => self.fork_child(i, req),
             Err(e) => {
                 self.send_error(i, errcode::PROTOCOL, "", 0, e.detail());
                 self.close(i);
-                return;
             }
+        }
+    }
+
+    fn send_control_error(&mut self, ctl: usize, seq: u64, code: u8, task: &str, message: String) {
+        let report = ErrorReport {
+            code,
+            task: task.to_string(),
+            pid: 0,
+            message,
         };
+        self.send(ctl, &wire::frame(kind::CONTROL_ERROR, &(seq, report)));
+    }
+
+    fn fork_child(&mut self, i: usize, req: ChildRequest) {
         if req.fingerprint != registry::fingerprint() {
             self.send_error(
                 i,
@@ -1345,17 +1667,17 @@ impl Server {
                 return;
             }
         };
-        // SAFETY: the server is single-threaded, so the child is a complete
-        // copy in a consistent state.
-        match unsafe { sys::fork() } {
-            Err(e) => {
+        // The caller's working directory, if the child must change to it
+        // (made here: the child does not allocate).
+        let cwd = (!req.cwd.is_empty() && self.cwd != req.cwd)
+            .then(|| CString::new(req.cwd.clone()).ok())
+            .flatten();
+        let args_len = req.args_len;
+        match self.fork_and_run(i, &verdict_r, &verdict_w, req, entry, cwd) {
+            Err((e, task)) => {
                 let message = Error::io("fork in the forkserver", e).detail();
-                self.send_error(i, errcode::RESOURCE, &req.task, 0, message);
+                self.send_error(i, errcode::RESOURCE, &task, 0, message);
                 self.close(i);
-            }
-            Ok(0) => {
-                drop(verdict_r);
-                self.child_after_fork(i, verdict_w, req, entry)
             }
             Ok(pid) => {
                 drop(verdict_w);
@@ -1367,145 +1689,232 @@ impl Server {
                 c.reader = FrameReader::default();
                 // A large argument takes as long as its transfer; the
                 // child bounds that itself and reports RECEIVED.
-                c.deadline = (req.args_len <= RECEIVED_THRESHOLD)
-                    .then(|| Instant::now() + self.timeout + wire::decode_allowance(req.args_len));
+                c.deadline = (args_len <= RECEIVED_THRESHOLD)
+                    .then(|| Instant::now() + self.timeout + wire::decode_allowance(args_len));
                 c.state = ConnState::Starting {
                     pid,
                     verdict: verdict_r,
                     vreader: FrameReader::default(),
-                    args_len: req.args_len,
+                    args_len,
                 };
             }
         }
     }
 
+    /// Forks; the child runs the task (never returning), the parent gets its
+    /// pid. A function of its own, small enough for the compiler to inline
+    /// the child's helpers into it: the child then runs this function and
+    /// few other pages of code (the same reasons as `fork::run`).
+    #[inline(never)]
+    fn fork_and_run(
+        &mut self,
+        i: usize,
+        verdict_r: &OwnedFd,
+        verdict_w: &OwnedFd,
+        req: ChildRequest,
+        entry: &'static registry::TaskEntry,
+        cwd: Option<CString>,
+    ) -> std::result::Result<Pid, (std::io::Error, String)> {
+        // SAFETY: the server is single-threaded, so the child is a complete
+        // copy in a consistent state.
+        match unsafe { sys::fork() } {
+            Err(e) => Err((e, req.task)),
+            Ok(0) => {
+                sys::raw::close(verdict_r.as_raw_fd());
+                self.child_after_fork(i, verdict_w.as_raw_fd(), req, entry, cwd)
+            }
+            Ok(pid) => Ok(pid),
+        }
+    }
+
     /// In the forked child: shed the server, read the argument, become the
-    /// task, never return.
+    /// task, never return. System calls are inlined (`sys::raw`), nothing is
+    /// allocated, and the slow paths (a large argument, a different working
+    /// directory, errors) are out of line.
+    #[inline(always)]
     fn child_after_fork(
         &mut self,
         i: usize,
-        verdict: OwnedFd,
+        vfd: RawFd,
         req: ChildRequest,
         entry: &'static registry::TaskEntry,
+        cwd: Option<CString>,
     ) -> ! {
-        let server_pid = sys::getppid();
+        let server_pid = sys::raw::getppid();
         let conn_fd = self.conns[i].fd.as_raw_fd();
-        // Close every server fd but ours (no destructors: we _exit).
-        sys::close(self.listener.as_raw_fd());
-        sys::close(self.alive.raw());
-        sys::close(self.sig_r.as_raw_fd());
-        sys::close(self.sig_w.as_raw_fd());
-        if let Some(r) = &self.reserve {
-            sys::close(r.as_raw_fd());
+        // stdin is /dev/null, as in every child: the reserve descriptor is one.
+        match &self.reserve {
+            Some(null) => sys::raw::dup2(null.as_raw_fd(), 0),
+            None => sys::stdin_to_devnull(),
         }
-        SIGCHLD_PIPE.store(-1, Ordering::Relaxed);
-        sys::set_signal(libc::SIGCHLD, None);
-        sys::set_signal(libc::SIGINT, None);
-        sys::unblock_all_signals();
-        let mut passed: Vec<RawFd> = Vec::new();
+        // Close every server fd but ours (no destructors: we _exit).
+        sys::raw::close(self.listener.as_raw_fd());
+        sys::raw::close(self.sig_r.as_raw_fd());
+        if let Some(w) = &self.sig_w {
+            sys::raw::close(w.as_raw_fd());
+        }
+        if let Some(r) = &self.reserve {
+            sys::raw::close(r.as_raw_fd());
+        }
+        // The SIGCHLD handler (whose pipe is closed) is the server's.
+        sys::raw::default_action(libc::SIGCHLD);
+        sys::raw::default_action(libc::SIGINT);
+        sys::raw::unblock_all_signals();
         for (j, c) in self.conns.iter().enumerate() {
             if j != i {
-                sys::close(c.fd.as_raw_fd());
-            }
-            if let ConnState::Starting { verdict, .. } = &c.state {
-                sys::close(verdict.as_raw_fd());
-            }
-            for fd in &c.fds {
-                if j == i {
-                    passed.push(fd.as_raw_fd());
-                } else {
-                    sys::close(fd.as_raw_fd());
+                sys::raw::close(c.fd.as_raw_fd());
+                for fd in &c.fds {
+                    sys::raw::close(fd.as_raw_fd());
+                }
+                for fd in c.groups.iter().flat_map(|g| &g.fds) {
+                    sys::raw::close(fd.as_raw_fd());
                 }
             }
+            if let ConnState::Starting { verdict, .. } = &c.state {
+                sys::raw::close(verdict.as_raw_fd());
+            }
         }
+        let passed = &self.conns[i].fds;
         {
             // Anything else the runtime registered in the server (the
-            // channel is among them, closed above) is the server's too.
+            // channel to its parent among them) is the server's too.
             let mut reg = state::fds();
             for &fd in reg.iter() {
-                if !passed.contains(&fd) && fd != verdict.as_raw_fd() && fd != conn_fd {
-                    sys::close(fd);
+                if fd != vfd && fd != conn_fd && !passed.iter().any(|p| p.as_raw_fd() == fd) {
+                    sys::raw::close(fd);
                 }
             }
             reg.clear();
-            sys::reset_cached_fds();
+            state::reset_cached_fds();
         }
-        if !sys::die_with_parent(server_pid) {
-            sys::exit_now(1);
+        if !sys::raw::die_with_parent() || sys::raw::getppid() != server_pid {
+            sys::raw::exit(1);
         }
-        sys::stdin_to_devnull();
-        if let [out, err, ..] = passed[..] {
-            let _ = sys::dup2(out, 1);
-            let _ = sys::dup2(err, 2);
-            sys::close(out);
-            sys::close(err);
+        if let [out, err, ..] = &passed[..] {
+            sys::raw::dup2(out.as_raw_fd(), 1);
+            sys::raw::dup2(err.as_raw_fd(), 2);
+            sys::raw::close(out.as_raw_fd());
+            sys::raw::close(err.as_raw_fd());
         }
+        let task = &req.task;
         {
             let mut rt = state::rt();
-            state::become_child(
-                &mut rt,
-                req.name,
-                req.ident,
-                req.daemon,
-                (req.parent_name, req.parent_pid),
-            );
-        }
-        let vfd = verdict.as_raw_fd();
-        let fail = |e: Error, code: u8| -> ! {
-            let report = ErrorReport {
-                code,
-                task: req.task.clone(),
-                pid: sys::getpid() as u32,
-                message: e.detail(),
+            let me = state::Identity {
+                name: Some(req.name),
+                ident: state::Ident::from_slice(&req.ident),
+                daemon: req.daemon,
             };
-            let deadline = Some(Instant::now() + self.timeout);
-            let _ = wire::write_all(vfd, &wire::frame(kind::ERROR, &report), deadline);
-            eprintln!("forkrt: forkserver child: {e}");
-            crate::fork::flush_stdio();
-            sys::exit_now(1)
-        };
+            let parent = state::Identity::named(req.parent_name);
+            state::become_child(&mut rt, me, Some(parent), req.parent_pid);
+        }
         // As CPython's forkserver children, run where the caller runs now
         // (the server started in the caller's directory of that time).
-        if !req.cwd.is_empty()
-            && self.cwd != req.cwd
-            && let Err(e) = std::env::set_current_dir(std::ffi::OsStr::from_bytes(&req.cwd))
+        if let Some(dir) = cwd
+            && sys::raw::chdir(&dir) != 0
         {
-            let dir = String::from_utf8_lossy(&req.cwd).into_owned();
-            fail(
-                Error::protocol(format!(
-                    "cannot change to the caller's working directory {dir}: {e}"
-                )),
-                errcode::OTHER,
-            );
+            let e = std::io::Error::last_os_error();
+            let dir = dir.to_string_lossy();
+            let e = Error::protocol(format!(
+                "cannot change to the caller's working directory {dir}: {e}"
+            ));
+            self.child_failed(vfd, task, e, errcode::OTHER);
         }
-        let mut reader = std::mem::take(&mut self.conns[i].reader);
-        let args = match wire::read_args(conn_fd, &mut reader, req.args_len, self.timeout) {
-            Ok(a) => a,
-            Err(e) => fail(e, errcode::PROTOCOL),
+        // The argument comes on the channel; a small one is there already
+        // (the client writes it before the request), a larger one is read
+        // with deadlines, out of line.
+        let args_len = req.args_len;
+        let mut small = [0u8; SMALL_ARGS];
+        let got = match usize::try_from(args_len) {
+            Ok(n @ 1..=SMALL_ARGS) => sys::raw::read(conn_fd, &mut small[..n]).max(0) as usize,
+            _ => 0,
         };
-        sys::close(conn_fd);
-        let deadline = Some(Instant::now() + self.timeout);
-        if req.args_len > RECEIVED_THRESHOLD {
-            let _ = wire::write_all(vfd, &wire::frame_raw(kind::RECEIVED, &[]), deadline);
-        }
-        let arg_fds: Vec<OwnedFd> = passed
-            .iter()
-            .skip(2)
-            // SAFETY: these were received for this child alone and are not
-            // owned by anything else in this process.
-            .map(|&fd| unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
-            .collect();
-        match crate::codec::decoding_with_fds(arg_fds, || (entry.decode)(&args)) {
-            Err(e) => fail(e, errcode::DECODE),
-            Ok(call) => {
-                drop(args);
-                let _ = wire::write_all(vfd, &wire::frame_raw(kind::READY, &[]), deadline);
-                sys::close(vfd);
-                let code = crate::fork::run_task(call);
-                state::join_children();
-                sys::exit_now(code)
+        let large;
+        let args: &[u8] = if got as u64 == args_len {
+            &small[..got]
+        } else {
+            large = match self.read_large_args(i, vfd, args_len, &small[..got]) {
+                Ok(a) => a,
+                Err(e) => self.child_failed(vfd, task, e, errcode::PROTOCOL),
+            };
+            &large
+        };
+        sys::raw::close(conn_fd);
+        let decoded = if self.conns[i].fds.len() == 2 {
+            (entry.decode)(args)
+        } else {
+            Self::decode_with_fds(entry, args, &self.conns[i].fds[2..])
+        };
+        let call = match decoded {
+            Ok(call) => call,
+            Err(e) => self.child_failed(vfd, task, e, errcode::DECODE),
+        };
+        // (A local, not a promoted constant: no read-only data page.)
+        let ready = wire::empty_frame(kind::READY);
+        sys::raw::write(vfd, &ready);
+        sys::raw::close(vfd);
+        let code = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)) {
+            Ok(()) => 0,
+            Err(payload) => {
+                // Dropping a panic payload can itself panic; never risk it here.
+                std::mem::forget(payload);
+                1
             }
+        };
+        // (stderr is unbuffered: nothing to flush.)
+        let _ = (&self.stdout).flush();
+        state::join_children();
+        sys::raw::exit(code)
+    }
+
+    /// The child of a start whose argument carries descriptors.
+    #[cold]
+    #[inline(never)]
+    fn decode_with_fds(
+        entry: &'static registry::TaskEntry,
+        args: &[u8],
+        fds: &[OwnedFd],
+    ) -> Result<Box<dyn FnOnce()>> {
+        // SAFETY: received for this child alone; its copies in the
+        // server's structures are never dropped (the child leaves by _exit).
+        let fds = fds
+            .iter()
+            .map(|fd| unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd.as_raw_fd()) })
+            .collect();
+        crate::codec::decoding_with_fds(fds, || (entry.decode)(args))
+    }
+
+    /// A forkserver child reads an argument that was not there at once
+    /// (`got` is what was), then reports RECEIVED if it is large (the decode
+    /// deadline starts then).
+    #[cold]
+    #[inline(never)]
+    fn read_large_args(&mut self, i: usize, vfd: RawFd, len: u64, got: &[u8]) -> Result<Vec<u8>> {
+        let c = &mut self.conns[i];
+        c.reader.put_back(got);
+        let args = wire::read_args(c.fd.as_raw_fd(), &mut c.reader, len, self.timeout)?;
+        if len > RECEIVED_THRESHOLD {
+            let deadline = Some(Instant::now() + self.timeout);
+            let _ = wire::write_all(vfd, &wire::empty_frame(kind::RECEIVED), deadline);
         }
+        Ok(args)
+    }
+
+    /// A forkserver child that cannot run its task: the error goes to the
+    /// server (and on to the client) and to stderr.
+    #[cold]
+    #[inline(never)]
+    fn child_failed(&self, vfd: RawFd, task: &str, e: Error, code: u8) -> ! {
+        let report = ErrorReport {
+            code,
+            task: task.to_string(),
+            pid: sys::getpid() as u32,
+            message: e.detail(),
+        };
+        let deadline = Some(Instant::now() + self.timeout);
+        let _ = wire::write_all(vfd, &wire::frame(kind::ERROR, &report), deadline);
+        eprintln!("forkrt: forkserver child: {e}");
+        crate::fork::flush_stdio();
+        sys::exit_now(1)
     }
 
     /// The child's verdict pipe is readable: RECEIVED → start the decode
@@ -1524,7 +1933,6 @@ impl Server {
             return;
         };
         let pid = *pid;
-        let mut buf = [0u8; 4096];
         let done: std::result::Result<(), ErrorReport> = loop {
             match vreader.pop() {
                 Ok(Some((kind::READY, _))) => break Ok(()),
@@ -1545,9 +1953,9 @@ impl Server {
                 // Garbage from our own child: let the exit status speak.
                 Err(_) => break Ok(()),
             }
-            match sys::read(verdict.as_raw_fd(), &mut buf) {
+            match vreader.fill(verdict.as_raw_fd(), 512, None) {
                 Ok(0) => break Ok(()), // died without a verdict: EXIT follows
-                Ok(n) => vreader.extend(&buf[..n]),
+                Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
                 Err(_) => break Ok(()),
             }
@@ -1589,7 +1997,7 @@ impl Server {
             }
             self.conns[i].deadline = None;
             match self.conns[i].state {
-                ConnState::Hello | ConnState::Authing { .. } | ConnState::Authed => {
+                ConnState::Hello | ConnState::Authing { .. } => {
                     self.refuse(i, "timed out waiting for authentication and request")
                 }
                 ConnState::Starting { pid, .. } => {

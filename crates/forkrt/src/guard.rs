@@ -54,8 +54,9 @@ pub(crate) fn bootstrapping() -> bool {
 }
 
 fn child_main(role: &str) -> ! {
-    let mut parts = role.split(':');
-    let (Some(kind), Some(fd), Some(ppid), None) =
+    // kind:fd:ppid:name (the name, last, may contain ':').
+    let mut parts = role.splitn(4, ':');
+    let (Some(kind), Some(fd), Some(ppid), Some(name)) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         bad_role(role)
@@ -86,7 +87,7 @@ fn child_main(role: &str) -> ! {
         std::process::exit(1);
     }
     GUARD_DONE.store(true, Ordering::Release);
-    name_after_binary();
+    name_after_binary(name);
     if kind == "forkserver" {
         // The server outlives no parent: it leaves when the channel reaches
         // EOF, which works whichever thread of the parent started it.
@@ -103,21 +104,34 @@ fn child_main(role: &str) -> ! {
 }
 
 /// We exec `/proc/self/exe`, so the kernel names the child "exe"; give it
-/// the binary's own name back for ps, top and killall.
-fn name_after_binary() {
+/// the binary's own name back for ps, top and killall (the parent sends it:
+/// see [`binary_name`]).
+fn name_after_binary(base: &str) {
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    if let Ok(path) = std::fs::read_link("/proc/self/exe") {
-        use std::os::unix::ffi::OsStrExt;
-        let base = path.file_name().map(|b| b.as_bytes()).unwrap_or(b"forkrt");
+    {
         // comm holds 15 bytes plus NUL.
         let mut name = [0u8; 16];
         let n = base.len().min(15);
-        name[..n].copy_from_slice(&base[..n]);
+        name[..n].copy_from_slice(&base.as_bytes()[..n]);
         // SAFETY: PR_SET_NAME reads a NUL-terminated buffer of ≤ 16 bytes.
         unsafe {
             libc::prctl(libc::PR_SET_NAME, name.as_ptr() as libc::c_ulong, 0, 0, 0);
         }
     }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let _ = base;
+}
+
+/// The name of this process's binary (looked up once): what its spawned
+/// children call themselves.
+pub(crate) fn binary_name() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        std::env::current_exe()
+            .ok()
+            .and_then(|p| p.file_name().map(|b| b.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "forkrt".to_string())
+    })
 }
 
 fn bad_role(role: &str) -> ! {
@@ -194,13 +208,13 @@ fn spawned_child(chan: RtFd, watched: bool) -> ! {
     drop(args);
     {
         let mut rt = state::rt();
-        state::become_child(
-            &mut rt,
-            req.name,
-            req.ident,
-            req.daemon,
-            (req.parent_name, req.parent_pid),
-        );
+        let me = state::Identity {
+            name: Some(req.name),
+            ident: state::Ident::from_slice(&req.ident),
+            daemon: req.daemon,
+        };
+        let parent = state::Identity::named(req.parent_name);
+        state::become_child(&mut rt, me, Some(parent), req.parent_pid);
     }
     let ready = wire::frame_raw(kind::READY, &[]);
     if !matches!(

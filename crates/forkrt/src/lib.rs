@@ -299,6 +299,7 @@ pub mod __private {
             parent_pid: std::process::id(),
             parent_name: "MainProcess".into(),
             cwd: Vec::new(),
+            seq: 0,
         };
         Some(crate::wire::frame(crate::wire::kind::REQUEST, &req))
     }
@@ -306,6 +307,12 @@ pub mod __private {
     /// Path of the forkserver's socket (starting the server if needed).
     pub fn forkserver_socket_path() -> Result<std::path::PathBuf> {
         crate::forkserver::socket_path()
+    }
+
+    /// Closes this process's connection to its forkserver: the next start
+    /// connects, and authenticates both ways, again.
+    pub fn forkserver_disconnect() {
+        crate::forkserver::disconnect()
     }
 
     /// Pid of the running forkserver, if any.

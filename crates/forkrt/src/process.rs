@@ -3,7 +3,7 @@
 use std::any::{Any, TypeId};
 use std::fmt;
 use std::sync::atomic::Ordering;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::context::{self, StartMethod};
@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::forkserver::{self, ServedChild};
 use crate::guard;
 use crate::registry;
-use crate::state::{self, Abandoned, GUARD_DONE, NEXT_CHILD, RtFd};
+use crate::state::{self, Abandoned, GUARD_DONE, Ident, RtFd};
 use crate::sys::{self, Pid};
 use crate::wire::ChildRequest;
 use crate::{fork, spawn};
@@ -22,7 +22,14 @@ trait ErasedJob: Send {
     fn fn_type_name(&self) -> &'static str;
     fn arg_type_id(&self) -> TypeId;
     fn args(&self) -> &dyn Any;
-    fn into_call(self: Box<Self>) -> Box<dyn FnOnce()>;
+    /// Forks a child that runs the target (see `fork::run`, which is
+    /// instantiated here, next to the target's code).
+    fn fork(
+        self: Box<Self>,
+        prep: fork::Prepared,
+        name: &mut Option<String>,
+        daemon: bool,
+    ) -> Result<(Pid, Option<RtFd>)>;
 }
 
 struct Job<F, A> {
@@ -47,9 +54,17 @@ where
     fn args(&self) -> &dyn Any {
         &self.args
     }
-    fn into_call(self: Box<Self>) -> Box<dyn FnOnce()> {
-        let Job { target, args } = *self;
-        Box::new(move || target(args))
+    fn fork(
+        self: Box<Self>,
+        prep: fork::Prepared,
+        name: &mut Option<String>,
+        daemon: bool,
+    ) -> Result<(Pid, Option<RtFd>)> {
+        let call = move || {
+            let Job { target, args } = *self;
+            target(args)
+        };
+        fork::run(call, prep, name, daemon)
     }
 }
 
@@ -102,8 +117,12 @@ enum State {
 /// handler).
 pub struct Process {
     method: Option<StartMethod>,
-    name: String,
-    ident: Vec<u32>,
+    /// The name given with [`Process::name`]; `None` for the default.
+    name: Option<String>,
+    /// The default name `Process-N`, made on first request: creating (and
+    /// forking) a `Process` allocates nothing (see `fork::start`).
+    default_name: OnceLock<String>,
+    ident: Ident,
     daemon: bool,
     /// Only touched through `&mut self`; the Mutex (never contended) makes
     /// `Process` Sync without requiring the target to be.
@@ -133,19 +152,12 @@ impl Process {
         F: FnOnce(A) + Send + 'static,
         A: Send + 'static,
     {
-        let mut ident = state::rt().me.ident.clone();
-        ident.push(NEXT_CHILD.fetch_add(1, Ordering::Relaxed));
-        let name = format!(
-            "Process-{}",
-            ident
-                .iter()
-                .map(u32::to_string)
-                .collect::<Vec<_>>()
-                .join(":")
-        );
+        let n = state::next_child_number();
+        let ident = state::rt().me.ident.child(n);
         Process {
             method,
-            name,
+            name: None,
+            default_name: OnceLock::new(),
             ident,
             daemon: false,
             job: Mutex::new(Some(Box::new(Job { target, args }))),
@@ -157,7 +169,7 @@ impl Process {
     /// as `current_process().name()`.
     #[must_use]
     pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = name.into();
+        self.name = Some(name.into());
         self
     }
 
@@ -171,7 +183,12 @@ impl Process {
 
     /// The process's name.
     pub fn get_name(&self) -> &str {
-        &self.name
+        match &self.name {
+            Some(name) => name,
+            None => self
+                .default_name
+                .get_or_init(|| state::default_name(self.ident.as_slice())),
+        }
     }
 
     /// Whether the process is a daemon.
@@ -205,24 +222,11 @@ impl Process {
         let method = self.method.unwrap_or_else(context::fix_default);
         let running = match method {
             StartMethod::Fork => {
-                let (pid, sentinel) =
-                    fork::start(job.into_call(), &self.name, &self.ident, self.daemon)?;
+                let prep = fork::prepare(&self.ident)?;
+                let (pid, sentinel) = job.fork(prep, &mut self.name, self.daemon)?;
                 Running::Local(pid, sentinel)
             }
-            // The job (whose queues' descriptors travel with the request)
-            // lives until the child has its argument.
-            StartMethod::Spawn => {
-                let (req, args, fds) = self.request(&*job, false)?;
-                let (pid, sentinel) = spawn::start(&req, &args, &fds)?;
-                drop(job);
-                Running::Local(pid, sentinel)
-            }
-            StartMethod::Forkserver => {
-                let (req, args, fds) = self.request(&*job, true)?;
-                let child = forkserver::start(&req, &args, &fds)?;
-                drop(job);
-                Running::Served(child)
-            }
+            StartMethod::Spawn | StartMethod::Forkserver => self.start_serialized(method, job)?,
         };
         let st = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
         *st = match running {
@@ -234,6 +238,26 @@ impl Process {
             r => State::Running(r),
         };
         Ok(())
+    }
+
+    /// Spawn and forkserver starts. Kept out of `start` so that its stack
+    /// frame stays small: the fork path's frames are copy-on-write pages
+    /// the parent writes again after the fork.
+    #[inline(never)]
+    fn start_serialized(&self, method: StartMethod, job: Box<dyn ErasedJob>) -> Result<Running> {
+        // The job (whose queues' descriptors travel with the request)
+        // lives until the child has its argument.
+        if method == StartMethod::Spawn {
+            let (req, args, fds) = self.request(&*job, false)?;
+            let (pid, sentinel) = spawn::start(&req, &args, &fds)?;
+            drop(job);
+            Ok(Running::Local(pid, sentinel))
+        } else {
+            let (mut req, args, fds) = self.request(&*job, true)?;
+            let child = forkserver::start(&mut req, &args, &fds)?;
+            drop(job);
+            Ok(Running::Served(child))
+        }
     }
 
     /// What a spawn/forkserver child needs: the task's registered name, the
@@ -275,12 +299,13 @@ impl Process {
             fingerprint: registry::fingerprint(),
             args_len: args.len() as u64,
             nfds: fds.len() as u32,
-            name: self.name.clone(),
-            ident: self.ident.clone(),
+            name: self.get_name().to_string(),
+            ident: self.ident.as_slice().to_vec(),
             daemon: self.daemon,
             parent_pid: sys::getpid() as u32,
-            parent_name: state::my_name(&rt.me),
+            parent_name: state::name_of(&rt.me),
             cwd,
+            seq: 0,
         };
         Ok((req, args, fds))
     }
@@ -469,7 +494,7 @@ impl Drop for Process {
 impl fmt::Debug for Process {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Process")
-            .field("name", &self.name)
+            .field("name", &self.get_name())
             .field("method", &self.method)
             .field("daemon", &self.daemon)
             .field("pid", &self.pid())

@@ -9,7 +9,7 @@
 
 use std::ffi::{CString, OsStr};
 use std::os::fd::RawFd;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -55,19 +55,28 @@ fn argv() -> &'static [CString] {
 }
 
 /// The current environment (so that, as in Python, a spawned child sees the
-/// parent's environment at spawn time), minus any stale role, plus `role`.
-fn child_env(role: &str) -> Vec<CString> {
-    let mut env: Vec<CString> = std::env::vars_os()
-        .filter(|(k, _)| k != OsStr::new(ROLE_ENV))
-        .filter_map(|(k, v)| {
-            let mut kv = k.into_vec();
-            kv.push(b'=');
-            kv.extend_from_slice(v.as_bytes());
-            CString::new(kv).ok()
-        })
-        .collect();
-    env.push(CString::new(format!("{ROLE_ENV}={role}")).expect("no NUL"));
-    env
+/// parent's environment at spawn time), minus any stale role, plus `role`:
+/// `KEY=value` strings, each NUL-terminated, in one buffer (one allocation,
+/// not one per variable), and where each starts.
+fn child_env(role: &str) -> (Vec<u8>, Vec<usize>) {
+    let mut buf = Vec::with_capacity(4096);
+    let mut starts = Vec::with_capacity(64);
+    for (k, v) in std::env::vars_os() {
+        if k == OsStr::new(ROLE_ENV) || k.as_bytes().contains(&0) || v.as_bytes().contains(&0) {
+            continue;
+        }
+        starts.push(buf.len());
+        buf.extend_from_slice(k.as_bytes());
+        buf.push(b'=');
+        buf.extend_from_slice(v.as_bytes());
+        buf.push(0);
+    }
+    starts.push(buf.len());
+    buf.extend_from_slice(ROLE_ENV.as_bytes());
+    buf.push(b'=');
+    buf.extend_from_slice(role.as_bytes());
+    buf.push(0);
+    (buf, starts)
 }
 
 /// Starts a re-executed copy of this binary with the given role
@@ -80,9 +89,13 @@ pub(crate) fn launch(role: &str) -> Result<(Pid, RtFd)> {
     let parent_end = pair.pop().expect("two fds");
     let child_fd = child_end.raw();
     let ppid = sys::getpid();
-    let env = child_env(&format!("{role}:{CHILD_FD}:{ppid}"));
-    let mut envp: Vec<*const libc::c_char> = env.iter().map(|c| c.as_ptr()).collect();
-    envp.push(std::ptr::null());
+    let name = crate::guard::binary_name();
+    let (env, starts) = child_env(&format!("{role}:{CHILD_FD}:{ppid}:{name}"));
+    let envp: Vec<*const libc::c_char> = starts
+        .iter()
+        .map(|&i| env[i..].as_ptr().cast())
+        .chain([std::ptr::null()])
+        .collect();
     let argv: Vec<*const libc::c_char> = argv()
         .iter()
         .map(|a| a.as_ptr())

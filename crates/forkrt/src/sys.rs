@@ -52,52 +52,190 @@ pub(crate) fn exit_now(code: i32) -> ! {
 /// # Safety
 /// The caller must make sure the child only does what is safe after a fork
 /// of a possibly multi-threaded process (see `fork.rs`).
+#[inline]
 pub(crate) unsafe fn fork() -> io::Result<Pid> {
     // SAFETY: forwarded to the caller.
-    cvt(unsafe { libc::fork() })
+    match unsafe { libc::fork() } {
+        -1 => Err(io::Error::last_os_error()),
+        pid => Ok(pid),
+    }
 }
 
-/// System calls for a fork child, all through `libc::syscall` (one code
-/// page) instead of one libc wrapper each; errors are ignored as the
-/// callers would.
+/// System calls for the code a child runs right after `fork()`.
+///
+/// Fork copies no page-table entries for file-backed text, so every code
+/// page the child executes costs it a page fault (about 2 µs in a VM), and a
+/// libc wrapper per call is a page each. On x86_64 and aarch64 Linux these
+/// are the `syscall`/`svc` instruction inlined into the caller (what rustix
+/// and musl do); elsewhere `libc::syscall`, one page for all of them. Errors
+/// are returned as the raw negative errno and mostly ignored, as the callers
+/// would.
 pub(crate) mod raw {
     use super::Pid;
 
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    #[inline(always)]
+    unsafe fn syscall5(n: libc::c_long, a: [usize; 5]) -> isize {
+        let ret: isize;
+        // SAFETY: the caller passes a system call number and arguments that
+        // are valid for it; the kernel clobbers only rcx and r11.
+        unsafe {
+            core::arch::asm!(
+                "syscall",
+                inlateout("rax") n as isize => ret,
+                in("rdi") a[0], in("rsi") a[1], in("rdx") a[2], in("r10") a[3], in("r8") a[4],
+                lateout("rcx") _, lateout("r11") _,
+                options(nostack, preserves_flags),
+            );
+        }
+        ret
+    }
+
+    #[cfg(all(target_os = "linux", target_arch = "aarch64"))]
+    #[inline(always)]
+    unsafe fn syscall5(n: libc::c_long, a: [usize; 5]) -> isize {
+        let ret: isize;
+        // SAFETY: as above; the kernel preserves every register but x0.
+        unsafe {
+            core::arch::asm!(
+                "svc 0",
+                in("x8") n,
+                inlateout("x0") a[0] as isize => ret,
+                in("x1") a[1], in("x2") a[2], in("x3") a[3], in("x4") a[4],
+                options(nostack, preserves_flags),
+            );
+        }
+        ret
+    }
+
+    #[cfg(not(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    )))]
+    #[inline(always)]
+    unsafe fn syscall5(n: libc::c_long, a: [usize; 5]) -> isize {
+        // SAFETY: forwarded to the caller.
+        unsafe { libc::syscall(n, a[0], a[1], a[2], a[3], a[4]) as isize }
+    }
+
+    #[inline(always)]
+    fn sys(n: libc::c_long, a: [usize; 5]) -> isize {
+        // SAFETY: every caller below passes plain integers, or pointers valid
+        // for the call, as its system call expects.
+        unsafe { syscall5(n, a) }
+    }
+
+    #[inline(always)]
     pub(crate) fn dup2(from: libc::c_int, to: libc::c_int) {
-        // SAFETY: dup3 on descriptor numbers has no memory-safety preconditions.
-        unsafe { libc::syscall(libc::SYS_dup3, from, to, 0) };
+        if from != to {
+            sys(libc::SYS_dup3, [from as usize, to as usize, 0, 0, 0]);
+        }
     }
 
+    #[inline(always)]
     pub(crate) fn close(fd: libc::c_int) {
-        // SAFETY: closing a descriptor number the runtime owns.
-        unsafe { libc::syscall(libc::SYS_close, fd) };
+        sys(libc::SYS_close, [fd as usize, 0, 0, 0, 0]);
     }
 
+    #[inline(always)]
+    pub(crate) fn getpid() -> Pid {
+        sys(libc::SYS_getpid, [0; 5]) as Pid
+    }
+
+    #[inline(always)]
     pub(crate) fn getppid() -> Pid {
-        // SAFETY: getppid has no preconditions.
-        unsafe { libc::syscall(libc::SYS_getppid) as Pid }
+        sys(libc::SYS_getppid, [0; 5]) as Pid
     }
 
     /// `PR_SET_PDEATHSIG(SIGKILL)`; the caller checks `getppid` after it.
+    #[inline(always)]
     pub(crate) fn die_with_parent() -> bool {
-        // SAFETY: PR_SET_PDEATHSIG takes a signal number; no pointers.
+        let kill = libc::SIGKILL as usize;
+        sys(
+            libc::SYS_prctl,
+            [libc::PR_SET_PDEATHSIG as usize, kill, 0, 0, 0],
+        ) == 0
+    }
+
+    /// `write(2)`: the count, or a negative errno.
+    #[inline(always)]
+    pub(crate) fn write(fd: libc::c_int, buf: &[u8]) -> isize {
+        let a = [fd as usize, buf.as_ptr() as usize, buf.len(), 0, 0];
+        sys(libc::SYS_write, a)
+    }
+
+    /// `read(2)`: the count, or a negative errno.
+    #[inline(always)]
+    pub(crate) fn read(fd: libc::c_int, buf: &mut [u8]) -> isize {
+        let a = [fd as usize, buf.as_mut_ptr() as usize, buf.len(), 0, 0];
+        sys(libc::SYS_read, a)
+    }
+
+    /// `chdir(2)`: 0 or a negative errno.
+    #[inline(always)]
+    pub(crate) fn chdir(path: &std::ffi::CStr) -> isize {
+        sys(libc::SYS_chdir, [path.as_ptr() as usize, 0, 0, 0, 0])
+    }
+
+    /// Resets `sig` to its default action. (x86_64 and aarch64 share the
+    /// kernel's `struct sigaction`: handler, flags, restorer, mask; SIG_DFL
+    /// needs no restorer.)
+    #[inline(always)]
+    pub(crate) fn default_action(sig: libc::c_int) {
+        #[cfg(all(
+            target_os = "linux",
+            any(target_arch = "x86_64", target_arch = "aarch64")
+        ))]
+        {
+            let act = [libc::SIG_DFL, 0, 0, 0];
+            sys(
+                libc::SYS_rt_sigaction,
+                [sig as usize, act.as_ptr() as usize, 0, 8, 0],
+            );
+        }
+        #[cfg(not(all(
+            target_os = "linux",
+            any(target_arch = "x86_64", target_arch = "aarch64")
+        )))]
+        super::set_signal(sig, None);
+    }
+
+    /// Unblocks every signal of the calling thread.
+    #[inline(always)]
+    pub(crate) fn unblock_all_signals() {
+        #[cfg(all(
+            target_os = "linux",
+            any(target_arch = "x86_64", target_arch = "aarch64")
+        ))]
+        {
+            let none = 0u64;
+            let a = [
+                libc::SIG_SETMASK as usize,
+                &none as *const u64 as usize,
+                0,
+                8,
+                0,
+            ];
+            sys(libc::SYS_rt_sigprocmask, a);
+        }
+        #[cfg(not(all(
+            target_os = "linux",
+            any(target_arch = "x86_64", target_arch = "aarch64")
+        )))]
+        // SAFETY: set is initialised by sigemptyset before use.
         unsafe {
-            libc::syscall(
-                libc::SYS_prctl,
-                libc::PR_SET_PDEATHSIG,
-                libc::SIGKILL as libc::c_ulong,
-                0,
-                0,
-                0,
-            ) == 0
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
         }
     }
 
     /// `_exit`: leaves at once, no atexit handler, no destructor.
+    #[inline(always)]
     pub(crate) fn exit(code: libc::c_int) -> ! {
-        // SAFETY: exit_group never returns.
-        unsafe { libc::syscall(libc::SYS_exit_group, code) };
-        unreachable!("exit_group returned")
+        loop {
+            sys(libc::SYS_exit_group, [code as usize, 0, 0, 0, 0]);
+        }
     }
 }
 
@@ -160,8 +298,10 @@ pub(crate) fn die_with_parent(expected_parent: Pid) -> bool {
 pub(crate) fn on_main_thread() -> bool {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     {
+        // A process that never started a thread is on its main thread
+        // (and this saves two system calls per start).
         // SAFETY: gettid has no preconditions.
-        (unsafe { libc::gettid() }) == getpid()
+        surely_single_threaded() || (unsafe { libc::gettid() }) == getpid()
     }
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     {
@@ -288,12 +428,22 @@ pub(crate) fn close(fd: RawFd) {
     }
 }
 
+/// `shutdown(SHUT_RDWR)`: the peer's next write fails (EPIPE) even while
+/// this descriptor is still open.
+pub(crate) fn shutdown(fd: RawFd) {
+    // SAFETY: shutdown on a descriptor number has no memory-safety preconditions.
+    unsafe {
+        libc::shutdown(fd, libc::SHUT_RDWR);
+    }
+}
+
 pub(crate) fn dup2(from: RawFd, to: RawFd) -> io::Result<()> {
     // SAFETY: dup2 on fd numbers has no memory-safety preconditions.
     retry(|| unsafe { libc::dup2(from, to) }).map(drop)
 }
 
 /// Points fd 0 at a freshly opened /dev/null.
+#[cold]
 pub(crate) fn stdin_to_devnull() {
     const DEVNULL: &CStr = c"/dev/null";
     // SAFETY: DEVNULL is a valid NUL-terminated path.
@@ -398,6 +548,9 @@ const MSG_NOSIGNAL: libc::c_int = 0;
 /// arguments' queues and connections).
 pub(crate) const MAX_PASSED_FDS: usize = 64;
 
+/// Ancillary buffer size for [`MAX_PASSED_FDS`] descriptors.
+const CMSG_SPACE: usize = rustix::cmsg_space!(ScmRights(MAX_PASSED_FDS));
+
 /// Sends `bufs` (gathered) on a Unix socket with `fds` attached as
 /// SCM_RIGHTS on the first byte. Returns how many bytes went out.
 pub(crate) fn send_with_fds(
@@ -422,8 +575,7 @@ pub(crate) fn send_with_fds_flags(
         .iter()
         .map(|&fd| unsafe { BorrowedFd::borrow_raw(fd) })
         .collect();
-    let mut space =
-        vec![std::mem::MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_PASSED_FDS))];
+    let mut space = [std::mem::MaybeUninit::<u8>::uninit(); CMSG_SPACE];
     let mut control = SendAncillaryBuffer::new(&mut space);
     if !borrowed.is_empty() && !control.push(SendAncillaryMessage::ScmRights(&borrowed)) {
         return Err(io::Error::other(format!(
@@ -442,35 +594,38 @@ pub(crate) fn send_with_fds_flags(
 }
 
 /// Receives into `buf` from a Unix socket, appending any SCM_RIGHTS
-/// descriptors to `fds` (received close-on-exec).
-pub(crate) fn recv_with_fds(
-    sock: RawFd,
-    buf: &mut [u8],
-    fds: &mut Vec<OwnedFd>,
-) -> io::Result<usize> {
-    recv_with_fds_flags(sock, buf, fds, 0)
-}
-
-/// [`recv_with_fds`] with extra flags (`MSG_DONTWAIT`).
+/// descriptors to `fds` (received close-on-exec); `extra` flags such as
+/// `MSG_DONTWAIT`.
 pub(crate) fn recv_with_fds_flags(
     sock: RawFd,
     buf: &mut [u8],
     fds: &mut Vec<OwnedFd>,
     extra: libc::c_int,
 ) -> io::Result<usize> {
-    use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
-    let mut space =
-        vec![std::mem::MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_PASSED_FDS))];
+    recv_with_fds_truncated(sock, buf, fds, extra).map(|(n, _)| n)
+}
+
+/// [`recv_with_fds_flags`], also telling whether descriptors were lost
+/// (`MSG_CTRUNC`: the kernel drops those it cannot install, e.g. at EMFILE).
+pub(crate) fn recv_with_fds_truncated(
+    sock: RawFd,
+    buf: &mut [u8],
+    fds: &mut Vec<OwnedFd>,
+    extra: libc::c_int,
+) -> io::Result<(usize, bool)> {
+    use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, ReturnFlags};
+    // On the stack, not the heap: no allocation per message.
+    let mut space = [std::mem::MaybeUninit::<u8>::uninit(); CMSG_SPACE];
     let mut control = RecvAncillaryBuffer::new(&mut space);
     // SAFETY: `sock` is open for the duration of the call.
     let sock = unsafe { BorrowedFd::borrow_raw(sock) };
-    let n = loop {
+    let (n, truncated) = loop {
         let mut iov = [io::IoSliceMut::new(buf)];
         let flags = RecvFlags::CMSG_CLOEXEC | RecvFlags::from_bits_retain(extra as _);
         match rustix::net::recvmsg(sock, &mut iov, &mut control, flags) {
             Err(rustix::io::Errno::INTR) => continue,
             Err(e) => return Err(e.into()),
-            Ok(m) => break m.bytes,
+            Ok(m) => break (m.bytes, m.flags.contains(ReturnFlags::CTRUNC)),
         }
     };
     for msg in control.drain() {
@@ -478,13 +633,25 @@ pub(crate) fn recv_with_fds_flags(
             fds.extend(received);
         }
     }
-    Ok(n)
+    Ok((n, truncated))
 }
 
 /// Makes sure descriptors 0–2 are open (on /dev/null if they were closed),
 /// so that no runtime channel ever lands on them and becomes a child's
 /// stdin, stdout or stderr.
 pub(crate) fn ensure_stdio_open() {
+    // One poll(2) tells which of the three are closed (POLLNVAL): this runs
+    // before every start.
+    let mut pfds = [0, 1, 2].map(|fd| libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    });
+    // SAFETY: pfds is a valid array of three pollfds.
+    let r = unsafe { libc::poll(pfds.as_mut_ptr(), 3, 0) };
+    if r == 0 {
+        return;
+    }
     for fd in 0..3 {
         // SAFETY: F_GETFD on a descriptor number has no memory-safety preconditions.
         if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
@@ -516,7 +683,7 @@ pub(crate) fn pidfd_open(pid: Pid) -> Option<OwnedFd> {
 
 /// A runtime-owned descriptor opened once and kept (registered in the
 /// runtime's fd list, so fork children close it); `slot` holds the number,
-/// -1 until opened. Fork children reset the slots (see `reset_cached_fds`).
+/// -1 until opened. Fork children reset the slots (`state::reset_cached_fds`).
 fn cached_fd(slot: &AtomicI32, path: &CStr, flags: libc::c_int) -> Option<RawFd> {
     let fd = slot.load(Ordering::Acquire);
     if fd >= 0 {
@@ -544,19 +711,13 @@ fn cached_fd(slot: &AtomicI32, path: &CStr, flags: libc::c_int) -> Option<RawFd>
     }
 }
 
-static PROC_STAT_FD: AtomicI32 = AtomicI32::new(-1);
-static DEVNULL_FD: AtomicI32 = AtomicI32::new(-1);
-
-/// Forgets the cached descriptors in a fork child (they belong to the parent
-/// and are closed with the other registered fds).
-pub(crate) fn reset_cached_fds() {
-    PROC_STAT_FD.store(-1, Ordering::Relaxed);
-    DEVNULL_FD.store(-1, Ordering::Relaxed);
-}
-
 /// A read-only /dev/null descriptor of the runtime, for children's stdin.
 pub(crate) fn devnull() -> Option<RawFd> {
-    cached_fd(&DEVNULL_FD, c"/dev/null", libc::O_RDONLY)
+    cached_fd(
+        crate::state::cached_fd_slots().0,
+        c"/dev/null",
+        libc::O_RDONLY,
+    )
 }
 
 /// True if glibc says this process never started a thread
@@ -578,7 +739,8 @@ pub(crate) fn surely_single_threaded() -> bool {
 pub(crate) fn thread_count() -> Option<usize> {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     {
-        let fd = cached_fd(&PROC_STAT_FD, c"/proc/self/stat", libc::O_RDONLY)?;
+        let slot = crate::state::cached_fd_slots().1;
+        let fd = cached_fd(slot, c"/proc/self/stat", libc::O_RDONLY)?;
         let mut buf = [0u8; 1024];
         // SAFETY: buf is valid for writes of buf.len() bytes.
         let n = unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
@@ -622,6 +784,13 @@ pub(crate) fn backoff_sleep(step: &mut u32) {
 
 /// Installs `handler` for `sig` (SA_RESTART), or resets it to the default
 /// when `handler` is None.
+#[cfg_attr(
+    all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ),
+    allow(dead_code)
+)]
 pub(crate) fn set_signal(sig: libc::c_int, handler: Option<extern "C" fn(libc::c_int)>) {
     // SAFETY: sigaction is plain data; zeroed is a valid empty mask/flags.
     unsafe {
@@ -640,16 +809,5 @@ pub(crate) fn ignore_signal(sig: libc::c_int) {
     // SAFETY: SIG_IGN is a valid disposition for any catchable signal.
     unsafe {
         libc::signal(sig, libc::SIG_IGN);
-    }
-}
-
-/// Clears the signal mask of the calling thread (a forked child inherits the
-/// forking thread's mask).
-pub(crate) fn unblock_all_signals() {
-    // SAFETY: set is initialised by sigemptyset before use.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
     }
 }

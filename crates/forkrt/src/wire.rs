@@ -54,6 +54,10 @@ pub(crate) mod kind {
     /// forkserver child → server: the argument bytes have all arrived (sent
     /// for large arguments only; the decode deadline starts here).
     pub const RECEIVED: u8 = 0x27;
+    /// server → client, on the control connection: `(seq u64, ErrorReport)`
+    /// about a request whose descriptors (its channel among them) the server
+    /// could not take.
+    pub const CONTROL_ERROR: u8 = 0x28;
 }
 
 /// What a child needs to run a task. The encoded argument (`args_len`
@@ -76,6 +80,9 @@ pub(crate) struct ChildRequest {
     /// The caller's working directory at `start()` (a forkserver child
     /// changes to it, as CPython's do).
     pub cwd: Vec<u8>,
+    /// Forkserver: the request's number on its control connection (control
+    /// errors name it); 0 under spawn.
+    pub seq: u64,
 }
 
 /// Error codes carried by [`ErrorReport`].
@@ -140,6 +147,12 @@ pub(crate) struct ForkserverReady {
 }
 
 /// Builds one frame.
+/// A frame without payload, built without allocating (children send READY
+/// and RECEIVED this way).
+pub(crate) const fn empty_frame(kind: u8) -> [u8; HEADER] {
+    [MAGIC[0], MAGIC[1], VERSION, kind, 0, 0, 0, 0]
+}
+
 pub(crate) fn frame_raw(kind: u8, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER + payload.len());
     out.extend_from_slice(&MAGIC);
@@ -195,8 +208,52 @@ impl FrameReader {
         std::mem::take(&mut self.buf)
     }
 
-    pub(crate) fn extend(&mut self, bytes: &[u8]) {
+    /// Reads at most `max` bytes from `fd` straight into the buffer, with
+    /// any SCM_RIGHTS descriptors appended to `fds` (when given). No stack
+    /// buffer: in the forkserver and in a client that forks, every stack page
+    /// a call reaches is a copy-on-write fault after each fork, and a large
+    /// buffer pushes the callees' frames pages further down.
+    pub(crate) fn fill(
+        &mut self,
+        fd: RawFd,
+        max: usize,
+        fds: Option<&mut Vec<std::os::fd::OwnedFd>>,
+    ) -> std::io::Result<usize> {
+        match fds {
+            Some(fds) => self.fill_fds(fd, max, fds).map(|(n, _)| n),
+            None => {
+                let len = self.buf.len();
+                self.buf.resize(len + max, 0);
+                let r = sys::read(fd, &mut self.buf[len..]);
+                self.buf.truncate(len + *r.as_ref().unwrap_or(&0));
+                r
+            }
+        }
+    }
+
+    /// [`FrameReader::fill`] with descriptors, also telling whether some
+    /// were lost (see `sys::recv_with_fds_truncated`).
+    pub(crate) fn fill_fds(
+        &mut self,
+        fd: RawFd,
+        max: usize,
+        fds: &mut Vec<std::os::fd::OwnedFd>,
+    ) -> std::io::Result<(usize, bool)> {
+        let len = self.buf.len();
+        self.buf.resize(len + max, 0);
+        let r = sys::recv_with_fds_truncated(fd, &mut self.buf[len..], fds, 0);
+        self.buf.truncate(len + r.as_ref().map_or(0, |r| r.0));
+        r
+    }
+
+    /// Bytes read from the stream elsewhere, in order before what follows.
+    pub(crate) fn put_back(&mut self, bytes: &[u8]) {
         self.buf.extend_from_slice(bytes);
+    }
+
+    #[cfg(test)]
+    pub(crate) fn extend(&mut self, bytes: &[u8]) {
+        self.put_back(bytes);
     }
 
     /// True if some bytes of an incomplete frame are buffered.
@@ -268,12 +325,23 @@ pub(crate) fn read_frame(
     reader: &mut FrameReader,
     deadline: Option<Instant>,
 ) -> Result<Read> {
-    let mut chunk = [0u8; 16 * 1024];
+    read_frame_inner(fd, reader, deadline, None)
+}
+
+/// Bytes asked of the kernel per read of frames (runtime frames are small).
+const READ_CHUNK: usize = 512;
+
+fn read_frame_inner(
+    fd: RawFd,
+    reader: &mut FrameReader,
+    deadline: Option<Instant>,
+    mut fds: Option<&mut Vec<std::os::fd::OwnedFd>>,
+) -> Result<Read> {
     loop {
         if let Some((k, p)) = reader.pop()? {
             return Ok(Read::Frame(k, p));
         }
-        match sys::read(fd, &mut chunk) {
+        match reader.fill(fd, READ_CHUNK, fds.as_deref_mut()) {
             Ok(0) => {
                 return if reader.has_partial() {
                     Err(Error::protocol(
@@ -283,7 +351,7 @@ pub(crate) fn read_frame(
                     Ok(Read::Eof)
                 };
             }
-            Ok(n) => reader.extend(&chunk[..n]),
+            Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 let ev = sys::poll_one(fd, libc::POLLIN, deadline)
                     .map_err(|e| Error::io("poll on a runtime channel", e))?;
@@ -303,8 +371,6 @@ pub(crate) fn read_frame(
     }
 }
 
-/// Writes all of `bytes` to a non-blocking fd before `deadline`.
-/// `Ok(false)` on timeout.
 pub(crate) fn write_all(fd: RawFd, mut bytes: &[u8], deadline: Option<Instant>) -> Result<bool> {
     while !bytes.is_empty() {
         match sys::write(fd, bytes) {
@@ -430,39 +496,7 @@ pub(crate) fn read_frame_fds(
     deadline: Option<Instant>,
     fds: &mut Vec<std::os::fd::OwnedFd>,
 ) -> Result<Read> {
-    let mut chunk = [0u8; 16 * 1024];
-    loop {
-        if let Some((k, p)) = reader.pop()? {
-            return Ok(Read::Frame(k, p));
-        }
-        match sys::recv_with_fds(fd, &mut chunk, fds) {
-            Ok(0) => {
-                return if reader.has_partial() {
-                    Err(Error::protocol(
-                        "channel closed in the middle of a frame (truncated message)",
-                    ))
-                } else {
-                    Ok(Read::Eof)
-                };
-            }
-            Ok(n) => reader.extend(&chunk[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                let ev = sys::poll_one(fd, libc::POLLIN, deadline)
-                    .map_err(|e| Error::io("poll on a runtime channel", e))?;
-                if ev == 0 {
-                    return Ok(Read::Timeout);
-                }
-            }
-            Err(e) if e.raw_os_error() == Some(libc::ECONNRESET) => {
-                return if reader.has_partial() {
-                    Err(Error::protocol("channel reset in the middle of a frame"))
-                } else {
-                    Ok(Read::Eof)
-                };
-            }
-            Err(e) => return Err(Error::io("read from a runtime channel", e)),
-        }
-    }
+    read_frame_inner(fd, reader, deadline, Some(fds))
 }
 
 /// How long a child may take to decode an argument of `len` bytes once it

@@ -332,6 +332,13 @@ fn client_authenticates_the_server() -> R {
     std::fs::rename(&path, &moved).map_err(|e| e.to_string())?;
     let listener = std::os::unix::net::UnixListener::bind(&path).map_err(|e| e.to_string())?;
     let t = std::thread::spawn(move || impostor(listener));
+    // The connection this process authenticated before keeps going to the
+    // real server (the impostor hears nothing of this start) ...
+    ensure(run(m, empty, ())? == 0, || {
+        "a start over the authenticated connection".into()
+    })?;
+    // ... and a new connection must first be proven.
+    forkrt::__private::forkserver_disconnect();
     let r = get_context(m).process(empty, ()).start();
     let heard = t.join().map_err(|_| "impostor panicked")?;
     std::fs::remove_file(&path).map_err(|e| e.to_string())?;
@@ -347,6 +354,7 @@ fn client_authenticates_the_server() -> R {
     let dir = path.parent().unwrap();
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777))
         .map_err(|e| e.to_string())?;
+    forkrt::__private::forkserver_disconnect();
     let r = get_context(m).process(empty, ()).start();
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
         .map_err(|e| e.to_string())?;

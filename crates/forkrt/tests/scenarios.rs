@@ -941,6 +941,101 @@ fn drop_policy(m: StartMethod) -> R {
 }
 per_method!(drop_policy => fork_drop_policy, spawn_drop_policy, forkserver_drop_policy);
 
+/// Exits 0 if this process's name (comm) is its binary's (truncated to the
+/// kernel's 15 bytes), not "exe" (what exec of /proc/self/exe makes it).
+#[forkrt::task]
+fn named_after_binary(expected: String) {
+    let comm = std::fs::read_to_string("/proc/self/comm").unwrap_or_default();
+    if comm.trim_end() != expected {
+        eprintln!("comm {comm:?}, expected {expected:?}");
+        std::process::exit(3);
+    }
+}
+
+fn children_are_named_after_the_binary() -> R {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let base = exe.file_name().unwrap().to_string_lossy().into_owned();
+    let expected: String = base.chars().take(15).collect();
+    for m in METHODS {
+        let code = run(m, named_after_binary, expected.clone())?;
+        expect_code(m, code, 0, "comm")?;
+    }
+    Ok(())
+}
+
+/// A fork child settles its runtime state on first use (not at the fork):
+/// then it is `Process-N` of its parent, and starts children of its own,
+/// through its own forkserver (not its parent's) and by spawn.
+#[forkrt::task]
+fn uses_the_runtime(parent_server: u32) {
+    let me = forkrt::current_process();
+    let parent = forkrt::parent_process().expect("a parent");
+    let ok_identity = me.name().starts_with("Process-")
+        && parent.name() == "MainProcess"
+        && parent.pid() == std::os::unix::process::parent_id();
+    let mut codes = Vec::new();
+    for m in [
+        StartMethod::Forkserver,
+        StartMethod::Spawn,
+        StartMethod::Fork,
+    ] {
+        let mut p = get_context(m).process(empty, ());
+        codes.push(p.start().and_then(|()| p.join()).map(|()| p.exitcode()));
+    }
+    let own_server = forkrt::__private::forkserver_pid();
+    if !ok_identity || codes.iter().any(|c| !matches!(c, Ok(Some(0)))) {
+        eprintln!("{me:?} {parent:?} {codes:?}");
+        std::process::exit(3);
+    }
+    if own_server.is_none() || own_server == Some(parent_server) {
+        eprintln!("the child used its parent's forkserver {own_server:?}");
+        std::process::exit(4);
+    }
+}
+
+fn fork_child_settles_on_first_use() -> R {
+    let m = StartMethod::Forkserver;
+    expect_code(m, run(m, empty, ())?, 0, "warm-up")?;
+    let server = forkrt::__private::forkserver_pid().ok_or("no server")?;
+    let code = run(StartMethod::Fork, uses_the_runtime, server)?;
+    expect_code(StartMethod::Fork, code, 0, "a fork child using the runtime")
+}
+
+/// One connection per process carries every forkserver request: threads
+/// starting children at once (small and large arguments, each checked by
+/// the child) all succeed, over a connection that is closed and made again
+/// midway, and no descriptor is left behind.
+fn forkserver_connection_shared_by_threads() -> R {
+    let m = StartMethod::Forkserver;
+    expect_code(m, run(m, empty, ())?, 0, "warm-up")?;
+    let fds0 = forkrt::__private::open_fd_count();
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            std::thread::spawn(move || -> R {
+                for k in 0..25 {
+                    // Small arguments come before the request, large ones after.
+                    let big = if (t + k) % 5 == 0 { 100 << 10 } else { k };
+                    let code = run(m, check_payload, (big, expected_payload(big)))?;
+                    expect_code(m, code, 0, "payload")?;
+                    if t == 0 && k == 10 {
+                        forkrt::__private::forkserver_disconnect();
+                    }
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().map_err(|_| "a thread panicked")??;
+    }
+    ensure(forkrt::__private::open_fd_count() == fds0, || {
+        format!(
+            "descriptors: {fds0:?} before, {:?} after",
+            forkrt::__private::open_fd_count()
+        )
+    })
+}
+
 /// The forkserver killed between two starts is restarted; killed while a
 /// child runs, join reports it clearly.
 fn forkserver_killed() -> R {
@@ -1530,6 +1625,18 @@ static SCENARIOS: &[Scenario] = &[
     child("spawn_drop_policy", spawn_drop_policy),
     child("forkserver_drop_policy", forkserver_drop_policy),
     child("forkserver_killed_between_starts", forkserver_killed),
+    child(
+        "fork_child_settles_on_first_use",
+        fork_child_settles_on_first_use,
+    ),
+    child(
+        "children_are_named_after_the_binary",
+        children_are_named_after_the_binary,
+    ),
+    child(
+        "forkserver_connection_shared_by_threads",
+        forkserver_connection_shared_by_threads,
+    ),
     child_with(
         "forkserver_that_cannot_start_is_a_clear_error",
         forkserver_cannot_start,
