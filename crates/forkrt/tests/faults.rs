@@ -238,7 +238,8 @@ fn failed_start_leaves_other_children_running() -> R {
 fn request_is_never_sent_twice() -> R {
     let m = StartMethod::Forkserver;
     ensure(run(m, empty, ())? == 0, || "warm-up".into())?;
-    let dir = common::scratch_dir("once");
+    let scratch = common::scratch_dir("once");
+    let dir = scratch.path();
     let log = dir.join("decoded").display().to_string();
     let r = get_context(m)
         .process(kills_server, KillsServerOnDecode(log.clone()))
@@ -261,7 +262,6 @@ fn request_is_never_sent_twice() -> R {
     ensure(run(m, empty, ())? == 0, || {
         "the next start restarts the server".into()
     })?;
-    let _ = std::fs::remove_dir_all(dir);
     Ok(())
 }
 
@@ -368,12 +368,13 @@ fn client_authenticates_the_server() -> R {
 
 /// A TMPDIR that other users can write (and is not sticky) is refused.
 fn socket_base_writable_by_others_is_refused() -> R {
-    let base = common::scratch_dir("opentmp");
-    std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o777))
+    let scratch = common::scratch_dir("opentmp");
+    let base = scratch.path();
+    std::fs::set_permissions(base, std::fs::Permissions::from_mode(0o777))
         .map_err(|e| e.to_string())?;
     // SAFETY: single-threaded scenario process; the forkserver is not started yet.
     unsafe {
-        std::env::set_var("TMPDIR", &base);
+        std::env::set_var("TMPDIR", base);
         std::env::remove_var("XDG_RUNTIME_DIR");
     }
     let r = get_context(StartMethod::Forkserver)
@@ -386,7 +387,7 @@ fn socket_base_writable_by_others_is_refused() -> R {
         other => return Err(format!("TMPDIR mode 0777: {other:?}")),
     }
     // Sticky, like /tmp: others cannot replace our entries.
-    std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o1777))
+    std::fs::set_permissions(base, std::fs::Permissions::from_mode(0o1777))
         .map_err(|e| e.to_string())?;
     ensure(run(StartMethod::Forkserver, empty, ())? == 0, || {
         "sticky TMPDIR".into()
@@ -642,8 +643,9 @@ fn children_see_the_callers_cwd_and_argv() -> R {
     ensure(run(StartMethod::Forkserver, empty, ())? == 0, || {
         "warm-up".into()
     })?;
-    let dir = common::scratch_dir("cwd");
-    std::env::set_current_dir(&dir).map_err(|e| e.to_string())?;
+    let scratch = common::scratch_dir("cwd");
+    let dir = scratch.path();
+    std::env::set_current_dir(dir).map_err(|e| e.to_string())?;
     let dir = std::env::current_dir().map_err(|e| e.to_string())?;
     let args: Vec<String> = std::env::args().collect();
     for m in METHODS {
@@ -664,7 +666,6 @@ fn children_see_the_callers_cwd_and_argv() -> R {
         })?;
     }
     std::env::set_current_dir("/").map_err(|e| e.to_string())?;
-    let _ = std::fs::remove_dir_all(dir);
     Ok(())
 }
 
@@ -688,11 +689,12 @@ fn drop_children_and_return() -> R {
 }
 
 fn returning_from_main_joins_children() -> R {
-    let dir = common::scratch_dir("atexit");
+    let scratch = common::scratch_dir("atexit");
+    let dir = scratch.path();
     let exe = std::env::current_exe().unwrap();
     let mut cmd = std::process::Command::new(exe);
     cmd.args(["--forkrt-scenario", "drop_children_and_return"])
-        .env("MARKER_DIR", &dir);
+        .env("MARKER_DIR", dir);
     let mut child = common::spawn_grouped(&mut cmd);
     let o = common::wait_child(&mut child, Duration::from_secs(30));
     ensure(o.status.is_some_and(|s| s.success()), || o.describe())?;
@@ -707,7 +709,6 @@ fn returning_from_main_joins_children() -> R {
             format!("{m}: the daemon child was not terminated")
         })?;
     }
-    let _ = std::fs::remove_dir_all(dir);
     Ok(())
 }
 

@@ -234,7 +234,8 @@ macro_rules! per_method {
 /// The example of SPEC §5, verbatim in spirit.
 fn spec_example() -> R {
     forkrt::set_start_method(StartMethod::Spawn).map_err(|e| e.to_string())?;
-    let dir = common::scratch_dir("spec");
+    let scratch = common::scratch_dir("spec");
+    let dir = scratch.path();
     let out = dir.join("a").display().to_string();
     let mut p = Process::new(write_report, out.clone()).name("worker-1");
     p.start().map_err(|e| e.to_string())?;
@@ -251,14 +252,14 @@ fn spec_example() -> R {
     ensure(q.exitcode() == Some(0), || {
         format!("exitcode {:?}", q.exitcode())
     })?;
-    let _ = std::fs::remove_dir_all(dir);
     Ok(())
 }
 
 /// Each method runs a task, which really runs in a child that knows its
 /// name and parent, and exits 0.
 fn runs_task(m: StartMethod) -> R {
-    let dir = common::scratch_dir(&format!("basic-{m}"));
+    let scratch = common::scratch_dir(&format!("basic-{m}"));
+    let dir = scratch.path();
     let out = dir.join("report").display().to_string();
     let mut p = get_context(m)
         .process(write_report, out.clone())
@@ -279,7 +280,6 @@ fn runs_task(m: StartMethod) -> R {
     ensure(common::zombie_children().is_empty(), || {
         "zombie after join".into()
     })?;
-    let _ = std::fs::remove_dir_all(dir);
     Ok(())
 }
 per_method!(runs_task => fork_runs_task, spawn_runs_task, forkserver_runs_task);
@@ -309,7 +309,8 @@ per_method!(args_intact => fork_args_intact, spawn_args_intact, forkserver_args_
 /// A File argument: inherited under fork, NotSerializable naming the type
 /// under spawn and forkserver — the same program text.
 fn file_argument() -> R {
-    let dir = common::scratch_dir("file");
+    let scratch = common::scratch_dir("file");
+    let dir = scratch.path();
     for m in METHODS {
         let path = dir.join(format!("{m}.txt"));
         let f = File::create(&path).map_err(|e| e.to_string())?;
@@ -360,14 +361,14 @@ fn file_argument() -> R {
         }
     }
     std::thread::sleep(Duration::from_millis(50));
-    let _ = std::fs::remove_dir_all(dir);
     Ok(())
 }
 
 /// Closures and unmarked functions work under fork only.
 fn unregistered_targets() -> R {
     fn plain(_: u32) {}
-    let dir = common::scratch_dir("closure");
+    let scratch = common::scratch_dir("closure");
+    let dir = scratch.path();
     let out = dir.join("c");
     let out2 = out.clone();
     let code = run(
@@ -392,7 +393,6 @@ fn unregistered_targets() -> R {
             || format!("{m}: plain fn: {r:?}"),
         )?;
     }
-    let _ = std::fs::remove_dir_all(dir);
     Ok(())
 }
 
@@ -522,7 +522,8 @@ fn names_and_identity() -> R {
     )?;
     ensure(b.is_daemon() && !a.is_daemon(), || "daemon flag".into())?;
     // A child's own children are named Process-<its ident>:<n>.
-    let dir = common::scratch_dir("ident");
+    let scratch = common::scratch_dir("ident");
+    let dir = scratch.path();
     for m in METHODS {
         let out = dir.join(format!("{m}")).display().to_string();
         let mut p = get_context(m).process(nested_child, out.clone());
@@ -539,7 +540,6 @@ fn names_and_identity() -> R {
             || format!("{m}: grandchild's parent {text:?}"),
         )?;
     }
-    let _ = std::fs::remove_dir_all(dir);
     Ok(())
 }
 
@@ -727,7 +727,8 @@ fn check_stdout_once(o: &Outcome) -> R {
 /// fresh statics but the caller's environment now, forkserver = the
 /// server's (both as of its start).
 fn inherited_state() -> R {
-    let dir = common::scratch_dir("state");
+    let scratch = common::scratch_dir("state");
+    let dir = scratch.path();
     // Start the forkserver before changing anything.
     let code = run(StartMethod::Forkserver, empty, ())?;
     expect_code(StartMethod::Forkserver, code, 0, "warm-up")?;
@@ -748,7 +749,6 @@ fn inherited_state() -> R {
             format!("{m}: child saw {got:?}, expected {expect:?}")
         })?;
     }
-    let _ = std::fs::remove_dir_all(dir);
     Ok(())
 }
 
@@ -764,7 +764,8 @@ fn no_fd_leak_into_children() -> R {
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
-    let dir = common::scratch_dir("fds");
+    let scratch = common::scratch_dir("fds");
+    let dir = scratch.path();
     let gate = dir.join("gate").display().to_string();
     let mut holders = Vec::new();
     for m in [
@@ -802,7 +803,6 @@ fn no_fd_leak_into_children() -> R {
         p.join().map_err(|e| e.to_string())?;
         ensure(p.exitcode() == Some(0), || "holder".into())?;
     }
-    let _ = std::fs::remove_dir_all(dir);
     Ok(())
 }
 
@@ -861,7 +861,8 @@ per_method!(thousand_in_a_loop => fork_thousand_processes, spawn_thousand_proces
 /// 64 children alive at once, then all released and joined.
 fn sixty_four_alive(m: StartMethod) -> R {
     run(m, empty, ())?;
-    let dir = common::scratch_dir(&format!("64-{m}"));
+    let scratch = common::scratch_dir(&format!("64-{m}"));
+    let dir = scratch.path();
     let gate = dir.join("gate").display().to_string();
     let fds0 = common::fd_count();
     let mut ps = Vec::new();
@@ -892,7 +893,6 @@ fn sixty_four_alive(m: StartMethod) -> R {
     ensure(common::zombie_children().is_empty(), || {
         format!("{m}: zombies")
     })?;
-    let _ = std::fs::remove_dir_all(dir);
     Ok(())
 }
 per_method!(sixty_four_alive => fork_sixty_four_alive, spawn_sixty_four_alive, forkserver_sixty_four_alive);
@@ -1459,7 +1459,8 @@ fn parent_killed_no_orphans() -> R {
 }
 
 fn spawn_fallback() -> R {
-    let dir = common::scratch_dir("fallback");
+    let scratch = common::scratch_dir("fallback");
+    let dir = scratch.path();
     let out = dir.join("r").display().to_string();
     expect_code(
         StartMethod::Spawn,
@@ -1471,7 +1472,6 @@ fn spawn_fallback() -> R {
         std::fs::read_to_string(&out).is_ok_and(|s| s.contains("MainProcess")),
         || "report".into(),
     )?;
-    let _ = std::fs::remove_dir_all(dir);
     Ok(())
 }
 

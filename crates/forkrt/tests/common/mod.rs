@@ -299,12 +299,12 @@ pub fn ensure(cond: bool, msg: impl FnOnce() -> String) -> Result<(), String> {
     if cond { Ok(()) } else { Err(msg()) }
 }
 
-/// A fresh, empty directory for one scenario.
-pub fn scratch_dir(tag: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("forkrt-test-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("scratch dir");
-    d
+/// A fresh, empty directory for one scenario, removed when it is dropped.
+pub fn scratch_dir(tag: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("forkrt-test-{tag}-"))
+        .tempdir()
+        .expect("a scratch directory in the temporary directory")
 }
 
 /// State letter of a process from /proc (`None` if it does not exist).
