@@ -1,15 +1,18 @@
 //! FL006: a forked child whose pid is never waited for.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use syn::Expr;
+use syn::{Expr, Stmt};
 
 use crate::analysis::catalog::{self, ForkFn};
 use crate::analysis::flow::{self, Flow};
 use crate::analysis::forks::ForkKind;
+use crate::analysis::model::calls;
 use crate::analysis::syntax;
 use crate::analysis::walk::Code;
+use crate::analysis::{FnRef, PackageCx};
 use crate::checker::{Checker, Finding};
 use crate::diagnostic::{Label, LabelKind};
 use crate::source::SourceFile;
@@ -60,6 +63,8 @@ crate::rules::declare_rule! {
 
 fn check(checker: &Checker<'_>) {
     let cx = checker.cx;
+    let strict = cx.options.strict_error_paths;
+    let reaping = Reaping::new(cx);
     let mut sigchld_ignored: HashMap<*const SourceFile, bool> = HashMap::new();
     for fp in cx.forks() {
         if !fp.kind.is_raw_fork() || fp.wrapper {
@@ -86,10 +91,14 @@ fn check(checker: &Checker<'_>) {
             continue;
         }
         let pid = fp.parent.as_ref().and_then(|p| p.pid.clone());
+        // The pid, and what holds it (`let child = Pid::new(pid)`, `children.push(pid)`).
+        let names = match &pid {
+            Some(p) => reaping.derive(fp.func, vec![p.clone()]),
+            None => Vec::new(),
+        };
         // A pid returned as the function's value is reaped by the caller.
-        if let (Some(p), Some(syn::Stmt::Expr(tail, None))) = (&pid, fp.func.def.body.stmts.last())
-        {
-            if returns(tail, p) {
+        if let Some(Stmt::Expr(tail, None)) = fp.func.def.body.stmts.last() {
+            if names.iter().any(|n| returns(tail, n)) {
                 continue;
             }
         }
@@ -97,7 +106,9 @@ fn check(checker: &Checker<'_>) {
         let good = |e: &Expr| {
             flow::exits(cx, file, e)
                 || is_wait(file, e)
-                || pid.as_deref().is_some_and(|p| escapes(e, p))
+                || reaping
+                    .consumer(fp.func, e, &names, 0)
+                    .is_some_and(|f| f >= Fate::Returned)
         };
         // The child's code is not the parent's path.
         let (skip_e, skip_b, skip_s): (Option<&Expr>, Option<&syn::Block>, &[syn::Stmt]) =
@@ -137,9 +148,11 @@ fn check(checker: &Checker<'_>) {
             Some(crate::analysis::syntax::Node::Expr(e)) => syn::spanned::Spanned::span(*e),
             _ => syn::spanned::Spanned::span(fp.call),
         };
+        // Leaving through an error is not the parent's normal path (unless configured).
         outcome
             .leaks
-            .retain(|l| !syntax::contains(fork_value, l.span));
+            .retain(|l| !syntax::contains(fork_value, l.span) && (strict || !l.error));
+        let error_path = outcome.leaks.iter().any(|l| l.error);
         let mut labels = Vec::new();
         for leak in &outcome.leaks {
             labels.push(Label {
@@ -179,7 +192,11 @@ fn check(checker: &Checker<'_>) {
                 primary: fp.span(),
                 primary_label: "the child is created here".into(),
                 labels,
-                help: Some("reap the child on every path (`waitpid(pid, …)`), including error paths, or hand the pid to code that does".into()),
+                help: Some(if error_path {
+                    "reap the child on every path (`waitpid(pid, …)`), including error paths, or hand the pid to code that does".into()
+                } else {
+                    "reap the child on every path of the parent (`waitpid(pid, …)`), or hand the pid to code that does".into()
+                }),
                 fix: None,
             },
         );
@@ -257,30 +274,486 @@ fn is_wait(file: &crate::analysis::FileCx<'_>, e: &Expr) -> bool {
     catalog::is_wait(&file.resolver.candidates(&p.path))
 }
 
-/// Whether `e` hands the pid elsewhere: returns it, stores it, or passes it to a
-/// function (which is then responsible for reaping it).
-fn escapes(e: &Expr, pid: &str) -> bool {
-    let mentions = |x: &Expr| mentions(x, pid);
-    match e {
-        Expr::Return(r) => r.expr.as_deref().is_some_and(mentions),
-        Expr::Call(c) => {
-            let name = match syntax::peel(&c.func) {
-                Expr::Path(p) => syntax::last_ident(&p.path).unwrap_or_default(),
-                _ => String::new(),
-            };
-            !matches!(name.as_str(), "kill" | "killpg" | "from_raw" | "as_raw")
-                && c.args.iter().any(mentions)
+/// What becomes of a pid, or of a value that holds pids (a newtype, a collection), in
+/// the code that has it. When code does several things with it, the greatest counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Fate {
+    /// Only read: formatted, logged, compared, signalled, or kept in a local collection
+    /// nobody waits on.
+    Kept,
+    /// Given back to the caller (returned, or put in a collection that is returned).
+    Returned,
+    /// Handed to code assumed to reap it: stored in a field, a shared collection or a
+    /// value with a `Drop` impl, sent on a channel, given to another crate's function.
+    HandedOn,
+    /// Waited for, directly or through a function of the package.
+    Waited,
+}
+
+/// How deep calls into the package's functions are followed.
+const MAX_DEPTH: usize = 4;
+
+/// Methods whose result is (a view of) the value they are called on: the pid is in it.
+const TRANSPARENT: &[&str] = &[
+    "clone",
+    "as_raw",
+    "into",
+    "try_into",
+    "unwrap",
+    "expect",
+    "to_owned",
+    "as_ref",
+    "as_mut",
+    "borrow",
+    "borrow_mut",
+    "iter",
+    "iter_mut",
+    "into_iter",
+    "drain",
+    "copied",
+    "cloned",
+    "values",
+    "values_mut",
+    "keys",
+];
+
+/// Functions that take a pid and do not wait for it (or only wrap it).
+const NOT_REAPERS: &[&str] = &[
+    "kill",
+    "killpg",
+    "from_raw",
+    "as_raw",
+    "from",
+    "setpgid",
+    "getpgid",
+    "tcsetpgrp",
+];
+
+/// Methods that put a value into a collection.
+const ADDS: &[&str] = &["push", "push_back", "push_front", "insert", "extend"];
+
+/// Methods that hand a value to whoever reads the channel, cell or atomic.
+const SENDS: &[&str] = &[
+    "send",
+    "try_send",
+    "send_timeout",
+    "blocking_send",
+    "store",
+    "set",
+    "replace",
+    "swap",
+];
+
+/// Macros of other crates that only read the values they are given.
+const READING_MACROS: &[&str] = &[
+    "print",
+    "println",
+    "eprint",
+    "eprintln",
+    "format",
+    "format_args",
+    "write",
+    "writeln",
+    "panic",
+    "assert",
+    "assert_eq",
+    "assert_ne",
+    "debug_assert",
+    "debug_assert_eq",
+    "debug_assert_ne",
+    "trace",
+    "debug",
+    "info",
+    "warn",
+    "error",
+    "log",
+    "dbg",
+    "vec",
+    "matches",
+    "unreachable",
+    "todo",
+    "unimplemented",
+    "anyhow",
+    "bail",
+    "ensure",
+    "eyre",
+];
+
+/// Methods whose result is computed from the value, not the value.
+const COMPUTING: &[&str] = &[
+    "to_string",
+    "len",
+    "is_empty",
+    "eq",
+    "ne",
+    "cmp",
+    "partial_cmp",
+    "hash",
+    "fmt",
+    "contains",
+    "is_some",
+    "is_none",
+    "is_ok",
+    "is_err",
+    "count",
+];
+
+/// Macros whose result is text made from their arguments, not the arguments.
+const FORMATTING_MACROS: &[&str] = &["format", "format_args", "concat", "stringify"];
+
+/// Follows pids through the package: into the functions and methods they are given,
+/// into local collections, through `let`s. Memoised per function and names.
+struct Reaping<'a> {
+    cx: &'a PackageCx<'a>,
+    memo: RefCell<HashMap<((usize, usize), Vec<String>), Fate>>,
+    drops: RefCell<HashMap<String, bool>>,
+}
+
+impl<'a> Reaping<'a> {
+    fn new(cx: &'a PackageCx<'a>) -> Reaping<'a> {
+        Reaping {
+            cx,
+            memo: RefCell::default(),
+            drops: RefCell::default(),
         }
-        Expr::MethodCall(m) => {
-            matches!(
-                m.method.to_string().as_str(),
-                "push" | "insert" | "extend" | "send" | "push_back" | "store" | "set" | "replace"
-            ) && m.args.iter().any(mentions)
-        }
-        Expr::Struct(s) => s.fields.iter().any(|f| mentions(&f.expr)),
-        Expr::Assign(a) => mentions(&a.right) && !matches!(syntax::peel(&a.left), Expr::Path(_)),
-        _ => false,
     }
+
+    /// The names that hold the pid in `func`: `names`, and what is made from them
+    /// (`let`s, assignments, loop and closure bindings over a collection of them). A
+    /// local collection they are added to is followed on its own (see `consumer`).
+    fn derive(&self, func: FnRef<'a>, mut names: Vec<String>) -> Vec<String> {
+        for _ in 0..4 {
+            let mut found: Vec<String> = Vec::new();
+            syntax::each_expr(func.def.body, &mut |e, ancestors| {
+                let m = |x: &Expr| mentions_any(x, &names);
+                if let Some(syntax::Node::Local(l)) = ancestors.last() {
+                    if l.init.as_ref().is_some_and(|i| std::ptr::eq(&*i.expr, e)) && m(e) {
+                        syntax::pat_bindings(&l.pat, &mut found);
+                    }
+                }
+                match e {
+                    Expr::ForLoop(f) if m(&f.expr) => syntax::pat_bindings(&f.pat, &mut found),
+                    Expr::Let(l) if m(&l.expr) => syntax::pat_bindings(&l.pat, &mut found),
+                    // `pids.iter().for_each(|p| …)`
+                    Expr::Closure(c) => {
+                        if let Some(syntax::Node::Expr(Expr::MethodCall(mc))) = ancestors.last() {
+                            if m(&mc.receiver) {
+                                for input in &c.inputs {
+                                    syntax::pat_bindings(input, &mut found);
+                                }
+                            }
+                        }
+                    }
+                    Expr::Assign(a) if m(&a.right) => {
+                        if let Some(name) = syntax::ident_of(&a.left) {
+                            found.push(name);
+                        }
+                    }
+                    _ => {}
+                }
+            });
+            let before = names.len();
+            for n in found {
+                if n != "_" && !names.contains(&n) {
+                    names.push(n);
+                }
+            }
+            if names.len() == before {
+                break;
+            }
+        }
+        names
+    }
+
+    /// What `e` does with the values `names` of `func` when it takes one of them.
+    /// `None` when it does not take one, or passes it through (a constructor, a
+    /// function of the package that gives it back): where the result goes is
+    /// followed instead.
+    fn consumer(&self, func: FnRef<'a>, e: &Expr, names: &[String], depth: usize) -> Option<Fate> {
+        let m = |x: &Expr| mentions_any(x, names);
+        let taken = |args: &syn::punctuated::Punctuated<Expr, syn::Token![,]>| -> Vec<usize> {
+            args.iter()
+                .enumerate()
+                .filter(|(_, a)| m(a) && carries(a))
+                .map(|(i, _)| i)
+                .collect()
+        };
+        match e {
+            Expr::Return(r) => r.expr.as_deref().is_some_and(m).then_some(Fate::Returned),
+            // `self.child = pid`, `SLOT[i] = pid`
+            Expr::Assign(a) => {
+                (m(&a.right) && syntax::ident_of(&a.left).is_none()).then_some(Fate::HandedOn)
+            }
+            Expr::Struct(s) => {
+                let ty = syntax::last_ident(&s.path).unwrap_or_default();
+                (s.fields.iter().any(|f| m(&f.expr)) && self.has_drop(func, &ty))
+                    .then_some(Fate::HandedOn)
+            }
+            Expr::Call(c) => {
+                let args = taken(&c.args);
+                if args.is_empty() {
+                    return None;
+                }
+                if is_wait(func.file, e) {
+                    return Some(Fate::Waited);
+                }
+                // A closure or a function value: unknown.
+                let Expr::Path(p) = syntax::peel(&c.func) else {
+                    return Some(Fate::HandedOn);
+                };
+                let name = syntax::last_ident(&p.path).unwrap_or_default();
+                if is_constructor(&name) {
+                    let ty = if name == "Self" {
+                        func.def.self_ty.clone().unwrap_or_default()
+                    } else {
+                        name
+                    };
+                    return self.has_drop(func, &ty).then_some(Fate::HandedOn);
+                }
+                if NOT_REAPERS.contains(&name.as_str()) {
+                    return None;
+                }
+                let Some(target) = calls::resolve_fn(self.cx, func.file, &p.path) else {
+                    return Some(Fate::HandedOn);
+                };
+                // `Type::method(value, ..)`: the first argument is `self`.
+                let receiver = has_receiver(target);
+                let params = args
+                    .into_iter()
+                    .map(|i| if receiver { i.checked_sub(1) } else { Some(i) });
+                self.through_call(target, params, depth)
+            }
+            Expr::MethodCall(mc) => {
+                let method = mc.method.to_string();
+                let args = taken(&mc.args);
+                if !args.is_empty() {
+                    if ADDS.contains(&method.as_str()) {
+                        return match local_collection(func, &mc.receiver) {
+                            Some(coll) if names.contains(&coll) => None,
+                            Some(coll) => Some(self.fate_in(func, vec![coll], depth)),
+                            None => Some(Fate::HandedOn),
+                        };
+                    }
+                    if SENDS.contains(&method.as_str()) {
+                        return Some(Fate::HandedOn);
+                    }
+                    if let Some(target) =
+                        calls::method_callee(self.cx, func.file, Some(func), &mc.receiver, &method)
+                    {
+                        return self.through_call(target, args.into_iter().map(Some), depth);
+                    }
+                }
+                if m(&mc.receiver)
+                    && carries(&mc.receiver)
+                    && !TRANSPARENT.contains(&method.as_str())
+                {
+                    if let Some(target) =
+                        calls::method_callee(self.cx, func.file, Some(func), &mc.receiver, &method)
+                    {
+                        return self.through_call(target, std::iter::once(None), depth);
+                    }
+                    // The receiver's type is not known (`let Parent(pid) = fork()? else
+                    // {..}; pid.wait()`): the package's methods of that name, when every
+                    // one of them waits for `self`.
+                    let methods: Vec<FnRef<'a>> = self
+                        .cx
+                        .fns_named(func.file, &method)
+                        .into_iter()
+                        .filter(|f| has_receiver(*f))
+                        .collect();
+                    if !methods.is_empty()
+                        && methods
+                            .iter()
+                            .all(|t| self.param_fate(*t, None, depth) == Fate::Waited)
+                    {
+                        return Some(Fate::Waited);
+                    }
+                    // A function given to a method of the value (`pids.iter().for_each(reap)`).
+                    let mut fate = None;
+                    for a in &mc.args {
+                        if let Expr::Path(p) = syntax::peel(a) {
+                            if let Some(target) = calls::resolve_fn(self.cx, func.file, &p.path) {
+                                fate = fate.max(self.through_call(
+                                    target,
+                                    std::iter::once(Some(0)),
+                                    depth,
+                                ));
+                            } else if p.path.segments.len() > 1 {
+                                fate = Some(Fate::HandedOn);
+                            }
+                        }
+                    }
+                    return fate;
+                }
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// The fate of values given to `target` as the parameters `params` (`None`: `self`);
+    /// `None` when `target` gives them back (its result holds them).
+    fn through_call(
+        &self,
+        target: FnRef<'a>,
+        params: impl Iterator<Item = Option<usize>>,
+        depth: usize,
+    ) -> Option<Fate> {
+        match params.map(|p| self.param_fate(target, p, depth)).max()? {
+            Fate::Returned => None,
+            fate => Some(fate),
+        }
+    }
+
+    /// What `target` does with its parameter `param` (`None`: `self`).
+    fn param_fate(&self, target: FnRef<'a>, param: Option<usize>, depth: usize) -> Fate {
+        if depth >= MAX_DEPTH {
+            return Fate::HandedOn;
+        }
+        let name = match param {
+            None if has_receiver(target) => "self".to_string(),
+            None => return Fate::HandedOn,
+            Some(i) => {
+                let typed: Vec<&syn::PatType> = target
+                    .def
+                    .sig
+                    .inputs
+                    .iter()
+                    .filter_map(|a| match a {
+                        syn::FnArg::Typed(t) => Some(t),
+                        syn::FnArg::Receiver(_) => None,
+                    })
+                    .collect();
+                let Some(t) = typed.get(i) else {
+                    return Fate::HandedOn;
+                };
+                if matches!(&*t.pat, syn::Pat::Wild(_)) {
+                    return Fate::Kept;
+                }
+                match syntax::pat_ident(&t.pat) {
+                    Some(n) => n,
+                    None => return Fate::HandedOn,
+                }
+            }
+        };
+        self.fate_in(target, vec![name], depth + 1)
+    }
+
+    /// What `func` does with the values `names`: the greatest fate of any use.
+    fn fate_in(&self, func: FnRef<'a>, names: Vec<String>, depth: usize) -> Fate {
+        let mut sorted = names.clone();
+        sorted.sort();
+        let key = (func.key(), sorted);
+        if let Some(&known) = self.memo.borrow().get(&key) {
+            return known;
+        }
+        // A call cycle is unknown until the first answer.
+        self.memo.borrow_mut().insert(key.clone(), Fate::HandedOn);
+        let names = self.derive(func, names);
+        let file = func.file;
+        let mut fate = Fate::Kept;
+        let expand = |m: &syn::Macro| file.expansion(self.cx, m).map(|x| &x.block);
+        syntax::each_expr_expanded(func.def.body, &expand, &mut |e, _| {
+            if fate == Fate::Waited {
+                return;
+            }
+            if is_wait(file, e) && (waits_any(e) || mentions_any(e, &names)) {
+                fate = Fate::Waited;
+            } else if let Some(f) = self.consumer(func, e, &names, depth) {
+                fate = fate.max(f);
+            }
+        });
+        if let Some(Stmt::Expr(tail, None)) = func.def.body.stmts.last() {
+            if names.iter().any(|n| returns(tail, n)) {
+                fate = fate.max(Fate::Returned);
+            }
+        }
+        // Another crate's macro that is given the value and does not only read it.
+        if fate < Fate::HandedOn {
+            syntax::each_macro(func.def.body, &mut |mac, _| {
+                let name = syntax::macro_name(mac);
+                if !READING_MACROS.contains(&name.as_str())
+                    && file.expansion(self.cx, mac).is_none()
+                    && tokens_mention(mac.tokens.clone(), &names)
+                {
+                    fate = fate.max(Fate::HandedOn);
+                }
+            });
+        }
+        self.memo.borrow_mut().insert(key, fate);
+        fate
+    }
+
+    /// Whether the package implements `Drop` for the type `ty` (whose drop may reap the
+    /// pid it holds).
+    fn has_drop(&self, func: FnRef<'a>, ty: &str) -> bool {
+        if ty.is_empty() {
+            return false;
+        }
+        if let Some(&known) = self.drops.borrow().get(ty) {
+            return known;
+        }
+        let is_drop = |f: &FnRef<'a>| {
+            f.def.trait_name.as_deref() == Some("Drop") && f.def.self_ty.as_deref() == Some(ty)
+        };
+        let found = self.cx.fns_named(func.file, "drop").iter().any(is_drop)
+            || self.cx.fns_named_in(&["lib"], "drop").iter().any(is_drop);
+        self.drops.borrow_mut().insert(ty.to_string(), found);
+        found
+    }
+}
+
+/// A local collection of `func` (a `let` of its body, not a field or a parameter) that
+/// `receiver` names.
+fn local_collection(func: FnRef<'_>, receiver: &Expr) -> Option<String> {
+    let name = syntax::ident_of(receiver)?;
+    let param = func
+        .def
+        .params()
+        .iter()
+        .any(|(n, _)| n.as_deref() == Some(name.as_str()));
+    (name != "self" && !param && syntax::local_in(func.def.body, &name).is_some()).then_some(name)
+}
+
+/// Whether an argument may be the value itself, maybe wrapped or passed through
+/// (`pid`, `&pid`, `pid.clone()`, `Pid::from_raw(pid)`, `Some(pid)`, `vec![pid]`,
+/// `Child { pid }`, `child.raw()`), rather than something computed from it
+/// (`pid.to_string()`, `format!("{pid}")`, `pid + 1`, `pid == 0`).
+fn carries(e: &Expr) -> bool {
+    match syntax::peel(e) {
+        Expr::MethodCall(m) => {
+            !COMPUTING.contains(&m.method.to_string().as_str()) && carries(&m.receiver)
+        }
+        Expr::Call(c) => c.args.iter().any(carries),
+        Expr::Macro(m) => !FORMATTING_MACROS.contains(&syntax::macro_name(&m.mac).as_str()),
+        Expr::Binary(_) | Expr::Unary(_) | Expr::Lit(_) | Expr::Range(_) => false,
+        Expr::Cast(c) => carries(&c.expr),
+        Expr::Try(t) => carries(&t.expr),
+        _ => true,
+    }
+}
+
+/// A tuple struct or enum variant (`Some`, `Pid`, `Fork::Parent`, `Self`).
+fn is_constructor(name: &str) -> bool {
+    name.chars().next().is_some_and(char::is_uppercase)
+}
+
+fn has_receiver(f: FnRef<'_>) -> bool {
+    matches!(f.def.sig.inputs.first(), Some(syn::FnArg::Receiver(_)))
+}
+
+/// A wait for any child (`wait(..)`, `waitpid(-1, ..)`), which reaps this one too.
+fn waits_any(e: &Expr) -> bool {
+    let Expr::Call(c) = e else { return false };
+    let Expr::Path(p) = syntax::peel(&c.func) else {
+        return false;
+    };
+    let name = syntax::last_ident(&p.path).unwrap_or_default();
+    let first = c.args.first().map(|a| match syntax::peel(a) {
+        Expr::Call(inner) if inner.args.len() == 1 => &inner.args[0],
+        other => other,
+    });
+    matches!(name.as_str(), "wait" | "wait3") || first.and_then(syntax::int_lit) == Some(-1)
 }
 
 /// Whether a tail expression is the pid or wraps it (`pid`, `Ok(pid)`, `(pid, fd)`,
@@ -291,7 +764,10 @@ fn returns(e: &Expr, pid: &str) -> bool {
         Expr::Call(c) => c.args.iter().any(|a| returns(a, pid)),
         Expr::Tuple(t) => t.elems.iter().any(|a| returns(a, pid)),
         Expr::Struct(s) => s.fields.iter().any(|f| returns(&f.expr, pid)),
-        Expr::MethodCall(m) => returns(&m.receiver, pid),
+        Expr::MethodCall(m) => {
+            TRANSPARENT.contains(&m.method.to_string().as_str()) && returns(&m.receiver, pid)
+        }
+        Expr::Field(f) => returns(&f.base, pid),
         Expr::If(i) => {
             i.then_branch
                 .stmts
@@ -310,12 +786,435 @@ fn returns(e: &Expr, pid: &str) -> bool {
 }
 
 fn mentions(e: &Expr, var: &str) -> bool {
-    fn walk(ts: proc_macro2::TokenStream, var: &str) -> bool {
-        ts.into_iter().any(|t| match t {
-            proc_macro2::TokenTree::Ident(i) => i == var,
-            proc_macro2::TokenTree::Group(g) => walk(g.stream(), var),
-            _ => false,
-        })
+    mentions_any(e, std::slice::from_ref(&var.to_string()))
+}
+
+/// Whether `e` names one of `names` (in its tokens: macro arguments count).
+fn mentions_any(e: &Expr, names: &[String]) -> bool {
+    !names.is_empty() && tokens_mention(quote::ToTokens::to_token_stream(e), names)
+}
+
+fn tokens_mention(ts: proc_macro2::TokenStream, names: &[String]) -> bool {
+    ts.into_iter().any(|t| match t {
+        proc_macro2::TokenTree::Ident(i) => names.iter().any(|n| i == n),
+        proc_macro2::TokenTree::Group(g) => tokens_mention(g.stream(), names),
+        _ => false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::lint_memory;
+    use crate::{LintOptions, Report};
+
+    const MANIFEST: &str = "[package]\nname = \"demo\"\nversion = \"0.1.0\"\n";
+
+    fn lint_files(files: &[(&str, &str)], strict: bool) -> Report {
+        let mut options = LintOptions::default();
+        options.analysis.strict_error_paths = strict;
+        let mut all = vec![("/p/Cargo.toml", MANIFEST)];
+        all.extend_from_slice(files);
+        let named: Vec<&str> = files.iter().map(|(p, _)| *p).collect();
+        lint_memory(&all, &named, &options)
     }
-    walk(quote::ToTokens::to_token_stream(e), var)
+
+    /// The lines of FL006 findings in a one-file binary.
+    fn fl006(src: &str) -> Vec<usize> {
+        fl006_with(src, false)
+    }
+
+    fn fl006_with(src: &str, strict: bool) -> Vec<usize> {
+        lines(&lint_files(&[("/p/src/main.rs", src)], strict))
+    }
+
+    fn lines(report: &Report) -> Vec<usize> {
+        report
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == "FL006")
+            .map(|d| d.primary.start.line)
+            .collect()
+    }
+
+    const ERROR_PATH: &str = r#"
+fn supervise() -> std::io::Result<()> {
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        unsafe { libc::_exit(0) }
+    }
+    let limits = std::fs::read_to_string("/etc/limits.conf")?;
+    if limits.is_empty() {
+        return Err(std::io::Error::other("no limits"));
+    }
+    unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+    Ok(())
+}
+fn main() { let _ = supervise(); }
+"#;
+
+    #[test]
+    fn an_error_path_between_fork_and_wait_is_silent_by_default() {
+        assert_eq!(fl006(ERROR_PATH), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn strict_error_paths_reports_the_question_mark_and_the_err_return() {
+        let report = lint_files(&[("/p/src/main.rs", ERROR_PATH)], true);
+        assert_eq!(lines(&report), vec![3]);
+        let labels: Vec<usize> = report.diagnostics[0]
+            .labels
+            .iter()
+            .map(|l| l.span.start.line)
+            .collect();
+        assert_eq!(labels, vec![7, 9], "{:#?}", report.diagnostics[0].labels);
+        assert!(
+            report.diagnostics[0]
+                .help
+                .as_deref()
+                .is_some_and(|h| h.contains("error paths"))
+        );
+    }
+
+    #[test]
+    fn a_normal_return_without_wait_is_reported_beside_an_error_path() {
+        let src = r#"
+fn supervise(quick: bool) -> std::io::Result<()> {
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        unsafe { libc::_exit(0) }
+    }
+    let _limits = std::fs::read_to_string("/etc/limits.conf")?;
+    if quick {
+        return Ok(());
+    }
+    unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+    Ok(())
+}
+fn main() { let _ = supervise(true); }
+"#;
+        let report = lint_files(&[("/p/src/main.rs", src)], false);
+        assert_eq!(lines(&report), vec![3]);
+        // Only the normal `return` is a label; the `?` is an error path.
+        let labels: Vec<usize> = report.diagnostics[0]
+            .labels
+            .iter()
+            .map(|l| l.span.start.line)
+            .collect();
+        assert_eq!(labels, vec![9]);
+    }
+
+    #[test]
+    fn a_reap_helper_of_the_package_is_a_wait_through_another_helper() {
+        let src = r#"
+fn wait_for(pid: libc::pid_t) -> i32 {
+    let mut status = 0;
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    status
+}
+fn reap(child: libc::pid_t) {
+    let status = wait_for(child);
+    println!("child {child} exited: {status}");
+}
+fn main() {
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        unsafe { libc::_exit(0) }
+    }
+    reap(pid);
+    std::thread::sleep(std::time::Duration::from_secs(1));
+}
+"#;
+        assert_eq!(fl006(src), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn a_helper_that_only_logs_or_signals_the_pid_is_not_a_wait() {
+        let src = r#"
+fn note_child(pid: libc::pid_t) {
+    println!("started {pid}");
+    let pgid = unsafe { libc::getpgid(pid) };
+    if pgid != pid {
+        unsafe { libc::kill(pid, libc::SIGCONT) };
+    }
+}
+fn main() {
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        unsafe { libc::_exit(0) }
+    }
+    note_child(pid);
+    std::thread::sleep(std::time::Duration::from_secs(1));
+}
+"#;
+        assert_eq!(fl006(src), vec![10]);
+    }
+
+    #[test]
+    fn a_helper_that_hands_the_pid_on_is_assumed_to_reap_it() {
+        for body in [
+            "CHILDREN.lock().unwrap().push(pid);",
+            "TX.with(|tx| tx.send(pid).unwrap());",
+            "std::thread::spawn(move || nix_reap(pid));",
+            "other_crate::supervise(pid);",
+            "self_store!(pid);",
+        ] {
+            let src = format!(
+                "fn track(pid: libc::pid_t) {{ {body} }}\nfn main() {{\n    let pid = unsafe {{ libc::fork() }};\n    if pid == 0 {{ unsafe {{ libc::_exit(0) }} }}\n    track(pid);\n    loop {{ std::thread::park(); }}\n}}\n"
+            );
+            assert_eq!(fl006(&src), Vec::<usize>::new(), "{body}");
+        }
+    }
+
+    const PID_TYPE: &str = r#"
+pub struct Pid(libc::pid_t);
+
+impl Pid {
+    pub fn new(raw: libc::pid_t) -> Pid {
+        Pid(raw)
+    }
+    pub fn raw(&self) -> libc::pid_t {
+        self.0
+    }
+    pub fn wait(&self) -> i32 {
+        let mut status = 0;
+        unsafe { libc::waitpid(self.0, &mut status, 0) };
+        status
+    }
+}
+"#;
+
+    fn with_pid_type(main: &str) -> Vec<usize> {
+        let report = lint_files(
+            &[("/p/src/main.rs", main), ("/p/src/pid.rs", PID_TYPE)],
+            false,
+        );
+        lines(&report)
+    }
+
+    #[test]
+    fn a_pid_newtype_wait_method_in_another_file_is_a_wait() {
+        let main = r#"
+mod pid;
+use pid::Pid;
+fn main() {
+    let raw = unsafe { libc::fork() };
+    if raw == 0 {
+        unsafe { libc::_exit(0) }
+    }
+    let child = Pid::new(raw);
+    println!("{}", child.raw());
+    let status = child.wait();
+    println!("{status}");
+}
+"#;
+        assert_eq!(with_pid_type(main), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn a_pid_newtype_never_waited_is_reported() {
+        let main = r#"
+mod pid;
+use pid::Pid;
+fn main() {
+    let raw = unsafe { libc::fork() };
+    if raw == 0 {
+        unsafe { libc::_exit(0) }
+    }
+    let child = Pid::new(raw);
+    println!("{}", child.raw());
+    std::thread::sleep(std::time::Duration::from_secs(1));
+}
+"#;
+        assert_eq!(with_pid_type(main), vec![5]);
+    }
+
+    #[test]
+    fn a_wait_method_on_a_binding_of_unknown_type_is_a_wait_when_every_such_method_waits() {
+        // sudo-rs: `let ForkResult::Parent(pid) = fork()? else { … }; pid.wait(..)`, with
+        // `impl Wait for ProcessId` in another file.
+        let sys = r#"
+pub struct ProcessId(i32);
+pub enum ForkResult { Parent(ProcessId), Child }
+pub trait Wait { fn wait(self) -> std::io::Result<i32>; }
+impl Wait for ProcessId {
+    fn wait(self) -> std::io::Result<i32> {
+        let mut status = 0;
+        unsafe { libc::waitpid(self.0, &mut status, 0) };
+        Ok(status)
+    }
+}
+"#;
+        let main = r#"
+mod sys;
+use nix::unistd::{fork, ForkResult};
+use sys::Wait;
+fn run() -> nix::Result<()> {
+    let ForkResult::Parent { child } = (unsafe { fork() })? else {
+        unsafe { libc::_exit(0) }
+    };
+    let pid = sys::ProcessId::from(child);
+    loop {
+        match pid.wait() {
+            Ok(_) => break,
+            Err(_) => {}
+        }
+    }
+    Ok(())
+}
+fn main() { run().unwrap(); }
+"#;
+        let report = lint_files(&[("/p/src/main.rs", main), ("/p/src/sys.rs", sys)], false);
+        assert_eq!(lines(&report), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn a_break_or_return_taken_only_when_the_fork_failed_is_not_a_parent_path() {
+        let srcs = [
+            r#"
+fn main() {
+    for _ in 0..3 {
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            eprintln!("fork failed");
+            break;
+        }
+        if pid == 0 {
+            unsafe { libc::_exit(0) }
+        }
+        unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+    }
+}
+"#,
+            r#"
+use nix::unistd::{fork, ForkResult};
+fn main() {
+    loop {
+        match unsafe { fork() } {
+            Ok(ForkResult::Parent { child }) => {
+                nix::sys::wait::waitpid(child, None).unwrap();
+            }
+            Ok(ForkResult::Child) => unsafe { libc::_exit(0) },
+            Err(_) => return,
+        }
+    }
+}
+"#,
+            r#"
+fn start() -> i32 {
+    let pid = unsafe { libc::fork() };
+    if pid == -1 {
+        return -1;
+    }
+    if pid == 0 {
+        unsafe { libc::_exit(0) }
+    }
+    let mut status = 0;
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    status
+}
+fn main() { start(); }
+"#,
+            r#"
+use fork::{fork, Fork};
+fn main() {
+    for _ in 0..3 {
+        let child = match fork() {
+            Ok(Fork::Parent(child)) => child,
+            Ok(Fork::Child) => unsafe { libc::_exit(0) },
+            Err(_) => break,
+        };
+        unsafe { libc::waitpid(child, std::ptr::null_mut(), 0) };
+    }
+}
+"#,
+        ];
+        for src in srcs {
+            assert_eq!(fl006(src), Vec::<usize>::new(), "{src}");
+        }
+    }
+
+    #[test]
+    fn a_break_the_parent_takes_before_waiting_is_reported() {
+        let src = r#"
+fn main() {
+    for i in 0..3 {
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            unsafe { libc::_exit(0) }
+        }
+        if i == 1 {
+            break;
+        }
+        unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+    }
+    std::thread::sleep(std::time::Duration::from_secs(1));
+}
+"#;
+        assert_eq!(fl006(src), vec![4]);
+    }
+
+    /// Three children, their pids pushed into `children`; then `after`.
+    fn pushed_then(after: &str) -> String {
+        format!(
+            "fn main() {{\n    let mut children = Vec::new();\n    for _ in 0..3 {{\n        let pid = unsafe {{ libc::fork() }};\n        if pid == 0 {{\n            unsafe {{ libc::_exit(0) }}\n        }}\n        children.push(pid);\n    }}\n    {after}\n    std::thread::sleep(std::time::Duration::from_secs(1));\n}}\n"
+        )
+    }
+
+    #[test]
+    fn pids_pushed_and_waited_for_in_a_later_loop_are_reaped() {
+        for after in [
+            "for pid in children { unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) }; }",
+            "for pid in &children { unsafe { libc::waitpid(*pid, std::ptr::null_mut(), 0) }; }",
+            "for pid in children.drain(..) { unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) }; }",
+            "children.iter().for_each(|p| { unsafe { libc::waitpid(*p, std::ptr::null_mut(), 0) }; });",
+            "while let Some(p) = children.pop() { unsafe { libc::waitpid(p, std::ptr::null_mut(), 0) }; }",
+            "for _ in &children { unsafe { libc::wait(std::ptr::null_mut()) }; }",
+            "children.into_iter().for_each(reap);",
+            "reap_all(&children);",
+            "supervisor::watch(children);",
+        ] {
+            let src = format!(
+                "{}\nfn reap(pid: i32) {{ unsafe {{ libc::waitpid(pid, std::ptr::null_mut(), 0) }}; }}\nfn reap_all(pids: &[i32]) {{ for p in pids {{ reap(*p); }} }}\n",
+                pushed_then(after)
+            );
+            assert_eq!(fl006(&src), Vec::<usize>::new(), "{after}");
+        }
+    }
+
+    #[test]
+    fn pids_pushed_and_only_printed_or_compared_are_reported() {
+        for after in [
+            "println!(\"started {children:?}\");",
+            "for pid in &children { println!(\"child {pid}\"); }",
+            "assert_eq!(children.len(), 3); if children.contains(&0) { return; }",
+            "log_all(&children);",
+        ] {
+            let src = format!(
+                "{}\nfn log_all(pids: &[i32]) {{ for p in pids {{ eprintln!(\"{{p}}\"); }} }}\n",
+                pushed_then(after)
+            );
+            assert_eq!(fl006(&src), vec![4], "{after}");
+        }
+    }
+
+    #[test]
+    fn a_pid_stored_in_a_field_sent_returned_or_guarded_is_assumed_reaped() {
+        for (setup, keep) in [
+            (
+                "let (tx, _rx) = std::sync::mpsc::channel();",
+                "tx.send(pid).unwrap();",
+            ),
+            (
+                "let mut s = Supervisor::default();",
+                "s.children.push(pid);",
+            ),
+            ("", "let _guard = Guard(pid);"),
+            ("", "let _guard = Named { pid };"),
+        ] {
+            let src = format!(
+                "#[derive(Default)] struct Supervisor {{ children: Vec<i32> }}\nstruct Guard(i32);\nimpl Drop for Guard {{ fn drop(&mut self) {{ unsafe {{ libc::waitpid(self.0, std::ptr::null_mut(), 0) }}; }} }}\nstruct Named {{ pid: i32 }}\nimpl Drop for Named {{ fn drop(&mut self) {{ unsafe {{ libc::waitpid(self.pid, std::ptr::null_mut(), 0) }}; }} }}\nfn main() {{\n    {setup}\n    let pid = unsafe {{ libc::fork() }};\n    if pid == 0 {{ unsafe {{ libc::_exit(0) }} }}\n    {keep}\n    std::thread::sleep(std::time::Duration::from_secs(1));\n}}\n"
+            );
+            assert_eq!(fl006(&src), Vec::<usize>::new(), "{keep}");
+        }
+    }
 }
