@@ -93,7 +93,7 @@ fn check(checker: &Checker<'_>) {
         let pid = fp.parent.as_ref().and_then(|p| p.pid.clone());
         // The pid, and what holds it (`let child = Pid::new(pid)`, `children.push(pid)`).
         let names = match &pid {
-            Some(p) => reaping.derive(fp.func, vec![p.clone()]),
+            Some(p) => reaping.derive(fp.func, vec![p.clone()], 0),
             None => Vec::new(),
         };
         // A pid returned as the function's value is reaped by the caller.
@@ -106,9 +106,14 @@ fn check(checker: &Checker<'_>) {
         let good = |e: &Expr| {
             flow::exits(cx, file, e)
                 || is_wait(file, e)
+                || reaping.waits_for_any(fp.func, e, 0)
                 || reaping
                     .consumer(fp.func, e, &names, 0)
                     .is_some_and(|f| f >= Fate::Returned)
+                // A `for`/`while` loop that waits for the child (polling with
+                // `WNOHANG`) counts, though it could in principle run zero times.
+                || matches!(e, Expr::ForLoop(_) | Expr::While(_))
+                    && reaping.reaps_in(fp.func, e, &names, 0)
         };
         // The child's code is not the parent's path.
         let (skip_e, skip_b, skip_s): (Option<&Expr>, Option<&syn::Block>, &[syn::Stmt]) =
@@ -293,7 +298,8 @@ enum Fate {
 /// How deep calls into the package's functions are followed.
 const MAX_DEPTH: usize = 4;
 
-/// Methods whose result is (a view of) the value they are called on: the pid is in it.
+/// Methods whose result is (a view of, an element of) the value they are called on: the
+/// pid is in it.
 const TRANSPARENT: &[&str] = &[
     "clone",
     "as_raw",
@@ -301,11 +307,15 @@ const TRANSPARENT: &[&str] = &[
     "try_into",
     "unwrap",
     "expect",
+    "unwrap_or",
+    "unwrap_or_default",
+    "ok",
     "to_owned",
     "as_ref",
     "as_mut",
     "borrow",
     "borrow_mut",
+    "lock",
     "iter",
     "iter_mut",
     "into_iter",
@@ -315,6 +325,36 @@ const TRANSPARENT: &[&str] = &[
     "values",
     "values_mut",
     "keys",
+    "pop",
+    "pop_front",
+    "pop_back",
+    "first",
+    "last",
+    "get",
+    "remove",
+    "swap_remove",
+    "take",
+    "map",
+    "filter",
+    "filter_map",
+    "flat_map",
+    "enumerate",
+    "rev",
+    "skip",
+    "chain",
+    "peekable",
+    "inspect",
+    "by_ref",
+    "as_slice",
+    "to_vec",
+    "ok_or",
+    "ok_or_else",
+    "unwrap_or_else",
+    "map_err",
+    "context",
+    "with_context",
+    "wrap_err",
+    "or_else",
 ];
 
 /// Functions that take a pid and do not wait for it (or only wrap it).
@@ -379,25 +419,6 @@ const READING_MACROS: &[&str] = &[
     "eyre",
 ];
 
-/// Methods whose result is computed from the value, not the value.
-const COMPUTING: &[&str] = &[
-    "to_string",
-    "len",
-    "is_empty",
-    "eq",
-    "ne",
-    "cmp",
-    "partial_cmp",
-    "hash",
-    "fmt",
-    "contains",
-    "is_some",
-    "is_none",
-    "is_ok",
-    "is_err",
-    "count",
-];
-
 /// Macros whose result is text made from their arguments, not the arguments.
 const FORMATTING_MACROS: &[&str] = &["format", "format_args", "concat", "stringify"];
 
@@ -407,6 +428,7 @@ struct Reaping<'a> {
     cx: &'a PackageCx<'a>,
     memo: RefCell<HashMap<((usize, usize), Vec<String>), Fate>>,
     drops: RefCell<HashMap<String, bool>>,
+    any_waiters: RefCell<HashMap<(usize, usize), bool>>,
 }
 
 impl<'a> Reaping<'a> {
@@ -415,17 +437,18 @@ impl<'a> Reaping<'a> {
             cx,
             memo: RefCell::default(),
             drops: RefCell::default(),
+            any_waiters: RefCell::default(),
         }
     }
 
     /// The names that hold the pid in `func`: `names`, and what is made from them
     /// (`let`s, assignments, loop and closure bindings over a collection of them). A
     /// local collection they are added to is followed on its own (see `consumer`).
-    fn derive(&self, func: FnRef<'a>, mut names: Vec<String>) -> Vec<String> {
+    fn derive(&self, func: FnRef<'a>, mut names: Vec<String>, depth: usize) -> Vec<String> {
         for _ in 0..4 {
             let mut found: Vec<String> = Vec::new();
             syntax::each_expr(func.def.body, &mut |e, ancestors| {
-                let m = |x: &Expr| mentions_any(x, &names);
+                let m = |x: &Expr| mentions_any(x, &names) && self.carries(func, x, depth);
                 if let Some(syntax::Node::Local(l)) = ancestors.last() {
                     if l.init.as_ref().is_some_and(|i| std::ptr::eq(&*i.expr, e)) && m(e) {
                         syntax::pat_bindings(&l.pat, &mut found);
@@ -434,6 +457,12 @@ impl<'a> Reaping<'a> {
                 match e {
                     Expr::ForLoop(f) if m(&f.expr) => syntax::pat_bindings(&f.pat, &mut found),
                     Expr::Let(l) if m(&l.expr) => syntax::pat_bindings(&l.pat, &mut found),
+                    // `match self { Fork::Parent(pid) => Some(*pid), .. }`
+                    Expr::Match(mt) if m(&mt.expr) => {
+                        for arm in &mt.arms {
+                            syntax::pat_bindings(&arm.pat, &mut found);
+                        }
+                    }
                     // `pids.iter().for_each(|p| …)`
                     Expr::Closure(c) => {
                         if let Some(syntax::Node::Expr(Expr::MethodCall(mc))) = ancestors.last() {
@@ -474,7 +503,7 @@ impl<'a> Reaping<'a> {
         let taken = |args: &syn::punctuated::Punctuated<Expr, syn::Token![,]>| -> Vec<usize> {
             args.iter()
                 .enumerate()
-                .filter(|(_, a)| m(a) && carries(a))
+                .filter(|(_, a)| m(a) && self.carries(func, a, depth))
                 .map(|(i, _)| i)
                 .collect()
         };
@@ -544,7 +573,7 @@ impl<'a> Reaping<'a> {
                     }
                 }
                 if m(&mc.receiver)
-                    && carries(&mc.receiver)
+                    && self.carries(func, &mc.receiver, depth)
                     && !TRANSPARENT.contains(&method.as_str())
                 {
                     if let Some(target) =
@@ -555,12 +584,7 @@ impl<'a> Reaping<'a> {
                     // The receiver's type is not known (`let Parent(pid) = fork()? else
                     // {..}; pid.wait()`): the package's methods of that name, when every
                     // one of them waits for `self`.
-                    let methods: Vec<FnRef<'a>> = self
-                        .cx
-                        .fns_named(func.file, &method)
-                        .into_iter()
-                        .filter(|f| has_receiver(*f))
-                        .collect();
+                    let methods = self.methods_named(func, &method);
                     if !methods.is_empty()
                         && methods
                             .iter()
@@ -588,6 +612,78 @@ impl<'a> Reaping<'a> {
                 None
             }
             _ => None,
+        }
+    }
+
+    /// Whether `e` may be the value itself, maybe wrapped or passed through (`pid`,
+    /// `&pid`, `pid.clone()`, `Pid::from_raw(pid)`, `Some(pid)`, `vec![pid]`,
+    /// `Child { pid }`, `child.raw()` of a package getter), rather than something
+    /// computed from it (`pid.to_string()`, `format!("{pid}")`, `pid + 1`, a path made
+    /// from it). A call that computes from it is judged on its own.
+    fn carries(&self, func: FnRef<'a>, e: &Expr, depth: usize) -> bool {
+        match syntax::peel(e) {
+            Expr::MethodCall(m) => {
+                let method = m.method.to_string();
+                if TRANSPARENT.contains(&method.as_str()) {
+                    return self.carries(func, &m.receiver, depth);
+                }
+                if depth >= MAX_DEPTH {
+                    return false;
+                }
+                let recv = self.carries(func, &m.receiver, depth);
+                let target =
+                    calls::method_callee(self.cx, func.file, Some(func), &m.receiver, &method);
+                match target {
+                    // A getter, or a method that gives back what it is given.
+                    Some(t) => {
+                        (recv && self.param_fate(t, None, depth) == Fate::Returned)
+                            || m.args.iter().enumerate().any(|(i, a)| {
+                                self.carries(func, a, depth)
+                                    && self.param_fate(t, Some(i), depth) == Fate::Returned
+                            })
+                    }
+                    None => {
+                        recv && {
+                            let methods = self.methods_named(func, &method);
+                            !methods.is_empty()
+                                && methods
+                                    .iter()
+                                    .all(|t| self.param_fate(*t, None, depth) == Fate::Returned)
+                        }
+                    }
+                }
+            }
+            Expr::Call(c) => {
+                let Expr::Path(p) = syntax::peel(&c.func) else {
+                    return false;
+                };
+                let name = syntax::last_ident(&p.path).unwrap_or_default();
+                if is_constructor(&name) || matches!(name.as_str(), "from_raw" | "from") {
+                    return c.args.iter().any(|a| self.carries(func, a, depth));
+                }
+                if depth >= MAX_DEPTH {
+                    return false;
+                }
+                // `cvt(pid)`: a function of the package that gives its argument back.
+                match calls::resolve_fn(self.cx, func.file, &p.path) {
+                    Some(t) => {
+                        let receiver = has_receiver(t);
+                        c.args.iter().enumerate().any(|(i, a)| {
+                            let param = if receiver { i.checked_sub(1) } else { Some(i) };
+                            self.carries(func, a, depth)
+                                && self.param_fate(t, param, depth) == Fate::Returned
+                        })
+                    }
+                    None => false,
+                }
+            }
+            Expr::Macro(m) => !FORMATTING_MACROS.contains(&syntax::macro_name(&m.mac).as_str()),
+            Expr::Binary(_) | Expr::Unary(_) | Expr::Lit(_) | Expr::Range(_) => false,
+            Expr::Cast(c) => self.carries(func, &c.expr, depth),
+            Expr::Try(t) => self.carries(func, &t.expr, depth),
+            Expr::Field(f) => self.carries(func, &f.base, depth),
+            Expr::Index(i) => self.carries(func, &i.expr, depth),
+            _ => true,
         }
     }
 
@@ -649,39 +745,108 @@ impl<'a> Reaping<'a> {
         }
         // A call cycle is unknown until the first answer.
         self.memo.borrow_mut().insert(key.clone(), Fate::HandedOn);
-        let names = self.derive(func, names);
+        let names = self.derive(func, names, depth);
         let file = func.file;
         let mut fate = Fate::Kept;
-        let expand = |m: &syn::Macro| file.expansion(self.cx, m).map(|x| &x.block);
-        syntax::each_expr_expanded(func.def.body, &expand, &mut |e, _| {
+        let mut judge = |e: &Expr| {
             if fate == Fate::Waited {
                 return;
             }
-            if is_wait(file, e) && (waits_any(e) || mentions_any(e, &names)) {
+            if is_wait(file, e) && (waits_any(e) || mentions_any(e, &names))
+                || self.waits_for_any(func, e, depth)
+            {
                 fate = Fate::Waited;
             } else if let Some(f) = self.consumer(func, e, &names, depth) {
                 fate = fate.max(f);
             }
+        };
+        let expand = |m: &syn::Macro| file.expansion(self.cx, m).map(|x| &x.block);
+        syntax::each_expr_expanded(func.def.body, &expand, &mut |e, _| judge(e));
+        // Other crates' macros: the arguments of those that take expressions
+        // (`assert!(waitpid(pid).is_ok())`) are judged like code; any other macro given
+        // the value, unless it only reads it, is unknown.
+        let mut unknown = false;
+        syntax::each_macro(func.def.body, &mut |mac, _| {
+            if file.expansion(self.cx, mac).is_some() {
+                return;
+            }
+            if !each_macro_arg(mac, &mut judge)
+                && !READING_MACROS.contains(&syntax::macro_name(mac).as_str())
+                && tokens_mention(mac.tokens.clone(), &names)
+            {
+                unknown = true;
+            }
         });
+        if unknown {
+            fate = fate.max(Fate::HandedOn);
+        }
         if let Some(Stmt::Expr(tail, None)) = func.def.body.stmts.last() {
             if names.iter().any(|n| returns(tail, n)) {
                 fate = fate.max(Fate::Returned);
             }
         }
-        // Another crate's macro that is given the value and does not only read it.
-        if fate < Fate::HandedOn {
-            syntax::each_macro(func.def.body, &mut |mac, _| {
-                let name = syntax::macro_name(mac);
-                if !READING_MACROS.contains(&name.as_str())
-                    && file.expansion(self.cx, mac).is_none()
-                    && tokens_mention(mac.tokens.clone(), &names)
-                {
-                    fate = fate.max(Fate::HandedOn);
-                }
-            });
-        }
         self.memo.borrow_mut().insert(key, fate);
         fate
+    }
+
+    /// Whether `e` calls a function of the package that waits for any child (`fn
+    /// wait_any() { waitpid(-1, ..) }`), which reaps this one too.
+    fn waits_for_any(&self, func: FnRef<'a>, e: &Expr, depth: usize) -> bool {
+        if !matches!(e, Expr::Call(_) | Expr::MethodCall(_)) || depth >= MAX_DEPTH {
+            return false;
+        }
+        let Some(target) = calls::callee(self.cx, func.file, Some(func), e) else {
+            return false;
+        };
+        // `waitpid_reaped(-1, 0)`: -1 given to a parameter the function waits for.
+        if let Expr::Call(c) = e {
+            let receiver = has_receiver(target);
+            for (i, a) in c.args.iter().enumerate() {
+                let param = if receiver { i.checked_sub(1) } else { Some(i) };
+                if any_child(a) && self.param_fate(target, param, depth) == Fate::Waited {
+                    return true;
+                }
+            }
+        }
+        if let Some(&known) = self.any_waiters.borrow().get(&target.key()) {
+            return known;
+        }
+        self.any_waiters.borrow_mut().insert(target.key(), false);
+        let mut found = false;
+        each_expr_deep(target.def.body, &mut |x| {
+            found = found
+                || (is_wait(target.file, x) && waits_any(x))
+                || self.waits_for_any(target, x, depth + 1);
+        });
+        self.any_waiters.borrow_mut().insert(target.key(), found);
+        found
+    }
+
+    /// Whether code waits for the values `names`: a wait that names one of them or
+    /// any child, or a use that reaps or hands them on.
+    fn reaps_in(&self, func: FnRef<'a>, code: &Expr, names: &[String], depth: usize) -> bool {
+        let mut found = false;
+        each_sub_expr(code, &mut |e| {
+            found = found
+                || (is_wait(func.file, e) && (waits_any(e) || mentions_any(e, names)))
+                || self.waits_for_any(func, e, depth)
+                || self
+                    .consumer(func, e, names, depth)
+                    .is_some_and(|f| f >= Fate::Returned);
+        });
+        found
+    }
+
+    /// The package's methods named `name` that `func`'s crate can call (its own, and the
+    /// library's).
+    fn methods_named(&self, func: FnRef<'a>, name: &str) -> Vec<FnRef<'a>> {
+        let mut found = self.cx.fns_named(func.file, name);
+        if func.file.place.kind != crate::analysis::CodeKind::Lib {
+            found.extend(self.cx.fns_named_in(&["lib"], name));
+        }
+        found.retain(|f| has_receiver(*f));
+        found.dedup_by_key(|f| f.key());
+        found
     }
 
     /// Whether the package implements `Drop` for the type `ty` (whose drop may reap the
@@ -715,22 +880,43 @@ fn local_collection(func: FnRef<'_>, receiver: &Expr) -> Option<String> {
     (name != "self" && !param && syntax::local_in(func.def.body, &name).is_some()).then_some(name)
 }
 
-/// Whether an argument may be the value itself, maybe wrapped or passed through
-/// (`pid`, `&pid`, `pid.clone()`, `Pid::from_raw(pid)`, `Some(pid)`, `vec![pid]`,
-/// `Child { pid }`, `child.raw()`), rather than something computed from it
-/// (`pid.to_string()`, `format!("{pid}")`, `pid + 1`, `pid == 0`).
-fn carries(e: &Expr) -> bool {
-    match syntax::peel(e) {
-        Expr::MethodCall(m) => {
-            !COMPUTING.contains(&m.method.to_string().as_str()) && carries(&m.receiver)
-        }
-        Expr::Call(c) => c.args.iter().any(carries),
-        Expr::Macro(m) => !FORMATTING_MACROS.contains(&syntax::macro_name(&m.mac).as_str()),
-        Expr::Binary(_) | Expr::Unary(_) | Expr::Lit(_) | Expr::Range(_) => false,
-        Expr::Cast(c) => carries(&c.expr),
-        Expr::Try(t) => carries(&t.expr),
-        _ => true,
+/// Calls `f` for every expression in the arguments of a macro that takes expressions
+/// (`assert!`, `println!`, logging macros…), macros in them included; `false` when the
+/// macro's arguments are not expressions.
+fn each_macro_arg(mac: &syn::Macro, f: &mut dyn FnMut(&Expr)) -> bool {
+    let Some(args) = syntax::macro_args(mac) else {
+        return false;
+    };
+    for a in &args {
+        each_sub_expr(a, f);
     }
+    true
+}
+
+/// Calls `f` for `e` and every expression in it, in macro arguments too (not in nested
+/// items).
+fn each_sub_expr(e: &Expr, f: &mut dyn FnMut(&Expr)) {
+    syn::visit::Visit::visit_expr(&mut Deep { f }, e);
+}
+
+/// Like [`each_sub_expr`], for a function body.
+fn each_expr_deep(b: &syn::Block, f: &mut dyn FnMut(&Expr)) {
+    syn::visit::Visit::visit_block(&mut Deep { f }, b);
+}
+
+struct Deep<'f> {
+    f: &'f mut dyn FnMut(&Expr),
+}
+
+impl<'ast> syn::visit::Visit<'ast> for Deep<'_> {
+    fn visit_expr(&mut self, e: &'ast Expr) {
+        (self.f)(e);
+        syn::visit::visit_expr(self, e);
+    }
+    fn visit_macro(&mut self, m: &'ast syn::Macro) {
+        each_macro_arg(m, self.f);
+    }
+    fn visit_item(&mut self, _: &'ast syn::Item) {}
 }
 
 /// A tuple struct or enum variant (`Some`, `Pid`, `Fork::Parent`, `Self`).
@@ -749,11 +935,16 @@ fn waits_any(e: &Expr) -> bool {
         return false;
     };
     let name = syntax::last_ident(&p.path).unwrap_or_default();
-    let first = c.args.first().map(|a| match syntax::peel(a) {
+    matches!(name.as_str(), "wait" | "wait3") || c.args.first().is_some_and(any_child)
+}
+
+/// `-1` or `Pid::from_raw(-1)`: "any child" to `waitpid`.
+fn any_child(e: &Expr) -> bool {
+    let e = match syntax::peel(e) {
         Expr::Call(inner) if inner.args.len() == 1 => &inner.args[0],
         other => other,
-    });
-    matches!(name.as_str(), "wait" | "wait3") || first.and_then(syntax::int_lit) == Some(-1)
+    };
+    syntax::int_lit(e) == Some(-1)
 }
 
 /// Whether a tail expression is the pid or wraps it (`pid`, `Ok(pid)`, `(pid, fd)`,
@@ -764,8 +955,10 @@ fn returns(e: &Expr, pid: &str) -> bool {
         Expr::Call(c) => c.args.iter().any(|a| returns(a, pid)),
         Expr::Tuple(t) => t.elems.iter().any(|a| returns(a, pid)),
         Expr::Struct(s) => s.fields.iter().any(|f| returns(&f.expr, pid)),
+        // `pid.into()`, `(pid > 0).then_some(Self(pid))`
         Expr::MethodCall(m) => {
-            TRANSPARENT.contains(&m.method.to_string().as_str()) && returns(&m.receiver, pid)
+            (TRANSPARENT.contains(&m.method.to_string().as_str()) && returns(&m.receiver, pid))
+                || m.args.iter().any(|a| returns(a, pid))
         }
         Expr::Field(f) => returns(&f.base, pid),
         Expr::If(i) => {
