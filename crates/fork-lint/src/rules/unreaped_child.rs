@@ -21,13 +21,41 @@ crate::rules::declare_rule! {
     /// ## What it does
     /// Finds a forked child that the parent does not wait for on some path.
     ///
-    /// Finds a raw `fork()` after which some path of the parent never waits for the
-    /// child (`waitpid`, `wait`, `waitid`, through libc or nix) before it returns, keeps
-    /// running in a loop, or leaves with `?`. A pid handed elsewhere (returned, stored,
-    /// passed to a function) is assumed to be reaped there; `SIGCHLD` set to `SIG_IGN`
-    /// (automatic reaping) silences the rule. A parent that leaves with `exit`/`_exit`
-    /// right after forking (the daemon pattern) is fine: its children are reparented
-    /// and reaped by init.
+    /// Finds a raw `fork()` after which a normal path of the parent never waits for the
+    /// child (`waitpid`, `wait`, `waitid`, through libc or nix) before it falls off the
+    /// end of its function, returns, breaks out, or keeps running in a loop. Like
+    /// Clippy's `zombie_processes`, the rule prefers missing a zombie to a false alarm,
+    /// and follows these policies:
+    ///
+    /// - **Error paths.** A parent that leaves through an error between the fork and
+    ///   the wait (`?`, `return Err(..)`) is not reported: only its normal paths are
+    ///   checked. `strict-error-paths = true` in the configuration reports error paths
+    ///   too.
+    /// - **Waiting through the package's code.** A function or method of the package
+    ///   that is given the pid and waits for it is a wait: a `reap(pid)` helper that
+    ///   calls `waitpid` on its parameter (directly or through another such helper), a
+    ///   `Pid::wait(&self)` method of a newtype (found through the call graph, in any
+    ///   file of the package; when the receiver's type is unknown, every package method
+    ///   of that name must wait). So is a package function that waits for any child
+    ///   (`waitpid(-1, ..)`), and a `for`/`while` loop that waits for the child (a
+    ///   `WNOHANG` polling loop). Constructors and getters that give the pid back
+    ///   (`Pid::new(raw)`, `child.raw()`) are followed to where their result goes. A
+    ///   package function that only reads the pid (formats, logs, compares, signals it)
+    ///   is not a wait.
+    /// - **Failed forks.** A `break` or `return` taken only when the fork failed
+    ///   (`pid < 0`, `pid == -1`, `Err(_)`) is not a parent path: there is no child.
+    /// - **Pids in a local collection.** A pid pushed into a local collection
+    ///   (`children.push(pid)`, `insert`, `extend`) is followed: waited for in a later
+    ///   loop (`for pid in children { waitpid(pid, ..) }`, `.iter().for_each(|p| ..)`,
+    ///   `.drain(..)`, `while let Some(p) = children.pop()`) or handed on, it is reaped;
+    ///   only formatted, logged or compared, it is not.
+    /// - **Handed elsewhere.** A pid returned to the caller, stored in a field, a shared
+    ///   collection or a value whose type has a `Drop` impl, sent on a channel, or given
+    ///   to a function of another crate is assumed to be reaped there.
+    ///
+    /// `SIGCHLD` set to `SIG_IGN` (automatic reaping) silences the rule. A parent that
+    /// leaves with `exit`/`_exit` right after forking (the daemon pattern) is fine: its
+    /// children are reparented and reaped by init.
     ///
     /// ## Why is this bad
     /// A child that exits stays in the process table as a zombie until its parent waits
@@ -103,13 +131,22 @@ fn check(checker: &Checker<'_>) {
             }
         }
         let file = fp.file;
+        // Where the pid went to code that only reads it: said in the finding.
+        let kept: RefCell<Vec<(proc_macro2::Span, String)>> = RefCell::default();
         let good = |e: &Expr| {
             flow::exits(cx, file, e)
                 || is_wait(file, e)
                 || reaping.waits_for_any(fp.func, e, 0)
-                || reaping
-                    .consumer(fp.func, e, &names, 0)
-                    .is_some_and(|f| f >= Fate::Returned)
+                || match reaping.consumer(fp.func, e, &names, 0) {
+                    Some(f) if f >= Fate::Returned => true,
+                    Some(_) => {
+                        if let Some(m) = kept_label(e) {
+                            kept.borrow_mut().push((syn::spanned::Spanned::span(e), m));
+                        }
+                        false
+                    }
+                    None => false,
+                }
                 // A `for`/`while` loop that waits for the child (polling with
                 // `WNOHANG`) counts, though it could in principle run zero times.
                 || matches!(e, Expr::ForLoop(_) | Expr::While(_))
@@ -176,6 +213,18 @@ fn check(checker: &Checker<'_>) {
         let falls_off = outcome.normal;
         if labels.is_empty() && !falls_off {
             continue;
+        }
+        let mut seen = Vec::new();
+        for (span, message) in kept.take() {
+            let at = (span.start(), span.end());
+            if !seen.contains(&at) {
+                seen.push(at);
+                labels.push(Label {
+                    span: file.span(span),
+                    message,
+                    kind: LabelKind::Secondary,
+                });
+            }
         }
         if falls_off {
             labels.push(Label {
@@ -422,11 +471,14 @@ const READING_MACROS: &[&str] = &[
 /// Macros whose result is text made from their arguments, not the arguments.
 const FORMATTING_MACROS: &[&str] = &["format", "format_args", "concat", "stringify"];
 
+/// A function (by [`FnRef::key`]) and the names whose fate in it is asked.
+type FateKey = ((usize, usize), Vec<String>);
+
 /// Follows pids through the package: into the functions and methods they are given,
 /// into local collections, through `let`s. Memoised per function and names.
 struct Reaping<'a> {
     cx: &'a PackageCx<'a>,
-    memo: RefCell<HashMap<((usize, usize), Vec<String>), Fate>>,
+    memo: RefCell<HashMap<FateKey, Fate>>,
     drops: RefCell<HashMap<String, bool>>,
     any_waiters: RefCell<HashMap<(usize, usize), bool>>,
 }
@@ -919,6 +971,28 @@ impl<'ast> syn::visit::Visit<'ast> for Deep<'_> {
     fn visit_item(&mut self, _: &'ast syn::Item) {}
 }
 
+/// What a label says where the pid went to code that does not reap it.
+fn kept_label(e: &Expr) -> Option<String> {
+    match e {
+        Expr::Call(c) => match syntax::peel(&c.func) {
+            Expr::Path(p) => Some(format!(
+                "`{}` is given the pid here and does not wait for the child",
+                syntax::last_ident(&p.path)?
+            )),
+            _ => None,
+        },
+        Expr::MethodCall(m) if ADDS.contains(&m.method.to_string().as_str()) => Some(format!(
+            "the pid goes into `{}` here, which is never waited for",
+            syntax::ident_of(&m.receiver)?
+        )),
+        Expr::MethodCall(m) => Some(format!(
+            "`.{}()` is given the pid here and does not wait for the child",
+            m.method
+        )),
+        _ => None,
+    }
+}
+
 /// A tuple struct or enum variant (`Some`, `Pid`, `Fork::Parent`, `Self`).
 fn is_constructor(name: &str) -> bool {
     name.chars().next().is_some_and(char::is_uppercase)
@@ -1344,6 +1418,72 @@ fn main() {
 }
 "#;
         assert_eq!(fl006(src), vec![4]);
+    }
+
+    #[test]
+    fn a_polling_loop_and_a_package_function_that_waits_for_any_child_are_waits() {
+        let src = r#"
+fn reaped(pid: i32, flags: i32) -> Option<i32> {
+    let mut status = 0;
+    let r = unsafe { libc::waitpid(pid, &mut status, flags) };
+    (r == pid).then_some(status)
+}
+fn wait_any() -> Option<i32> {
+    reaped(-1, 0)
+}
+fn poll() {
+    let pid = unsafe { libc::fork() };
+    if pid == 0 { unsafe { libc::_exit(0) } }
+    let mut done = false;
+    for _ in 0..20 {
+        if reaped(pid, libc::WNOHANG).is_some() {
+            done = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(done);
+}
+fn any() {
+    let pid = unsafe { libc::fork() };
+    if pid == 0 { unsafe { libc::_exit(0) } }
+    println!("{pid}");
+    let status = wait_any().expect("a child");
+    println!("{status}");
+}
+fn main() { poll(); any(); }
+"#;
+        assert_eq!(fl006(src), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn a_getter_of_the_package_gives_the_pid_back() {
+        let src = r#"
+pub enum Forked { Parent(i32), Child }
+impl Forked {
+    pub fn child_pid(&self) -> Option<i32> {
+        match self {
+            Self::Parent(pid) => Some(*pid),
+            Self::Child => None,
+        }
+    }
+}
+fn my_fork() -> Forked {
+    match unsafe { libc::fork() } {
+        0 => Forked::Child,
+        pid => Forked::Parent(pid),
+    }
+}
+fn main() {
+    let result = my_fork();
+    if let Forked::Child = result {
+        unsafe { libc::_exit(0) }
+    }
+    let pid = result.child_pid().unwrap();
+    unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+}
+"#;
+        assert_eq!(fl006(src), Vec::<usize>::new());
     }
 
     /// Three children, their pids pushed into `children`; then `after`.
