@@ -481,6 +481,7 @@ struct Reaping<'a> {
     memo: RefCell<HashMap<FateKey, Fate>>,
     drops: RefCell<HashMap<String, bool>>,
     any_waiters: RefCell<HashMap<(usize, usize), bool>>,
+    derived: RefCell<HashMap<FateKey, Vec<String>>>,
 }
 
 impl<'a> Reaping<'a> {
@@ -490,13 +491,25 @@ impl<'a> Reaping<'a> {
             memo: RefCell::default(),
             drops: RefCell::default(),
             any_waiters: RefCell::default(),
+            derived: RefCell::default(),
         }
     }
 
     /// The names that hold the pid in `func`: `names`, and what is made from them
     /// (`let`s, assignments, loop and closure bindings over a collection of them). A
     /// local collection they are added to is followed on its own (see `consumer`).
-    fn derive(&self, func: FnRef<'a>, mut names: Vec<String>, depth: usize) -> Vec<String> {
+    fn derive(&self, func: FnRef<'a>, names: Vec<String>, depth: usize) -> Vec<String> {
+        // Forks in one function often share the pid's name.
+        let key = (func.key(), names.clone());
+        if let Some(known) = self.derived.borrow().get(&key) {
+            return known.clone();
+        }
+        let derived = self.derive_now(func, names, depth);
+        self.derived.borrow_mut().insert(key, derived.clone());
+        derived
+    }
+
+    fn derive_now(&self, func: FnRef<'a>, mut names: Vec<String>, depth: usize) -> Vec<String> {
         for _ in 0..4 {
             let mut found: Vec<String> = Vec::new();
             syntax::each_expr(func.def.body, &mut |e, ancestors| {
@@ -560,15 +573,24 @@ impl<'a> Reaping<'a> {
                 .collect()
         };
         match e {
-            Expr::Return(r) => r.expr.as_deref().is_some_and(m).then_some(Fate::Returned),
+            // `return Ok(pid)`, not `return Err(format!("child {pid} failed"))`
+            Expr::Return(r) => r
+                .expr
+                .as_deref()
+                .is_some_and(|x| m(x) && self.carries(func, x, depth))
+                .then_some(Fate::Returned),
             // `self.child = pid`, `SLOT[i] = pid`
-            Expr::Assign(a) => {
-                (m(&a.right) && syntax::ident_of(&a.left).is_none()).then_some(Fate::HandedOn)
-            }
+            Expr::Assign(a) => (m(&a.right)
+                && self.carries(func, &a.right, depth)
+                && syntax::ident_of(&a.left).is_none())
+            .then_some(Fate::HandedOn),
             Expr::Struct(s) => {
                 let ty = syntax::last_ident(&s.path).unwrap_or_default();
-                (s.fields.iter().any(|f| m(&f.expr)) && self.has_drop(func, &ty))
-                    .then_some(Fate::HandedOn)
+                (s.fields
+                    .iter()
+                    .any(|f| m(&f.expr) && self.carries(func, &f.expr, depth))
+                    && self.has_drop(func, &ty))
+                .then_some(Fate::HandedOn)
             }
             Expr::Call(c) => {
                 let args = taken(&c.args);
@@ -1111,7 +1133,7 @@ fn supervise() -> std::io::Result<()> {
     }
     let limits = std::fs::read_to_string("/etc/limits.conf")?;
     if limits.is_empty() {
-        return Err(std::io::Error::other("no limits"));
+        return Err(std::io::Error::other(format!("no limits for {pid}")));
     }
     unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
     Ok(())
