@@ -540,7 +540,9 @@ impl<'a> Reaping<'a> {
                     }
                     Expr::Assign(a) if m(&a.right) => {
                         if let Some(name) = syntax::ident_of(&a.left) {
-                            found.push(name);
+                            if is_local(func, &name) {
+                                found.push(name);
+                            }
                         }
                     }
                     _ => {}
@@ -579,10 +581,11 @@ impl<'a> Reaping<'a> {
                 .as_deref()
                 .is_some_and(|x| m(x) && self.carries(func, x, depth))
                 .then_some(Fate::Returned),
-            // `self.child = pid`, `SLOT[i] = pid`
+            // `self.child = pid`, `SLOT[i] = pid`, `CHILD = pid` (a static); an
+            // assignment to a local is followed instead (see `derive`).
             Expr::Assign(a) => (m(&a.right)
                 && self.carries(func, &a.right, depth)
-                && syntax::ident_of(&a.left).is_none())
+                && !syntax::ident_of(&a.left).is_some_and(|n| is_local(func, &n)))
             .then_some(Fate::HandedOn),
             Expr::Struct(s) => {
                 let ty = syntax::last_ident(&s.path).unwrap_or_default();
@@ -952,6 +955,17 @@ fn local_collection(func: FnRef<'_>, receiver: &Expr) -> Option<String> {
         .iter()
         .any(|(n, _)| n.as_deref() == Some(name.as_str()));
     (name != "self" && !param && syntax::local_in(func.def.body, &name).is_some()).then_some(name)
+}
+
+/// Whether `name` is a parameter or a `let` of `func` (not a static).
+fn is_local(func: FnRef<'_>, name: &str) -> bool {
+    name == "self"
+        || func
+            .def
+            .params()
+            .iter()
+            .any(|(n, _)| n.as_deref() == Some(name))
+        || syntax::local_in(func.def.body, name).is_some()
 }
 
 /// Calls `f` for every expression in the arguments of a macro that takes expressions
@@ -1565,9 +1579,10 @@ fn main() {
             ),
             ("", "let _guard = Guard(pid);"),
             ("", "let _guard = Named { pid };"),
+            ("", "unsafe { LAST_CHILD = pid; }"),
         ] {
             let src = format!(
-                "#[derive(Default)] struct Supervisor {{ children: Vec<i32> }}\nstruct Guard(i32);\nimpl Drop for Guard {{ fn drop(&mut self) {{ unsafe {{ libc::waitpid(self.0, std::ptr::null_mut(), 0) }}; }} }}\nstruct Named {{ pid: i32 }}\nimpl Drop for Named {{ fn drop(&mut self) {{ unsafe {{ libc::waitpid(self.pid, std::ptr::null_mut(), 0) }}; }} }}\nfn main() {{\n    {setup}\n    let pid = unsafe {{ libc::fork() }};\n    if pid == 0 {{ unsafe {{ libc::_exit(0) }} }}\n    {keep}\n    std::thread::sleep(std::time::Duration::from_secs(1));\n}}\n"
+                "static mut LAST_CHILD: i32 = 0;\n#[derive(Default)] struct Supervisor {{ children: Vec<i32> }}\nstruct Guard(i32);\nimpl Drop for Guard {{ fn drop(&mut self) {{ unsafe {{ libc::waitpid(self.0, std::ptr::null_mut(), 0) }}; }} }}\nstruct Named {{ pid: i32 }}\nimpl Drop for Named {{ fn drop(&mut self) {{ unsafe {{ libc::waitpid(self.pid, std::ptr::null_mut(), 0) }}; }} }}\nfn main() {{\n    {setup}\n    let pid = unsafe {{ libc::fork() }};\n    if pid == 0 {{ unsafe {{ libc::_exit(0) }} }}\n    {keep}\n    std::thread::sleep(std::time::Duration::from_secs(1));\n}}\n"
             );
             assert_eq!(fl006(&src), Vec::<usize>::new(), "{keep}");
         }
