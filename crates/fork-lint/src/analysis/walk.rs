@@ -116,6 +116,19 @@ pub struct RegionWalk<'a> {
     max_depth: usize,
     /// The statements being visited, innermost last: (frame, the statement's place).
     statements: Vec<(usize, StmtKey)>,
+    /// What earlier statements of the enclosing blocks proved about variables:
+    /// (frame, variable, what it holds). See [`RegionWalk::known`].
+    known: Vec<(usize, String, Holds)>,
+}
+
+/// What a guard proved a variable holds after it: `if x.is_none() { return }` leaves
+/// `x` holding `Some`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Holds {
+    /// `Some(..)` or `Ok(..)`: `unwrap`/`expect` cannot panic.
+    Value,
+    /// `None` or `Err(..)`: `unwrap_err`/`expect_err` cannot panic.
+    NoValue,
 }
 
 /// A statement's place: start line and column, end line and column.
@@ -149,6 +162,7 @@ impl<'a> RegionWalk<'a> {
             visited: HashSet::new(),
             max_depth,
             statements: Vec::new(),
+            known: Vec::new(),
         };
         if let Some(f) = func {
             walk.visited.insert(f.key());
@@ -170,6 +184,17 @@ impl<'a> RegionWalk<'a> {
             Code::Stmts(stmts) => stmts.iter().for_each(|s| v.visit_stmt(s)),
             Code::Expr(e) => v.visit_expr(e),
         }
+    }
+
+    /// What the statements before this point in the current frame's enclosing blocks
+    /// proved `var` holds: a guard `if x.is_err() { return …; }` (or `is_none`, `!x.is_ok()`,
+    /// `if let Err(..) = x { … }`, …) whose body never falls through.
+    pub fn known(&self, var: &str) -> Option<Holds> {
+        self.known
+            .iter()
+            .rev()
+            .find(|(f, v, _)| *f == self.current && v == var)
+            .map(|(_, _, h)| *h)
     }
 
     /// The innermost statement being visited in the current frame, with the frame: the
@@ -325,6 +350,17 @@ impl<'e, 'a> Visit<'e> for Visitor<'_, 'a, '_> {
             self.visit_macro_call(&mac.mac);
         }
         syn::visit::visit_expr(self, e);
+    }
+
+    fn visit_block(&mut self, b: &'e syn::Block) {
+        let mark = self.walk.known.len();
+        for s in &b.stmts {
+            self.visit_stmt(s);
+            if let Some((var, holds)) = guard(self.walk.cx, self.walk.file(), s) {
+                self.walk.known.push((self.walk.current, var, holds));
+            }
+        }
+        self.walk.known.truncate(mark);
     }
 
     fn visit_stmt(&mut self, s: &'e Stmt) {
@@ -620,4 +656,72 @@ fn bind_args<'x>(target: FnRef<'_>, args: impl Iterator<Item = &'x Expr>) -> Vec
         .zip(args)
         .filter_map(|((name, _), arg)| Some((name?, arg.clone())))
         .collect()
+}
+
+/// What a statement proves about a variable for the statements after it: an `if`
+/// without `else` whose body never falls through (it returns, breaks, exits or
+/// panics), testing `x.is_none()`/`x.is_err()` (then `x` holds a value after it),
+/// `x.is_some()`/`x.is_ok()` (then it holds none), the same negated with `!`, or
+/// `if let Err(..)`/`if let None` = x.
+fn guard<'a>(cx: &'a PackageCx<'a>, file: &'a FileCx<'a>, s: &Stmt) -> Option<(String, Holds)> {
+    let Stmt::Expr(Expr::If(i), _) = s else {
+        return None;
+    };
+    if i.else_branch.is_some() {
+        return None;
+    }
+    let (var, holds) = tested(&i.cond)?;
+    let good = |e: &Expr| super::flow::exits(cx, file, e);
+    let panics = |m: &syn::Macro| {
+        syntax::last_ident(&m.path).is_some_and(|n| {
+            matches!(
+                n.as_str(),
+                "panic" | "unreachable" | "todo" | "unimplemented"
+            )
+        })
+    };
+    let expand = file.flow_expander(cx);
+    let mut flow =
+        super::flow::Flow::new(&good, &panics, &|_| false, &|_| false).expanding(&expand);
+    (!flow.block(&i.then_branch).normal).then_some((var, holds))
+}
+
+/// The variable a guard's condition tests, and what it holds when the condition is
+/// false.
+fn tested(cond: &Expr) -> Option<(String, Holds)> {
+    match syntax::peel(cond) {
+        Expr::Unary(u) if matches!(u.op, syn::UnOp::Not(_)) => {
+            let (var, holds) = tested(&u.expr)?;
+            Some((
+                var,
+                match holds {
+                    Holds::Value => Holds::NoValue,
+                    Holds::NoValue => Holds::Value,
+                },
+            ))
+        }
+        Expr::MethodCall(m) if m.args.is_empty() => {
+            let var = syntax::ident_of(&m.receiver)?;
+            match m.method.to_string().as_str() {
+                "is_none" | "is_err" => Some((var, Holds::Value)),
+                "is_some" | "is_ok" => Some((var, Holds::NoValue)),
+                _ => None,
+            }
+        }
+        Expr::Let(l) => {
+            let var = syntax::ident_of(&l.expr)?;
+            let variant = match &*l.pat {
+                syn::Pat::TupleStruct(t) => syntax::last_ident(&t.path)?,
+                syn::Pat::Ident(p) => p.ident.to_string(),
+                syn::Pat::Path(p) => syntax::last_ident(&p.path)?,
+                _ => return None,
+            };
+            match variant.as_str() {
+                "Err" | "None" => Some((var, Holds::Value)),
+                "Ok" | "Some" => Some((var, Holds::NoValue)),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }

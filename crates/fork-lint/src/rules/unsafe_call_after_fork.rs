@@ -6,7 +6,7 @@ use crate::analysis::catalog::ForkFn;
 use crate::analysis::forks::{ForkKind, ForkPoint};
 use crate::analysis::signal_safety::Verdict;
 use crate::analysis::types;
-use crate::analysis::walk::{Event, RegionWalk};
+use crate::analysis::walk::{Event, Holds, RegionWalk};
 use crate::analysis::{fixes, locks, resolve, syntax};
 use crate::checker::{Checker, Finding};
 use crate::diagnostic::{Label, LabelKind, Span};
@@ -20,14 +20,34 @@ crate::rules::declare_rule! {
     /// between `fork` and `exec`/`_exit`: in `CommandExt::pre_exec` closures always, in
     /// the child of `vfork` always, and in the child branch of `libc::fork`,
     /// `nix::unistd::fork`, `fork::fork` and forkrt fork-method targets whenever the
-    /// process may have other threads. It follows calls into the crate's own functions
-    /// and shows the chain.
+    /// process may have other threads. It follows calls into the package's own
+    /// functions, closures passed to them and the package's `macro_rules!` (a `die!`
+    /// that logs and exits, tests a macro generates), and shows the chain.
     ///
-    /// Not async-signal-safe: allocation (`Box::new`, `vec!`, `String::from`,
-    /// `to_string`, `collect`, `format!`), `println!` and friends, `CString::new`,
+    /// One statement is one finding: `STATS.lock().unwrap().push(x)` is reported once,
+    /// at its first unsafe call, with the others as labels.
+    ///
+    /// Not async-signal-safe: allocation (`Box::new`, a `vec!` with elements,
+    /// `String::from`, `Vec::with_capacity`, `to_string`, `collect`, `format!`,
+    /// `.clone()` of a heap type — `String`, `Vec`, `Box`, maps — when its type is
+    /// written, `push`/`insert` on a collection), `println!` and friends, `CString::new`,
     /// taking a lock, `std::env`, logging and tracing macros, `std::process::exit`,
-    /// starting threads or commands, panics that format a message (`unwrap`, `expect`,
-    /// `assert_eq!`, `panic!("{x}")`) and `?` that converts into an allocated error.
+    /// starting threads or commands, panics (`unwrap`, `expect`, `assert!`,
+    /// `unreachable!`, `panic!`) and `?` that converts into an allocated error. Also
+    /// common crates' functions that read the user and group databases through NSS
+    /// (`nix::unistd::User::from_name`, `Group::from_name`, `initgroups`,
+    /// `getgrouplist`: NSS may load modules, allocate and lock) and serialization
+    /// (`serde_json`, `bincode`, `postcard`).
+    ///
+    /// Not reported: `Vec::new()`, `String::new()` and an empty `vec![]`, which do not
+    /// allocate; `.clone()` of a value whose type is not known to own heap memory;
+    /// `"3".parse().unwrap()` of a literal; `unwrap`/`expect` (`unwrap_err`) after a guard
+    /// that proves it cannot panic — an `if x.is_none()`/`x.is_err()`/`let Err(..) = x`
+    /// (`x.is_ok()`) without `else` whose body never falls through. std's path functions (`set_current_dir`,
+    /// `fs::*`, `File::open`) copy a path shorter than 384 bytes to a stack buffer and
+    /// allocate only for a longer one: they are reported unless the path is such a
+    /// string literal, with that explanation and the fix (a `CString` built before the
+    /// fork, then `libc::chdir`/`libc::open`).
     ///
     /// ## Why is this bad
     /// `fork` copies only the calling thread. Any lock another thread held at that
@@ -76,6 +96,9 @@ crate::rules::declare_rule! {
     ///   without one), so the fix keeps the errno the code meant to report — the parent
     ///   now sees it instead of `EINVAL` — and allocates nothing.
     ///
+    /// No fix is offered for a call in a macro's expansion: the edit would rewrite the
+    /// macro call, not the code the macro expands to.
+    ///
     /// ## References
     /// - [POSIX.1-2017, 2.4.3 Signal Actions](https://pubs.opengroup.org/onlinepubs/9699919799/functions/V2_chap02.html#tag_15_04_03): the async-signal-safe functions
     /// - [POSIX `fork`](https://pubs.opengroup.org/onlinepubs/9699919799/functions/fork.html): "the child process may only execute async-signal-safe operations until such time as one of the exec functions is called"
@@ -118,7 +141,10 @@ fn threaded<'a>(checker: &Checker<'a>, fp: &'a ForkPoint<'a>) -> Option<(String,
         .map(|r| r.label())
         .collect();
     Some((
-        "the child runs after a fork in a process that may have other threads".into(),
+        format!(
+            "the child runs after a fork while {} may be running",
+            threads.named()
+        ),
         labels,
     ))
 }
@@ -344,6 +370,13 @@ fn judge(
             // time, so the panic cannot happen in a program that ever ran.
             if matches!(name.as_str(), "unwrap" | "expect") && parses_a_literal(&m.receiver) {
                 return None;
+            }
+            // `if r.is_err() { return …; }` then `r.unwrap()`: a guard proved it.
+            let proved = syntax::ident_of(&m.receiver).and_then(|v| w.known(&v));
+            match (name.as_str(), proved) {
+                ("unwrap" | "expect", Some(Holds::Value))
+                | ("unwrap_err" | "expect_err", Some(Holds::NoValue)) => return None,
+                _ => {}
             }
             let receiver = crate::analysis::model::calls::receiver_type(
                 w.cx,

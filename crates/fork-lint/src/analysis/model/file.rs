@@ -30,6 +30,8 @@ pub struct FnDef<'a> {
     pub module: Vec<String>,
     /// A function written inside another function's body.
     pub nested: bool,
+    /// The package macro whose item-level call generated it (`fork_test!(name)`).
+    pub generated_by: Option<String>,
 }
 
 impl<'a> FnDef<'a> {
@@ -344,6 +346,7 @@ fn push_fn<'a>(
         in_test_module: scope.in_test,
         module: scope.module.clone(),
         nested: false,
+        generated_by: None,
     });
     // Functions nested in the body.
     let mut nested = NestedFns { out: Vec::new() };
@@ -360,6 +363,7 @@ fn push_fn<'a>(
             in_test_module: scope.in_test,
             module: scope.module.clone(),
             nested: true,
+            generated_by: None,
         });
     }
 }
