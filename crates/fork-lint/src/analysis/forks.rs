@@ -218,7 +218,7 @@ pub fn find<'a>(cx: &'a PackageCx<'a>) -> Vec<ForkPoint<'a>> {
         for def in &file.fns {
             let func = FnRef { file, def };
             syntax::each_expr_expanded(def.body, &expand, &mut |e, ancestors| {
-                if let Some(kind) = fork_kind(cx, file, e, ancestors) {
+                if let Some(kind) = fork_kind(cx, file, func, e, ancestors) {
                     out.push(make_point(cx, file, func, kind, e, ancestors));
                 }
             });
@@ -298,6 +298,7 @@ pub fn find<'a>(cx: &'a PackageCx<'a>) -> Vec<ForkPoint<'a>> {
 fn fork_kind<'a>(
     cx: &'a PackageCx<'a>,
     file: &'a FileCx<'a>,
+    func: FnRef<'a>,
     e: &'a Expr,
     ancestors: &[Node<'a>],
 ) -> Option<ForkKind> {
@@ -321,7 +322,7 @@ fn fork_kind<'a>(
             if matches!(name.as_str(), "pre_exec" | "before_exec") && m.args.len() == 1 {
                 // A command that is only ever `exec`ed (replacing this process) runs its
                 // hook here, not in a forked child.
-                if only_execed(file, &m.receiver, ancestors, e) {
+                if super::commands::only_execed(cx, func, &m.receiver, ancestors, e) {
                     return None;
                 }
                 return Some(ForkKind::PreExec);
@@ -336,63 +337,6 @@ fn fork_kind<'a>(
         }
         _ => None,
     }
-}
-
-/// Whether the command a `pre_exec` hook is set on is only ever `exec`ed: the call is
-/// chained into `.exec()`, or the command's variable is used with `.exec()` and never
-/// with `.spawn()`, `.status()` or `.output()` in this function (and not handed
-/// elsewhere, returned, or stored).
-fn only_execed<'a>(
-    file: &FileCx<'a>,
-    receiver: &Expr,
-    ancestors: &[Node<'a>],
-    call: &'a Expr,
-) -> bool {
-    let _ = file;
-    // `cmd.pre_exec(..).exec()`
-    if let Some(Node::Expr(Expr::MethodCall(outer))) = ancestors.last() {
-        if std::ptr::eq(&*outer.receiver, call) && outer.method == "exec" {
-            return true;
-        }
-    }
-    let Some(var) = syntax::ident_of(syntax::chain_root(receiver)) else {
-        return false;
-    };
-    let Some(body) = ancestors.iter().find_map(|n| match n {
-        Node::Block(b) => Some(*b),
-        _ => None,
-    }) else {
-        return false;
-    };
-    let mut execed = false;
-    let mut runs = false;
-    let mut escapes = false;
-    syntax::each_expr(body, &mut |e, _| match e {
-        Expr::MethodCall(m)
-            if syntax::ident_of(syntax::chain_root(&m.receiver)).as_deref()
-                == Some(var.as_str()) =>
-        {
-            match m.method.to_string().as_str() {
-                "exec" => execed = true,
-                "spawn" | "status" | "output" => runs = true,
-                _ => {}
-            }
-        }
-        Expr::Call(c)
-            if c.args
-                .iter()
-                .any(|a| syntax::ident_of(a).as_deref() == Some(var.as_str())) =>
-        {
-            escapes = true;
-        }
-        Expr::Return(r)
-            if r.expr.as_deref().and_then(syntax::ident_of).as_deref() == Some(var.as_str()) =>
-        {
-            escapes = true;
-        }
-        _ => {}
-    });
-    execed && !runs && !escapes
 }
 
 /// Whether a receiver is a `daemonize::Daemonize` builder (directly or through a

@@ -17,7 +17,9 @@ crate::rules::declare_rule! {
     /// Finds calls that are not async-signal-safe in a child before `exec` or `_exit`.
     ///
     /// Finds calls that are not async-signal-safe in code that runs in a child process
-    /// between `fork` and `exec`/`_exit`: in `CommandExt::pre_exec` closures always, in
+    /// between `fork` and `exec`/`_exit`: in `CommandExt::pre_exec` closures always
+    /// (unless the command is only ever `exec`ed, which runs the hooks in the calling
+    /// process: followed through the functions the command is handed to), in
     /// the child of `vfork` always, and in the child branch of `libc::fork`,
     /// `nix::unistd::fork`, `fork::fork` and forkrt fork-method targets whenever the
     /// process may have other threads. It follows calls into the package's own

@@ -401,8 +401,12 @@ pub fn callers<'a>(cx: &'a PackageCx<'a>, func: FnRef<'a>) -> Vec<CallSite<'a>> 
                 };
                 let target = match e {
                     _ if named => callee(cx, file, Some(caller), e),
-                    // `pre_exec(helper)`, `map(helper)`: a function used as a value.
-                    Expr::Path(p) if syntax::last_ident(&p.path).as_deref() == Some(name) => {
+                    // `pre_exec(helper)`, `map(helper)`: a function used as a value (not
+                    // the path of a call, which is the call's site).
+                    Expr::Path(p)
+                        if syntax::last_ident(&p.path).as_deref() == Some(name)
+                            && !matches!(ancestors.last(), Some(Node::Expr(Expr::Call(c))) if std::ptr::eq(syntax::peel(&c.func), e)) =>
+                    {
                         resolve_fn(cx, file, &p.path)
                     }
                     _ => None,
