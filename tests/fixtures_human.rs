@@ -53,7 +53,17 @@ fn snapshot(cli: &Path, f: &Fixture) -> Result<(), Failed> {
         .path
         .strip_prefix(&root)
         .expect("fixtures are in the repository");
-    let out = Command::new(cli)
+    // A fixture's `//@ config:` reaches the command line as a configuration file.
+    let config = f.config.as_ref().map(|text| {
+        let mut file = tempfile::NamedTempFile::new().expect("a temporary file");
+        std::io::Write::write_all(&mut file, text.as_bytes()).expect("written");
+        file
+    });
+    let mut cmd = Command::new(cli);
+    if let Some(file) = &config {
+        cmd.arg("--config").arg(file.path());
+    }
+    let out = cmd
         .current_dir(&root)
         .args(["--color", "never"])
         .arg(rel)
@@ -73,7 +83,10 @@ fn snapshot(cli: &Path, f: &Fixture) -> Result<(), Failed> {
     settings.set_snapshot_path(SNAPSHOTS);
     settings.set_prepend_module_to_snapshot(false);
     settings.set_omit_expression(true);
-    settings.set_description(format!("fork-lint --color never {}", rel.display()));
+    let with = f.config.as_deref().map_or(String::new(), |c| {
+        format!(" (configured: {})", c.trim().replace('\n', ", "))
+    });
+    settings.set_description(format!("fork-lint --color never {}{with}", rel.display()));
     settings.set_input_file(&f.path);
     settings.bind(|| insta::assert_snapshot!(f.name.as_str(), stdout));
     Ok(())

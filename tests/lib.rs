@@ -12,7 +12,9 @@
 //! * `//@ run <method>: <outcome>` for each start method it runs under (`fork`,
 //!   `spawn`, `forkserver`; raw-fork programs use `fork`);
 //! * `//@ fixed <method>: <outcome>` for each of them when fork-lint can fix the
-//!   fixture: the outcome once `--fix --unsafe-fixes` has run (`tests/fixtures_fix.rs`).
+//!   fixture: the outcome once `--fix --unsafe-fixes` has run (`tests/fixtures_fix.rs`);
+//! * `//@ config: KEY = VALUE` (a `fork-lint.toml` line, one per directive) when the
+//!   findings it declares are those of a configuration other than the default.
 //!
 //! Outcomes (several joined by `+`, in any order):
 //!
@@ -61,6 +63,9 @@ pub struct Fixture {
     pub fixed: BTreeMap<String, String>,
     /// Built and runnable (under `fixtures/src/bin`).
     pub runnable: bool,
+    /// The configuration it is linted with (`//@ config:` lines, as `fork-lint.toml`
+    /// text); `None`: the default.
+    pub config: Option<String>,
 }
 
 pub const METHODS: &[&str] = &["fork", "spawn", "forkserver"];
@@ -101,6 +106,7 @@ fn parse(path: &Path, runnable: bool) -> Fixture {
         runs: BTreeMap::new(),
         fixed: BTreeMap::new(),
         runnable,
+        config: None,
     };
     for (i, line) in text.lines().enumerate() {
         if let (true, Some(t)) = (f.title.is_empty(), line.strip_prefix("//!")) {
@@ -121,6 +127,10 @@ fn parse(path: &Path, runnable: bool) -> Fixture {
                 f.rule = Some(r.trim().to_string());
             } else if let Some(k) = d.strip_prefix("kind:") {
                 f.kind = Some(k.trim().to_string());
+            } else if let Some(c) = d.strip_prefix("config:") {
+                let config = f.config.get_or_insert_with(String::new);
+                config.push_str(c.trim());
+                config.push('\n');
             } else if let Some((fixed, run)) = d
                 .strip_prefix("run ")
                 .map(|r| (false, r))
@@ -407,7 +417,7 @@ pub fn lint(f: &Fixture) -> Vec<(usize, String)> {
         path: f.path.clone(),
         name: f.path.display().to_string(),
     };
-    let report = fork_lint::lint(&[input], &fork_lint::LintOptions::default());
+    let report = fork_lint::lint(&[input], &lint_options(f));
     assert!(report.errors.is_empty(), "{}: {:?}", f.name, report.errors);
     let mut found: Vec<(usize, String)> = report
         .diagnostics
@@ -416,6 +426,19 @@ pub fn lint(f: &Fixture) -> Vec<(usize, String)> {
         .collect();
     found.sort();
     found
+}
+
+/// The options a fixture is linted with: its `//@ config:`, or the default.
+pub fn lint_options(f: &Fixture) -> fork_lint::LintOptions {
+    match &f.config {
+        Some(text) => {
+            let config = fork_lint::Config::from_toml(text, Some(&f.path))
+                .unwrap_or_else(|e| panic!("{}: `//@ config:` {e}", f.name));
+            fork_lint::LintOptions::from_config(&config)
+                .unwrap_or_else(|e| panic!("{}: `//@ config:` {e}", f.name))
+        }
+        None => fork_lint::LintOptions::default(),
+    }
 }
 
 /// The confirmation table, from the fixtures' declarations (which the run test checks
@@ -451,11 +474,15 @@ pub fn confirmation_table(fixtures: &[Fixture]) -> String {
             .display()
             .to_string();
         let codes: BTreeSet<&str> = f.expected.iter().map(|(_, c)| c.as_str()).collect();
-        let findings = if codes.is_empty() {
+        let mut findings = if codes.is_empty() {
             "none".to_string()
         } else {
             codes.into_iter().collect::<Vec<_>>().join(", ")
         };
+        if let Some(config) = &f.config {
+            let keys: Vec<String> = config.lines().map(|l| format!("`{l}`")).collect();
+            findings.push_str(&format!(" (with {})", keys.join(", ")));
+        }
         let cell = |m: &str| f.runs.get(m).map_or("—".to_string(), |o| format!("`{o}`"));
         s.push_str(&format!(
             "| {} | [{}](../{rel}) | {} | {} | {} | {} | {} |\n",

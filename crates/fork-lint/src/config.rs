@@ -35,6 +35,11 @@ pub struct Config {
     /// the package may (its `pub` functions then have unknown callers, as in a package
     /// without binaries).
     pub library: LibraryPolicy,
+    /// FL006 also reports a child the parent does not wait for when it leaves through an
+    /// error (`?`, `return Err(..)`) between the fork and the wait. Off by default: only
+    /// the parent's normal paths are checked (a missed zombie on an error path rather
+    /// than a false alarm, after Clippy's `zombie_processes`).
+    pub strict_error_paths: bool,
 }
 
 /// Who may call the library of a package that also has binaries.
@@ -326,5 +331,16 @@ mod tests {
             ..Config::default()
         };
         assert!(c.rule_set().unwrap().is_enabled("FL100"));
+    }
+
+    #[test]
+    fn strict_error_paths_is_read_from_both_places() {
+        assert!(!Config::default().strict_error_paths);
+        let c = Config::from_toml("strict-error-paths = true", None).unwrap();
+        assert!(c.strict_error_paths);
+        let text =
+            "[package]\nname = \"x\"\n[package.metadata.fork-lint]\nstrict-error-paths = true\n";
+        let c = Config::from_cargo_toml(text, None).unwrap().unwrap();
+        assert!(c.strict_error_paths);
     }
 }

@@ -77,6 +77,7 @@ impl LintOptions {
                 extra_lock_types: config.lock_types.clone(),
                 catalog: Catalog::new(&config.unsafe_functions),
                 library_public: config.library == crate::config::LibraryPolicy::Public,
+                strict_error_paths: config.strict_error_paths,
             },
             prefilter: true,
             jobs: 0,

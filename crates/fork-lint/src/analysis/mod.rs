@@ -42,4 +42,7 @@ pub struct AnalysisOptions {
     /// `library = "public"`: a package's library is called from outside even when the
     /// package has binaries.
     pub library_public: bool,
+    /// `strict-error-paths = true`: FL006 also reports a parent that leaves through an
+    /// error (`?`, `return Err(..)`) without waiting for its child.
+    pub strict_error_paths: bool,
 }
