@@ -408,7 +408,9 @@ pub fn confirmation_table(fixtures: &[Fixture]) -> String {
          Generated from the fixtures by `UPDATE_DOCS=1 cargo test -p fork-lint-tests --test confirmation`;\n\
          `cargo test -p fork-lint-tests --test fixtures_run` runs every fixture under each start method it\n\
          declares and fails unless the observed outcome is the one in this table. The outcome vocabulary\n\
-         is documented in `tests/lib.rs`.\n\n\
+         is documented in `tests/lib.rs`. A `compile-error` row is a program a runtime's bounds reject,\n\
+         which the rule leaves to rustc: those in `fixtures/compile-fail/` are checked by\n\
+         `cargo test -p fork-lint-tests --test compile_fail` (trybuild); the lint-only ones name the bound.\n\n\
          | rule | fixture | kind | findings | fork | spawn | forkserver |\n\
          |---|---|---|---|---|---|---|\n",
     );

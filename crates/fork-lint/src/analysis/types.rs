@@ -528,7 +528,7 @@ fn manifest_dependencies(root: &Path) -> Option<Vec<(String, Vec<String>)>> {
     let manifest = read(root)?;
     let workspace_deps = root
         .ancestors()
-        .filter_map(|d| read(d))
+        .filter_map(read)
         .find_map(|m| m.get("workspace")?.get("dependencies")?.as_table().cloned())
         .unwrap_or_default();
     let features = |spec: &toml::Value| -> Vec<String> {
