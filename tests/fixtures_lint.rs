@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use fork_lint_tests::{Fixture, fixtures, lint, repo_root};
+use fork_lint_tests::{Fixture, fixtures, lint, multiset_minus, repo_root};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 fn main() {
@@ -51,8 +51,8 @@ fn check(f: &Fixture, bins_not_tests: &BTreeSet<String>) -> Result<(), Failed> {
         )
     })?;
     let got = lint(f);
-    let missing: Vec<_> = f.expected.difference(&got).collect();
-    let extra: Vec<_> = got.difference(&f.expected).collect();
+    let missing = multiset_minus(&f.expected, &got);
+    let extra = multiset_minus(&got, &f.expected);
     ensure(missing.is_empty() && extra.is_empty(), || {
         format!(
             "{} disagrees with the linter:\n    missing (declared, not reported): {missing:?}\n    extra (reported, not declared): {extra:?}",

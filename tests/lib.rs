@@ -55,8 +55,9 @@ pub struct Fixture {
     pub rule: Option<String>,
     pub kind: Option<String>,
     pub title: String,
-    /// `(line, code)` pairs the linter must report.
-    pub expected: BTreeSet<(usize, String)>,
+    /// `(line, code)` pairs the linter must report, sorted, one per finding (a line
+    /// with two findings of one rule says the code twice).
+    pub expected: Vec<(usize, String)>,
     /// Start method → declared outcome.
     pub runs: BTreeMap<String, String>,
     /// Start method → outcome once fixed (`//@ fixed`).
@@ -100,7 +101,7 @@ fn parse(path: &Path, runnable: bool) -> Fixture {
         rule: None,
         kind: None,
         title: String::new(),
-        expected: BTreeSet::new(),
+        expected: Vec::new(),
         runs: BTreeMap::new(),
         fixed: BTreeMap::new(),
         runnable,
@@ -115,7 +116,7 @@ fn parse(path: &Path, runnable: bool) -> Fixture {
             let rest = &line[at + 3..];
             let up = rest.chars().take_while(|&c| c == '^').count();
             for code in rest[up..].split_whitespace() {
-                f.expected.insert((i + 1 - up, code.to_string()));
+                f.expected.push((i + 1 - up, code.to_string()));
             }
         }
         if let Some(d) = line.trim_start().strip_prefix("//@") {
@@ -146,6 +147,7 @@ fn parse(path: &Path, runnable: bool) -> Fixture {
             }
         }
     }
+    f.expected.sort();
     f
 }
 
@@ -385,19 +387,39 @@ impl Reader {
     }
 }
 
-/// Lints one fixture in its package context and returns `(line, code)` pairs.
-pub fn lint(f: &Fixture) -> BTreeSet<(usize, String)> {
+/// What is in `a` and not in `b`, counting repeats (`a` and `b` sorted).
+pub fn multiset_minus<T: Ord + Clone>(a: &[T], b: &[T]) -> Vec<T> {
+    let mut out = Vec::new();
+    let mut rest = b.iter().peekable();
+    for x in a {
+        while rest.peek().is_some_and(|y| *y < x) {
+            rest.next();
+        }
+        if rest.peek() == Some(&x) {
+            rest.next();
+        } else {
+            out.push(x.clone());
+        }
+    }
+    out
+}
+
+/// Lints one fixture in its package context and returns its `(line, code)` pairs,
+/// sorted, one per finding.
+pub fn lint(f: &Fixture) -> Vec<(usize, String)> {
     let input = fork_lint::InputFile {
         path: f.path.clone(),
         name: f.path.display().to_string(),
     };
     let report = fork_lint::lint(&[input], &fork_lint::LintOptions::default());
     assert!(report.errors.is_empty(), "{}: {:?}", f.name, report.errors);
-    report
+    let mut found: Vec<(usize, String)> = report
         .diagnostics
         .iter()
         .map(|d| (d.primary.start.line, d.code.to_string()))
-        .collect()
+        .collect();
+    found.sort();
+    found
 }
 
 /// The confirmation table, from the fixtures' declarations (which the run test checks

@@ -40,6 +40,12 @@ impl<'a> Checker<'a> {
         let Some(severity) = self.rules.severity(rule.code) else {
             return;
         };
+        // A fix made from a macro's expansion would rewrite the macro call.
+        let fix = finding.fix.filter(|f| {
+            !f.edits
+                .iter()
+                .any(|e| self.cx.inside_expanded_call(&e.span))
+        });
         self.diagnostics.borrow_mut().push(Diagnostic {
             code: rule.code,
             name: rule.name,
@@ -49,7 +55,7 @@ impl<'a> Checker<'a> {
             primary_label: finding.primary_label,
             labels: finding.labels,
             help: finding.help,
-            fix: finding.fix,
+            fix,
         });
     }
 

@@ -22,6 +22,8 @@ use super::syntax;
 pub struct Leak {
     pub span: Span,
     pub how: &'static str,
+    /// The path leaves through an error: `?`, or `return Err(..)`.
+    pub error: bool,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -254,9 +256,13 @@ impl<'p> Flow<'p> {
                 };
                 if inner.normal {
                     inner.normal = false;
+                    let error = r.expr.as_deref().is_some_and(|x| {
+                        matches!(syntax::peel(x), Expr::Call(c) if matches!(syntax::peel(&c.func), Expr::Path(p) if p.path.is_ident("Err")))
+                    });
                     inner.leaks.push(Leak {
                         span: r.span(),
                         how: "returns",
+                        error,
                     });
                 }
                 inner
@@ -267,6 +273,7 @@ impl<'p> Flow<'p> {
                     inner.leaks.push(Leak {
                         span: t.question_token.span(),
                         how: "returns early with `?`",
+                        error: true,
                     });
                 }
                 inner
@@ -281,6 +288,7 @@ impl<'p> Flow<'p> {
                         leaks: vec![Leak {
                             span: b.span(),
                             how: "breaks out",
+                            error: false,
                         }],
                         stuck: Vec::new(),
                     }
@@ -295,6 +303,7 @@ impl<'p> Flow<'p> {
                         leaks: vec![Leak {
                             span: c.span(),
                             how: "continues the enclosing loop",
+                            error: false,
                         }],
                         stuck: Vec::new(),
                     }

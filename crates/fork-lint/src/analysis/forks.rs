@@ -218,7 +218,7 @@ pub fn find<'a>(cx: &'a PackageCx<'a>) -> Vec<ForkPoint<'a>> {
         for def in &file.fns {
             let func = FnRef { file, def };
             syntax::each_expr_expanded(def.body, &expand, &mut |e, ancestors| {
-                if let Some(kind) = fork_kind(cx, file, e, ancestors) {
+                if let Some(kind) = fork_kind(cx, file, func, e, ancestors) {
                     out.push(make_point(cx, file, func, kind, e, ancestors));
                 }
             });
@@ -284,6 +284,7 @@ pub fn find<'a>(cx: &'a PackageCx<'a>) -> Vec<ForkPoint<'a>> {
             }
         }
     }
+    mark_detached(cx, &mut out);
     for (index, process) in cx.processes().list.iter().enumerate() {
         if process.api == ProcessApi::Forkrt && process.method.may_fork() {
             if let Some(start) = process.start {
@@ -297,6 +298,7 @@ pub fn find<'a>(cx: &'a PackageCx<'a>) -> Vec<ForkPoint<'a>> {
 fn fork_kind<'a>(
     cx: &'a PackageCx<'a>,
     file: &'a FileCx<'a>,
+    func: FnRef<'a>,
     e: &'a Expr,
     ancestors: &[Node<'a>],
 ) -> Option<ForkKind> {
@@ -318,6 +320,11 @@ fn fork_kind<'a>(
         Expr::MethodCall(m) => {
             let name = m.method.to_string();
             if matches!(name.as_str(), "pre_exec" | "before_exec") && m.args.len() == 1 {
+                // A command that is only ever `exec`ed (replacing this process) runs its
+                // hook here, not in a forked child.
+                if super::commands::only_execed(cx, func, &m.receiver, ancestors, e) {
+                    return None;
+                }
                 return Some(ForkKind::PreExec);
             }
             if matches!(name.as_str(), "start" | "execute")
@@ -448,6 +455,7 @@ fn hook_region<'a>(
             code: Code::Expr(&cl.body),
             start: file.span_of(&cl.inputs_begin),
             branch: None,
+            after: None,
         }),
         Expr::Path(p) => {
             // A local variable holding the hook.
@@ -467,6 +475,7 @@ fn hook_region<'a>(
                 code: Code::Block(target.def.body),
                 start: file.span_of(arg),
                 branch: None,
+                after: None,
             })
         }
         // `Box::new(hook)`
@@ -506,6 +515,7 @@ fn daemon_region<'a>(
         code: Code::Stmts(rest),
         start,
         branch: None,
+        after: None,
     })
 }
 
@@ -572,6 +582,7 @@ fn raw_regions<'a>(
 ) -> (Option<ChildRegion<'a>>, Option<ParentSide>) {
     let (value, at) = climb(call, ancestors);
     let region = |code: Code<'a>, start: Span, branch: Option<Branch<'a>>| ChildRegion {
+        after: None,
         file,
         func: Some(func),
         code,
@@ -681,6 +692,7 @@ fn follow_variable<'a>(
                             if let (Some(Side::Parent), pid) = classify_pat(&l.pat) {
                                 let code = Code::Expr(diverge);
                                 let r = ChildRegion {
+                                    after: None,
                                     file,
                                     func: Some(func),
                                     code,
@@ -744,6 +756,7 @@ fn follow_variable<'a>(
                         let code = Code::Stmts(tail);
                         return (
                             Some(ChildRegion {
+                                after: None,
                                 file,
                                 func: Some(func),
                                 code,
@@ -837,6 +850,7 @@ fn match_regions<'a>(
     };
     let code = Code::Expr(&arm.body);
     let region = ChildRegion {
+        after: None,
         file,
         func: Some(func),
         code,
@@ -879,6 +893,7 @@ fn if_regions<'a>(
         Some(Side::Child) => {
             let code = Code::Block(&ifx.then_branch);
             let r = ChildRegion {
+                after: None,
                 file,
                 func: Some(func),
                 code,
@@ -908,6 +923,7 @@ fn if_regions<'a>(
             }
             let code = Code::Expr(else_expr);
             let r = ChildRegion {
+                after: None,
                 file,
                 func: Some(func),
                 code,
@@ -1157,8 +1173,15 @@ fn side_branches<'a>(
         Expr::Match(m)
             if std::ptr::eq(&*m.expr, value) || pid.is_some_and(|p| is_var(&m.expr, p)) =>
         {
-            for arm in &m.arms {
-                if classify_pat(&arm.pat).0 == Some(side) {
+            let sides: Vec<Option<Side>> = m.arms.iter().map(|a| classify_pat(&a.pat).0).collect();
+            // `match pid { 0 => …, -1 => …, _ => … }`: with the child's arm written, a
+            // catch-all arm (`_`, a binding) is the parent's.
+            let has_child = sides.contains(&Some(Side::Child));
+            for (arm, s) in m.arms.iter().zip(&sides) {
+                let catch_all = s.is_none() && has_child && catch_all_binding(&arm.pat).is_some()
+                    || matches!(arm.pat, Pat::Wild(_)) && has_child && s.is_none();
+                let arm_side = if catch_all { Some(Side::Parent) } else { *s };
+                if arm_side == Some(side) {
                     out.push(Code::Expr(&arm.body));
                 }
             }
@@ -1176,9 +1199,44 @@ fn side_branches<'a>(
     }
 }
 
-/// Marks the fork points whose function is a fork wrapper: the function returns a value
-/// (not `()` or `!`), and the child's branch leaves the function only by handing back a
-/// value — as its tail expression or with `return` — never with `?` or `break`.
+/// Raw forks whose every parent branch leaves the process (`Parent => exit(0)`): the
+/// child goes on as the program (detaching by hand), so the statements after the
+/// construct are child code too.
+fn mark_detached<'a>(cx: &'a PackageCx<'a>, points: &mut [ForkPoint<'a>]) {
+    for p in points.iter_mut() {
+        if p.wrapper || !p.kind.is_raw_fork() || p.child.is_none() {
+            continue;
+        }
+        let parents = p.parent_branches();
+        if parents.is_empty() {
+            continue;
+        }
+        let file = p.file;
+        let good = |e: &Expr| super::flow::exits(cx, file, e);
+        let expand = file.flow_expander(cx);
+        let leaves = |code: &Code<'_>| {
+            let o = super::flow::Flow::new(&good, &|_| false, &|_| false, &|_| false)
+                .expanding(&expand)
+                .code(*code);
+            !o.normal && o.leaks.iter().all(|l| l.error)
+        };
+        if !parents.iter().all(leaves) {
+            continue;
+        }
+        let (_, at) = climb(p.call, &p.ancestors);
+        let Some((block, index)) = syntax::enclosing_statements(&p.ancestors[..at])
+            .first()
+            .copied()
+        else {
+            continue;
+        };
+        let rest = &block.stmts[index + 1..];
+        if let (Some(child), false) = (p.child.as_mut(), rest.is_empty()) {
+            child.after = Some(Code::Stmts(rest));
+        }
+    }
+}
+
 /// `let res = libc::fork(); Errno::result(res).map(|r| match r { 0 => Child, .. })`: the
 /// fork's result, kept in a variable, is what the function's tail expression is made
 /// of (nix's own `fork()`). The caller inspects it, as it would `fork()`'s.
@@ -1192,6 +1250,9 @@ fn result_reaches_tail(p: &ForkPoint<'_>) -> bool {
     matches!(p.func.def.body.stmts.last(), Some(Stmt::Expr(tail, None)) if mentions(&Stmt::Expr(tail.clone(), None), var))
 }
 
+/// Marks the fork points whose function is a fork wrapper: the function returns a value
+/// (not `()` or `!`), and the child's branch leaves the function only by handing back a
+/// value — as its tail expression or with `return` — never with `?` or `break`.
 fn mark_wrappers<'a>(cx: &'a PackageCx<'a>, points: &mut [ForkPoint<'a>]) {
     for p in points.iter_mut() {
         if p.wrapper || !p.kind.is_raw_fork() {

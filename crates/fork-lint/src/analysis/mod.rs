@@ -14,6 +14,7 @@
 //! * [`flow`]: "does every path from here reach X" over structured code.
 
 pub mod catalog;
+pub mod commands;
 pub mod fixes;
 pub mod flow;
 pub mod forks;

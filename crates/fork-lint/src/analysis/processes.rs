@@ -180,6 +180,7 @@ impl<'a> Process<'a> {
                 code: Code::Expr(&c.body),
                 start: self.file.span_of(target),
                 branch: None,
+                after: None,
             }),
             Expr::Path(p) => {
                 let f = crate::analysis::model::calls::resolve_fn(cx, self.file, &p.path)?;
@@ -189,6 +190,7 @@ impl<'a> Process<'a> {
                     code: Code::Block(f.def.body),
                     start: self.file.span_of(target),
                     branch: None,
+                    after: None,
                 })
             }
             _ => None,

@@ -55,7 +55,7 @@ impl Resolver {
     /// The full path `path` stands for. A single unresolved name stays a single
     /// segment (`["helper"]`): a function of this crate, or unknown.
     pub fn canonical(&self, path: &syn::Path) -> Canon {
-        let segs: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+        let segs = super::syntax::segments(path);
         self.canonical_segments(&segs, path.leading_colon.is_some())
     }
 
@@ -137,12 +137,12 @@ impl Resolver {
     fn add_tree(&mut self, prefix: &mut Vec<String>, tree: &syn::UseTree) {
         match tree {
             syn::UseTree::Path(p) => {
-                prefix.push(p.ident.to_string());
+                prefix.push(super::syntax::ident_text(&p.ident));
                 self.add_tree(prefix, &p.tree);
                 prefix.pop();
             }
             syn::UseTree::Name(n) => {
-                let name = n.ident.to_string();
+                let name = super::syntax::ident_text(&n.ident);
                 if name == "self" {
                     if let Some(last) = prefix.last().cloned() {
                         self.add_alias(last, prefix.clone());
@@ -154,7 +154,7 @@ impl Resolver {
                 }
             }
             syn::UseTree::Rename(r) => {
-                let name = r.ident.to_string();
+                let name = super::syntax::ident_text(&r.ident);
                 let full = if name == "self" {
                     prefix.clone()
                 } else {
@@ -216,7 +216,7 @@ impl Resolver {
     /// like [`Resolver::canonical`], but a `use` of an inline module counts only inside
     /// it (a test module's `use anyhow::Result;` says nothing about the code around it).
     pub fn canonical_in(&self, path: &syn::Path, module: &[String]) -> Canon {
-        let segs: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+        let segs = super::syntax::segments(path);
         let Some(first) = segs.first() else {
             return Vec::new();
         };
@@ -254,8 +254,8 @@ impl<'ast> Visit<'ast> for Resolver {
     }
 
     fn visit_item_mod(&mut self, m: &'ast syn::ItemMod) {
-        self.local_items.insert(m.ident.to_string());
-        self.module.push(m.ident.to_string());
+        self.local_items.insert(super::syntax::ident_text(&m.ident));
+        self.module.push(super::syntax::ident_text(&m.ident));
         syn::visit::visit_item_mod(self, m);
         self.module.pop();
     }
@@ -274,7 +274,7 @@ impl<'ast> Visit<'ast> for Resolver {
             _ => None,
         };
         if let Some(name) = name {
-            self.local_items.insert(name.to_string());
+            self.local_items.insert(super::syntax::ident_text(name));
         }
         syn::visit::visit_item(self, item);
     }

@@ -18,9 +18,37 @@
 //!   that converts into an allocated error (`Box<dyn Error>`, `anyhow::Error`, `String`)
 //!   or an error value that boxes its payload (`io::Error::new`, `io::Error::other`;
 //!   `io::Error::last_os_error` does not);
+//! * **paths**: std functions that take a path (`File::open`, `fs::*`,
+//!   `env::set_current_dir`) copy it into a stack buffer when it is shorter than 384
+//!   bytes (std's `MAX_STACK_ALLOCATION`) and allocate a `CString` otherwise: a string
+//!   literal shorter than that is safe, any other path may allocate;
+//! * **by receiver**: `.clone()` allocates for the heap types (`String`, `Vec`, `Box`,
+//!   `PathBuf`, the collections), `.insert()` for the collections; `.status()`,
+//!   `.output()`, `.spawn()` start a process on a `Command` (or a receiver of unknown
+//!   type), and are not judged on other types; `.exec()` on a `Command` builds the
+//!   argument and environment blocks (allocates, takes the environment lock);
 //! * **unknown**: everything else. Unknown calls are not reported: a rule that cannot
 //!   decide stays silent. Crate-local functions are not judged here; the call-graph
 //!   walk looks inside them.
+//!
+//! **Macros known by meaning** (the one table of other crates' macros):
+//! `println!`/`print!`/`eprintln!`/`eprint!`/`dbg!` format and take the stdout or
+//! stderr lock; `format!` allocates; `vec![]` allocates only with elements (`vec![]` is
+//! `Vec::new()`); `log`/`tracing`/`slog`/`defmt` macros (`trace!`…`error!`, `log!`,
+//! `event!`) format and take the logger's locks; `anyhow!`, `bail!`, `ensure!`, `eyre!`,
+//! `format_err!` allocate an error; `panic!`, `unreachable!`, `todo!`, `unimplemented!`
+//! panic (the panic hook takes the stderr lock; a message is formatted and boxed);
+//! `assert!`/`debug_assert!` and the `_eq`/`_ne` forms panic when they fail (formatting
+//! their operands); `write!`/`writeln!` to `io::stdout()`/`io::stderr()` format and take
+//! the stream's lock. The package's own `macro_rules!` are not judged here: they are
+//! expanded and their code is walked.
+//!
+//! **Functions of common crates** known to allocate or take locks: nix's
+//! `unistd::initgroups`, `unistd::getgrouplist`, `User::from_name`/`from_uid`,
+//! `Group::from_name`/`from_gid` (they read the user and group databases through NSS,
+//! which allocates and takes locks: glibc's `initgroups(3)`, `getpwnam_r(3)`);
+//! `serde_json::to_string`/`to_vec`/`to_writer`, `postcard::to_allocvec`/`to_stdvec`,
+//! `bincode::serialize` (they build their output in allocated buffers).
 //!
 //! The configuration's `unsafe-functions` adds paths or bare names to the unsafe set.
 
@@ -340,7 +368,106 @@ const RUST_UNSAFE: &[(&str, &str)] = &[
     ("std::fs::canonicalize", "allocates"),
     ("std::io::Error::new", "boxes its payload (allocates)"),
     ("std::io::Error::other", "boxes its payload (allocates)"),
+    (
+        "std::fs::remove_dir_all",
+        "reads the directory tree (allocates)",
+    ),
+    ("std::fs::read_link", "allocates the link's target"),
+    (
+        "nix::unistd::initgroups",
+        "reads the group database through NSS (allocates, takes locks)",
+    ),
+    (
+        "nix::unistd::getgrouplist",
+        "reads the group database through NSS (allocates, takes locks)",
+    ),
+    (
+        "nix::unistd::User::from_name",
+        "reads the user database through NSS (allocates, takes locks)",
+    ),
+    (
+        "nix::unistd::User::from_uid",
+        "reads the user database through NSS (allocates, takes locks)",
+    ),
+    (
+        "nix::unistd::Group::from_name",
+        "reads the group database through NSS (allocates, takes locks)",
+    ),
+    (
+        "nix::unistd::Group::from_gid",
+        "reads the group database through NSS (allocates, takes locks)",
+    ),
+    (
+        "serde_json::to_string",
+        "serializes into an allocated buffer",
+    ),
+    ("serde_json::to_vec", "serializes into an allocated buffer"),
+    (
+        "serde_json::to_writer",
+        "serializes through allocated buffers",
+    ),
+    (
+        "postcard::to_allocvec",
+        "serializes into an allocated buffer",
+    ),
+    ("postcard::to_stdvec", "serializes into an allocated buffer"),
+    ("bincode::serialize", "serializes into an allocated buffer"),
 ];
+
+/// std functions that take a path as their first argument: the path is copied into a
+/// stack buffer when it is shorter than [`PATH_STACK_BYTES`], and into an allocated
+/// `CString` otherwise.
+const PATH_FNS: &[&str] = &[
+    "std::env::set_current_dir",
+    "std::fs::File::open",
+    "std::fs::File::create",
+    "std::fs::File::create_new",
+    "std::fs::create_dir",
+    "std::fs::create_dir_all",
+    "std::fs::remove_file",
+    "std::fs::remove_dir",
+    "std::fs::rename",
+    "std::fs::copy",
+    "std::fs::write",
+    "std::fs::metadata",
+    "std::fs::symlink_metadata",
+    "std::fs::hard_link",
+    "std::fs::set_permissions",
+    "std::os::unix::fs::symlink",
+    "std::os::unix::fs::chown",
+    "std::os::unix::fs::lchown",
+    "std::os::unix::fs::chroot",
+];
+
+/// std's `MAX_STACK_ALLOCATION`: shorter paths are converted on the stack.
+pub const PATH_STACK_BYTES: usize = 384;
+
+/// What a path function does with a path that may be long.
+const PATH_WHY: &str = "copies its path into a stack buffer only when it is shorter than 384 bytes, and allocates a `CString` for a longer one; build the `CString` before the fork and call `libc::chdir`/`libc::open` on it";
+
+/// Types whose `.clone()` allocates.
+const HEAP_TYPES: &[&str] = &[
+    "String",
+    "Vec",
+    "Box",
+    "PathBuf",
+    "OsString",
+    "CString",
+    "HashMap",
+    "HashSet",
+    "BTreeMap",
+    "BTreeSet",
+    "VecDeque",
+    "BinaryHeap",
+];
+
+/// Collections whose `.insert()` may allocate.
+const COLLECTIONS: &[&str] = &[
+    "Vec", "HashMap", "HashSet", "BTreeMap", "BTreeSet", "VecDeque", "String",
+];
+
+/// Types whose `.status()`, `.output()`, `.spawn()` and `.exec()` run a program.
+const COMMAND_TYPES: &[&str] = &["Command", "CommandExt"];
 
 /// Bare constructor names that allocate whatever crate they come from.
 const ALLOCATING_CONSTRUCTORS: &[(&str, &str)] = &[
@@ -399,7 +526,6 @@ const UNSAFE_MACROS: &[(&str, &str)] = &[
     ("eprintln", "formats and takes the stderr lock"),
     ("eprint", "formats and takes the stderr lock"),
     ("format", "allocates"),
-    ("vec", "allocates"),
     ("dbg", "formats and takes the stderr lock"),
     ("assert_eq", "formats both values when it fails (allocates)"),
     ("assert_ne", "formats both values when it fails (allocates)"),
@@ -413,7 +539,33 @@ const UNSAFE_MACROS: &[(&str, &str)] = &[
     ),
     ("anyhow", "allocates an error"),
     ("bail", "allocates an error"),
+    ("ensure", "allocates an error when the condition fails"),
     ("eyre", "allocates an error"),
+    ("format_err", "allocates an error"),
+    (
+        "panic",
+        "panics: the panic hook takes the stderr lock, and the message is formatted and boxed",
+    ),
+    (
+        "unreachable",
+        "panics: the panic hook takes the stderr lock, and the message is formatted and boxed",
+    ),
+    (
+        "todo",
+        "panics: the panic hook takes the stderr lock, and the message is boxed",
+    ),
+    (
+        "unimplemented",
+        "panics: the panic hook takes the stderr lock, and the message is boxed",
+    ),
+    (
+        "assert",
+        "panics when it fails (the panic hook takes the stderr lock, the message is formatted)",
+    ),
+    (
+        "debug_assert",
+        "panics when it fails (the panic hook takes the stderr lock, the message is formatted)",
+    ),
 ];
 
 /// Logging and tracing macros: the logger takes locks and allocates.
@@ -474,6 +626,49 @@ impl Catalog {
         Verdict::Unknown
     }
 
+    /// A method call, judged by its name and, when the code says it, the receiver's type
+    /// (last path segment).
+    pub fn method_on(&self, name: &str, receiver: Option<&str>) -> Verdict {
+        match (name, receiver) {
+            ("clone", Some(ty)) if HEAP_TYPES.contains(&ty) => {
+                return Verdict::Unsafe("allocates (clones a heap value)");
+            }
+            ("insert", Some(ty)) if COLLECTIONS.contains(&ty) => {
+                return Verdict::Unsafe("may allocate (grows the collection)");
+            }
+            ("exec", Some(ty)) if COMMAND_TYPES.contains(&ty) => {
+                return Verdict::Unsafe(
+                    "builds the argument and environment blocks (allocates, takes the environment lock)",
+                );
+            }
+            ("status" | "output" | "spawn", Some(ty))
+                if !COMMAND_TYPES.contains(&ty) && ty != "Builder" =>
+            {
+                // Another type's method of the same name: not judged by name.
+                return Verdict::Unknown;
+            }
+            _ => {}
+        }
+        self.method(name)
+    }
+
+    /// A call of a std function that takes a path: unsafe unless the path is a string
+    /// literal short enough for std's stack buffer. `None` for other functions.
+    pub fn path_call(
+        &self,
+        candidates: &[Canon],
+        first_arg: Option<&syn::Expr>,
+    ) -> Option<Verdict> {
+        if !candidates.iter().any(|c| PATH_FNS.iter().any(|p| is(c, p))) {
+            return None;
+        }
+        let literal = first_arg.and_then(short_literal);
+        Some(match literal {
+            Some(len) if len < PATH_STACK_BYTES => Verdict::Unknown,
+            _ => Verdict::Unsafe(PATH_WHY),
+        })
+    }
+
     /// A method call, judged by its name alone.
     pub fn method(&self, name: &str) -> Verdict {
         if self
@@ -506,14 +701,8 @@ impl Catalog {
         if LOG_MACROS.contains(&name.as_str()) && (canon.len() == 1 || LOG_CRATES.contains(&root)) {
             return Verdict::Unsafe("logs: the logger formats, allocates and takes locks");
         }
-        if matches!(
-            name.as_str(),
-            "panic" | "unreachable" | "todo" | "unimplemented" | "assert" | "debug_assert"
-        ) && formats(mac, &name)
-        {
-            return Verdict::Unsafe(
-                "panics with a formatted message (allocates, takes the stderr lock)",
-            );
+        if name == "vec" && !mac.tokens.is_empty() {
+            return Verdict::Unsafe("allocates");
         }
         if matches!(name.as_str(), "write" | "writeln") {
             if let Some(args) = syntax::macro_args(mac) {
@@ -526,22 +715,25 @@ impl Catalog {
     }
 }
 
-/// Whether a panicking macro's message has arguments to format.
-fn formats(mac: &syn::Macro, name: &str) -> bool {
-    let Some(args) = syntax::macro_args(mac) else {
-        return false;
-    };
-    let message_at = usize::from(matches!(name, "assert" | "debug_assert"));
-    let rest: Vec<_> = args.iter().skip(message_at).collect();
-    match rest.as_slice() {
-        [] => false,
-        [
-            syn::Expr::Lit(syn::ExprLit {
-                lit: syn::Lit::Str(s),
-                ..
-            }),
-        ] => s.value().contains('{'),
-        _ => true,
+/// The length of a path argument that is a string literal (`"/dev/null"`,
+/// `Path::new("/")`).
+fn short_literal(e: &syn::Expr) -> Option<usize> {
+    match syntax::peel(e) {
+        syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(s),
+            ..
+        }) => Some(s.value().len()),
+        syn::Expr::Call(c) if c.args.len() == 1 => {
+            let syn::Expr::Path(p) = syntax::peel(&c.func) else {
+                return None;
+            };
+            let segs = syntax::segments(&p.path);
+            (segs.ends_with(&["Path".to_string(), "new".to_string()])
+                || segs.ends_with(&["OsStr".to_string(), "new".to_string()]))
+            .then(|| short_literal(&c.args[0]))
+            .flatten()
+        }
+        _ => None,
     }
 }
 
@@ -577,29 +769,74 @@ mod tests {
     }
 
     #[test]
-    fn panics_only_unsafe_when_formatting() {
+    fn panics_and_vec_macros_by_meaning() {
         let c = Catalog::default();
         let m = |s: &str| syn::parse_str::<syn::ExprMacro>(s).unwrap().mac;
-        assert_eq!(
-            c.macro_call(&["panic".into()], &m("panic!(\"boom\")")),
-            Verdict::Unknown
-        );
-        assert!(matches!(
-            c.macro_call(&["panic".into()], &m("panic!(\"boom {}\", x)")),
-            Verdict::Unsafe(_)
+        let unsafe_ = |v: Verdict| matches!(v, Verdict::Unsafe(_));
+        assert!(unsafe_(
+            c.macro_call(&["panic".into()], &m("panic!(\"boom\")"))
+        ));
+        assert!(unsafe_(
+            c.macro_call(&["assert".into()], &m("assert!(x > 0)"))
+        ));
+        assert!(unsafe_(
+            c.macro_call(&["ensure".into()], &m("ensure!(x > 0, \"x\")"))
+        ));
+        assert!(unsafe_(
+            c.macro_call(&["info".into()], &m("info!(\"child\")"))
         ));
         assert_eq!(
-            c.macro_call(&["assert".into()], &m("assert!(x > 0)")),
+            c.macro_call(&["vec".into()], &m("vec![]")),
             Verdict::Unknown
         );
+        assert!(unsafe_(c.macro_call(&["vec".into()], &m("vec![0; 4]"))));
+    }
+
+    #[test]
+    fn paths_allocate_unless_short_literals() {
+        let c = Catalog::default();
+        let arg = |s: &str| syn::parse_str::<syn::Expr>(s).unwrap();
+        let f = canon("std::fs::File::open");
+        assert_eq!(
+            c.path_call(&f, Some(&arg("\"/dev/null\""))),
+            Some(Verdict::Unknown)
+        );
+        assert_eq!(
+            c.path_call(&f, Some(&arg("std::path::Path::new(\"/\")"))),
+            Some(Verdict::Unknown)
+        );
         assert!(matches!(
-            c.macro_call(&["assert".into()], &m("assert!(x > 0, \"x={x}\")")),
+            c.path_call(&f, Some(&arg("path"))),
+            Some(Verdict::Unsafe(_))
+        ));
+        let long = format!("\"/{}\"", "x".repeat(400));
+        assert!(matches!(
+            c.path_call(&f, Some(&arg(&long))),
+            Some(Verdict::Unsafe(_))
+        ));
+        assert_eq!(c.path_call(&canon("libc::open"), None), None);
+    }
+
+    #[test]
+    fn methods_by_receiver_type() {
+        let c = Catalog::default();
+        assert!(matches!(
+            c.method_on("clone", Some("String")),
             Verdict::Unsafe(_)
         ));
+        assert_eq!(c.method_on("clone", Some("Pid")), Verdict::Unknown);
+        assert_eq!(c.method_on("clone", None), Verdict::Unknown);
         assert!(matches!(
-            c.macro_call(&["info".into()], &m("info!(\"child\")")),
+            c.method_on("status", Some("Command")),
             Verdict::Unsafe(_)
         ));
+        assert_eq!(c.method_on("status", Some("Process")), Verdict::Unknown);
+        assert!(matches!(c.method_on("status", None), Verdict::Unsafe(_)));
+        assert!(matches!(
+            c.method_on("exec", Some("Command")),
+            Verdict::Unsafe(_)
+        ));
+        assert_eq!(c.method_on("exec", None), Verdict::Unknown);
     }
 
     #[test]

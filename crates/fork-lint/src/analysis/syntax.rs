@@ -7,14 +7,24 @@ use syn::punctuated::Punctuated;
 use syn::visit::Visit;
 use syn::{Expr, Pat, Stmt};
 
-/// The segments of a path, without generic arguments.
+/// The segments of a path, without generic arguments (raw identifiers without `r#`).
 pub fn segments(path: &syn::Path) -> Vec<String> {
-    path.segments.iter().map(|s| s.ident.to_string()).collect()
+    path.segments.iter().map(|s| ident_text(&s.ident)).collect()
 }
 
 /// The last segment of a path.
 pub fn last_ident(path: &syn::Path) -> Option<String> {
-    path.segments.last().map(|s| s.ident.to_string())
+    path.segments.last().map(|s| ident_text(&s.ident))
+}
+
+/// An identifier as a name: `r#impl` is `impl` (a module declared `mod r#impl;` is the
+/// module `impl`).
+pub fn ident_text(ident: &proc_macro2::Ident) -> String {
+    let s = ident.to_string();
+    match s.strip_prefix("r#") {
+        Some(raw) => raw.to_string(),
+        None => s,
+    }
 }
 
 /// Peels parentheses, invisible groups, `&`/`&mut`, `*`, casts' inner values are kept,

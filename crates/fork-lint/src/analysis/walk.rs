@@ -45,6 +45,17 @@ pub struct ChildRegion<'a> {
     pub start: Span,
     /// The branch construct, for raw forks.
     pub branch: Option<Branch<'a>>,
+    /// Code the child runs after its branch when every parent branch leaves the process
+    /// (`Parent => exit(0), Child => {}` then the rest of the function: detaching by
+    /// hand): the statements after the construct in its block.
+    pub after: Option<Code<'a>>,
+}
+
+impl<'a> ChildRegion<'a> {
+    /// The region's code: the branch, then what follows it when the child goes on.
+    pub fn codes(&self) -> impl Iterator<Item = Code<'a>> + '_ {
+        std::iter::once(self.code).chain(self.after)
+    }
 }
 
 /// How the walk entered a frame.
@@ -103,7 +114,25 @@ pub struct RegionWalk<'a> {
     pub current: usize,
     visited: HashSet<(usize, usize)>,
     max_depth: usize,
+    /// The statements being visited, innermost last: (frame, the statement's place).
+    statements: Vec<(usize, StmtKey)>,
+    /// What earlier statements of the enclosing blocks proved about variables:
+    /// (frame, variable, what it holds). See [`RegionWalk::known`].
+    known: Vec<(usize, String, Holds)>,
 }
+
+/// What a guard proved a variable holds after it: `if x.is_none() { return }` leaves
+/// `x` holding `Some`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Holds {
+    /// `Some(..)` or `Ok(..)`: `unwrap`/`expect` cannot panic.
+    Value,
+    /// `None` or `Err(..)`: `unwrap_err`/`expect_err` cannot panic.
+    NoValue,
+}
+
+/// A statement's place: start line and column, end line and column.
+pub type StmtKey = (usize, usize, usize, usize);
 
 impl<'a> RegionWalk<'a> {
     /// Walks `code` (in `file`, inside `func` if known) and the crate-local functions
@@ -132,6 +161,8 @@ impl<'a> RegionWalk<'a> {
             current: 0,
             visited: HashSet::new(),
             max_depth,
+            statements: Vec::new(),
+            known: Vec::new(),
         };
         if let Some(f) = func {
             walk.visited.insert(f.key());
@@ -153,6 +184,27 @@ impl<'a> RegionWalk<'a> {
             Code::Stmts(stmts) => stmts.iter().for_each(|s| v.visit_stmt(s)),
             Code::Expr(e) => v.visit_expr(e),
         }
+    }
+
+    /// What the statements before this point in the current frame's enclosing blocks
+    /// proved `var` holds: a guard `if x.is_err() { return …; }` (or `is_none`, `!x.is_ok()`,
+    /// `if let Err(..) = x { … }`, …) whose body never falls through.
+    pub fn known(&self, var: &str) -> Option<Holds> {
+        self.known
+            .iter()
+            .rev()
+            .find(|(f, v, _)| *f == self.current && v == var)
+            .map(|(_, _, h)| *h)
+    }
+
+    /// The innermost statement being visited in the current frame, with the frame: the
+    /// unit FL004 reports once.
+    pub fn statement(&self) -> Option<(usize, StmtKey)> {
+        self.statements
+            .iter()
+            .rev()
+            .find(|(f, _)| *f == self.current)
+            .copied()
     }
 
     pub fn frame(&self) -> &Frame<'a> {
@@ -285,6 +337,17 @@ impl<'e, 'a> Visit<'e> for Visitor<'_, 'a, '_> {
             if let Some(name) = syntax::ident_of(&c.func) {
                 self.call_parameter(&name, &c.func);
             }
+            // `catch_unwind(AssertUnwindSafe(f))` calls `f` right here.
+            if let Expr::Path(p) = syntax::peel(&c.func) {
+                if syntax::last_ident(&p.path).as_deref() == Some("catch_unwind") {
+                    if let Some(arg) = c.args.first() {
+                        let inner = unwrap_unwind_safe(arg);
+                        if let Some(name) = syntax::ident_of(inner) {
+                            self.call_parameter(&name, inner);
+                        }
+                    }
+                }
+            }
         }
         if let Expr::Macro(mac) = e {
             self.visit_macro_call(&mac.mac);
@@ -292,7 +355,22 @@ impl<'e, 'a> Visit<'e> for Visitor<'_, 'a, '_> {
         syn::visit::visit_expr(self, e);
     }
 
+    fn visit_block(&mut self, b: &'e syn::Block) {
+        let mark = self.walk.known.len();
+        for s in &b.stmts {
+            self.visit_stmt(s);
+            if let Some((var, holds)) = guard(self.walk.cx, self.walk.file(), s) {
+                self.walk.known.push((self.walk.current, var, holds));
+            }
+        }
+        self.walk.known.truncate(mark);
+    }
+
     fn visit_stmt(&mut self, s: &'e Stmt) {
+        let span = syn::spanned::Spanned::span(s);
+        let (start, end) = (span.start(), span.end());
+        let key = (start.line, start.column, end.line, end.column);
+        self.walk.statements.push((self.walk.current, key));
         match s {
             Stmt::Macro(m) => self.visit_macro_call(&m.mac),
             Stmt::Local(l) => {
@@ -301,6 +379,7 @@ impl<'e, 'a> Visit<'e> for Visitor<'_, 'a, '_> {
             }
             _ => syn::visit::visit_stmt(self, s),
         }
+        self.walk.statements.pop();
     }
 
     fn visit_item(&mut self, _: &'e syn::Item) {}
@@ -548,6 +627,19 @@ const IN_PLACE_COMBINATORS: &[&str] = &[
     "with",
 ];
 
+/// `AssertUnwindSafe(f)` → `f`.
+fn unwrap_unwind_safe(e: &Expr) -> &Expr {
+    match syntax::peel(e) {
+        Expr::Call(c) if c.args.len() == 1 => match syntax::peel(&c.func) {
+            Expr::Path(p) if syntax::last_ident(&p.path).as_deref() == Some("AssertUnwindSafe") => {
+                unwrap_unwind_safe(&c.args[0])
+            }
+            _ => e,
+        },
+        other => other,
+    }
+}
+
 /// How many callers up a parameter's argument is followed (wrappers of wrappers).
 const MAX_PASSED_HOPS: usize = 4;
 
@@ -567,4 +659,72 @@ fn bind_args<'x>(target: FnRef<'_>, args: impl Iterator<Item = &'x Expr>) -> Vec
         .zip(args)
         .filter_map(|((name, _), arg)| Some((name?, arg.clone())))
         .collect()
+}
+
+/// What a statement proves about a variable for the statements after it: an `if`
+/// without `else` whose body never falls through (it returns, breaks, exits or
+/// panics), testing `x.is_none()`/`x.is_err()` (then `x` holds a value after it),
+/// `x.is_some()`/`x.is_ok()` (then it holds none), the same negated with `!`, or
+/// `if let Err(..)`/`if let None` = x.
+fn guard<'a>(cx: &'a PackageCx<'a>, file: &'a FileCx<'a>, s: &Stmt) -> Option<(String, Holds)> {
+    let Stmt::Expr(Expr::If(i), _) = s else {
+        return None;
+    };
+    if i.else_branch.is_some() {
+        return None;
+    }
+    let (var, holds) = tested(&i.cond)?;
+    let good = |e: &Expr| super::flow::exits(cx, file, e);
+    let panics = |m: &syn::Macro| {
+        syntax::last_ident(&m.path).is_some_and(|n| {
+            matches!(
+                n.as_str(),
+                "panic" | "unreachable" | "todo" | "unimplemented"
+            )
+        })
+    };
+    let expand = file.flow_expander(cx);
+    let mut flow =
+        super::flow::Flow::new(&good, &panics, &|_| false, &|_| false).expanding(&expand);
+    (!flow.block(&i.then_branch).normal).then_some((var, holds))
+}
+
+/// The variable a guard's condition tests, and what it holds when the condition is
+/// false.
+fn tested(cond: &Expr) -> Option<(String, Holds)> {
+    match syntax::peel(cond) {
+        Expr::Unary(u) if matches!(u.op, syn::UnOp::Not(_)) => {
+            let (var, holds) = tested(&u.expr)?;
+            Some((
+                var,
+                match holds {
+                    Holds::Value => Holds::NoValue,
+                    Holds::NoValue => Holds::Value,
+                },
+            ))
+        }
+        Expr::MethodCall(m) if m.args.is_empty() => {
+            let var = syntax::ident_of(&m.receiver)?;
+            match m.method.to_string().as_str() {
+                "is_none" | "is_err" => Some((var, Holds::Value)),
+                "is_some" | "is_ok" => Some((var, Holds::NoValue)),
+                _ => None,
+            }
+        }
+        Expr::Let(l) => {
+            let var = syntax::ident_of(&l.expr)?;
+            let variant = match &*l.pat {
+                syn::Pat::TupleStruct(t) => syntax::last_ident(&t.path)?,
+                syn::Pat::Ident(p) => p.ident.to_string(),
+                syn::Pat::Path(p) => syntax::last_ident(&p.path)?,
+                _ => return None,
+            };
+            match variant.as_str() {
+                "Err" | "None" => Some((var, Holds::Value)),
+                "Ok" | "Some" => Some((var, Holds::NoValue)),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }

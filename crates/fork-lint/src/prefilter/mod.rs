@@ -29,7 +29,7 @@
 //! A file that mentions `fork-lint:` anywhere is always kept, so that its suppression
 //! comments are checked (unused and malformed suppressions are reported).
 //!
-//! `tests/prefilter_coverage.rs` checks this against the analysis: every fork point and
+//! `coverage_tests.rs` checks this against the analysis: every fork point and
 //! process form, in every alias form the resolver supports, passes the prefilter.
 
 use aho_corasick::{AhoCorasick, MatchKind};

@@ -12,8 +12,18 @@ crate::rules::declare_rule! {
     /// Finds the child branch of a raw `fork()` (`libc::fork`, `nix::unistd::fork`,
     /// `fork::fork`, `vfork`) that can reach the end of the branch — or leave it with
     /// `return`, `?`, `break` — without calling `_exit`, `exit` or an `exec` function.
-    /// When every parent branch leaves the process (`Parent => _exit(0)`: detaching by
-    /// hand, as `daemon(3)` does), the child is meant to go on and nothing is reported.
+    /// A call of the package's own function that never returns (`-> !`, or every path
+    /// ends in `_exit`/`exit`/`exec`) and a package macro that expands to one
+    /// (`leave_child!()`) leave the child too.
+    ///
+    /// Children meant to continue are not reported: when every parent branch leaves the
+    /// process (`exit`, `_exit`, `process::exit`, or returns an error with `?` or
+    /// `return Err(..)`), the child goes on as the program — detaching by hand, as
+    /// `daemon(3)` does — in every style: `Ok(Parent { .. }) => exit(0)`,
+    /// `match pid { 0 => {}, _ => _exit(0) }`, `if pid > 0 { exit(0) }`. A catch-all
+    /// arm (`_ =>`) after the child's arm is the parent's. A fork wrapper, a function
+    /// that returns the fork's result to its caller by design (`fn fork() ->
+    /// Result<Fork>`), is checked at its callers' child branches, never at its own.
     ///
     /// ## Why is this bad
     /// After `fork()` both processes run the same code. A child that leaves its branch
@@ -77,13 +87,15 @@ fn check(checker: &Checker<'_>) {
             continue;
         }
         // `Parent => exit(0), Child => { … }`: the child is meant to go on as the
-        // program (daemonizing by hand); no parent is left to run the code twice.
+        // program (daemonizing by hand); no parent is left to run the code twice. A
+        // parent that only returns an error instead (`waitpid(child, None)?`) does not
+        // go on as the program either.
         let parents = fp.parent_branches();
         let exits_always = |code: &Code<'_>| {
             let o = Flow::new(&good, &|_| false, &|_| false, &|_| false)
                 .expanding(&expand)
                 .code(*code);
-            !o.normal && o.leaks.is_empty()
+            !o.normal && o.leaks.iter().all(|l| l.error)
         };
         if !parents.is_empty() && parents.iter().all(exits_always) {
             continue;

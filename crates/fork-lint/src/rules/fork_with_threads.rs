@@ -12,10 +12,19 @@ crate::rules::declare_rule! {
     /// `Daemonize::start`) or a forkrt process under the fork method —
     /// at a point where other threads may be running: after `thread::spawn` (not joined
     /// since), a rayon or tokio runtime, inside `#[test]` (the test harness runs tests on
-    /// several threads) or an async runtime, or in a library function, whose callers
-    /// are unknown. A fork in a binary's `main` path before any thread starts is fine.
-    /// A fork inside a fork wrapper (a function that returns the fork's result) is
-    /// reported at the wrapper's calls when the crate has any.
+    /// several threads) or an async function. Whether a function runs with threads
+    /// comes from its callers, followed through the whole package from each binary's
+    /// `main` (one thread until one starts on its path); only what outside code can
+    /// call — the public items of a package without a binary, or of any package with
+    /// `library = "public"` — has unknown callers, and is taken to run beside other
+    /// threads. A fork in a binary's `main` path
+    /// before any thread starts is fine. A fork inside a fork wrapper (a function that
+    /// returns the fork's result) is reported at the wrapper's calls when the package
+    /// has any.
+    ///
+    /// The message names the thread that may be running — by the name given to
+    /// `thread::Builder`, the handle it is bound to, the function it runs, or its pool
+    /// (rayon, an async runtime) — and a label shows where it starts.
     ///
     /// ## Why is this bad
     /// The child gets a copy of the whole memory but only the forking thread. Work the
@@ -62,7 +71,11 @@ fn check(checker: &Checker<'_>) {
         checker.report(
             &FORK_WITH_THREADS,
             Finding {
-                message: format!("the process forks ({}) while other threads may be running: the child keeps only this thread, and locks the others held stay locked", fp.kind.describe()),
+                message: format!(
+                    "the process forks ({}) while {} may be running: the child keeps only this thread, and any lock another thread holds stays locked",
+                    fp.kind.describe(),
+                    threads.named()
+                ),
                 primary: fp.span(),
                 primary_label: "forks with other threads around".into(),
                 labels,

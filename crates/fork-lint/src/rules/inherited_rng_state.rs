@@ -129,8 +129,10 @@ fn check(checker: &Checker<'_>) {
                 }
             }
         }
-        if hit.is_none() {
-            hit = used_in_child(cx, child.file, child.func, child.code, &seeded);
+        for code in child.codes() {
+            if hit.is_none() {
+                hit = used_in_child(cx, child.file, child.func, code, &seeded);
+            }
         }
         let Some((i, use_span)) = hit else { continue };
         let s = &seeded[i];

@@ -16,7 +16,9 @@ crate::rules::declare_rule! {
     /// by a thread that was started earlier and may hold it at that moment — when the
     /// child (or a function it calls) takes the same lock. Locks are identified through
     /// statics, `let` aliases, `Arc::clone`, closure captures and function parameters;
-    /// `println!`/`print!` and writes to `io::stdout()` take stdout's lock.
+    /// `println!`/`print!` and writes to `io::stdout()` take stdout's lock. When a
+    /// thread may hold the lock, the message names it and labels show where it starts
+    /// and where it takes the lock.
     ///
     /// A guard the parent holds while the child never touches that lock (nix's own test
     /// suite holds a `FORK_MTX` guard across `fork` this way) is not reported.
@@ -65,6 +67,8 @@ struct Held {
     key: LockKey,
     span: Span,
     how: String,
+    /// The thread that may hold it (its name and start), when a thread does.
+    thread: Option<(String, Span)>,
     /// A guard variable the child could drop first.
     var: Option<String>,
 }
@@ -92,6 +96,7 @@ fn check(checker: &Checker<'_>) {
                 key: g.key,
                 span: g.span,
                 var: Some(g.var),
+                thread: None,
             });
         }
         for t in threads::threads_started_before(cx, fp.func, &fp.ancestors) {
@@ -99,7 +104,17 @@ fn check(checker: &Checker<'_>) {
             RegionWalk::run(cx, func.file, Some(func), code, &mut |ev, w| {
                 if let Some(a) = locks::acquisition(w, ev, extra) {
                     if !held.iter().any(|h| h.key == a.key) {
-                        held.push(Held { how: format!("a thread started earlier takes {} here and may hold it at the fork", a.key.describe()), key: a.key, span: a.span, var: None });
+                        held.push(Held {
+                            how: format!(
+                                "{} may take {} here and hold it at the fork",
+                                t.name,
+                                a.key.describe()
+                            ),
+                            key: a.key,
+                            span: a.span,
+                            var: None,
+                            thread: Some((t.name.clone(), t.span.clone())),
+                        });
                     }
                 }
             });
@@ -109,34 +124,43 @@ fn check(checker: &Checker<'_>) {
         }
         let mut hit: Option<(usize, Span, Vec<Label>)> = None;
         let mut dropped: Vec<String> = Vec::new();
-        RegionWalk::run(cx, child.file, child.func, child.code, &mut |ev, w| {
-            if hit.is_some() {
-                return;
-            }
-            if let Event::Expr(syn::Expr::Call(c)) = ev {
-                if let (syn::Expr::Path(p), Some(arg)) = (&*c.func, c.args.first()) {
-                    if p.path.segments.last().is_some_and(|s| s.ident == "drop") {
-                        if let Some(v) = crate::analysis::syntax::ident_of(arg) {
-                            dropped.push(v);
+        for code in child.codes() {
+            RegionWalk::run(cx, child.file, child.func, code, &mut |ev, w| {
+                if hit.is_some() {
+                    return;
+                }
+                if let Event::Expr(syn::Expr::Call(c)) = ev {
+                    if let (syn::Expr::Path(p), Some(arg)) = (&*c.func, c.args.first()) {
+                        if p.path.segments.last().is_some_and(|s| s.ident == "drop") {
+                            if let Some(v) = crate::analysis::syntax::ident_of(arg) {
+                                dropped.push(v);
+                            }
                         }
                     }
                 }
-            }
-            let Some(a) = locks::acquisition(w, ev, extra) else {
-                return;
-            };
-            if let Some(i) = held
-                .iter()
-                .position(|h| h.key == a.key && h.var.as_ref().is_none_or(|v| !dropped.contains(v)))
-            {
-                hit = Some((i, a.span, w.chain_labels()));
-            }
-        });
+                let Some(a) = locks::acquisition(w, ev, extra) else {
+                    return;
+                };
+                if let Some(i) = held.iter().position(|h| {
+                    h.key == a.key && h.var.as_ref().is_none_or(|v| !dropped.contains(v))
+                }) {
+                    hit = Some((i, a.span, w.chain_labels()));
+                }
+            });
+        }
         let Some((i, child_span, chain)) = hit else {
             continue;
         };
         let h = &held[i];
-        let mut labels = vec![
+        let mut labels = Vec::new();
+        if let Some((name, start)) = &h.thread {
+            labels.push(Label {
+                span: start.clone(),
+                message: format!("{name} {} started here", threads::verb_is(name)),
+                kind: LabelKind::Secondary,
+            });
+        }
+        labels.extend([
             Label {
                 span: h.span.clone(),
                 message: h.how.clone(),
@@ -147,7 +171,7 @@ fn check(checker: &Checker<'_>) {
                 message: "the child starts here".into(),
                 kind: LabelKind::Secondary,
             },
-        ];
+        ]);
         labels.extend(chain);
         labels.push(Label {
             span: child_span,
@@ -165,7 +189,11 @@ fn check(checker: &Checker<'_>) {
         checker.report(
             &LOCK_HELD_ACROSS_FORK,
             Finding {
-                message: format!("{} may be held when the process forks{method_note}, and the child takes it: the child deadlocks", h.key.describe()),
+                message: format!(
+                    "{} may be held{} when the process forks{method_note}, and the child takes it: the child deadlocks",
+                    h.key.describe(),
+                    h.thread.as_ref().map(|(name, _)| format!(" by {name}")).unwrap_or_default()
+                ),
                 primary: fp.span(),
                 primary_label: "forks while the lock may be held".into(),
                 labels,

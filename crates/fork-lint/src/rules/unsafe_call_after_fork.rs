@@ -6,7 +6,7 @@ use crate::analysis::catalog::ForkFn;
 use crate::analysis::forks::{ForkKind, ForkPoint};
 use crate::analysis::signal_safety::Verdict;
 use crate::analysis::types;
-use crate::analysis::walk::{Event, RegionWalk};
+use crate::analysis::walk::{Event, Holds, RegionWalk};
 use crate::analysis::{fixes, locks, resolve, syntax};
 use crate::checker::{Checker, Finding};
 use crate::diagnostic::{Label, LabelKind, Span};
@@ -17,17 +17,39 @@ crate::rules::declare_rule! {
     /// Finds calls that are not async-signal-safe in a child before `exec` or `_exit`.
     ///
     /// Finds calls that are not async-signal-safe in code that runs in a child process
-    /// between `fork` and `exec`/`_exit`: in `CommandExt::pre_exec` closures always, in
+    /// between `fork` and `exec`/`_exit`: in `CommandExt::pre_exec` closures always
+    /// (unless the command is only ever `exec`ed, which runs the hooks in the calling
+    /// process: followed through the functions the command is handed to), in
     /// the child of `vfork` always, and in the child branch of `libc::fork`,
     /// `nix::unistd::fork`, `fork::fork` and forkrt fork-method targets whenever the
-    /// process may have other threads. It follows calls into the crate's own functions
-    /// and shows the chain.
+    /// process may have other threads. It follows calls into the package's own
+    /// functions, closures passed to them and the package's `macro_rules!` (a `die!`
+    /// that logs and exits, tests a macro generates), and shows the chain.
     ///
-    /// Not async-signal-safe: allocation (`Box::new`, `vec!`, `String::from`,
-    /// `to_string`, `collect`, `format!`), `println!` and friends, `CString::new`,
+    /// One statement is one finding: `STATS.lock().unwrap().push(x)` is reported once,
+    /// at its first unsafe call, with the others as labels.
+    ///
+    /// Not async-signal-safe: allocation (`Box::new`, a `vec!` with elements,
+    /// `String::from`, `Vec::with_capacity`, `to_string`, `collect`, `format!`,
+    /// `.clone()` of a heap type — `String`, `Vec`, `Box`, maps — when its type is
+    /// written, `push`/`insert` on a collection), `println!` and friends, `CString::new`,
     /// taking a lock, `std::env`, logging and tracing macros, `std::process::exit`,
-    /// starting threads or commands, panics that format a message (`unwrap`, `expect`,
-    /// `assert_eq!`, `panic!("{x}")`) and `?` that converts into an allocated error.
+    /// starting threads or commands, panics (`unwrap`, `expect`, `assert!`,
+    /// `unreachable!`, `panic!`) and `?` that converts into an allocated error. Also
+    /// common crates' functions that read the user and group databases through NSS
+    /// (`nix::unistd::User::from_name`, `Group::from_name`, `initgroups`,
+    /// `getgrouplist`: NSS may load modules, allocate and lock) and serialization
+    /// (`serde_json`, `bincode`, `postcard`).
+    ///
+    /// Not reported: `Vec::new()`, `String::new()` and an empty `vec![]`, which do not
+    /// allocate; `.clone()` of a value whose type is not known to own heap memory;
+    /// `"3".parse().unwrap()` of a literal; `unwrap`/`expect` (`unwrap_err`) after a guard
+    /// that proves it cannot panic — an `if x.is_none()`/`x.is_err()`/`let Err(..) = x`
+    /// (`x.is_ok()`) without `else` whose body never falls through. std's path functions (`set_current_dir`,
+    /// `fs::*`, `File::open`) copy a path shorter than 384 bytes to a stack buffer and
+    /// allocate only for a longer one: they are reported unless the path is such a
+    /// string literal, with that explanation and the fix (a `CString` built before the
+    /// fork, then `libc::chdir`/`libc::open`).
     ///
     /// ## Why is this bad
     /// `fork` copies only the calling thread. Any lock another thread held at that
@@ -76,6 +98,9 @@ crate::rules::declare_rule! {
     ///   without one), so the fix keeps the errno the code meant to report — the parent
     ///   now sees it instead of `EINVAL` — and allocates nothing.
     ///
+    /// No fix is offered for a call in a macro's expansion: the edit would rewrite the
+    /// macro call, not the code the macro expands to.
+    ///
     /// ## References
     /// - [POSIX.1-2017, 2.4.3 Signal Actions](https://pubs.opengroup.org/onlinepubs/9699919799/functions/V2_chap02.html#tag_15_04_03): the async-signal-safe functions
     /// - [POSIX `fork`](https://pubs.opengroup.org/onlinepubs/9699919799/functions/fork.html): "the child process may only execute async-signal-safe operations until such time as one of the exec functions is called"
@@ -118,9 +143,24 @@ fn threaded<'a>(checker: &Checker<'a>, fp: &'a ForkPoint<'a>) -> Option<(String,
         .map(|r| r.label())
         .collect();
     Some((
-        "the child runs after a fork in a process that may have other threads".into(),
+        format!(
+            "the child runs after a fork while {} may be running",
+            threads.named()
+        ),
         labels,
     ))
+}
+
+/// One unsafe call found by the walk, before findings are grouped by statement.
+struct Hazard {
+    /// The statement it is in (with the walk's frame): one finding per statement.
+    statement: Option<(usize, crate::analysis::walk::StmtKey)>,
+    what: String,
+    why: String,
+    span: Span,
+    chain_labels: Vec<Label>,
+    chain: Vec<String>,
+    fix: Option<crate::fix::Fix>,
 }
 
 fn check(checker: &Checker<'_>) {
@@ -133,55 +173,121 @@ fn check(checker: &Checker<'_>) {
         let catalog = &cx.options.catalog;
         let extra_locks = &cx.options.extra_lock_types;
         let pre_exec = fp.kind == ForkKind::PreExec;
-        RegionWalk::run(cx, child.file, child.func, child.code, &mut |ev, w| {
-            // The child of a fork inside this child runs after a fork in a process with
-            // one thread: its calls are not this fork's hazard.
-            if w.in_nested_child(fp, ev.span()) {
-                return;
-            }
-            let Some((what, verdict_why, span)) = judge(w, ev, catalog, extra_locks, pre_exec)
-            else {
-                return;
-            };
-            let fix = fix(cx.package.root.as_deref(), w, ev, pre_exec);
-            let mut labels = vec![Label {
-                span: child.start.clone(),
-                message: "the child starts here".into(),
-                kind: LabelKind::Secondary,
-            }];
-            labels.push(Label {
-                span: fp.span(),
-                message: format!("the process forks here ({})", fp.kind.describe()),
-                kind: LabelKind::Secondary,
+        let mut hazards: Vec<Hazard> = Vec::new();
+        for code in child.codes() {
+            RegionWalk::run(cx, child.file, child.func, code, &mut |ev, w| {
+                // The child of a fork inside this child runs after a fork in a process with
+                // one thread: its calls are not this fork's hazard.
+                if w.in_nested_child(fp, ev.span()) {
+                    return;
+                }
+                let Some((what, why, span)) = judge(w, ev, catalog, extra_locks, pre_exec) else {
+                    return;
+                };
+                hazards.push(Hazard {
+                    statement: w.statement(),
+                    what,
+                    why,
+                    span,
+                    chain_labels: w.chain_labels(),
+                    chain: w.chain_names(),
+                    fix: fix(cx.package.root.as_deref(), w, ev, pre_exec),
+                });
             });
-            labels.extend(w.chain_labels());
-            labels.extend(thread_labels.iter().cloned());
-            let chain = w.chain_names();
-            let via = if chain.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    " (reached through {})",
-                    chain
-                        .iter()
-                        .map(|n| format!("`{n}`"))
-                        .collect::<Vec<_>>()
-                        .join(" → ")
-                )
-            };
-            checker.report(
-                &UNSAFE_CALL_AFTER_FORK,
-                Finding {
-                    message: format!("`{what}` is not async-signal-safe: it {verdict_why}; {why_here}{via}"),
-                    primary: span,
-                    primary_label: "not async-signal-safe".into(),
-                    labels,
-                    help: Some("between fork and exec/_exit call only async-signal-safe functions: allocate and format before the fork, write with `libc::write`, leave with `libc::_exit`".into()),
-                    fix,
-                },
-            );
+        }
+        for group in by_statement(hazards) {
+            report(checker, fp, child, &why_here, &thread_labels, group);
+        }
+    }
+}
+
+/// Groups hazards by statement, each group in source order (hazards outside any
+/// statement stay alone).
+fn by_statement(hazards: Vec<Hazard>) -> Vec<Vec<Hazard>> {
+    let mut groups: Vec<Vec<Hazard>> = Vec::new();
+    for h in hazards {
+        let same = groups
+            .iter_mut()
+            .find(|g| h.statement.is_some() && g[0].statement == h.statement);
+        match same {
+            Some(g) => g.push(h),
+            None => groups.push(vec![h]),
+        }
+    }
+    for g in &mut groups {
+        g.sort_by_key(|h| (h.span.start, h.span.end));
+        g.dedup_by(|a, b| a.span == b.span);
+    }
+    groups
+}
+
+/// One finding for a statement: at its first unsafe call, the others as labels.
+fn report<'a>(
+    checker: &Checker<'a>,
+    fp: &ForkPoint<'a>,
+    child: &crate::analysis::walk::ChildRegion<'a>,
+    why_here: &str,
+    thread_labels: &[Label],
+    group: Vec<Hazard>,
+) {
+    let mut group = group.into_iter();
+    let Some(first) = group.next() else { return };
+    let rest: Vec<Hazard> = group.collect();
+    let mut labels = vec![Label {
+        span: child.start.clone(),
+        message: "the child starts here".into(),
+        kind: LabelKind::Secondary,
+    }];
+    labels.push(Label {
+        span: fp.span(),
+        message: format!("the process forks here ({})", fp.kind.describe()),
+        kind: LabelKind::Secondary,
+    });
+    labels.extend(first.chain_labels.iter().cloned());
+    labels.extend(thread_labels.iter().cloned());
+    for other in &rest {
+        labels.push(Label {
+            span: other.span.clone(),
+            message: format!("also not async-signal-safe: `{}` {}", other.what, other.why),
+            kind: LabelKind::Secondary,
         });
     }
+    let via = if first.chain.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " (reached through {})",
+            first
+                .chain
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(" → ")
+        )
+    };
+    let also = match rest.len() {
+        0 => String::new(),
+        1 => "; the statement has one more such call".to_string(),
+        n => format!("; the statement has {n} more such calls"),
+    };
+    // The statement's fix: its first call's, or the first one any call has.
+    let fix = std::iter::once(&first)
+        .chain(&rest)
+        .find_map(|h| h.fix.clone());
+    checker.report(
+        &UNSAFE_CALL_AFTER_FORK,
+        Finding {
+            message: format!(
+                "`{}` is not async-signal-safe: it {}; {why_here}{via}{also}",
+                first.what, first.why
+            ),
+            primary: first.span,
+            primary_label: "not async-signal-safe".into(),
+            labels,
+            help: Some("between fork and exec/_exit call only async-signal-safe functions: allocate and format before the fork, write with `libc::write`, leave with `libc::_exit`".into()),
+            fix,
+        },
+    );
 }
 
 /// What is unsafe about this event, if anything: (display name, reason, span).
@@ -231,7 +337,11 @@ fn judge(
             {
                 return None; // the walk looks inside
             }
-            match catalog.call(&w.resolve(&p.path)) {
+            let candidates = w.resolve(&p.path);
+            let verdict = catalog
+                .path_call(&candidates, c.args.first())
+                .unwrap_or_else(|| catalog.call(&candidates));
+            match verdict {
                 Verdict::Unsafe(why) => {
                     Some((path_text(&p.path), why.to_string(), w.span(*ev_expr(ev)?)))
                 }
@@ -258,7 +368,26 @@ fn judge(
             {
                 return None; // the walk looks inside
             }
-            match catalog.method(&name) {
+            // `"0.0.0.0".parse::<IpAddr>().expect(..)`: the same literal parses every
+            // time, so the panic cannot happen in a program that ever ran.
+            if matches!(name.as_str(), "unwrap" | "expect") && parses_a_literal(&m.receiver) {
+                return None;
+            }
+            // `if r.is_err() { return …; }` then `r.unwrap()`: a guard proved it.
+            let proved = syntax::ident_of(&m.receiver).and_then(|v| w.known(&v));
+            match (name.as_str(), proved) {
+                ("unwrap" | "expect", Some(Holds::Value))
+                | ("unwrap_err" | "expect_err", Some(Holds::NoValue)) => return None,
+                _ => {}
+            }
+            let receiver = crate::analysis::model::calls::receiver_type(
+                w.cx,
+                w.file(),
+                w.frame().func,
+                &m.receiver,
+                0,
+            );
+            match catalog.method_on(&name, receiver.as_deref()) {
                 Verdict::Unsafe(why) => {
                     Some((format!(".{name}()"), why.to_string(), method_span(w, m)))
                 }
@@ -285,6 +414,20 @@ fn judge(
             })
         }
         _ => None,
+    }
+}
+
+/// Whether an expression parses a string literal (`"0.0.0.0".parse::<IpAddr>()`).
+fn parses_a_literal(e: &Expr) -> bool {
+    match syntax::peel(e) {
+        Expr::MethodCall(m) if m.method == "parse" => matches!(
+            syntax::peel(&m.receiver),
+            Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(_),
+                ..
+            })
+        ),
+        _ => false,
     }
 }
 

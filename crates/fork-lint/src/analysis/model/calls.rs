@@ -211,20 +211,17 @@ pub fn receiver_type<'a>(
             if name == "self" {
                 return func.def.self_ty.clone();
             }
-            if let Some((_, ty)) = func
-                .def
-                .params()
-                .into_iter()
-                .find(|(n, _)| n.as_deref() == Some(name.as_str()))
-            {
+            if let Some(ty) = declared_type(func, &name) {
                 return core_type_name(ty);
             }
             let local = syntax::local_in(func.def.body, &name)?;
-            if let syn::Pat::Type(t) = &local.pat {
-                return core_type_name(&t.ty);
-            }
             let init = local.init.as_ref()?;
             receiver_type(cx, file, Some(func), &init.expr, depth + 1)
+        }
+        // `args[0]` of `args: Vec<String>` (or `&[String]`, `[String; 2]`) is a `String`.
+        Expr::Index(i) => {
+            let base = syntax::ident_of(&i.expr)?;
+            element_type(declared_type(func?, &base)?).and_then(core_type_name)
         }
         Expr::Field(f) => {
             let base = receiver_type(cx, file, func, &f.base, depth + 1)?;
@@ -262,6 +259,47 @@ pub fn receiver_type<'a>(
             ) =>
         {
             receiver_type(cx, file, func, &m.receiver, depth + 1)
+        }
+        _ => None,
+    }
+}
+
+/// The type written for a parameter or `let` binding of `func` named `name`.
+fn declared_type<'a>(func: FnRef<'a>, name: &str) -> Option<&'a syn::Type> {
+    if let Some((_, ty)) = func
+        .def
+        .params()
+        .into_iter()
+        .find(|(n, _)| n.as_deref() == Some(name))
+    {
+        return Some(ty);
+    }
+    match &syntax::local_in(func.def.body, name)?.pat {
+        syn::Pat::Type(t) => Some(&t.ty),
+        _ => None,
+    }
+}
+
+/// The element type of a sequence type: `Vec<T>`, `VecDeque<T>`, `[T; N]`, `[T]`,
+/// through references.
+fn element_type(ty: &syn::Type) -> Option<&syn::Type> {
+    match ty {
+        syn::Type::Reference(r) => element_type(&r.elem),
+        syn::Type::Paren(p) => element_type(&p.elem),
+        syn::Type::Array(a) => Some(&a.elem),
+        syn::Type::Slice(s) => Some(&s.elem),
+        syn::Type::Path(p) => {
+            let last = p.path.segments.last()?;
+            if !matches!(last.ident.to_string().as_str(), "Vec" | "VecDeque") {
+                return None;
+            }
+            match &last.arguments {
+                syn::PathArguments::AngleBracketed(a) => match a.args.first()? {
+                    syn::GenericArgument::Type(t) => Some(t),
+                    _ => None,
+                },
+                _ => None,
+            }
         }
         _ => None,
     }
@@ -363,8 +401,12 @@ pub fn callers<'a>(cx: &'a PackageCx<'a>, func: FnRef<'a>) -> Vec<CallSite<'a>> 
                 };
                 let target = match e {
                     _ if named => callee(cx, file, Some(caller), e),
-                    // `pre_exec(helper)`, `map(helper)`: a function used as a value.
-                    Expr::Path(p) if syntax::last_ident(&p.path).as_deref() == Some(name) => {
+                    // `pre_exec(helper)`, `map(helper)`: a function used as a value (not
+                    // the path of a call, which is the call's site).
+                    Expr::Path(p)
+                        if syntax::last_ident(&p.path).as_deref() == Some(name)
+                            && !matches!(ancestors.last(), Some(Node::Expr(Expr::Call(c))) if std::ptr::eq(syntax::peel(&c.func), e)) =>
+                    {
                         resolve_fn(cx, file, &p.path)
                     }
                     _ => None,

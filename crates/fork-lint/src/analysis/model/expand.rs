@@ -16,6 +16,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use proc_macro2::{Group, Span as SynSpan, TokenStream, TokenTree};
 
@@ -144,7 +145,12 @@ impl<'a> FileCx<'a> {
         let call_site = expansion.call_site;
         let tokens = respan(expansion.tokens, call_site);
         let stmts = macros::parse_stmts(tokens).ok()?;
-        let _ = cx;
+        let at = self.span(call_site);
+        cx.expanded_calls.borrow_mut().insert((
+            Arc::as_ptr(&at.file) as usize,
+            at.start.offset,
+            at.end.offset,
+        ));
         Some(self.macros.arena.alloc(Expanded {
             name: name.to_string(),
             block: syn::Block {
@@ -162,6 +168,7 @@ impl<'a> PackageCx<'a> {
     /// `crates` are the file's crates, where the definitions are looked up.
     pub(super) fn item_macro_fns(
         &self,
+        source: &Arc<crate::source::SourceFile>,
         ast: &'a syn::File,
         crates: &[String],
     ) -> Vec<super::file::FnDef<'a>> {
@@ -196,14 +203,25 @@ impl<'a> PackageCx<'a> {
             let Ok(expansion) = table.expand_call(mac, &Limits::default()) else {
                 continue;
             };
-            let tokens = respan(expansion.tokens, expansion.call_site);
+            let call_site = expansion.call_site;
+            let tokens = respan(expansion.tokens, call_site);
             let Ok(items) = macros::parse_items(tokens) else {
                 continue;
             };
+            let (start, end) = (call_site.start(), call_site.end());
+            self.expanded_calls.borrow_mut().insert((
+                Arc::as_ptr(source) as usize,
+                source.position(start.line, start.column).offset,
+                source.position(end.line, end.column).offset,
+            ));
             let mut file: syn::File = syn::parse_quote!();
             file.items = items;
             let file: &'a syn::File = self.asts.alloc(file);
+            let first = out.len();
             super::file::collect_fns(&file.items, &mut out);
+            for f in &mut out[first..] {
+                f.generated_by = Some(name.clone());
+            }
         }
         out
     }

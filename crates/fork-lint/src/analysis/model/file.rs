@@ -30,6 +30,8 @@ pub struct FnDef<'a> {
     pub module: Vec<String>,
     /// A function written inside another function's body.
     pub nested: bool,
+    /// The package macro whose item-level call generated it (`fork_test!(name)`).
+    pub generated_by: Option<String>,
 }
 
 impl<'a> FnDef<'a> {
@@ -308,7 +310,7 @@ fn collect_in<'a>(items: &'a [syn::Item], scope: &Scope, out: &mut Vec<FnDef<'a>
             syn::Item::Mod(m) => {
                 if let Some((_, items)) = &m.content {
                     let mut module = scope.module.clone();
-                    module.push(m.ident.to_string());
+                    module.push(syntax::ident_text(&m.ident));
                     let scope = Scope {
                         self_ty: None,
                         trait_name: None,
@@ -334,7 +336,7 @@ fn push_fn<'a>(
     is_pub: bool,
 ) {
     out.push(FnDef {
-        name: sig.ident.to_string(),
+        name: syntax::ident_text(&sig.ident),
         sig,
         attrs,
         body,
@@ -344,13 +346,14 @@ fn push_fn<'a>(
         in_test_module: scope.in_test,
         module: scope.module.clone(),
         nested: false,
+        generated_by: None,
     });
     // Functions nested in the body.
     let mut nested = NestedFns { out: Vec::new() };
     syn::visit::Visit::visit_block(&mut nested, body);
     for (sig, attrs, block) in nested.out {
         out.push(FnDef {
-            name: sig.ident.to_string(),
+            name: syntax::ident_text(&sig.ident),
             sig,
             attrs,
             body: block,
@@ -360,6 +363,7 @@ fn push_fn<'a>(
             in_test_module: scope.in_test,
             module: scope.module.clone(),
             nested: true,
+            generated_by: None,
         });
     }
 }

@@ -168,7 +168,7 @@ pub fn module_files(declaring: &Path, is_root: bool, decl: &ModDecl) -> Vec<Path
         for m in &decl.inline {
             base.push(&m.name);
         }
-        return vec![base.join(path)];
+        return vec![normalize(&base.join(path))];
     }
     let mut base = dir.to_path_buf();
     if !mod_rs {
@@ -185,9 +185,27 @@ pub fn module_files(declaring: &Path, is_root: bool, decl: &ModDecl) -> Vec<Path
     ]
 }
 
+/// `a/b/../c` → `a/c`, without touching the file system (the path may be in memory).
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            std::path::Component::ParentDir if out.file_name().is_some() => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 #[derive(Default)]
 struct Attrs {
     path: Option<String>,
+    /// `path` came from a `cfg_attr` for Unix: a later one for another platform does
+    /// not replace it.
+    path_for_unix: bool,
     cfg_test: bool,
     macro_use: bool,
 }
@@ -196,6 +214,29 @@ impl Attrs {
     fn read(&mut self, toks: &[Tok<'_>]) {
         match toks {
             [Tok::Ident("path"), Tok::Punct(b'='), Tok::Str(s), ..] => self.path = Some(s.clone()),
+            // `#[cfg_attr(unix, path = "imp/unix.rs")]`: the path on this platform (a
+            // Unix one; the first given when none says which).
+            [Tok::Ident("cfg_attr"), Tok::Punct(b'('), rest @ ..] => {
+                let at = rest
+                    .windows(3)
+                    .position(|w| matches!(w, [Tok::Ident("path"), Tok::Punct(b'='), Tok::Str(_)]));
+                if let Some(Tok::Str(s)) = at.map(|at| &rest[at + 2]) {
+                    let unix = rest[..at.unwrap_or(0)].iter().any(|t| {
+                        matches!(
+                            t,
+                            Tok::Ident("unix" | "linux" | "target_os" | "target_family")
+                        )
+                    }) && !rest[..at.unwrap_or(0)]
+                        .iter()
+                        .any(|t| matches!(t, Tok::Ident("windows")));
+                    if unix || self.path.is_none() {
+                        if !self.path_for_unix {
+                            self.path = Some(s.clone());
+                        }
+                        self.path_for_unix |= unix;
+                    }
+                }
+            }
             [
                 Tok::Ident("cfg"),
                 Tok::Punct(b'('),

@@ -516,3 +516,81 @@ fn a_child_that_leaves_through_a_macro_does_not_fall_through() {
         );
     }
 }
+
+/// The FL007 message of a `main` that runs `start` and then forks.
+fn fl007_message_after(start: &str) -> String {
+    let main = format!(
+        "fn main() {{\n    {start}\n    let pid = unsafe {{ libc::fork() }};\n    if pid == 0 {{ unsafe {{ libc::_exit(0) }} }}\n    unsafe {{ libc::waitpid(pid, std::ptr::null_mut(), 0) }};\n}}\nfn poll_forever() {{}}\n"
+    );
+    let files = [("/p/Cargo.toml", BIN_MANIFEST), ("/p/src/main.rs", &main)];
+    let report = lint(&files, &["/p/src/main.rs"]);
+    let fl007 = report.diagnostics.iter().find(|d| d.code == "FL007");
+    fl007
+        .unwrap_or_else(|| panic!("no FL007 after `{start}`: {:#?}", found(&report)))
+        .message
+        .clone()
+}
+
+#[test]
+fn fl007_names_the_thread_that_may_be_running() {
+    for (start, name) in [
+        (
+            "let worker = std::thread::spawn(|| {});",
+            "while the thread `worker` may be running",
+        ),
+        (
+            "let _h = std::thread::Builder::new().name(\"flusher\".into()).spawn(|| {}).unwrap();",
+            "while the thread \"flusher\" may be running",
+        ),
+        (
+            "std::thread::spawn(poll_forever);",
+            "while the thread running `poll_forever` may be running",
+        ),
+        (
+            "let mut hs = Vec::new(); hs.push(std::thread::spawn(|| {}));",
+            "while a thread whose handle goes into `hs` may be running",
+        ),
+        (
+            "let _t = std::thread::spawn(|| {});",
+            "while a thread may be running",
+        ),
+        (
+            "let n: u64 = (0..10u64).into_par_iter().sum();",
+            "while rayon's worker threads may be running",
+        ),
+        (
+            "let rt = tokio::runtime::Runtime::new().unwrap();",
+            "while the async runtime's worker threads may be running",
+        ),
+        (
+            "let a = std::thread::spawn(|| {}); let b = std::thread::spawn(|| {});",
+            "while the thread `a` and 1 other thread may be running",
+        ),
+    ] {
+        let message = fl007_message_after(start);
+        assert!(message.contains(name), "`{start}`: {message}");
+    }
+}
+
+#[test]
+fn fl002_names_the_thread_that_may_hold_the_lock_and_shows_its_start() {
+    let main = "use std::sync::{Arc, Mutex};\nfn main() {\n    let state = Arc::new(Mutex::new(0));\n    let s = state.clone();\n    let ticker = std::thread::spawn(move || loop { *s.lock().unwrap() += 1; });\n    let pid = unsafe { libc::fork() };\n    if pid == 0 {\n        let n = *state.lock().unwrap();\n        unsafe { libc::_exit(n) }\n    }\n    unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };\n}\n";
+    let files = [("/p/Cargo.toml", BIN_MANIFEST), ("/p/src/main.rs", main)];
+    let report = lint(&files, &["/p/src/main.rs"]);
+    let fl002 = report
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "FL002")
+        .unwrap_or_else(|| panic!("{:#?}", found(&report)));
+    assert!(
+        fl002.message.contains("may be held by the thread `ticker`"),
+        "{}",
+        fl002.message
+    );
+    let start = fl002
+        .labels
+        .iter()
+        .find(|l| l.message == "the thread `ticker` is started here")
+        .expect("a label at the thread's start");
+    assert_eq!(start.span.start.line, 5);
+}
