@@ -65,11 +65,25 @@ fn says_what_it_is(f: &Fixture) -> Result<(), Failed> {
     let Some(rule) = f.rule.as_deref() else {
         return Err(format!("{}: missing `//@ rule:`", f.name).into());
     };
-    ensure(matches!(f.kind.as_deref(), Some("hazard" | "safe")), || {
-        format!("{}: `//@ kind:` must be hazard or safe", f.name)
-    })?;
+    ensure(
+        matches!(f.kind.as_deref(), Some("hazard" | "safe" | "compile-error")),
+        || {
+            format!(
+                "{}: `//@ kind:` must be hazard, safe or compile-error",
+                f.name
+            )
+        },
+    )?;
     let expects_own_rule = f.expected.iter().any(|(_, c)| c == rule);
-    if f.kind.as_deref() == Some("safe") {
+    if f.kind.as_deref() == Some("compile-error") {
+        // The compiler reports it; the rule leaves it alone.
+        ensure(!expects_own_rule && f.runs.is_empty(), || {
+            format!(
+                "{}: a program that does not compile neither runs nor expects its own rule {rule}",
+                f.name
+            )
+        })?;
+    } else if f.kind.as_deref() == Some("safe") {
         // Other rules may fire (a safe twin of FL004 still forks with threads: FL007),
         // but every finding is declared, and none is the twin's own rule.
         ensure(!expects_own_rule, || {

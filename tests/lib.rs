@@ -1,14 +1,17 @@
 //! The fixture harness: reads what each fixture declares, runs fixtures and observes
 //! what happens, and renders the confirmation table.
 //!
-//! A fixture (`fixtures/src/bin/*.rs`, or `fixtures/lint-only/*.rs` for ecosystem
-//! styles that are not built here) declares in its own text:
+//! A fixture (`fixtures/src/bin/*.rs`, `fixtures/lint-only/*.rs` for ecosystem
+//! styles that are not built here, or `fixtures/compile-fail/*.rs` for programs that
+//! must not compile, checked by `compile_fail.rs` with trybuild) declares in its own
+//! text:
 //!
 //! * `//~ FL002` at the end of each line where the linter must report a finding
 //!   (several codes separated by spaces), or `//~^ FL002` on the next line (rustc's
 //!   UI-test convention: one `^` per line up), and nowhere else;
-//! * `//@ rule: FL002` — the rule it is about — and `//@ kind: hazard` or
-//!   `//@ kind: safe`;
+//! * `//@ rule: FL002` — the rule it is about — and `//@ kind: hazard`,
+//!   `//@ kind: safe`, or `//@ kind: compile-error` (the runtime's bounds reject the
+//!   program, so the rule leaves it to the compiler and reports nothing);
 //! * `//@ run <method>: <outcome>` for each start method it runs under (`fork`,
 //!   `spawn`, `forkserver`; raw-fork programs use `fork`);
 //! * `//@ fixed <method>: <outcome>` for each of them when fork-lint can fix the
@@ -77,6 +80,7 @@ pub fn fixtures() -> Vec<Fixture> {
     for (dir, runnable) in [
         (root.join("src/bin"), true),
         (root.join("lint-only"), false),
+        (root.join("compile-fail"), false),
     ] {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
@@ -449,11 +453,16 @@ pub fn confirmation_table(fixtures: &[Fixture]) -> String {
          Generated from the fixtures by `UPDATE_DOCS=1 cargo test -p fork-lint-tests --test confirmation`;\n\
          `cargo test -p fork-lint-tests --test fixtures_run` runs every fixture under each start method it\n\
          declares and fails unless the observed outcome is the one in this table. The outcome vocabulary\n\
-         is documented in `tests/lib.rs`.\n\n\
+         is documented in `tests/lib.rs`. A `compile-error` row is a program a runtime's bounds reject,\n\
+         which the rule leaves to rustc: those in `fixtures/compile-fail/` are checked by\n\
+         `cargo test -p fork-lint-tests --test compile_fail` (trybuild); the lint-only ones name the bound.\n\n\
          | rule | fixture | kind | findings | fork | spawn | forkserver |\n\
          |---|---|---|---|---|---|---|\n",
     );
-    let mut rows: Vec<&Fixture> = fixtures.iter().filter(|f| !f.runs.is_empty()).collect();
+    let mut rows: Vec<&Fixture> = fixtures
+        .iter()
+        .filter(|f| !f.runs.is_empty() || f.kind.as_deref() == Some("compile-error"))
+        .collect();
     rows.sort_by(|a, b| {
         (
             a.rule.as_deref(),
@@ -483,7 +492,11 @@ pub fn confirmation_table(fixtures: &[Fixture]) -> String {
             let keys: Vec<String> = config.lines().map(|l| format!("`{l}`")).collect();
             findings.push_str(&format!(" (with {})", keys.join(", ")));
         }
-        let cell = |m: &str| f.runs.get(m).map_or("—".to_string(), |o| format!("`{o}`"));
+        let cell = |m: &str| match f.runs.get(m) {
+            Some(o) => format!("`{o}`"),
+            None if f.kind.as_deref() == Some("compile-error") => "does not compile".to_string(),
+            None => "—".to_string(),
+        };
         s.push_str(&format!(
             "| {} | [{}](../{rel}) | {} | {} | {} | {} | {} |\n",
             f.rule.as_deref().unwrap_or("?"),

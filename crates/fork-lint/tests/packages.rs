@@ -51,3 +51,35 @@ fn a_helper_named_alone_is_analysed_with_its_package_around_it() {
     let chain: Vec<_> = fl004[0].chain().map(|l| l.span.file.name.clone()).collect();
     assert_eq!(chain, vec!["demo/src/main.rs".to_string()]);
 }
+
+#[test]
+fn fl001_reads_serde_rc_from_the_manifest() {
+    let main = "#[forkrt::task]\nfn bump(c: std::sync::Arc<std::sync::Mutex<u32>>) {}\n#[forkrt::main]\nfn main() -> forkrt::Result<()> {\n    let c = std::sync::Arc::new(std::sync::Mutex::new(0));\n    let mut p = forkrt::Process::new(bump, c);\n    p.start()\n}\n";
+    let fl001 = |manifest: &str| {
+        let dir = package(&[("Cargo.toml", manifest), ("src/main.rs", main)]);
+        let input = InputFile {
+            path: dir.path().join("src/main.rs"),
+            name: "src/main.rs".into(),
+        };
+        let report = lint(&[input], &LintOptions::default());
+        report
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == "FL001")
+            .count()
+    };
+    let head = "[package]\nname = \"demo\"\nversion = \"0.1.0\"\nedition = \"2021\"\n";
+    // Without `rc`, serde does not serialize `Arc`.
+    assert_eq!(fl001(&format!("{head}[dependencies]\nserde = \"1\"\n")), 1);
+    assert_eq!(
+        fl001(&format!(
+            "{head}[dependencies]\nserde = {{ version = \"1\", features = [\"derive\", \"rc\"] }}\n"
+        )),
+        0
+    );
+    // procspawn turns it on (through ipc-channel).
+    assert_eq!(
+        fl001(&format!("{head}[dependencies]\nprocspawn = \"1\"\n")),
+        0
+    );
+}

@@ -174,7 +174,8 @@ pub const THREADED_FN_ATTRS: &[&str] = &[
     "rstest",
 ];
 
-/// forkrt's and procspawn's entry points.
+/// forkrt's and procspawn's entry points (forkrt's pools: `Pool::new`, `Pool::builder`,
+/// the work methods; `Context::pool` is known through its context).
 pub mod runtime {
     pub const FORKRT_PROCESS_NEW: &str = "forkrt::Process::new";
     pub const FORKRT_GET_CONTEXT: &str = "forkrt::get_context";
@@ -182,6 +183,11 @@ pub mod runtime {
     pub const FORKRT_SET_START_METHOD_FORCE: &str = "forkrt::set_start_method_force";
     pub const FORKRT_GET_START_METHOD: &str = "forkrt::get_start_method";
     pub const FORKRT_INIT: &str = "forkrt::init";
+    pub const FORKRT_POOL: &str = "forkrt::Pool";
+    pub const FORKRT_POOL_NEW: &str = "forkrt::Pool::new";
+    pub const FORKRT_POOL_BUILDER: &str = "forkrt::Pool::builder";
+    /// `Pool` methods that give work to the workers: `(task, args or items)`.
+    pub const FORKRT_POOL_WORK: &[&str] = &["map", "imap", "apply", "apply_async"];
     pub const PROCSPAWN_SPAWN: &str = "procspawn::spawn";
     pub const PROCSPAWN_INIT: &str = "procspawn::init";
     pub const PROCSPAWN_POOL_NEW: &str = "procspawn::Pool::new";

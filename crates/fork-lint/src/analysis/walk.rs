@@ -318,6 +318,9 @@ impl<'e, 'a> Visit<'e> for Visitor<'_, 'a, '_> {
         // Functions passed to combinators that call them right here (not to
         // `thread::spawn` or `Process::new`, which run them elsewhere).
         let args = match e {
+            // `pool.map(task, items)` (two arguments, unlike `Iterator::map`) runs the
+            // task in a forkrt pool's workers.
+            Expr::MethodCall(m) if m.method == "map" && m.args.len() == 2 => None,
             Expr::MethodCall(m)
                 if IN_PLACE_COMBINATORS.contains(&m.method.to_string().as_str()) =>
             {

@@ -76,7 +76,7 @@ fn analyse(src: &str, extra: &[String]) -> Found {
         match cx.add_candidate(Path::new("snippet.rs")) {
             Ok(()) => Found {
                 forks: cx.forks().len(),
-                processes: cx.processes().list.len(),
+                processes: cx.processes().list.len() + cx.processes().pools.len(),
                 set_calls: cx.processes().set_calls.len(),
             },
             Err(_) => Found::default(),
@@ -193,6 +193,27 @@ fn entries() -> Vec<Entry> {
             "let ctx = ITEM(method); ctx.process(work, (1u8,)).start();",
             "ITEM(method).process(work, (1u8,)).start();",
         ],
+        extra: Vec::new(),
+        renames: true,
+    });
+    out.push(Entry {
+        what: format!(
+            "{} / {}",
+            runtime::FORKRT_POOL_NEW,
+            runtime::FORKRT_POOL_BUILDER
+        ),
+        item: runtime::FORKRT_POOL.into(),
+        uses: vec![
+            "let pool = ITEM::new(2).unwrap(); pool.map(work, [1u8]);",
+            "ITEM::builder().processes(2).initializer(work, 1u8).build().unwrap();",
+        ],
+        extra: Vec::new(),
+        renames: true,
+    });
+    out.push(Entry {
+        what: format!("{} (Context::pool)", runtime::FORKRT_GET_CONTEXT),
+        item: runtime::FORKRT_GET_CONTEXT.into(),
+        uses: vec!["let pool = ITEM(method).pool(2).unwrap(); pool.apply(work, 1u8);"],
         extra: Vec::new(),
         renames: true,
     });

@@ -1,58 +1,89 @@
 //! FL001: an argument of a spawn/forkserver process that cannot cross the boundary.
 
-use syn::visit::Visit;
 use syn::{Expr, Type};
 
-use crate::analysis::processes::{Process, ProcessApi};
-use crate::analysis::types::{self, Problem, ValueCx};
+use crate::analysis::processes::{Kind, Process, ProcessApi};
+use crate::analysis::types::{self, ValueCx, Verdict};
 use crate::analysis::{FnRef, PackageCx, syntax};
 use crate::checker::{Checker, Finding};
 use crate::diagnostic::{Label, LabelKind, Span};
 
 crate::rules::declare_rule! {
     /// ## What it does
-    /// Finds arguments of spawn and forkserver processes that cannot cross a process boundary.
+    /// Finds arguments of spawn and forkserver processes, and of forkrt pools, that cannot cross a process boundary.
     ///
-    /// Finds an argument passed to a process started with the spawn or forkserver
-    /// method — `forkrt::Process::new`, `Context::process`, `procspawn::spawn`,
-    /// `procspawn::Pool::spawn` — that cannot cross a process boundary: files, sockets
-    /// and other descriptors, locks and guards, `Rc`, raw and function pointers, thread
-    /// and child handles, channels, trait objects, closures, and the crate's own types
-    /// that do not implement `Serialize` and `Deserialize`. Also a target that a spawned
-    /// child cannot find: a closure, or a function without `#[forkrt::task]`; and a
-    /// procspawn closure that captures local state.
+    /// Finds an argument passed to a forkrt process started with the spawn or forkserver
+    /// method — `Process::new`, `Context::process` — or to a forkrt pool under any method
+    /// — each item of `pool.map(task, items)` and `imap`, the argument of `apply` and
+    /// `apply_async`, `Pool::builder().initializer(task, args)` — that cannot be
+    /// serialized: open files, sockets and other descriptors, handles of streams, threads
+    /// and children, channels, `Condvar`, `Barrier` and async locks, closures, function
+    /// pointers, trait objects, `Arc` and `Rc` when serde's `rc` feature is off, and the
+    /// package's own types that do not implement `Serialize` and `Deserialize`. Also a
+    /// target the child cannot find by name: a closure, or a function without
+    /// `#[forkrt::task]`.
     ///
-    /// The start method is the one the code sets (`set_start_method`, `get_context`);
-    /// when it is chosen at run time the program must work under each method, so the
-    /// rule applies unless the method is known to be fork.
+    /// What crosses is what serde serializes: `Mutex<T>`, `RwLock<T>`, `Cell<T>` and
+    /// `RefCell<T>` of a serializable `T` (parking_lot's locks with its `serde` feature),
+    /// `Arc<T>` and `Rc<T>` with serde's `rc` feature (read from the package's
+    /// `Cargo.toml`, where a dependency on procspawn turns it on too) — the child gets a
+    /// copy, never a shared value — and forkrt's `Queue` and `Connection`, which cross by
+    /// passing their descriptors.
+    ///
+    /// The start method is the one the code sets (`set_start_method`, `get_context`,
+    /// `Pool::builder().method(..)`); when it is chosen at run time the program must work
+    /// under each method, so the rule applies to a process unless the method is known to
+    /// be fork. A pool serializes under every method.
+    ///
+    /// ### What each runtime does, and what is reported
+    ///
+    /// | the argument | `forkrt::Process` | forkrt `Pool` | procspawn 1.x |
+    /// |---|---|---|---|
+    /// | serializes | runs | runs | runs |
+    /// | is `Send` but does not serialize (`File`, `Arc` without `rc`, a type without serde) | compiles; `start()` fails with `Error::NotSerializable` under spawn and forkserver, works under fork: **reported** | compiles; the call fails with `Error::NotSerializable` under every method: **reported** | does not compile (`A: Serialize + DeserializeOwned`): not reported |
+    /// | is not `Send` (`Rc`, raw pointers, lock guards, `Arc<RefCell<T>>`, a type holding one) | does not compile under any method (`A: Send`): not reported | compiles (a pool needs no `Send`); fails with `Error::NotSerializable` under every method unless it serializes (`Rc` with `rc`): **reported** | does not compile: not reported |
+    /// | the target is a closure or a function without `#[forkrt::task]` | `start()` fails with `Error::NotRegistered` under spawn and forkserver: **reported** | the call fails with `Error::NotRegistered` under every method: **reported** | `spawn` takes `fn(A) -> R`: a closure that captures does not compile: not reported |
+    ///
+    /// A compile error is not reported: rustc stops the build with it under every start
+    /// method, naming the bound that is not met, so the hazard can never reach a run, and
+    /// a second error on the same line would only repeat it (twice in an editor that
+    /// shows both). So nothing is reported for a process whose argument has a part that
+    /// is not `Send`, nor for procspawn, whose bounds make every one of these a compile
+    /// error.
     ///
     /// ## Why is this bad
     /// Spawn starts a fresh run of the executable and forkserver forks from a server
-    /// started early; in both the child gets its arguments by serialization. A value
-    /// tied to this process — a descriptor number, a lock's state, a pointer, a closure's
-    /// captured environment — cannot be serialized, or means nothing on the other side.
-    /// With forkrt the same program compiles under every method and `start()` fails with
-    /// `Error::NotSerializable` (or `Error::NotRegistered` for a target it cannot find)
-    /// under spawn and forkserver, while it works under fork, where the value is simply
-    /// inherited. This is Python's "Can't pickle" error, found before the program runs.
+    /// started early; in both the child gets its arguments by serialization, and a
+    /// forkrt pool sends its tasks and their arguments to its workers the same way under
+    /// every method (as CPython's pool pickles them under fork too). A value tied to this
+    /// process — a descriptor number, a pointer, a closure's captured environment — cannot
+    /// be serialized, or means nothing on the other side. With forkrt the same program
+    /// compiles under every method and fails only when it runs: a process's `start()`
+    /// returns `Error::NotSerializable` (or `Error::NotRegistered` for a target it cannot
+    /// find) under spawn and forkserver while it works under fork, where the value is
+    /// simply inherited; a pool's call fails under every method. This is Python's "Can't
+    /// pickle" error, found before the program runs.
     ///
     /// ## Example
     /// ```rust,ignore
     /// let log = File::create("worker.log")?;
     /// let mut p = Process::new(work, (log, 7));   // fails under spawn and forkserver
     /// p.start()?;
+    /// let logs = pool.map(count_lines, files)?;   // `files: Vec<File>`: fails under every method
     /// ```
     ///
     /// ## Use instead
     /// ```rust,ignore
     /// let mut p = Process::new(work, (PathBuf::from("worker.log"), 7));  // the child opens it
     /// p.start()?;
+    /// let logs = pool.map(count_lines, paths)?;   // `paths: Vec<PathBuf>`
     /// ```
     ///
     /// ## References
     /// - [CPython `multiprocessing`, the spawn and forkserver start methods](https://docs.python.org/3/library/multiprocessing.html#contexts-and-start-methods)
     /// - [Python programming guidelines: "Ensure that the arguments to the methods of proxies are picklable"](https://docs.python.org/3/library/multiprocessing.html#programming-guidelines)
-    /// - [procspawn](https://docs.rs/procspawn): arguments cross by serde
+    /// - [serde's `rc` feature](https://serde.rs/feature-flags.html#-features-rc)
+    /// - [procspawn](https://docs.rs/procspawn): arguments cross by serde; `spawn(args: A, f: fn(A) -> R)` with `A: Serialize + DeserializeOwned`
     pub static NON_SERIALIZABLE_ARGUMENT = {
         code: "FL001",
         name: "non-serializable-argument",
@@ -61,130 +92,191 @@ crate::rules::declare_rule! {
     };
 }
 
+/// How a finding names where the argument goes and what fails.
+struct Crossing {
+    /// "a spawn or forkserver child", "a pool worker", "the pool's workers".
+    to: String,
+    /// "`start()`", "`map`", "`build()`".
+    call: String,
+    /// Why a closure target fails, after "cannot be sent to …: ".
+    by_name: String,
+    /// Why a function without `#[forkrt::task]` fails.
+    unmarked: String,
+    /// Appended to a serialization failure.
+    when: String,
+    help: &'static str,
+    labels: Vec<Label>,
+}
+
+fn crossing(p: &Process<'_>) -> Crossing {
+    let methods = p.method.describe_serializing();
+    let pool_label = |message: &str| {
+        p.pool
+            .map(|pool| Label {
+                span: p.file.span_of(pool),
+                message: message.into(),
+                kind: LabelKind::Secondary,
+            })
+            .into_iter()
+            .collect()
+    };
+    match p.kind {
+        Kind::Process => Crossing {
+            to: format!("a {methods} child"),
+            call: "`start()`".into(),
+            by_name: "the child starts from scratch and finds targets by name".into(),
+            unmarked: format!("a {methods} child cannot find it, and `start()` fails with `forkrt::Error::NotRegistered`"),
+            when: "under spawn and forkserver (it works only under fork, where the value is inherited)".into(),
+            help: "pass what the child needs to recreate it (a path, an address, plain data that derives `Serialize` and `Deserialize`), or use the fork start method, where values are inherited",
+            labels: vec![Label {
+                span: p.file.span_of(p.create),
+                message: format!("this process may start with {methods}"),
+                kind: LabelKind::Secondary,
+            }],
+        },
+        Kind::PoolTask => {
+            let call = match p.create {
+                Expr::MethodCall(m) => format!("`{}`", m.method),
+                _ => "the call".into(),
+            };
+            Crossing {
+                to: "a pool worker".into(),
+                by_name: "a pool finds its tasks by name under every start method".into(),
+                unmarked: format!("a pool finds its tasks by name under every start method, so {call} fails with `forkrt::Error::NotRegistered`"),
+                call,
+                when: "under every start method: a forkrt pool serializes its tasks' arguments even under fork, as CPython's pool pickles them".into(),
+                help: "pass what the task needs to recreate it (a path, an address, plain data that derives `Serialize` and `Deserialize`); the fork start method does not help a pool",
+                labels: pool_label("this pool's workers find their tasks by name and get every argument by serialization, under every start method"),
+            }
+        }
+        Kind::Pool => Crossing {
+            to: "the pool's workers".into(),
+            call: "`build()`".into(),
+            by_name: "a pool finds its initializer by name under every start method".into(),
+            unmarked: "a pool finds its initializer by name under every start method, so `build()` fails with `forkrt::Error::NotRegistered`".into(),
+            when: "under every start method: a forkrt pool serializes its initializer's argument even under fork, as CPython's pool pickles it".into(),
+            help: "pass what the initializer needs to recreate it (a path, an address, plain data that derives `Serialize` and `Deserialize`); the fork start method does not help a pool",
+            labels: vec![Label {
+                span: p.file.span_of(p.create),
+                message: "the pool's workers start here and run the initializer".into(),
+                kind: LabelKind::Secondary,
+            }],
+        },
+    }
+}
+
 fn check(checker: &Checker<'_>) {
     let cx = checker.cx;
-    for p in &cx.processes().list {
-        if !p.method.may_serialize() {
+    for p in cx.processes().all() {
+        // procspawn's bounds make every hazard of this rule a compile error (see the doc).
+        if p.api == ProcessApi::Procspawn || !p.serialized() {
             continue;
         }
-        let methods = p.method.describe_serializing();
-        let created = Label {
-            span: p.file.span_of(p.create),
-            message: format!("this process may start with {methods}"),
-            kind: LabelKind::Secondary,
-        };
-        let report = |span: Span, message: String, help: &str| {
+        let c = crossing(p);
+        let mut findings: Vec<(Span, String, String)> = Vec::new();
+        let mut param_ty: Option<(FnRef<'_>, &Type)> = None;
+        match p.target.map(syntax::peel) {
+            Some(Expr::Closure(_)) => findings.push((
+                p.file.span_of(p.target.unwrap()),
+                format!(
+                    "a closure target cannot be sent to {}: {}, so {} fails with `forkrt::Error::NotRegistered`",
+                    c.to, c.by_name, c.call
+                ),
+                "make the target a function marked `#[forkrt::task]` and pass what the closure captured as its argument".into(),
+            )),
+            Some(Expr::Path(_)) => {
+                if let Some(target) = p.target_fn(cx) {
+                    if !is_task(target) {
+                        findings.push((
+                            p.file.span_of(p.target.unwrap()),
+                            format!(
+                                "`{}` is not marked `#[forkrt::task]`: {}",
+                                target.def.name, c.unmarked
+                            ),
+                            "mark the target function `#[forkrt::task]`".into(),
+                        ));
+                    }
+                    param_ty = target.def.params().first().map(|(_, ty)| (target, *ty));
+                }
+            }
+            _ => {}
+        }
+        let args = p
+            .args
+            .map(|a| arg_verdicts(cx, p, a, param_ty))
+            .unwrap_or_default();
+        // `Process::new` requires `A: Send`: rustc reports the argument (see the doc).
+        if p.kind == Kind::Process && args.iter().any(|(_, v)| v.not_send.is_some()) {
+            continue;
+        }
+        for (span, verdict) in args {
+            let Some(problem) = verdict.unserializable else {
+                continue;
+            };
+            findings.push((
+                span,
+                format!(
+                    "{} cannot be sent to {}: {}; {} fails with `forkrt::Error::NotSerializable` {}",
+                    problem.what, c.to, problem.why, c.call, c.when
+                ),
+                problem.hint.unwrap_or(c.help).to_string(),
+            ));
+        }
+        for (span, message, help) in findings {
             checker.report(
                 &NON_SERIALIZABLE_ARGUMENT,
                 Finding {
                     message,
                     primary: span,
                     primary_label: "cannot cross a process boundary".into(),
-                    labels: vec![created.clone()],
-                    help: Some(help.to_string()),
+                    labels: c.labels.clone(),
+                    help: Some(help),
                     fix: None,
                 },
-            );
-        };
-        let mut param_ty: Option<(FnRef<'_>, &Type)> = None;
-        match (p.api, p.target.map(syntax::peel)) {
-            (ProcessApi::Forkrt, Some(Expr::Closure(_))) => report(
-                p.file.span_of(p.target.unwrap()),
-                format!(
-                    "a closure target cannot be sent to a {methods} child: the child starts from scratch and finds targets by name, so `start()` fails with `forkrt::Error::NotRegistered`"
-                ),
-                "make the target a function marked `#[forkrt::task]` and pass what the closure captured as its argument",
-            ),
-            (ProcessApi::Forkrt, Some(Expr::Path(_))) => {
-                if let Some(target) = p.target_fn(cx) {
-                    if !is_task(target) {
-                        report(
-                            p.file.span_of(p.target.unwrap()),
-                            format!(
-                                "`{}` is not marked `#[forkrt::task]`: a {methods} child cannot find it, and `start()` fails with `forkrt::Error::NotRegistered`",
-                                target.def.name
-                            ),
-                            "mark the target function `#[forkrt::task]`",
-                        );
-                    }
-                    param_ty = target.def.params().first().map(|(_, ty)| (target, *ty));
-                }
-            }
-            (ProcessApi::Procspawn, Some(Expr::Closure(c))) => {
-                if let Some(var) = captured(p.func, c) {
-                    report(
-                        p.file.span_of(p.target.unwrap()),
-                        format!(
-                            "this closure captures `{var}`: procspawn sends only the function to the {methods} child, so the captured state does not exist there"
-                        ),
-                        "pass the captured values through the argument instead",
-                    );
-                }
-                if let Some(syn::Pat::Type(t)) = c.inputs.first() {
-                    param_ty = Some((p.func, &*t.ty));
-                }
-            }
-            _ => {}
-        }
-        let Some(args) = p.args else { continue };
-        for (span, problem) in arg_problems(cx, p, args, param_ty) {
-            let fails = match p.api {
-                ProcessApi::Forkrt => {
-                    "`start()` fails with `forkrt::Error::NotSerializable` under spawn and forkserver (it works only under fork, where the value is inherited)"
-                }
-                ProcessApi::Procspawn => "procspawn serializes every argument",
-            };
-            report(
-                span,
-                format!(
-                    "{} cannot be sent to a {methods} child: {}; {fails}",
-                    problem.what, problem.why
-                ),
-                "pass what the child needs to recreate it (a path, an address, plain data that derives `Serialize` and `Deserialize`), or use the fork start method, where values are inherited",
             );
         }
     }
 }
 
-/// Problems of an argument expression, element by element for tuples, judged by the
-/// target's declared parameter type where there is one.
-fn arg_problems<'a>(
+/// What is known of an argument expression, element by element for tuples, judged by
+/// the target's declared parameter type where there is one (for a pool's `map`, the
+/// parameter is one item's type).
+fn arg_verdicts<'a>(
     cx: &'a PackageCx<'a>,
     p: &Process<'a>,
     args: &'a Expr,
     param: Option<(FnRef<'a>, &'a Type)>,
-) -> Vec<(Span, Problem)> {
+) -> Vec<(Span, Verdict)> {
     let v = ValueCx {
         cx,
         file: p.file,
         func: p.func,
     };
-    let by_type = |ty: &Type, owner: FnRef<'a>| types::type_problem(cx, owner.file, ty);
+    let judge = |e: &Expr, ty: Option<(FnRef<'a>, &Type)>| {
+        let by_expr = types::judge_expr(&v, e, 0);
+        let Some((owner, ty)) = ty else {
+            return by_expr;
+        };
+        let by_type = types::judge_type(cx, owner.file, ty);
+        Verdict {
+            not_send: by_type.not_send.or(by_expr.not_send),
+            unserializable: by_type.unserializable.or(by_expr.unserializable),
+            not_sync: by_type.not_sync.or(by_expr.not_sync),
+        }
+    };
     match (syntax::peel(args), param) {
         (Expr::Tuple(t), Some((owner, Type::Tuple(tt)))) if t.elems.len() == tt.elems.len() => t
             .elems
             .iter()
             .zip(&tt.elems)
-            .filter_map(|(e, ty)| {
-                by_type(ty, owner)
-                    .or_else(|| types::expr_problem(&v, e, 0))
-                    .map(|pr| (p.file.span_of(e), pr))
-            })
+            .map(|(e, ty)| (p.file.span_of(e), judge(e, Some((owner, ty)))))
             .collect(),
         (Expr::Tuple(t), _) => t
             .elems
             .iter()
-            .filter_map(|e| types::expr_problem(&v, e, 0).map(|pr| (p.file.span_of(e), pr)))
+            .map(|e| (p.file.span_of(e), judge(e, None)))
             .collect(),
-        (_, Some((owner, ty))) => by_type(ty, owner)
-            .or_else(|| types::expr_problem(&v, args, 0))
-            .map(|pr| (p.file.span_of(args), pr))
-            .into_iter()
-            .collect(),
-        _ => types::expr_problem(&v, args, 0)
-            .map(|pr| (p.file.span_of(args), pr))
-            .into_iter()
-            .collect(),
+        (_, param) => vec![(p.file.span_of(args), judge(args, param))],
     }
 }
 
@@ -193,44 +285,4 @@ fn is_task(f: FnRef<'_>) -> bool {
         let segs = syntax::segments(a.path());
         segs.last().is_some_and(|s| s == "task") && (segs.len() == 1 || segs[0] == "forkrt")
     })
-}
-
-/// A local of the enclosing function the closure uses (and so captures).
-fn captured(func: FnRef<'_>, closure: &syn::ExprClosure) -> Option<String> {
-    struct Names(Vec<String>);
-    impl<'ast> Visit<'ast> for Names {
-        fn visit_expr_path(&mut self, p: &'ast syn::ExprPath) {
-            if p.qself.is_none() && p.path.segments.len() == 1 {
-                self.0.push(p.path.segments[0].ident.to_string());
-            }
-        }
-        fn visit_local(&mut self, l: &'ast syn::Local) {
-            // Bindings made inside the closure shadow outer ones.
-            let mut b = Vec::new();
-            syntax::pat_bindings(&l.pat, &mut b);
-            self.0.retain(|n| !b.contains(n));
-            syn::visit::visit_local(self, l);
-        }
-    }
-    struct Bound(Vec<String>);
-    impl<'ast> Visit<'ast> for Bound {
-        fn visit_pat(&mut self, p: &'ast syn::Pat) {
-            syntax::pat_bindings(p, &mut self.0);
-        }
-        fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
-    }
-    let mut own = Vec::new();
-    for input in &closure.inputs {
-        syntax::pat_bindings(input, &mut own);
-    }
-    let mut used = Names(Vec::new());
-    used.visit_expr(&closure.body);
-    let mut bound = Bound(Vec::new());
-    bound.visit_block(func.def.body);
-    for (name, _) in func.def.params() {
-        bound.0.extend(name);
-    }
-    used.0
-        .into_iter()
-        .find(|n| !own.contains(n) && bound.0.contains(n))
 }

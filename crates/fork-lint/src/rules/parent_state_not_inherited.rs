@@ -4,7 +4,9 @@ use std::collections::HashMap;
 
 use syn::Expr;
 
-use crate::analysis::processes;
+use syn::spanned::Spanned;
+
+use crate::analysis::processes::{self, Kind, Process};
 use crate::analysis::walk::{Code, Event, RegionWalk};
 use crate::analysis::{FileCx, PackageCx, syntax};
 use crate::checker::{Checker, Finding};
@@ -19,6 +21,13 @@ crate::rules::declare_rule! {
     /// `Mutex` being changed, an environment variable — made by the parent before it
     /// starts a spawn or forkserver process whose target (or a function it calls) reads
     /// the same state.
+    ///
+    /// forkrt's pools too: a task given to a pool (`map`, `imap`, `apply`,
+    /// `apply_async`) or a pool's initializer (`Pool::builder().initializer(task, args)`)
+    /// reads the state of a worker, which under spawn and forkserver never saw the
+    /// parent's changes. And a worker starts when the pool is created, under every
+    /// method: a change the parent makes after creating the pool (in the same function)
+    /// and before giving it a task that reads the state is not seen even under fork.
     ///
     /// Environment variables are inherited by spawn (the child is started with the
     /// parent's current environment), but forkserver children inherit the server's
@@ -91,8 +100,11 @@ const MUTATING_METHODS: &[&str] = &[
 
 fn check(checker: &Checker<'_>) {
     let cx = checker.cx;
-    for p in &cx.processes().list {
-        if !p.method.may_serialize() {
+    for p in cx.processes().all() {
+        // Work given to a pool created in view: its workers started at the creation, under
+        // every method, and never see what the parent changes after it.
+        let after_creation = p.kind == Kind::PoolTask && p.pool.is_some();
+        if !p.method.may_serialize() && !after_creation {
             continue;
         }
         let Some(target) = p.target_region(cx) else {
@@ -116,9 +128,11 @@ fn check(checker: &Checker<'_>) {
         if reads.is_empty() {
             continue;
         }
-        // What the parent writes before the start, in order.
+        // What the parent writes before the start, in order; `created`: after the
+        // pool's creation.
         let mut started_before = false;
-        let mut hits: Vec<(Key, Span)> = Vec::new();
+        let mut created = false;
+        let mut hits: Vec<(Key, Span, bool)> = Vec::new();
         for stmt in syntax::statements_before(&p.start_ancestors) {
             RegionWalk::run_with_depth(
                 cx,
@@ -132,50 +146,110 @@ fn check(checker: &Checker<'_>) {
                         started_before = true;
                     }
                     if let Some(k) = write_of(cx, w, e) {
-                        let env_stale =
-                            matches!(k, Key::Env(_)) && p.method.forkserver && started_before;
-                        let first = !hits.iter().any(|(h, _)| *h == k);
-                        if first
-                            && reads.contains_key(&k)
-                            && (matches!(k, Key::Static(_)) || env_stale)
-                        {
-                            hits.push((k, w.span(*e)));
+                        let stale = created
+                            || match k {
+                                Key::Static(_) => p.method.may_serialize(),
+                                Key::Env(_) => p.method.forkserver && started_before,
+                            };
+                        let first = !hits.iter().any(|(h, _, _)| *h == k);
+                        if first && reads.contains_key(&k) && stale {
+                            hits.push((k, w.span(*e), created));
                         }
                     }
                 },
             );
+            if p.pool
+                .is_some_and(|pool| syntax::contains(stmt.span(), pool.span()))
+            {
+                created = true;
+            }
         }
-        for (key, write_span) in hits {
-            let (read_span, chain) = reads[&key].clone();
-            let methods = p.method.describe_serializing();
-            let (what, why) = match &key {
-            Key::Static(n) => (format!("`{n}`"), format!("a {methods} child starts from a fresh copy of the program and sees its initial value")),
-            Key::Env(n) => (format!("the environment variable `{n}`"), "a forkserver child inherits the environment of the server, which was started before this change".to_string()),
-        };
-            let mut labels = vec![Label {
-                span: p.file.span_of(p.start_call()),
-                message: format!("the process starts here ({methods})"),
-                kind: LabelKind::Secondary,
-            }];
-            labels.extend(chain);
-            labels.push(Label {
-                span: read_span,
-                message: format!("the child reads {what} here"),
-                kind: LabelKind::ChainStep,
-            });
-            checker.report(
-            &PARENT_STATE_NOT_INHERITED,
-            Finding {
-                message: format!("the parent changes {what} before starting a process whose target reads it, but {why}"),
-                primary: write_span,
-                primary_label: "not seen by the child".into(),
-                labels,
-                help: Some("pass the value to the child in its argument and set it there, or use the fork start method".into()),
-                fix: None,
-            },
-        );
+        for (key, write_span, after) in hits {
+            report(checker, p, &key, write_span, after, reads[&key].clone());
         }
     }
+}
+
+/// Reports a write the child does not see (`after`: made after the pool's creation).
+fn report(
+    checker: &Checker<'_>,
+    p: &Process<'_>,
+    key: &Key,
+    write_span: Span,
+    after: bool,
+    (read_span, chain): (Span, Vec<Label>),
+) {
+    let methods = p.method.describe_serializing();
+    let what = match key {
+        Key::Static(n) => format!("`{n}`"),
+        Key::Env(n) => format!("the environment variable `{n}`"),
+    };
+    let child = match p.kind {
+        Kind::Process => "child",
+        Kind::Pool | Kind::PoolTask => "worker",
+    };
+    let why = match key {
+        _ if after => "the pool's workers started when it was created, under every start method, and never see this change".to_string(),
+        Key::Static(_) => format!("a {methods} {child} starts from a fresh copy of the program and sees its initial value"),
+        Key::Env(_) => format!("a forkserver {child} inherits the environment of the server, which was started before this change"),
+    };
+    let (message, start, help) = match p.kind {
+        _ if after => (
+            format!("the parent changes {what} after creating the pool whose task reads it: {why}"),
+            "the task is given to the pool here".to_string(),
+            "make the change before creating the pool (under fork), or pass the value in the task's argument",
+        ),
+        Kind::Process => (
+            format!(
+                "the parent changes {what} before starting a process whose target reads it, but {why}"
+            ),
+            format!("the process starts here ({methods})"),
+            "pass the value to the child in its argument and set it there, or use the fork start method",
+        ),
+        Kind::PoolTask => (
+            format!(
+                "the parent changes {what} before giving a pool a task that reads it, but {why}"
+            ),
+            format!("the task is given to the pool here ({methods})"),
+            "pass the value in the task's argument, or to every worker through `Pool::builder().initializer(task, value)`, which sets it there",
+        ),
+        Kind::Pool => (
+            format!(
+                "the parent changes {what} before creating a pool whose initializer reads it, but {why}"
+            ),
+            format!("the pool's workers start here and run the initializer ({methods})"),
+            "pass the value in the initializer's argument and set it there, or use the fork start method",
+        ),
+    };
+    let mut labels = vec![Label {
+        span: p.file.span_of(p.start_call()),
+        message: start,
+        kind: LabelKind::Secondary,
+    }];
+    if let Some(pool) = p.pool.filter(|_| after) {
+        labels.push(Label {
+            span: p.file.span_of(pool),
+            message: "the pool's workers start here".into(),
+            kind: LabelKind::Secondary,
+        });
+    }
+    labels.extend(chain);
+    labels.push(Label {
+        span: read_span,
+        message: format!("the {child} reads {what} here"),
+        kind: LabelKind::ChainStep,
+    });
+    checker.report(
+        &PARENT_STATE_NOT_INHERITED,
+        Finding {
+            message,
+            primary: write_span,
+            primary_label: format!("not seen by the {child}"),
+            labels,
+            help: Some(help.into()),
+            fix: None,
+        },
+    );
 }
 
 /// The static a path names, if the package defines one by that name.

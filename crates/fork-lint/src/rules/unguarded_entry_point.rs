@@ -4,7 +4,7 @@
 use syn::{Expr, Stmt};
 
 use crate::analysis::catalog::runtime;
-use crate::analysis::processes::ProcessApi;
+use crate::analysis::processes::{Kind, ProcessApi};
 use crate::analysis::resolve::is;
 use crate::analysis::{FnRef, PackageCx, syntax};
 use crate::checker::{Checker, Finding};
@@ -14,12 +14,17 @@ crate::rules::declare_rule! {
     /// ## What it does
     /// Finds a binary that starts spawn or forkserver processes without the entry guard first in `main`.
     ///
-    /// Finds a binary that starts processes with the spawn or forkserver method
-    /// (forkrt, or procspawn, which always spawns) whose `main` does not begin with the
-    /// entry guard — `#[forkrt::main]`, `forkrt::init()`, `procspawn::init()` — either
-    /// because the guard is missing, or because statements with side effects run before
-    /// it. A `main` that only forwards to a function beginning with the guard is fine;
-    /// `let` bindings of plain values before the guard are fine.
+    /// Finds a binary that starts processes with the spawn or forkserver method whose
+    /// `main` does not begin with the entry guard — `#[forkrt::main]`, `forkrt::init()`,
+    /// `procspawn::init()` — either because the guard is missing, or because statements
+    /// with side effects run before it. The processes are forkrt's (`Process::new`,
+    /// `Context::process`), forkrt's pools, whose workers start when the pool is created
+    /// (`Pool::new`, `Context::pool`, `Pool::builder()…build()`), and procspawn's, which
+    /// always spawn. A `main` that only forwards to a function beginning with the guard is
+    /// fine; `let` bindings of plain values before the guard are fine. Under the fork
+    /// method neither a process nor a pool needs the guard (the child is a copy of the
+    /// parent and never runs `main`), so a program whose start method is known to be fork
+    /// is not reported.
     ///
     /// ## Why is this bad
     /// A spawned child is a fresh run of the same executable. The entry guard is where
@@ -62,8 +67,9 @@ crate::rules::declare_rule! {
 fn check(checker: &Checker<'_>) {
     let cx = checker.cx;
     let mut done: Vec<(usize, usize)> = Vec::new();
-    for p in &cx.processes().list {
-        if !p.method.may_serialize() {
+    for p in cx.processes().all() {
+        // A pool's workers start at its creation; work given to it starts nothing.
+        if p.kind == Kind::PoolTask || !p.method.may_serialize() {
             continue;
         }
         let Some(main) = cx.main_of(p.file) else {
@@ -77,12 +83,13 @@ fn check(checker: &Checker<'_>) {
             ProcessApi::Forkrt => "`#[forkrt::main]` or `forkrt::init()`",
             ProcessApi::Procspawn => "`procspawn::init()`",
         };
+        let what = match p.kind {
+            Kind::Pool => "a pool starts its worker processes here",
+            _ => "a process is started here",
+        };
         let started = Label {
             span: p.file.span_of(p.create),
-            message: format!(
-                "a process is started here with {}",
-                p.method.describe_serializing()
-            ),
+            message: format!("{what} with {}", p.method.describe_serializing()),
             kind: LabelKind::Secondary,
         };
         match find_guard(cx, main, p.api, 0) {
