@@ -110,7 +110,27 @@ fn main() {
         } else {
             table.note("fork-lint CLI: not measured (build it with `cargo build --release -p cargo-fork-lint`, or pass --cli PATH)");
         }
-        match opts.ast_grep.clone().or_else(|| on_path(&["ast-grep", "sg"])) {
+        // grep of the prefilter's words: the cost of merely finding the files that
+        // might fork, the yardstick issue 13 asks for.
+        let mut grep = Command::new("grep");
+        grep.args(["-rlw", "--include=*.rs"]);
+        for w in PREFILTER_WORDS {
+            grep.arg("-e").arg(w);
+        }
+        grep.arg(&corpus);
+        let r = measure_command(&opts, grep, Count::Lines);
+        table.row("grep -rlw of the prefilter words (files listed)", &r, &lint);
+        // `sg` is also shadow-utils' "execute as group": only a binary that says it is
+        // ast-grep is taken.
+        let ast_grep = opts.ast_grep.clone().or_else(|| {
+            on_path(&["ast-grep", "sg"]).filter(|p| {
+                Command::new(p)
+                    .arg("--version")
+                    .output()
+                    .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("ast-grep"))
+            })
+        });
+        match ast_grep {
             Some(sg) => {
                 let rule = bench_dir.join("fork-call.ast-grep.yml");
                 fs::write(&rule, AST_GREP_RULE).expect("write the ast-grep rule");
@@ -253,6 +273,19 @@ fn default_cli() -> Option<PathBuf> {
     let p = target_dir().join("release").join("fork-lint");
     p.is_file().then_some(p)
 }
+
+/// The prefilter's built-in words (`fork_lint`'s `prefilter::WORDS`).
+const PREFILTER_WORDS: &[&str] = &[
+    "fork",
+    "vfork",
+    "forkrt",
+    "pre_exec",
+    "before_exec",
+    "procspawn",
+    "daemonize",
+    "Daemonize",
+    "daemon",
+];
 
 fn on_path(names: &[&str]) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;

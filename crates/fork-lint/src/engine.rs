@@ -206,8 +206,8 @@ struct GroupFile {
     named: bool,
 }
 
-/// Groups the files given by package, with the package's other files added (named
-/// like the given ones), largest packages first.
+/// Groups the files given by package (the package's other files are added by
+/// [`complete_group`]), largest groups first.
 fn group_inputs(fs: &dyn FileSystem, files: &[InputFile]) -> Vec<Group> {
     let mut finder = PackageFinder::default();
     let mut order: Vec<PathBuf> = Vec::new();
@@ -238,35 +238,16 @@ fn group_inputs(fs: &dyn FileSystem, files: &[InputFile]) -> Vec<Group> {
     }
     for root in order {
         let named = by_root.remove(&root).unwrap_or_default();
-        let names = Namer::new(fs, &named);
-        let given: HashMap<&Path, &InputFile> =
-            named.iter().map(|(p, f)| (p.as_path(), *f)).collect();
-        let mut files: Vec<GroupFile> = Vec::new();
-        let walk = package_files(fs, &root);
-        let in_walk: HashSet<&Path> = walk.iter().map(PathBuf::as_path).collect();
-        for path in &walk {
-            let (name, named) = match given.get(path.as_path()) {
-                Some(f) => (f.name.clone(), true),
-                None => (names.name(path), false),
-            };
-            files.push(GroupFile {
-                path: path.clone(),
-                name,
-                named,
-            });
-        }
-        for (path, f) in &named {
-            if !in_walk.contains(path.as_path()) {
-                files.push(GroupFile {
-                    path: path.clone(),
-                    name: f.name.clone(),
-                    named: true,
-                });
-            }
-        }
         groups.push(Group {
             package: Package { root: Some(root) },
-            files,
+            files: named
+                .into_iter()
+                .map(|(path, f)| GroupFile {
+                    path,
+                    name: f.name.clone(),
+                    named: true,
+                })
+                .collect(),
         });
     }
     if !loose.is_empty() {
@@ -281,6 +262,41 @@ fn group_inputs(fs: &dyn FileSystem, files: &[InputFile]) -> Vec<Group> {
     groups
 }
 
+/// Adds the package's other files to a group of given files (named like the given
+/// ones). Run for each group in parallel: the walk is a package's directory tree.
+fn complete_group(fs: &dyn FileSystem, group: &mut Group) {
+    let Some(root) = &group.package.root else {
+        return;
+    };
+    let named = std::mem::take(&mut group.files);
+    let names = Namer::new(fs, &named);
+    let given: HashMap<&Path, &GroupFile> = named.iter().map(|f| (f.path.as_path(), f)).collect();
+    let walk = package_files(fs, root);
+    let in_walk: HashSet<&Path> = walk.iter().map(PathBuf::as_path).collect();
+    let mut files: Vec<GroupFile> = Vec::with_capacity(walk.len());
+    for path in &walk {
+        let (name, named) = match given.get(path.as_path()) {
+            Some(f) => (f.name.clone(), true),
+            None => (names.name(path), false),
+        };
+        files.push(GroupFile {
+            path: path.clone(),
+            name,
+            named,
+        });
+    }
+    for f in &named {
+        if !in_walk.contains(f.path.as_path()) {
+            files.push(GroupFile {
+                path: f.path.clone(),
+                name: f.name.clone(),
+                named: true,
+            });
+        }
+    }
+    group.files = files;
+}
+
 /// Names the files of a package that were not given, the way the given ones are
 /// named: a given file's name is its path with some prefix replaced (or removed), and
 /// the other files get the same replacement.
@@ -290,9 +306,9 @@ struct Namer {
 }
 
 impl Namer {
-    fn new(fs: &dyn FileSystem, named: &[(PathBuf, &InputFile)]) -> Namer {
-        let prefix = named.first().map(|(abs, f)| {
-            let name = Path::new(&f.name);
+    fn new(fs: &dyn FileSystem, named: &[GroupFile]) -> Namer {
+        let prefix = named.first().map(|f| {
+            let (abs, name) = (&f.path, Path::new(&f.name));
             let common = abs
                 .components()
                 .rev()
@@ -358,10 +374,11 @@ struct GroupResult {
 
 fn run_group(
     fs: &dyn FileSystem,
-    group: Group,
+    mut group: Group,
     prefilter: &Prefilter,
     options: &LintOptions,
 ) -> GroupResult {
+    complete_group(fs, &mut group);
     let loaded: Vec<Loaded> = group
         .files
         .par_iter()

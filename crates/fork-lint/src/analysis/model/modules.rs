@@ -40,19 +40,25 @@ pub struct InlineMod {
 
 /// The `mod name;` declarations of a file's text, in order.
 pub fn declarations(text: &str) -> Vec<ModDecl> {
+    // Most files of a big package declare no module: no need to lex them.
+    if memchr::memmem::find(text.as_bytes(), b"mod").is_none() {
+        return Vec::new();
+    }
     let tokens = lex(text.as_bytes());
     let mut out = Vec::new();
     // The brace blocks open here: an inline module, the body of a macro invoked at
     // module level (`cfg_if! { … }`, `feature! { … }`: declarations inside count, and
     // so do those in its nested blocks), or anything else (a function body…).
     let mut frames: Vec<Frame> = Vec::new();
+    // How many of the open frames are `Other` and `Macro` (asked at every token).
+    let (mut others, mut macros) = (0usize, 0usize);
     let mut attrs = Attrs::default();
     let mut public = false;
     let mut i = 0;
     while i < tokens.len() {
         // At module level: outside any block but inline modules and macro bodies.
-        let item_level = frames.iter().all(|f| !matches!(f, Frame::Other));
-        let in_macro = frames.iter().any(|f| matches!(f, Frame::Macro));
+        let item_level = others == 0;
+        let in_macro = macros > 0;
         match &tokens[i] {
             Tok::Punct(b'#') if item_level => {
                 // `#[…]` or `#![…]`: read the attribute.
@@ -113,17 +119,22 @@ pub fn declarations(text: &str) -> Vec<ModDecl> {
                 let invocation = i >= 2
                     && matches!(tokens[i - 1], Tok::Punct(b'!'))
                     && matches!(tokens[i - 2], Tok::Ident(_));
-                let frame = if item_level && (invocation || in_macro) {
-                    Frame::Macro
+                if item_level && (invocation || in_macro) {
+                    macros += 1;
+                    frames.push(Frame::Macro);
                 } else {
-                    Frame::Other
-                };
-                frames.push(frame);
+                    others += 1;
+                    frames.push(Frame::Other);
+                }
                 attrs = Attrs::default();
                 public = false;
             }
             Tok::Punct(b'}') => {
-                frames.pop();
+                match frames.pop() {
+                    Some(Frame::Other) => others -= 1,
+                    Some(Frame::Macro) => macros -= 1,
+                    _ => {}
+                }
                 attrs = Attrs::default();
                 public = false;
             }
