@@ -302,14 +302,22 @@ fn execute(binary: Binary, common: &CommonArgs, target: Target, ui: &Ui) -> Resu
     errors.extend(report.errors);
     sort_errors(&mut errors);
     let diagnostics = report.diagnostics;
-    // A file that could not be read is not "checked".
-    let failed = files
+    // A file that could not be read is not "checked"; a path that could not be walked
+    // (missing, unreadable directory) was never a file, but it failed all the same.
+    let mut failed: Vec<&str> = errors
         .iter()
-        .filter(|f| errors.iter().any(|e| !e.warning && e.file == f.name))
+        .filter(|e| !e.warning)
+        .map(|e| e.file.as_str())
+        .collect();
+    failed.sort_unstable();
+    failed.dedup();
+    let failed_files = files
+        .iter()
+        .filter(|f| failed.binary_search(&f.name.as_str()).is_ok())
         .count();
     let summary = output::human::Summary {
-        checked: files.len() - failed,
-        failed,
+        checked: files.len() - failed_files,
+        failed: failed.len(),
         fixed,
     };
 

@@ -797,6 +797,30 @@ fn a_run_with_errors_never_says_no_findings_and_unreadable_files_are_not_checked
     );
 }
 
+#[test]
+fn a_missing_path_beside_a_clean_file_is_a_failure_not_no_findings() {
+    let dir = dir_with(&[("src/main.rs", CLEAN)]);
+    let r = run(fork_lint(dir.path()).args(["src/nothere.rs", "src/main.rs"]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_eq!(
+        r.stdout,
+        "fork-lint: 1 file could not be linted (the errors are on stderr; 1 file checked)\n"
+    );
+    assert!(r.stderr.contains("src/nothere.rs"), "{}", r.stderr);
+}
+
+#[test]
+fn a_file_over_the_size_limit_on_one_line_is_not_printed_whole() {
+    let dir = dir_with(&[("src/main.rs", CLEAN)]);
+    let line = format!("// {}\n", "x".repeat(9 << 20));
+    std::fs::write(dir.path().join("src/gen.rs"), line).unwrap();
+    let r = run(fork_lint(dir.path()).args(["--no-prefilter", "--color", "never", "src"]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stdout.contains("larger than the 8 MiB"), "{}", r.stdout);
+    assert!(r.stdout.contains("split the file"), "{}", r.stdout);
+    assert!(r.stdout.len() < 4000, "{} bytes of output", r.stdout.len());
+}
+
 /// Run as an unprivileged user (root reads every file): `setpriv` to `nobody`.
 #[test]
 fn a_file_without_read_permission_is_named_with_what_to_do() {

@@ -49,3 +49,38 @@ fn declared_rust_version_covers_every_locked_dependency() {
         "rust-version = \"{declared}\" but Cargo.lock needs only {needed} ({by}): lower it, or note why the code needs {declared}"
     );
 }
+
+/// The code keeps to the declared rust-version too: `if let … && let …` chains need
+/// Rust 1.88, and rustc on a newer toolchain accepts them without a word.
+#[test]
+fn no_let_chains_below_rust_1_88() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() && p.file_name().is_some_and(|n| n != "target") {
+                rust_files(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    for dir in ["crates", "fixtures", "tests", "pre-commit"] {
+        rust_files(&root.join(dir), &mut files);
+    }
+    let mut found = Vec::new();
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        for (i, line) in text.lines().enumerate() {
+            let l = line.trim_start();
+            if l.starts_with("&& let ") || (l.starts_with("if let ") && l.contains(" && let ")) {
+                found.push(format!("{}:{}", path.display(), i + 1));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "let chains need Rust 1.88, above the declared rust-version: {found:#?}"
+    );
+}

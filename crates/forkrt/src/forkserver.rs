@@ -421,9 +421,10 @@ fn connect(path: &Path, key: &[u8], generation: u64) -> std::result::Result<Cont
             let mut reader = FrameReader::default();
             if let Ok(Read::Frame(kind::ERROR, p)) =
                 wire::read_frame(conn.raw(), &mut reader, Some(Instant::now()))
-                && let Ok(report) = wire::decode::<ErrorReport>("forkserver error report", &p)
             {
-                return Err(Attempt::Fatal(report.into_error()));
+                if let Ok(report) = wire::decode::<ErrorReport>("forkserver error report", &p) {
+                    return Err(Attempt::Fatal(report.into_error()));
+                }
             }
             return Err(failed(e, true));
         }

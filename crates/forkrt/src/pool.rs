@@ -594,12 +594,14 @@ impl Inner {
     }
 
     fn record(&mut self, chunk: &Chunk, result: ChunkResult) {
-        if let Some(job) = self.jobs.get_mut(&chunk.job)
-            && let Some(slot) = job.chunks.get_mut(chunk.index)
-            && slot.1.is_none()
-        {
-            slot.1 = Some(result);
-            job.left -= 1;
+        let Some(job) = self.jobs.get_mut(&chunk.job) else {
+            return;
+        };
+        if let Some(slot) = job.chunks.get_mut(chunk.index) {
+            if slot.1.is_none() {
+                slot.1 = Some(result);
+                job.left -= 1;
+            }
         }
     }
 
@@ -688,9 +690,7 @@ impl Inner {
                 // The ones behind it were never read (a worker reads the next
                 // chunk only after answering): they go back to the queue.
                 let mut held = worker.chunks.into_iter();
-                if let Some(id) = held.next()
-                    && let Some(c) = self.in_flight.remove(&id)
-                {
+                if let Some(c) = held.next().and_then(|id| self.in_flight.remove(&id)) {
                     self.record(
                         &c,
                         Err(ChunkError::Died {

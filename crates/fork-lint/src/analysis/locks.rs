@@ -354,7 +354,19 @@ fn lock_in_init<'a>(
     init: &'a Expr,
     extra: &[String],
 ) -> Option<Acquire> {
-    let inner = syntax::peel_result(init);
+    let mut inner = syntax::peel_result(init);
+    // `let g = hold!(M);`: a package macro whose expansion is one expression
+    // (`M.lock().unwrap()`) is that expression (bounded: an expansion may call itself).
+    for _ in 0..8 {
+        let Expr::Macro(m) = inner else { break };
+        let Some(x) = file.expansion(cx, &m.mac) else {
+            break;
+        };
+        let [Stmt::Expr(e, None)] = x.block.stmts.as_slice() else {
+            break;
+        };
+        inner = syntax::peel_result(e);
+    }
     let mut found = None;
     walk::RegionWalk::run_with_depth(
         cx,

@@ -64,6 +64,22 @@ pub struct ParseFailure {
     pub help: &'static str,
 }
 
+/// A stand-in for a file too large to analyse, for its `FL000`: its first line, cut
+/// short (a generated file may be one line of megabytes, which a report would print).
+fn first_line_only(source: &SourceFile) -> SourceFile {
+    let line = source.text.split('\n').next().unwrap_or("");
+    let mut end = line.len().min(160);
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    let cut = if end < line.len() { "…" } else { "" };
+    SourceFile::new(
+        source.path.clone(),
+        source.name.clone(),
+        format!("{}{cut}\n", &line[..end]),
+    )
+}
+
 /// The per-package analysis context.
 pub struct PackageCx<'a> {
     pub package: Package,
@@ -232,7 +248,7 @@ impl<'a> PackageCx<'a> {
     fn parse_tree(&self, source: &Arc<SourceFile>) -> Result<&'a syn::File, ParseFailure> {
         if source.text.len() > crate::MAX_FILE_BYTES {
             return Err(ParseFailure {
-                source: source.clone(),
+                source: Arc::new(first_line_only(source)),
                 line: 1,
                 column0: 0,
                 message: format!(

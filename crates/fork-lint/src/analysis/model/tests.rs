@@ -594,3 +594,24 @@ fn fl002_names_the_thread_that_may_hold_the_lock_and_shows_its_start() {
         .expect("a label at the thread's start");
     assert_eq!(start.span.start.line, 5);
 }
+
+#[test]
+fn a_thread_started_by_a_package_macro_counts_at_the_fork() {
+    let main = "macro_rules! start_worker {\n    () => {\n        std::thread::spawn(|| loop {})\n    };\n}\nfn main() {\n    let _h = start_worker!();\n    let pid = unsafe { libc::fork() };\n    if pid == 0 {\n        unsafe { libc::_exit(0) }\n    }\n    unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };\n}\n";
+    let f = found(&lint_bin(&[("/p/src/main.rs", main)]));
+    assert!(f.contains(&("p/src/main.rs".into(), 8, "FL007")), "{f:#?}");
+}
+
+#[test]
+fn a_thread_a_package_macro_starts_and_joins_is_not_running_at_the_fork() {
+    let main = "macro_rules! in_a_thread {\n    ($f:expr) => {\n        let h = std::thread::spawn($f);\n        h.join().unwrap();\n    };\n}\nfn main() {\n    in_a_thread!(|| println!(\"hi\"));\n    let pid = unsafe { libc::fork() };\n    if pid == 0 {\n        unsafe { libc::_exit(0) }\n    }\n    unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };\n}\n";
+    let f = found(&lint_bin(&[("/p/src/main.rs", main)]));
+    assert!(!f.iter().any(|x| x.2 == "FL007"), "{f:#?}");
+}
+
+#[test]
+fn a_lock_a_package_macro_takes_is_held_across_the_fork() {
+    let main = "use std::sync::Mutex;\nstatic M: Mutex<u32> = Mutex::new(0);\nmacro_rules! hold {\n    ($m:expr) => {\n        $m.lock().unwrap()\n    };\n}\nfn main() {\n    let g = hold!(M);\n    let pid = unsafe { libc::fork() };\n    if pid == 0 {\n        let _c = M.lock();\n        unsafe { libc::_exit(0) }\n    }\n    drop(g);\n    unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };\n}\n";
+    let f = found(&lint_bin(&[("/p/src/main.rs", main)]));
+    assert!(f.contains(&("p/src/main.rs".into(), 10, "FL002")), "{f:#?}");
+}

@@ -454,38 +454,65 @@ fn starts_not_joined<'a>(
     func: FnRef<'a>,
     stmts: impl IntoIterator<Item = &'a Stmt>,
 ) -> Vec<StartSite<'a>> {
+    starts_not_joined_at(cx, func, stmts, 0)
+}
+
+/// Macro expansions inside expansions: a macro's expansion may call it again (calls
+/// are cached by place, so only the depth bounds the walk).
+const MAX_EXPANSION_DEPTH: usize = 8;
+
+fn starts_not_joined_at<'a>(
+    cx: &'a PackageCx<'a>,
+    func: FnRef<'a>,
+    stmts: impl IntoIterator<Item = &'a Stmt>,
+    depth: usize,
+) -> Vec<StartSite<'a>> {
     let file = func.file;
     let mut starts: Vec<(Option<String>, StartSite<'a>)> = Vec::new();
     let mut joined: HashSet<String> = HashSet::new();
+    let mut blocks: Vec<&'a [Stmt]> = Vec::new();
     for stmt in stmts {
         let binding = match stmt {
             Stmt::Local(l) => syntax::pat_ident(&l.pat),
             _ => None,
         };
-        each_expr_in_stmt(stmt, &mut |e| {
-            if thread_start(file, e).is_some() {
-                // `let h = thread::spawn(..)` binds the handle;
-                // `hs.push(thread::spawn(..))` collects it.
-                let pushed = pushed_into(stmt);
-                let name = thread_name(file, e, binding.as_deref(), pushed.as_deref());
-                let bound = binding.clone().or(pushed);
-                starts.push((
-                    bound,
-                    StartSite {
-                        func,
-                        call: e,
-                        name: name.into(),
-                    },
-                ));
-            } else if let Some(g) = calls::callee(cx, file, Some(func), e) {
-                for s in summary(cx, g).iter() {
-                    starts.push((None, s.clone()));
+        each_expr_in_stmt(
+            cx,
+            file,
+            stmt,
+            &mut |e| {
+                if thread_start(file, e).is_some() {
+                    // `let h = thread::spawn(..)` binds the handle;
+                    // `hs.push(thread::spawn(..))` collects it.
+                    let pushed = pushed_into(stmt);
+                    let name = thread_name(file, e, binding.as_deref(), pushed.as_deref());
+                    let bound = binding.clone().or(pushed);
+                    starts.push((
+                        bound,
+                        StartSite {
+                            func,
+                            call: e,
+                            name: name.into(),
+                        },
+                    ));
+                } else if let Some(g) = calls::callee(cx, file, Some(func), e) {
+                    for s in summary(cx, g).iter() {
+                        starts.push((None, s.clone()));
+                    }
                 }
+                if let Some(v) = joined_var(e) {
+                    joined.insert(v);
+                }
+            },
+            &mut |block| blocks.push(block),
+        );
+    }
+    if depth < MAX_EXPANSION_DEPTH {
+        for block in blocks {
+            for s in starts_not_joined_at(cx, func, block, depth + 1) {
+                starts.push((None, s));
             }
-            if let Some(v) = joined_var(e) {
-                joined.insert(v);
-            }
-        });
+        }
     }
     let mut seen = HashSet::new();
     starts
@@ -575,12 +602,24 @@ pub fn verb_is(name: &str) -> &'static str {
 }
 
 /// Every expression of a statement, closures included (`(0..n).map(|_|
-/// thread::spawn(..))` starts threads). Macro arguments are not looked into (their
-/// expressions do not outlive the walk).
-fn each_expr_in_stmt<'a>(stmt: &'a Stmt, f: &mut dyn FnMut(&'a Expr)) {
+/// thread::spawn(..))` starts threads), and of the package's macros it calls: an
+/// expansion that is one expression (`let _h = start_worker!();`) is walked in place;
+/// one of several statements goes to `nested`, to be walked as a block of its own (its
+/// `let`s and joins are its own).
+fn each_expr_in_stmt<'a>(
+    cx: &'a PackageCx<'a>,
+    file: &'a FileCx<'a>,
+    stmt: &'a Stmt,
+    f: &mut dyn FnMut(&'a Expr),
+    nested: &mut dyn FnMut(&'a [Stmt]),
+) {
     use syn::visit::Visit;
     struct V<'f, 'a> {
+        cx: &'a PackageCx<'a>,
+        file: &'a FileCx<'a>,
+        depth: usize,
         f: &'f mut dyn FnMut(&'a Expr),
+        nested: &'f mut dyn FnMut(&'a [Stmt]),
     }
     impl<'a> Visit<'a> for V<'_, 'a> {
         fn visit_expr(&mut self, e: &'a Expr) {
@@ -588,8 +627,31 @@ fn each_expr_in_stmt<'a>(stmt: &'a Stmt, f: &mut dyn FnMut(&'a Expr)) {
             syn::visit::visit_expr(self, e);
         }
         fn visit_item(&mut self, _: &'a syn::Item) {}
+        fn visit_macro(&mut self, m: &'a syn::Macro) {
+            if self.depth >= MAX_EXPANSION_DEPTH {
+                return;
+            }
+            let Some(x) = self.file.expansion(self.cx, m) else {
+                return;
+            };
+            match x.block.stmts.as_slice() {
+                [one @ Stmt::Expr(_, None)] => {
+                    self.depth += 1;
+                    self.visit_stmt(one);
+                    self.depth -= 1;
+                }
+                stmts => (self.nested)(stmts),
+            }
+        }
     }
-    V { f }.visit_stmt(stmt);
+    V {
+        cx,
+        file,
+        depth: 0,
+        f,
+        nested,
+    }
+    .visit_stmt(stmt);
 }
 
 /// The code a thread-start call runs: its closure, async block or function argument.
