@@ -71,7 +71,7 @@ impl<'a> FileCx<'a> {
     /// The expansion of a macro call written in this file, if it names a `macro_rules!`
     /// of the package and expands to statements (computed once per call).
     pub fn expansion(&'a self, cx: &'a PackageCx<'a>, mac: &syn::Macro) -> Option<&'a Expanded> {
-        let name = macros::local_macro_name(&mac.path)?;
+        let name = macros::local_macro_name(&mac.path).or_else(|| library_macro_name(cx, mac))?;
         if !self.macro_defined(cx, &name) {
             return None;
         }
@@ -79,7 +79,16 @@ impl<'a> FileCx<'a> {
         if let Some(known) = self.macros.cache.borrow().get(&at) {
             return *known;
         }
-        let expanded = self.expand_now(cx, &name, mac);
+        let expanded =
+            if mac.path.segments.len() > 1 && macros::local_macro_name(&mac.path).is_none() {
+                // `mylib::die!(..)`: expanded as the `die!` it names.
+                let mut local = mac.clone();
+                let last = mac.path.segments.last()?.clone();
+                local.path = syn::Path::from(last);
+                self.expand_now(cx, &name, &local)
+            } else {
+                self.expand_now(cx, &name, mac)
+            };
         self.macros.cache.borrow_mut().insert(at, expanded);
         expanded
     }
@@ -103,7 +112,24 @@ impl<'a> FileCx<'a> {
         if let Some(&known) = self.macros.defined.borrow().get(name) {
             return known;
         }
-        let files = cx.files_defining(self, name, &["macro_rules!"]);
+        let mut files = cx.files_defining(self, name, &["macro_rules!"]);
+        if files.is_empty() {
+            // `make_logger!($ info, 2)` defines `info!`.
+            files.extend(cx.generated_macro(self, name).map(|(_, f)| f));
+        }
+        if files.is_empty() && !self.place.crates.iter().any(|c| c == "lib") {
+            // A binary calling its package library's `#[macro_export]`ed macro
+            // (`mylib::die!(..)`, or `die!` after `use mylib::die`).
+            files.extend(
+                cx.files_defining_in(&["lib"], name, &["macro_rules!"])
+                    .into_iter()
+                    .filter(|f| {
+                        MacroTable::from_file(f.ast)
+                            .get(name)
+                            .is_some_and(|d| d.is_exported())
+                    }),
+            );
+        }
         for f in &files {
             if !std::ptr::eq(*f, self) {
                 self.macros
@@ -131,11 +157,13 @@ impl<'a> FileCx<'a> {
         let def_file = self.macros.def_files.borrow().get(name).copied();
         if table.get(name).is_none() {
             // Defined in another file of the crate (`#[macro_use] mod macros;`, or
-            // `#[macro_export]`): visible here wherever it is called.
-            let other = def_file?;
-            let theirs = MacroTable::from_file(other.ast);
-            let def = theirs.get(name)?;
-            table.define(def.imported());
+            // `#[macro_export]`): visible here wherever it is called. Or defined by
+            // another macro.
+            let theirs = def_file.map(|other| MacroTable::from_file(other.ast));
+            match theirs.as_ref().and_then(|t| t.get(name)) {
+                Some(def) => table.define(def.imported()),
+                None => table.define(cx.generated_macro(self, name)?.0.imported()),
+            };
         }
         let expansion = table.expand_call(mac, &Limits::default()).ok()?;
         let def_span = match def_file {
@@ -162,7 +190,63 @@ impl<'a> FileCx<'a> {
     }
 }
 
+/// Macros defined by the package's macros: name → the definition and the file of the
+/// call that made it.
+pub type Generated<'a> = HashMap<String, (std::rc::Rc<macros::MacroDef>, &'a FileCx<'a>)>;
+
 impl<'a> PackageCx<'a> {
+    /// A `macro_rules!` that one of the package's macros defines (a logger macro
+    /// stamping out `debug!`/`info!`: `make_logger!($ info, 2)`), visible from `from`'s
+    /// crates. Found once per crate set, in the files that write a definition inside a
+    /// definition (`macro_rules! $name`), by expanding their item-level calls in order.
+    pub fn generated_macro(
+        &self,
+        from: &FileCx<'_>,
+        name: &str,
+    ) -> Option<(std::rc::Rc<macros::MacroDef>, &'a FileCx<'a>)> {
+        let key = from.place.crates.join(" ");
+        let known = self.generated_macros.borrow().get(&key).cloned();
+        let all = match known {
+            Some(all) => all,
+            None => {
+                let all = std::rc::Rc::new(self.generate_macros(from));
+                self.generated_macros.borrow_mut().insert(key, all.clone());
+                all
+            }
+        };
+        all.get(name).cloned()
+    }
+
+    fn generate_macros(&self, from: &FileCx<'_>) -> Generated<'a> {
+        let mut out = Generated::new();
+        for file in self.files_defining(from, "macro_rules", &[]) {
+            let text = file.source.text.as_str();
+            if !text.contains("macro_rules! $") && !text.contains("macro_rules!$") {
+                continue;
+            }
+            let mut calls = Vec::new();
+            item_macro_calls(&file.ast.items, &mut calls);
+            let mut table = MacroTable::from_file(file.ast);
+            for mac in calls {
+                let Ok(expansion) = table.expand_call(mac, &Limits::default()) else {
+                    continue;
+                };
+                let Ok(items) = macros::parse_items(expansion.tokens) else {
+                    continue;
+                };
+                for item in &items {
+                    let syn::Item::Macro(m) = item else { continue };
+                    let Some(Ok(def)) = macros::MacroDef::from_item_macro(m) else {
+                        continue;
+                    };
+                    let def = table.define(def);
+                    out.insert(def.name().to_string(), (def, file));
+                }
+            }
+        }
+        out
+    }
+
     /// The functions that a file's item-level macro calls expand to (a `macro_rules!`
     /// that generates `#[test]` functions that fork), parsed from their expansions.
     /// `crates` are the file's crates, where the definitions are looked up.
@@ -243,6 +327,14 @@ fn item_macro_calls<'a>(items: &'a [syn::Item], out: &mut Vec<&'a syn::Macro>) {
             _ => {}
         }
     }
+}
+
+/// `mylib::die` where `mylib` is the package's library: the macro's name.
+fn library_macro_name(cx: &PackageCx<'_>, mac: &syn::Macro) -> Option<String> {
+    let path = &mac.path;
+    let [first, last] = [path.segments.first()?, path.segments.last()?];
+    (path.segments.len() == 2 && cx.library_named(&first.ident.to_string()))
+        .then(|| last.ident.to_string())
 }
 
 /// Whether the table's definition of `name` came from another file.

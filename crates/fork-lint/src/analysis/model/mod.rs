@@ -114,6 +114,9 @@ pub struct PackageCx<'a> {
     /// The macro calls expanded so far: (file, start offset, end offset). Code of an
     /// expansion carries its call's span, so an edit there would rewrite the call.
     pub(crate) expanded_calls: RefCell<std::collections::HashSet<(usize, usize, usize)>>,
+    /// Macros the package's macros define, by crate set (see
+    /// [`PackageCx::generated_macro`]).
+    pub(crate) generated_macros: RefCell<HashMap<String, std::rc::Rc<expand::Generated<'a>>>>,
 }
 
 impl<'a> PackageCx<'a> {
@@ -170,6 +173,7 @@ impl<'a> PackageCx<'a> {
             threads: threads::ThreadCache::default(),
             calls: calls::CallCache::default(),
             expanded_calls: RefCell::default(),
+            generated_macros: RefCell::default(),
         }
     }
 

@@ -615,3 +615,28 @@ fn a_lock_a_package_macro_takes_is_held_across_the_fork() {
     let f = found(&lint_bin(&[("/p/src/main.rs", main)]));
     assert!(f.contains(&("p/src/main.rs".into(), 10, "FL002")), "{f:#?}");
 }
+
+#[test]
+fn a_logging_macro_defined_by_a_macro_is_expanded_in_pre_exec() {
+    // A privilege tool's shape: `make_logger!` stamps out `note!` in another file (a
+    // name no crate's logging macro has, so only the expansion can tell).
+    let log = "macro_rules! make_logger {\n    ($d:tt $name:ident, $level:literal) => {\n        macro_rules! $name {\n            ($d($d arg:tt)*) => { eprintln!(\"[{}] {}\", $level, format_args!($d($d arg)*)) };\n        }\n    };\n}\nmake_logger!($ note, 2);\n";
+    let main = "use std::os::unix::process::CommandExt;\n#[macro_use]\nmod log;\nfn main() {\n    let mut cmd = std::process::Command::new(\"true\");\n    unsafe {\n        cmd.pre_exec(|| {\n            note!(\"dropping privileges\");\n            Ok(())\n        });\n    }\n    let _ = cmd.spawn();\n}\n";
+    let report = lint_bin(&[("/p/src/main.rs", main), ("/p/src/log.rs", log)]);
+    assert_eq!(fl004_lines(&report), [8], "{:#?}", found(&report));
+}
+
+#[test]
+fn a_binary_sees_through_its_librarys_exported_macro() {
+    let lib = "#[macro_export]\nmacro_rules! die {\n    ($code:expr) => {{\n        eprintln!(\"fatal\");\n        std::process::exit($code)\n    }};\n}\n";
+    let main = "use std::os::unix::process::CommandExt;\nuse mylib::die;\nfn main() {\n    let mut cmd = std::process::Command::new(\"true\");\n    unsafe {\n        cmd.pre_exec(|| {\n            mylib::die!(3);\n        });\n        cmd.pre_exec(|| {\n            die!(4);\n        });\n    }\n    let _ = cmd.spawn();\n}\n";
+    let report = lint(
+        &[
+            ("/p/Cargo.toml", "[package]\nname = \"mylib\"\n"),
+            ("/p/src/lib.rs", lib),
+            ("/p/src/main.rs", main),
+        ],
+        &["/p/src/main.rs"],
+    );
+    assert_eq!(fl004_lines(&report), [7, 10], "{:#?}", found(&report));
+}
