@@ -259,14 +259,56 @@ impl<'a> Processes<'a> {
 
 /// A process creation found in the code: runtime, where, the call, the method the call
 /// itself names (`get_context`, procspawn), and the call's ancestors.
-type Creation<'a> = (
-    ProcessApi,
-    &'a FileCx<'a>,
-    FnRef<'a>,
-    &'a Expr,
-    Option<Methods>,
-    Vec<Node<'a>>,
-);
+struct Creation<'a> {
+    api: ProcessApi,
+    func: FnRef<'a>,
+    call: &'a Expr,
+    methods: Option<Methods>,
+    ancestors: Vec<Node<'a>>,
+}
+
+/// The `.start()` calls found, by the creation they start (its address): the call and
+/// its ancestors.
+type Starts<'a> = std::collections::HashMap<*const Expr, (&'a Expr, Vec<Node<'a>>)>;
+
+impl<'a> Creation<'a> {
+    fn into_process(self, starts: &Starts<'a>, set_calls: &[SetCall<'a>]) -> Process<'a> {
+        let Creation {
+            api,
+            func,
+            call,
+            methods,
+            ancestors,
+        } = self;
+        let args: Vec<&'a Expr> = match call {
+            Expr::Call(c) => c.args.iter().collect(),
+            Expr::MethodCall(m) => m.args.iter().collect(),
+            _ => Vec::new(),
+        };
+        // forkrt takes (target, argument); procspawn (argument, target).
+        let (target, args) = match api {
+            ProcessApi::Forkrt => (args.first().copied(), args.get(1).copied()),
+            ProcessApi::Procspawn => (args.get(1).copied(), args.first().copied()),
+        };
+        let (start, start_ancestors) = match (api, starts.get(&(call as *const Expr))) {
+            (ProcessApi::Forkrt, Some((s, a))) => (Some(*s), a.clone()),
+            _ => (None, ancestors),
+        };
+        Process {
+            api,
+            kind: Kind::Process,
+            file: func.file,
+            func,
+            create: call,
+            target,
+            args,
+            method: methods.unwrap_or_else(|| Processes::global_methods(set_calls, func.file)),
+            start,
+            start_ancestors,
+            pool: None,
+        }
+    }
+}
 
 /// A pool found in the code: where, the creation (or the work given to it), the method
 /// the code names (`None`: the global one), and the call's ancestors; for work, the
@@ -287,13 +329,21 @@ pub fn find<'a>(cx: &'a PackageCx<'a>) -> Processes<'a> {
     let mut creates: Vec<Creation<'a>> = Vec::new();
     let mut pools: Vec<PoolFound<'a>> = Vec::new();
     // The creation a `.start()` belongs to (by address) → the start and its ancestors.
-    let mut starts: std::collections::HashMap<*const Expr, (&'a Expr, Vec<Node<'a>>)> =
-        std::collections::HashMap::new();
+    let mut starts: Starts<'a> = Starts::new();
     let mut set_calls = Vec::new();
     for file in cx.candidates() {
         for def in &file.fns {
             let func = FnRef { file, def };
             syntax::each_expr(def.body, &mut |e, ancestors| {
+                let mut create = |api, methods| {
+                    creates.push(Creation {
+                        api,
+                        func,
+                        call: e,
+                        methods,
+                        ancestors: ancestors.to_vec(),
+                    })
+                };
                 if let Some(new) = pool_creation(cx, file, e, ancestors) {
                     let init = new.init.map(|m| &m.args);
                     pools.push(PoolFound {
@@ -317,23 +367,9 @@ pub fn find<'a>(cx: &'a PackageCx<'a>) -> Processes<'a> {
                         let cands = file.resolver.candidates(&p.path);
                         let any = |pat: &str| cands.iter().any(|c| is(c, pat));
                         if any(runtime::FORKRT_PROCESS_NEW) && c.args.len() == 2 {
-                            creates.push((
-                                ProcessApi::Forkrt,
-                                file,
-                                func,
-                                e,
-                                None,
-                                ancestors.to_vec(),
-                            ));
+                            create(ProcessApi::Forkrt, None);
                         } else if any(runtime::PROCSPAWN_SPAWN) && c.args.len() == 2 {
-                            creates.push((
-                                ProcessApi::Procspawn,
-                                file,
-                                func,
-                                e,
-                                Some(Methods::SPAWN),
-                                ancestors.to_vec(),
-                            ));
+                            create(ProcessApi::Procspawn, Some(Methods::SPAWN));
                         } else if any(runtime::FORKRT_SET_START_METHOD)
                             || any(runtime::FORKRT_SET_START_METHOD_FORCE)
                         {
@@ -351,14 +387,7 @@ pub fn find<'a>(cx: &'a PackageCx<'a>) -> Processes<'a> {
                         if name == "process" && m.args.len() == 2 {
                             if let Some(methods) = context_methods(cx, file, &m.receiver, ancestors)
                             {
-                                creates.push((
-                                    ProcessApi::Forkrt,
-                                    file,
-                                    func,
-                                    e,
-                                    Some(methods),
-                                    ancestors.to_vec(),
-                                ));
+                                create(ProcessApi::Forkrt, Some(methods));
                             }
                         } else if runtime::FORKRT_POOL_WORK.contains(&name.as_str())
                             && m.args.len() == 2
@@ -380,14 +409,7 @@ pub fn find<'a>(cx: &'a PackageCx<'a>) -> Processes<'a> {
                             && m.args.len() == 2
                             && is_procspawn_pool(file, &m.receiver, ancestors)
                         {
-                            creates.push((
-                                ProcessApi::Procspawn,
-                                file,
-                                func,
-                                e,
-                                Some(Methods::SPAWN),
-                                ancestors.to_vec(),
-                            ));
+                            create(ProcessApi::Procspawn, Some(Methods::SPAWN));
                         } else if name == "start" && m.args.is_empty() {
                             let root = syntax::chain_root(&m.receiver);
                             let create = match syntax::ident_of(root) {
@@ -410,37 +432,7 @@ pub fn find<'a>(cx: &'a PackageCx<'a>) -> Processes<'a> {
     }
     let list = creates
         .into_iter()
-        .map(|(api, file, func, create, methods, ancestors)| {
-            let (target, args) = match create {
-                Expr::Call(c) => match api {
-                    ProcessApi::Forkrt => (c.args.first(), c.args.iter().nth(1)),
-                    ProcessApi::Procspawn => (c.args.iter().nth(1), c.args.first()),
-                },
-                Expr::MethodCall(m) => match api {
-                    ProcessApi::Forkrt => (m.args.first(), m.args.iter().nth(1)),
-                    ProcessApi::Procspawn => (m.args.iter().nth(1), m.args.first()),
-                },
-                _ => (None, None),
-            };
-            let start = starts.get(&(create as *const Expr));
-            let (start, start_ancestors) = match (api, start) {
-                (ProcessApi::Forkrt, Some((s, a))) => (Some(*s), a.clone()),
-                _ => (None, ancestors),
-            };
-            Process {
-                api,
-                kind: Kind::Process,
-                file,
-                func,
-                create,
-                target,
-                args,
-                method: methods.unwrap_or_else(|| Processes::global_methods(&set_calls, file)),
-                start,
-                start_ancestors,
-                pool: None,
-            }
-        })
+        .map(|c| c.into_process(&starts, &set_calls))
         .collect();
     let pools = pools
         .into_iter()
