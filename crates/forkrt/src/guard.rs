@@ -18,7 +18,11 @@ use crate::wire::{self, ChildRequest, ErrorReport, FrameReader, Read, errcode, k
 /// The entry guard. Call it as the very first statement of `main` (or put
 /// `#[forkrt::main]` on `main`, which does exactly that).
 ///
-/// * In the main program it marks the process as bootstrapped and returns.
+/// * In the main program it marks the process as bootstrapped, registers an exit
+///   handler and returns. The handler runs when the program ends normally (return from
+///   `main`, or `std::process::exit`), as CPython's does: it terminates the daemon
+///   children still running and waits for the other children whose `Process` was
+///   dropped without a join. (`forkrt::exit` and a signal skip it.)
 /// * In a child started by the `spawn` method it runs the requested task and
 ///   exits (code 0, or 1 after a panic) — it never returns there.
 /// * In the forkserver process it runs the server and never returns.

@@ -422,6 +422,18 @@ fn unauthenticated_peer_cannot_make_the_server_buffer() -> R {
         }
     }
     let rss1 = status_kib(server, "VmRSS:").unwrap_or(0);
+    // What the client could write is bounded by the kernel's socket buffer; what tells
+    // the cap is that the server has closed the connection: the read ends at once.
+    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    // (It may say why first: a REFUSED frame, then the end.)
+    let mut answer = Vec::new();
+    let closed = match std::io::Read::read_to_end(&mut s, &mut answer) {
+        Ok(_) => true,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+    };
+    ensure(closed, || {
+        "the server kept the connection of a peer that announced a 512 MiB frame before authenticating".into()
+    })?;
     ensure(sent < (4 << 20), || {
         format!("the server took {sent} bytes from an unauthenticated peer")
     })?;
