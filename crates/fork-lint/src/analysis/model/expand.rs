@@ -219,11 +219,8 @@ impl<'a> PackageCx<'a> {
 
     fn generate_macros(&self, from: &FileCx<'_>) -> Generated<'a> {
         let mut out = Generated::new();
-        for file in self.files_defining(from, "macro_rules", &[]) {
-            let text = file.source.text.as_str();
-            if !text.contains("macro_rules! $") && !text.contains("macro_rules!$") {
-                continue;
-            }
+        // Only files that write a definition inside a definition are parsed for this.
+        for file in self.files_containing(from, "macro_rules", "macro_rules! $") {
             let mut calls = Vec::new();
             item_macro_calls(&file.ast.items, &mut calls);
             let mut table = MacroTable::from_file(file.ast);

@@ -393,6 +393,26 @@ impl<'a> PackageCx<'a> {
         self.parse_path(path).ok().flatten()
     }
 
+    /// Files of `from`'s crates whose text mentions `word` and holds `text` (any
+    /// bytes), parsed: the text is checked before a file is parsed.
+    pub fn files_containing(
+        &self,
+        from: &FileCx<'_>,
+        word: &str,
+        text: &str,
+    ) -> Vec<&'a FileCx<'a>> {
+        let keys: Vec<&str> = from.place.crates.iter().map(String::as_str).collect();
+        let ids = self.texts.borrow_mut().defining(&keys, word, &[]);
+        let paths: Vec<PathBuf> = {
+            let texts = self.texts.borrow();
+            ids.iter()
+                .filter(|&&id| texts.text(id).is_some_and(|t| t.contains(text)))
+                .map(|&id| texts.paths[id as usize].clone())
+                .collect()
+        };
+        paths.iter().filter_map(|p| self.file(p)).collect()
+    }
+
     /// Files of `from`'s crates whose text mentions `needle` as a whole word after
     /// one of `introducers` (`fn`, `static`, `struct`…), parsed. Candidates come first
     /// (in the order added), then the other files of the package (in walk order).
