@@ -422,11 +422,15 @@ fn explain_command(binary: Binary) -> String {
         .and_then(|e| e.parent())
         .is_some_and(|d| d.ends_with("bin"));
     // A build in a checkout's target directory (`target/debug/`, beside `deps/` and
-    // `build/`), run by cargo or by hand: `cargo run` works there.
-    let in_target_dir = exe
-        .as_ref()
-        .and_then(|e| e.parent())
-        .is_some_and(|d| d.join("deps").is_dir() && d.join("build").is_dir());
+    // `build/`), run by cargo or by hand from inside that checkout: `cargo run` works
+    // there (from another project it would not).
+    let in_target_dir = exe.as_ref().and_then(|e| e.parent()).is_some_and(|d| {
+        let checkout = d.parent().and_then(Path::parent);
+        let here = std::env::current_dir().ok();
+        d.join("deps").is_dir()
+            && d.join("build").is_dir()
+            && checkout.zip(here).is_some_and(|(c, h)| h.starts_with(c))
+    });
     let by_cargo = std::env::var("CARGO_PKG_NAME").is_ok_and(|n| n == env!("CARGO_PKG_NAME"));
     if !installed && (by_cargo || in_target_dir) {
         let bin = match binary {

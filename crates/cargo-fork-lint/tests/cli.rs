@@ -951,4 +951,16 @@ fn explain_hint_is_a_command_that_works_from_here() {
             bin.join("fork-lint").display()
         )
     );
+    // A build in a checkout's target directory run by hand from another project:
+    // `cargo run` would not work there, its full path does.
+    let build = std::path::PathBuf::from(env!("CARGO_BIN_EXE_fork-lint"));
+    let mut by_hand = assert_cmd::Command::new(&build);
+    by_hand
+        .current_dir(dir.path())
+        .env_remove("CARGO_PKG_NAME")
+        .env_remove("NO_COLOR");
+    assert_eq!(
+        hint(&mut by_hand),
+        format!("`{} --explain FL005` tells more", build.display())
+    );
 }
