@@ -43,6 +43,16 @@ fn dies_on_five(x: u64) -> u64 {
     x
 }
 
+/// Item 6 kills its own worker with SIGKILL (killed from outside mid-item).
+#[forkrt::task]
+fn killed_on_six(x: u64) -> u64 {
+    if x == 6 {
+        // SAFETY: a signal to this worker process.
+        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+    }
+    x
+}
+
 #[forkrt::task]
 fn sleep_then(ms: u64) -> u64 {
     std::thread::sleep(Duration::from_millis(ms));
@@ -228,6 +238,23 @@ fn dead_worker(m: StartMethod) -> R {
     })?;
     ensure(p.map(square, 0..10u64).map_err(e)?.len() == 10, || {
         "after a death".into()
+    })?;
+    // A worker killed by a signal in the middle of an item: that item fails with the
+    // signal, the others do not, and the pool goes on.
+    let got: Vec<forkrt::Result<u64>> = p.imap(killed_on_six, 4..8u64).collect();
+    for (x, r) in (4..8u64).zip(&got) {
+        match r {
+            Ok(v) if x != 6 && *v == x => {}
+            Err(Error::WorkerDied { exitcode, .. }) if x == 6 => {
+                ensure(*exitcode == Some(-libc::SIGKILL), || {
+                    format!("{m}: killed mid-item: exit code {exitcode:?}")
+                })?
+            }
+            other => return Err(format!("{m}: killed mid-item: item {x}: {other:?}")),
+        }
+    }
+    ensure(p.map(square, 0..10u64).map_err(e)?.len() == 10, || {
+        "after a kill mid-item".into()
     })?;
     // A worker killed from outside while idle is replaced too.
     let victim = after[0];
@@ -503,6 +530,33 @@ fn queue_timeouts_and_limits() -> R {
     let big = "z".repeat(5 << 20);
     q.put(big.clone()).map_err(e)?;
     ensure(q.get().map_err(e)? == big, || "large message".into())?;
+    // Back-pressure: with nobody reading, `put` blocks once the socket buffer is full
+    // (unlike CPython's unbounded queue and its feeder thread), and goes on as soon as
+    // messages are taken.
+    const N: usize = 100_000;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let producer = {
+        let (q, done) = (q.clone(), done.clone());
+        std::thread::spawn(move || {
+            for i in 0..N {
+                q.put(i.to_string()).map_err(e)?;
+                done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            Ok::<(), String>(())
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let blocked_at = done.load(std::sync::atomic::Ordering::Relaxed);
+    ensure(blocked_at < N, || {
+        format!("{N} puts with no reader never blocked")
+    })?;
+    for i in 0..N {
+        let got = q.get().map_err(e)?;
+        ensure(got == i.to_string(), || format!("message {i}: {got}"))?;
+    }
+    producer
+        .join()
+        .map_err(|_| "the producer panicked".to_string())??;
     // A queue cannot be encoded outside a forkrt message.
     let r = postcard::to_allocvec(&q);
     ensure(r.is_err(), || "a queue serialized on its own".into())
