@@ -58,7 +58,8 @@ crate::rules::declare_rule! {
     ///
     /// ## References
     /// - [POSIX `fork`](https://pubs.opengroup.org/onlinepubs/9799919799/functions/fork.html)
-    /// - [POSIX `_exit`](https://pubs.opengroup.org/onlinepubs/9799919799/functions/_exit.html): why the child should not call `exit`
+    /// - [POSIX `_exit`](https://pubs.opengroup.org/onlinepubs/9799919799/functions/_exit.html):
+    ///   why the child should not call `exit`
     /// - [`nix::unistd::fork`](https://docs.rs/nix/latest/nix/unistd/fn.fork.html) safety notes
     pub static CHILD_FALLS_THROUGH = {
         code: "FL005",
@@ -120,11 +121,18 @@ fn check(checker: &Checker<'_>) {
         checker.report(
             &CHILD_FALLS_THROUGH,
             Finding {
-                message: format!("the child process {how} without `_exit` or `exec`: it goes on to run the parent's code"),
+                message: format!(
+                    "the child process {how} without `_exit` or `exec`: it goes on to \
+                    run the parent's code"
+                ),
                 primary: branch.span.clone(),
                 primary_label: "the child's branch".into(),
                 labels,
-                help: Some("end every path of the child with `libc::_exit(code)` (or an `exec` call); handle errors inside the branch instead of with `?`".into()),
+                help: Some(
+                    "end every path of the child with `libc::_exit(code)` (or an `exec` \
+                    call); handle errors inside the branch instead of with `?`"
+                        .into(),
+                ),
                 fix: None,
             },
         );

@@ -46,9 +46,12 @@ crate::rules::declare_rule! {
     /// with `posix_spawn`), or start the child with forkrt's spawn or forkserver method.
     ///
     /// ## References
-    /// - [CPython 3.12 changelog: DeprecationWarning when forking a multi-threaded process](https://docs.python.org/3/whatsnew/3.12.html#deprecated)
-    /// - [POSIX `fork`](https://pubs.opengroup.org/onlinepubs/9799919799/functions/fork.html): "A process shall be created with a single thread"
-    /// - [tokio: `fork` is not supported with a running runtime](https://docs.rs/tokio/latest/tokio/runtime/index.html)
+    /// - [CPython 3.12 changelog: DeprecationWarning when forking a multi-threaded
+    ///   process](https://docs.python.org/3/whatsnew/3.12.html#deprecated)
+    /// - [POSIX `fork`](https://pubs.opengroup.org/onlinepubs/9799919799/functions/fork.html): "A
+    ///   process shall be created with a single thread"
+    /// - [tokio: `fork` is not supported with a running
+    ///   runtime](https://docs.rs/tokio/latest/tokio/runtime/index.html)
     pub static FORK_WITH_THREADS = {
         code: "FL007",
         name: "fork-with-threads",
@@ -72,14 +75,19 @@ fn check(checker: &Checker<'_>) {
             &FORK_WITH_THREADS,
             Finding {
                 message: format!(
-                    "the process forks ({}) while {} may be running: the child keeps only this thread, and any lock another thread holds stays locked",
+                    "the process forks ({}) while {} may be running: the child keeps only this \
+                        thread, and any lock another thread holds stays locked",
                     fp.kind.describe(),
                     threads.named()
                 ),
                 primary: fp.span(),
                 primary_label: "forks with other threads around".into(),
                 labels,
-                help: Some("fork before starting threads (or join them first), exec right away in the child, or start the child with forkrt's spawn or forkserver method".into()),
+                help: Some(
+                    "fork before starting threads (or join them first), exec right away in \
+                    the child, or start the child with forkrt's spawn or forkserver method"
+                        .into(),
+                ),
                 fix: None,
             },
         );

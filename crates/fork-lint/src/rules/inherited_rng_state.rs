@@ -45,8 +45,11 @@ crate::rules::declare_rule! {
     /// ```
     ///
     /// ## References
-    /// - [rand 0.9 changelog: fork protection removed from `ThreadRng`](https://github.com/rust-random/rand/blob/master/CHANGELOG.md)
-    /// - [CPython `os.register_at_fork`](https://docs.python.org/3/library/os.html#os.register_at_fork): `random` reseeds in the child for this reason
+    /// - [rand 0.9 changelog: fork protection removed from
+    ///   `ThreadRng`](https://github.com/rust-random/rand/blob/master/CHANGELOG.md)
+    /// - [CPython
+    ///   `os.register_at_fork`](https://docs.python.org/3/library/os.html#os.register_at_fork):
+    ///   `random` reseeds in the child for this reason
     pub static INHERITED_RNG_STATE = {
         code: "FL010",
         name: "inherited-rng-state",
@@ -144,14 +147,33 @@ fn check(checker: &Checker<'_>) {
         checker.report(
             &INHERITED_RNG_STATE,
             Finding {
-                message: format!("{what} is seeded before the fork and used in the child without reseeding: every child draws the same numbers"),
+                message: format!(
+                    "{what} is seeded before the fork and used in the child without \
+                    reseeding: every child draws the same numbers"
+                ),
                 primary: fp.span(),
                 primary_label: "the child gets a copy of the generator's state".into(),
                 labels: vec![
-                    Label { span: s.span.clone(), message: "seeded here, before the fork".into(), kind: LabelKind::Secondary },
-                    Label { span: use_span, message: "the child draws from it here".into(), kind: LabelKind::Secondary },
+                    Label {
+                        span: s.span.clone(),
+                        message: "seeded here, before the \
+                        fork"
+                            .into(),
+                        kind: LabelKind::Secondary,
+                    },
+                    Label {
+                        span: use_span,
+                        message: "the child draws from it \
+                        here"
+                            .into(),
+                        kind: LabelKind::Secondary,
+                    },
                 ],
-                help: Some("reseed in the child (create the generator after the fork, e.g. `StdRng::from_os_rng()`), or use a generator that reseeds on fork".into()),
+                help: Some(
+                    "reseed in the child (create the generator after the fork, e.g. \
+                    `StdRng::from_os_rng()`), or use a generator that reseeds on fork"
+                        .into(),
+                ),
                 fix: None,
             },
         );

@@ -52,9 +52,14 @@ crate::rules::declare_rule! {
     /// ```
     ///
     /// ## References
-    /// - [POSIX `pthread_atfork`](https://pubs.opengroup.org/onlinepubs/9799919799/functions/pthread_atfork.html), rationale: "the child process may deadlock"
-    /// - [POSIX `fork`](https://pubs.opengroup.org/onlinepubs/9799919799/functions/fork.html): only the calling thread is replicated
-    /// - [CPython `multiprocessing`, contexts and start methods](https://docs.python.org/3/library/multiprocessing.html#contexts-and-start-methods): fork is unsafe with threads
+    /// - [POSIX
+    ///   `pthread_atfork`](https://pubs.opengroup.org/onlinepubs/9799919799/functions/pthread_atfork.html),
+    ///   rationale: "the child process may deadlock"
+    /// - [POSIX `fork`](https://pubs.opengroup.org/onlinepubs/9799919799/functions/fork.html): only
+    ///   the calling thread is replicated
+    /// - [CPython `multiprocessing`, contexts and start
+    ///   methods](https://docs.python.org/3/library/multiprocessing.html#contexts-and-start-methods):
+    ///   fork is unsafe with threads
     pub static LOCK_HELD_ACROSS_FORK = {
         code: "FL002",
         name: "lock-held-across-fork",
@@ -242,14 +247,23 @@ fn report(
         &LOCK_HELD_ACROSS_FORK,
         Finding {
             message: format!(
-                "{} may be held{} when the process forks{method_note}, and the child takes it: the child deadlocks",
+                "{} may be held{} when the process forks{method_note}, and the child takes it: the \
+                    child deadlocks",
                 h.key.describe(),
-                h.thread.as_ref().map(|(name, _)| format!(" by {name}")).unwrap_or_default()
+                h.thread
+                    .as_ref()
+                    .map(|(name, _)| format!(" by {name}"))
+                    .unwrap_or_default()
             ),
             primary: fp.span(),
             primary_label: "forks while the lock may be held".into(),
             labels,
-            help: Some("release the lock before forking (drop the guard, join the thread that takes it), give the child what it needs without the lock, or start the child with spawn/forkserver".into()),
+            help: Some(
+                "release the lock before forking (drop the guard, join the thread that \
+                takes it), give the child what it needs without the lock, or start the child with \
+                spawn/forkserver"
+                    .into(),
+            ),
             fix: None,
         },
     );

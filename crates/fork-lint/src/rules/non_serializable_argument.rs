@@ -10,7 +10,8 @@ use crate::diagnostic::{Label, LabelKind, Span};
 
 crate::rules::declare_rule! {
     /// ## What it does
-    /// Finds arguments of spawn and forkserver processes, and of forkrt pools, that cannot cross a process boundary.
+    /// Finds arguments of spawn and forkserver processes, and of forkrt pools, that cannot cross a
+    /// process boundary.
     ///
     /// Finds an argument passed to a forkrt process started with the spawn or forkserver
     /// method — `Process::new`, `Context::process` — or to a forkrt pool under any method
@@ -37,12 +38,29 @@ crate::rules::declare_rule! {
     ///
     /// ### What each runtime does, and what is reported
     ///
-    /// | the argument | `forkrt::Process` | forkrt `Pool` | procspawn 1.x |
-    /// |---|---|---|---|
-    /// | serializes | runs | runs | runs |
-    /// | is `Send` but does not serialize (`File`, `Arc` without `rc`, a type without serde) | compiles; `start()` fails with `Error::NotSerializable` under spawn and forkserver, works under fork: **reported** | compiles; the call fails with `Error::NotSerializable` under every method: **reported** | does not compile (`A: Serialize + DeserializeOwned`): not reported |
-    /// | is not `Send` (`Rc`, raw pointers, lock guards, `Arc<RefCell<T>>`, a type holding one) | does not compile under any method (`A: Send`): not reported | compiles (a pool needs no `Send`); fails with `Error::NotSerializable` under every method unless it serializes (`Rc` with `rc`): **reported** | does not compile: not reported |
-    /// | the target is a closure or a function without `#[forkrt::task]` | `start()` fails with `Error::NotRegistered` under spawn and forkserver: **reported** | the call fails with `Error::NotRegistered` under every method: **reported** | `spawn` takes `fn(A) -> R`: a closure that captures does not compile: not reported |
+    /// * **It serializes**: it runs under every runtime and method.
+    /// * **It is `Send` but does not serialize** (`File`, `Arc` without `rc`, a type
+    ///   without serde):
+    ///   * `forkrt::Process`: compiles; `start()` fails with `Error::NotSerializable`
+    ///     under spawn and forkserver, works under fork: **reported**;
+    ///   * forkrt `Pool`: compiles; the call fails with `Error::NotSerializable` under
+    ///     every method: **reported**;
+    ///   * procspawn 1.x: does not compile (`A: Serialize + DeserializeOwned`): not
+    ///     reported.
+    /// * **It is not `Send`** (`Rc`, raw pointers, lock guards, `Arc<RefCell<T>>`, a type
+    ///   holding one):
+    ///   * `forkrt::Process`: does not compile under any method (`A: Send`): not reported;
+    ///   * forkrt `Pool`: compiles (a pool needs no `Send`); fails with
+    ///     `Error::NotSerializable` under every method unless it serializes (`Rc` with
+    ///     `rc`): **reported**;
+    ///   * procspawn 1.x: does not compile: not reported.
+    /// * **The target is a closure or a function without `#[forkrt::task]`**:
+    ///   * `forkrt::Process`: `start()` fails with `Error::NotRegistered` under spawn and
+    ///     forkserver: **reported**;
+    ///   * forkrt `Pool`: the call fails with `Error::NotRegistered` under every method:
+    ///     **reported**;
+    ///   * procspawn 1.x: `spawn` takes `fn(A) -> R`: a closure that captures does not
+    ///     compile: not reported.
     ///
     /// A compile error is not reported: rustc stops the build with it under every start
     /// method, naming the bound that is not met, so the hazard can never reach a run, and
@@ -80,10 +98,13 @@ crate::rules::declare_rule! {
     /// ```
     ///
     /// ## References
-    /// - [CPython `multiprocessing`, the spawn and forkserver start methods](https://docs.python.org/3/library/multiprocessing.html#contexts-and-start-methods)
-    /// - [Python programming guidelines: "Ensure that the arguments to the methods of proxies are picklable"](https://docs.python.org/3/library/multiprocessing.html#programming-guidelines)
+    /// - [CPython `multiprocessing`, the spawn and forkserver start
+    ///   methods](https://docs.python.org/3/library/multiprocessing.html#contexts-and-start-methods)
+    /// - [Python programming guidelines: "Ensure that the arguments to the methods of proxies are
+    ///   picklable"](https://docs.python.org/3/library/multiprocessing.html#programming-guidelines)
     /// - [serde's `rc` feature](https://serde.rs/feature-flags.html#-features-rc)
-    /// - [procspawn](https://docs.rs/procspawn): arguments cross by serde; `spawn(args: A, f: fn(A) -> R)` with `A: Serialize + DeserializeOwned`
+    /// - [procspawn](https://docs.rs/procspawn): arguments cross by serde; `spawn(args: A, f: fn(A)
+    ///   -> R)` with `A: Serialize + DeserializeOwned`
     pub static NON_SERIALIZABLE_ARGUMENT = {
         code: "FL001",
         name: "non-serializable-argument",
@@ -125,9 +146,16 @@ fn crossing(p: &Process<'_>) -> Crossing {
             to: format!("a {methods} child"),
             call: "`start()`".into(),
             by_name: "the child starts from scratch and finds targets by name".into(),
-            unmarked: format!("a {methods} child cannot find it, and `start()` fails with `forkrt::Error::NotRegistered`"),
-            when: "under spawn and forkserver (it works only under fork, where the value is inherited)".into(),
-            help: "pass what the child needs to recreate it (a path, an address, plain data that derives `Serialize` and `Deserialize`), or use the fork start method, where values are inherited",
+            unmarked: format!(
+                "a {methods} child cannot find it, and `start()` fails with \
+                `forkrt::Error::NotRegistered`"
+            ),
+            when: "under spawn and forkserver (it works only under fork, where the value is \
+                inherited)"
+                .into(),
+            help: "pass what the child needs to recreate it (a path, an address, plain data that \
+                derives `Serialize` and `Deserialize`), or use the fork start method, where values \
+                are inherited",
             labels: vec![Label {
                 span: p.file.span_of(p.create),
                 message: format!("this process may start with {methods}"),
@@ -142,20 +170,35 @@ fn crossing(p: &Process<'_>) -> Crossing {
             Crossing {
                 to: "a pool worker".into(),
                 by_name: "a pool finds its tasks by name under every start method".into(),
-                unmarked: format!("a pool finds its tasks by name under every start method, so {call} fails with `forkrt::Error::NotRegistered`"),
+                unmarked: format!(
+                    "a pool finds its tasks by name under every start method, so \
+                    {call} fails with `forkrt::Error::NotRegistered`"
+                ),
                 call,
-                when: "under every start method: a forkrt pool serializes its tasks' arguments even under fork, as CPython's pool pickles them".into(),
-                help: "pass what the task needs to recreate it (a path, an address, plain data that derives `Serialize` and `Deserialize`); the fork start method does not help a pool",
-                labels: pool_label("this pool's workers find their tasks by name and get every argument by serialization, under every start method"),
+                when: "under every start method: a forkrt pool serializes its tasks' arguments \
+                    even under fork, as CPython's pool pickles them"
+                    .into(),
+                help: "pass what the task needs to recreate it (a path, an address, plain data \
+                    that derives `Serialize` and `Deserialize`); the fork start method does not help a pool",
+                labels: pool_label(
+                    "this pool's workers find their tasks by name and get every \
+                    argument by serialization, under every start method",
+                ),
             }
         }
         Kind::Pool => Crossing {
             to: "the pool's workers".into(),
             call: "`build()`".into(),
             by_name: "a pool finds its initializer by name under every start method".into(),
-            unmarked: "a pool finds its initializer by name under every start method, so `build()` fails with `forkrt::Error::NotRegistered`".into(),
-            when: "under every start method: a forkrt pool serializes its initializer's argument even under fork, as CPython's pool pickles it".into(),
-            help: "pass what the initializer needs to recreate it (a path, an address, plain data that derives `Serialize` and `Deserialize`); the fork start method does not help a pool",
+            unmarked:
+                "a pool finds its initializer by name under every start method, so `build()` \
+                fails with `forkrt::Error::NotRegistered`"
+                    .into(),
+            when: "under every start method: a forkrt pool serializes its initializer's argument \
+                even under fork, as CPython's pool pickles it"
+                .into(),
+            help: "pass what the initializer needs to recreate it (a path, an address, plain data \
+                that derives `Serialize` and `Deserialize`); the fork start method does not help a pool",
             labels: vec![Label {
                 span: p.file.span_of(p.create),
                 message: "the pool's workers start here and run the initializer".into(),
@@ -179,10 +222,13 @@ fn check(checker: &Checker<'_>) {
             Some(Expr::Closure(_)) => findings.push((
                 p.file.span_of(p.target.unwrap()),
                 format!(
-                    "a closure target cannot be sent to {}: {}, so {} fails with `forkrt::Error::NotRegistered`",
+                    "a closure target cannot be sent to {}: {}, so {} fails with \
+                        `forkrt::Error::NotRegistered`",
                     c.to, c.by_name, c.call
                 ),
-                "make the target a function marked `#[forkrt::task]` and pass what the closure captured as its argument".into(),
+                "make the target a function marked `#[forkrt::task]` and pass what the closure \
+                    captured as its argument"
+                    .into(),
             )),
             Some(Expr::Path(_)) => {
                 if let Some(target) = p.target_fn(cx) {

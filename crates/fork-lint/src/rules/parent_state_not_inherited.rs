@@ -14,7 +14,8 @@ use crate::diagnostic::{Label, LabelKind, Span};
 
 crate::rules::declare_rule! {
     /// ## What it does
-    /// Finds global state that the parent changes before starting a spawn or forkserver process that reads it.
+    /// Finds global state that the parent changes before starting a spawn or forkserver process
+    /// that reads it.
     ///
     /// Finds a write to global state — a `static mut`, an atomic (`store`,
     /// `fetch_add`, …), a `OnceLock`/`OnceCell`/`lazy_static` being set, a static
@@ -58,7 +59,10 @@ crate::rules::declare_rule! {
     /// and set it in the child.
     ///
     /// ## References
-    /// - [CPython programming guidelines: "Explicitly pass resources to child processes" and "global variables"](https://docs.python.org/3/library/multiprocessing.html#the-spawn-and-forkserver-start-methods)
+    /// - [CPython programming guidelines: "Explicitly pass resources to child processes" and
+    ///   "global variables"][mp-guidelines]
+    ///
+    /// [mp-guidelines]: https://docs.python.org/3/library/multiprocessing.html#the-spawn-and-forkserver-start-methods
     pub static PARENT_STATE_NOT_INHERITED = {
         code: "FL009",
         name: "parent-state-not-inherited",
@@ -189,9 +193,17 @@ fn report(
         Kind::Pool | Kind::PoolTask => "worker",
     };
     let why = match key {
-        _ if after => "the pool's workers started when it was created, under every start method, and never see this change".to_string(),
-        Key::Static(_) => format!("a {methods} {child} starts from a fresh copy of the program and sees its initial value"),
-        Key::Env(_) => format!("a forkserver {child} inherits the environment of the server, which was started before this change"),
+        _ if after => "the pool's workers started when it was created, under every start method, \
+            and never see this change"
+            .to_string(),
+        Key::Static(_) => format!(
+            "a {methods} {child} starts from a fresh copy of the program and \
+            sees its initial value"
+        ),
+        Key::Env(_) => format!(
+            "a forkserver {child} inherits the environment of the server, which \
+            was started before this change"
+        ),
     };
     let (message, start, help) = match p.kind {
         _ if after => (
@@ -211,7 +223,8 @@ fn report(
                 "the parent changes {what} before giving a pool a task that reads it, but {why}"
             ),
             format!("the task is given to the pool here ({methods})"),
-            "pass the value in the task's argument, or to every worker through `Pool::builder().initializer(task, value)`, which sets it there",
+            "pass the value in the task's argument, or to every worker through \
+                `Pool::builder().initializer(task, value)`, which sets it there",
         ),
         Kind::Pool => (
             format!(

@@ -41,8 +41,13 @@ crate::rules::declare_rule! {
     /// replacing it is intended.
     ///
     /// ## References
-    /// - [CPython `multiprocessing.set_start_method`](https://docs.python.org/3/library/multiprocessing.html#multiprocessing.set_start_method): "should not be used more than once in the program"
-    /// - [CPython `multiprocessing/context.py`](https://github.com/python/cpython/blob/main/Lib/multiprocessing/context.py): `RuntimeError('context has already been set')`
+    /// - [CPython `multiprocessing.set_start_method`][set-start-method]: "should not be
+    ///   used more than once in the program"
+    /// - [CPython `multiprocessing/context.py`][context-py]: `RuntimeError('context has
+    ///   already been set')`
+    ///
+    /// [context-py]: https://github.com/python/cpython/blob/main/Lib/multiprocessing/context.py
+    /// [set-start-method]: https://docs.python.org/3/library/multiprocessing.html#multiprocessing.set_start_method
     pub static START_METHOD_SET_TWICE = {
         code: "FL008",
         name: "start-method-set-twice",
@@ -78,11 +83,18 @@ fn check(checker: &Checker<'_>) {
         checker.report(
             &START_METHOD_SET_TWICE,
             Finding {
-                message: "`set_start_method` is called after the start method was already fixed: forkrt refuses it with \"context has already been set\"".into(),
+                message: "`set_start_method` is called after the start method was already fixed: \
+                    forkrt refuses it with \"context has already been set\""
+                    .into(),
                 primary: s.file.span_of(s.call),
                 primary_label: "the second call".into(),
                 labels: vec![label],
-                help: Some("set the start method once, first in `main`; use `forkrt::get_context(method)` for processes that need another method, or `set_start_method_force` to replace it on purpose".into()),
+                help: Some(
+                    "set the start method once, first in `main`; use \
+                    `forkrt::get_context(method)` for processes that need another method, or \
+                    `set_start_method_force` to replace it on purpose"
+                        .into(),
+                ),
                 fix: None,
             },
         );
@@ -151,7 +163,12 @@ fn fixed_before_in<'a>(
                     Expr::MethodCall(m)
                         if processes::started_process(w, e) == Some(StartKind::Default) =>
                     {
-                        found = Some((w.span(&m.method), "starting a process with the default context fixes the start method here".into()));
+                        found = Some((
+                            w.span(&m.method),
+                            "starting a process with the default \
+                            context fixes the start method here"
+                                .into(),
+                        ));
                     }
                     _ => {}
                 }

@@ -58,8 +58,11 @@ crate::rules::declare_rule! {
     /// its next write or flush reports the error as before.
     ///
     /// ## References
-    /// - [POSIX `fork`, application usage](https://pubs.opengroup.org/onlinepubs/9799919799/functions/fork.html): stdio buffers are duplicated
-    /// - [`std::io::Stdout`](https://doc.rust-lang.org/std/io/struct.Stdout.html) is line-buffered; [`BufWriter`](https://doc.rust-lang.org/std/io/struct.BufWriter.html) flushes on drop
+    /// - [POSIX `fork`, application
+    ///   usage](https://pubs.opengroup.org/onlinepubs/9799919799/functions/fork.html): stdio
+    ///   buffers are duplicated
+    /// - [`std::io::Stdout`](https://doc.rust-lang.org/std/io/struct.Stdout.html) is line-buffered;
+    ///   [`BufWriter`](https://doc.rust-lang.org/std/io/struct.BufWriter.html) flushes on drop
     pub static UNFLUSHED_OUTPUT_AT_FORK = {
         code: "FL011",
         name: "unflushed-output-at-fork",
@@ -99,12 +102,27 @@ fn check(checker: &Checker<'_>) {
             checker.report(
                 &UNFLUSHED_OUTPUT_AT_FORK,
                 Finding {
-                    message: format!("{what} when the process forks: the child flushes its copy too, and the output appears twice"),
+                    message: format!(
+                        "{what} when the process forks: the child flushes its copy \
+                        too, and the output appears twice"
+                    ),
                     primary: fp.span(),
                     primary_label: "the buffer is copied into the child".into(),
                     labels: vec![
-                        Label { span: p.span, message: "buffered here, not flushed before the fork".into(), kind: LabelKind::Secondary },
-                        Label { span: flush_span, message: "the child flushes its copy here".into(), kind: LabelKind::Secondary },
+                        Label {
+                            span: p.span,
+                            message: "buffered here, not flushed before the \
+                            fork"
+                                .into(),
+                            kind: LabelKind::Secondary,
+                        },
+                        Label {
+                            span: flush_span,
+                            message: "the child flushes its copy \
+                            here"
+                                .into(),
+                            kind: LabelKind::Secondary,
+                        },
                     ],
                     help: Some(match &p.writer {
                         None => "call `std::io::stdout().flush()` before forking".into(),
@@ -214,7 +232,14 @@ fn for_each_output(stmt: &Stmt, f: &mut dyn FnMut(Output)) {
             let name = syntax::macro_name(mac);
             let args = syntax::macro_args(mac);
             let fmt_ends_line = |i: usize| {
-                args.as_ref().and_then(|a| a.iter().nth(i).cloned()).is_some_and(|e| matches!(e, Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) if s.value().ends_with('\n')))
+                let arg = args.as_ref().and_then(|a| a.iter().nth(i).cloned());
+                match arg {
+                    Some(Expr::Lit(syn::ExprLit {
+                        lit: syn::Lit::Str(s),
+                        ..
+                    })) => s.value().ends_with('\n'),
+                    _ => false,
+                }
             };
             let span = syn::spanned::Spanned::span(mac);
             match name.as_str() {

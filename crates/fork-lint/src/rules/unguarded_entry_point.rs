@@ -54,8 +54,11 @@ crate::rules::declare_rule! {
     /// ```
     ///
     /// ## References
-    /// - [CPython `multiprocessing` programming guidelines: "Safe importing of main module"](https://docs.python.org/3/library/multiprocessing.html#the-spawn-and-forkserver-start-methods)
+    /// - [CPython `multiprocessing` programming guidelines: "Safe importing of main
+    ///   module"][mp-guidelines]
     /// - [`procspawn::init`](https://docs.rs/procspawn/latest/procspawn/fn.init.html)
+    ///
+    /// [mp-guidelines]: https://docs.python.org/3/library/multiprocessing.html#the-spawn-and-forkserver-start-methods
     pub static UNGUARDED_ENTRY_POINT = {
         code: "FL003",
         name: "unguarded-entry-point",
@@ -97,7 +100,10 @@ fn check(checker: &Checker<'_>) {
             Guard::Missing => checker.report(
                 &UNGUARDED_ENTRY_POINT,
                 Finding {
-                    message: format!("`main` starts spawn/forkserver processes but never calls the entry guard ({guard_name}): every child runs `main` again from the start"),
+                    message: format!(
+                        "`main` starts spawn/forkserver processes but never calls the \
+                        entry guard ({guard_name}): every child runs `main` again from the start"
+                    ),
                     primary: main.file.span_of(&main.def.sig.ident),
                     primary_label: "no entry guard".into(),
                     labels: vec![started],
@@ -105,14 +111,29 @@ fn check(checker: &Checker<'_>) {
                     fix: None,
                 },
             ),
-            Guard::Late { guard, first_effect } => checker.report(
+            Guard::Late {
+                guard,
+                first_effect,
+            } => checker.report(
                 &UNGUARDED_ENTRY_POINT,
                 Finding {
-                    message: "the entry guard runs after statements with side effects: every child runs them again before it becomes the child".into(),
+                    message:
+                        "the entry guard runs after statements with side effects: every child \
+                        runs them again before it becomes the child"
+                            .into(),
                     primary: guard.0.file.span_of(guard.1),
                     primary_label: "the guard is not first".into(),
-                    labels: vec![Label { span: guard.0.file.span_of(first_effect), message: "this runs again in every child".into(), kind: LabelKind::Secondary }, started],
-                    help: Some(format!("move {guard_name} before everything else in `main`")),
+                    labels: vec![
+                        Label {
+                            span: guard.0.file.span_of(first_effect),
+                            message: "this runs again in every child".into(),
+                            kind: LabelKind::Secondary,
+                        },
+                        started,
+                    ],
+                    help: Some(format!(
+                        "move {guard_name} before everything else in `main`"
+                    )),
                     fix: None,
                 },
             ),
@@ -306,8 +327,13 @@ fn pure(e: &Expr) -> bool {
         Expr::Struct(s) => s.fields.iter().all(|f| pure(&f.expr)),
         Expr::Try(t) => pure(&t.expr),
         Expr::Call(c) => {
-            matches!(&*c.func, Expr::Path(p) if syntax::last_ident(&p.path).is_some_and(|n| PURE_CALLS.contains(&n.as_str())))
-                && c.args.iter().all(pure)
+            let pure_fn = match &*c.func {
+                Expr::Path(p) => {
+                    syntax::last_ident(&p.path).is_some_and(|n| PURE_CALLS.contains(&n.as_str()))
+                }
+                _ => false,
+            };
+            pure_fn && c.args.iter().all(pure)
         }
         Expr::MethodCall(m) => {
             PURE_CALLS.contains(&m.method.to_string().as_str())

@@ -79,8 +79,12 @@ crate::rules::declare_rule! {
     ///
     /// ## References
     /// - [POSIX `waitpid`](https://pubs.opengroup.org/onlinepubs/9799919799/functions/waitpid.html)
-    /// - [POSIX "Consequences of Process Termination"](https://pubs.opengroup.org/onlinepubs/9799919799/functions/_Exit.html): zombie processes
-    /// - [Clippy `zombie_processes`](https://rust-lang.github.io/rust-clippy/master/index.html#zombie_processes), the same hazard for `Command::spawn`
+    /// - [POSIX "Consequences of Process
+    ///   Termination"](https://pubs.opengroup.org/onlinepubs/9799919799/functions/_Exit.html):
+    ///   zombie processes
+    /// - [Clippy
+    ///   `zombie_processes`](https://rust-lang.github.io/rust-clippy/master/index.html#zombie_processes),
+    ///   the same hazard for `Command::spawn`
     pub static UNREAPED_CHILD = {
         code: "FL006",
         name: "unreaped-child",
@@ -242,14 +246,21 @@ fn check(checker: &Checker<'_>) {
         checker.report(
             &UNREAPED_CHILD,
             Finding {
-                message: format!("{subject} is never waited for on some path of the parent: once it exits it stays a zombie while the parent runs"),
+                message: format!(
+                    "{subject} is never waited for on some path of the parent: once \
+                    it exits it stays a zombie while the parent runs"
+                ),
                 primary: fp.span(),
                 primary_label: "the child is created here".into(),
                 labels,
                 help: Some(if error_path {
-                    "reap the child on every path (`waitpid(pid, …)`), including error paths, or hand the pid to code that does".into()
+                    "reap the child on every path (`waitpid(pid, …)`), including error paths, or \
+                        hand the pid to code that does"
+                        .into()
                 } else {
-                    "reap the child on every path of the parent (`waitpid(pid, …)`), or hand the pid to code that does".into()
+                    "reap the child on every path of the parent (`waitpid(pid, …)`), or hand the \
+                        pid to code that does"
+                        .into()
                 }),
                 fix: None,
             },
@@ -1262,7 +1273,9 @@ fn main() {
             "self_store!(pid);",
         ] {
             let src = format!(
-                "fn track(pid: libc::pid_t) {{ {body} }}\nfn main() {{\n    let pid = unsafe {{ libc::fork() }};\n    if pid == 0 {{ unsafe {{ libc::_exit(0) }} }}\n    track(pid);\n    loop {{ std::thread::park(); }}\n}}\n"
+                "fn track(pid: libc::pid_t) {{ {body} }}\nfn main() {{\n    let pid = unsafe {{ \
+                    libc::fork() }};\n    if pid == 0 {{ unsafe {{ libc::_exit(0) }} }}\n    \
+                    track(pid);\n    loop {{ std::thread::park(); }}\n}}\n"
             );
             assert_eq!(fl006(&src), Vec::<usize>::new(), "{body}");
         }
@@ -1525,7 +1538,10 @@ fn main() {
     /// Three children, their pids pushed into `children`; then `after`.
     fn pushed_then(after: &str) -> String {
         format!(
-            "fn main() {{\n    let mut children = Vec::new();\n    for _ in 0..3 {{\n        let pid = unsafe {{ libc::fork() }};\n        if pid == 0 {{\n            unsafe {{ libc::_exit(0) }}\n        }}\n        children.push(pid);\n    }}\n    {after}\n    std::thread::sleep(std::time::Duration::from_secs(1));\n}}\n"
+            "fn main() {{\n    let mut children = Vec::new();\n    for _ in 0..3 {{\n        let \
+                pid = unsafe {{ libc::fork() }};\n        if pid == 0 {{\n            unsafe {{ \
+                libc::_exit(0) }}\n        }}\n        children.push(pid);\n    }}\n    \
+                {after}\n    std::thread::sleep(std::time::Duration::from_secs(1));\n}}\n"
         )
     }
 
@@ -1543,7 +1559,8 @@ fn main() {
             "supervisor::watch(children);",
         ] {
             let src = format!(
-                "{}\nfn reap(pid: i32) {{ unsafe {{ libc::waitpid(pid, std::ptr::null_mut(), 0) }}; }}\nfn reap_all(pids: &[i32]) {{ for p in pids {{ reap(*p); }} }}\n",
+                "{}\nfn reap(pid: i32) {{ unsafe {{ libc::waitpid(pid, std::ptr::null_mut(), 0) \
+                    }}; }}\nfn reap_all(pids: &[i32]) {{ for p in pids {{ reap(*p); }} }}\n",
                 pushed_then(after)
             );
             assert_eq!(fl006(&src), Vec::<usize>::new(), "{after}");
@@ -1582,7 +1599,14 @@ fn main() {
             ("", "unsafe { LAST_CHILD = pid; }"),
         ] {
             let src = format!(
-                "static mut LAST_CHILD: i32 = 0;\n#[derive(Default)] struct Supervisor {{ children: Vec<i32> }}\nstruct Guard(i32);\nimpl Drop for Guard {{ fn drop(&mut self) {{ unsafe {{ libc::waitpid(self.0, std::ptr::null_mut(), 0) }}; }} }}\nstruct Named {{ pid: i32 }}\nimpl Drop for Named {{ fn drop(&mut self) {{ unsafe {{ libc::waitpid(self.pid, std::ptr::null_mut(), 0) }}; }} }}\nfn main() {{\n    {setup}\n    let pid = unsafe {{ libc::fork() }};\n    if pid == 0 {{ unsafe {{ libc::_exit(0) }} }}\n    {keep}\n    std::thread::sleep(std::time::Duration::from_secs(1));\n}}\n"
+                "static mut LAST_CHILD: i32 = 0;\n#[derive(Default)] struct Supervisor {{ \
+                    children: Vec<i32> }}\nstruct Guard(i32);\nimpl Drop for Guard {{ fn drop(&mut \
+                    self) {{ unsafe {{ libc::waitpid(self.0, std::ptr::null_mut(), 0) }}; }} \
+                    }}\nstruct Named {{ pid: i32 }}\nimpl Drop for Named {{ fn drop(&mut self) {{ \
+                    unsafe {{ libc::waitpid(self.pid, std::ptr::null_mut(), 0) }}; }} }}\nfn \
+                    main() {{\n    {setup}\n    let pid = unsafe {{ libc::fork() }};\n    if pid \
+                    == 0 {{ unsafe {{ libc::_exit(0) }} }}\n    {keep}\n    \
+                    std::thread::sleep(std::time::Duration::from_secs(1));\n}}\n"
             );
             assert_eq!(fl006(&src), Vec::<usize>::new(), "{keep}");
         }

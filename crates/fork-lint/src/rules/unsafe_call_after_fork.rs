@@ -102,10 +102,16 @@ crate::rules::declare_rule! {
     /// macro call, not the code the macro expands to.
     ///
     /// ## References
-    /// - [POSIX.1-2017, 2.4.3 Signal Actions](https://pubs.opengroup.org/onlinepubs/9699919799/functions/V2_chap02.html#tag_15_04_03): the async-signal-safe functions
-    /// - [POSIX `fork`](https://pubs.opengroup.org/onlinepubs/9699919799/functions/fork.html): "the child process may only execute async-signal-safe operations until such time as one of the exec functions is called"
-    /// - [`CommandExt::pre_exec`](https://doc.rust-lang.org/std/os/unix/process/trait.CommandExt.html#tymethod.pre_exec) safety notes
+    /// - [POSIX.1-2017, 2.4.3 Signal
+    ///   Actions](https://pubs.opengroup.org/onlinepubs/9699919799/functions/V2_chap02.html#tag_15_04_03):
+    ///   the async-signal-safe functions
+    /// - [POSIX `fork`](https://pubs.opengroup.org/onlinepubs/9699919799/functions/fork.html): "the
+    ///   child process may only execute async-signal-safe operations until such time as one of the
+    ///   exec functions is called"
+    /// - [`CommandExt::pre_exec`][pre-exec] safety notes
     /// - [`nix::unistd::fork`](https://docs.rs/nix/latest/nix/unistd/fn.fork.html) safety notes
+    ///
+    /// [pre-exec]: https://doc.rust-lang.org/std/os/unix/process/trait.CommandExt.html#tymethod.pre_exec
     pub static UNSAFE_CALL_AFTER_FORK = {
         code: "FL004",
         name: "unsafe-call-after-fork",
@@ -284,7 +290,12 @@ fn report<'a>(
             primary: first.span,
             primary_label: "not async-signal-safe".into(),
             labels,
-            help: Some("between fork and exec/_exit call only async-signal-safe functions: allocate and format before the fork, write with `libc::write`, leave with `libc::_exit`".into()),
+            help: Some(
+                "between fork and exec/_exit call only async-signal-safe functions: \
+                allocate and format before the fork, write with `libc::write`, leave with \
+                `libc::_exit`"
+                    .into(),
+            ),
             fix,
         },
     );
