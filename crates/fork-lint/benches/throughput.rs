@@ -114,7 +114,7 @@ fn main() {
         // might fork, the yardstick issue 13 asks for.
         let mut grep = Command::new("grep");
         grep.args(["-rlw", "--include=*.rs"]);
-        for w in PREFILTER_WORDS {
+        for w in fork_lint::PREFILTER_WORDS {
             grep.arg("-e").arg(w);
         }
         grep.arg(&corpus);
@@ -273,19 +273,6 @@ fn default_cli() -> Option<PathBuf> {
     let p = target_dir().join("release").join("fork-lint");
     p.is_file().then_some(p)
 }
-
-/// The prefilter's built-in words (`fork_lint`'s `prefilter::WORDS`).
-const PREFILTER_WORDS: &[&str] = &[
-    "fork",
-    "vfork",
-    "forkrt",
-    "pre_exec",
-    "before_exec",
-    "procspawn",
-    "daemonize",
-    "Daemonize",
-    "daemon",
-];
 
 fn on_path(names: &[&str]) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;

@@ -31,6 +31,9 @@ pub use diagnostic::{Diagnostic, Label, LabelKind, Position, Severity, Span};
 pub use engine::{LintOptions, MAX_FILE_BYTES, MAX_NESTING, Report, Stats, lint, lint_source};
 pub use fix::{Applicability, Edit, Fix};
 pub use input::{InputError, InputFile, display};
+/// The words the text prefilter looks for (a file without any of them in code is not
+/// parsed): for benchmarks that compare with a text search.
+pub use prefilter::WORDS as PREFILTER_WORDS;
 pub use rules::Rule;
 pub use source::SourceFile;
 

@@ -221,7 +221,9 @@ pub fn macro_args(mac: &syn::Macro) -> Option<Punctuated<Expr, syn::Token![,]>> 
     parser.parse2(mac.tokens.clone()).ok()
 }
 
-const EXPR_ARG_MACROS: &[&str] = &[
+/// Macros of other crates whose arguments are expressions they only read (format,
+/// log, assert).
+pub const EXPR_ARG_MACROS: &[&str] = &[
     "print",
     "println",
     "eprint",

@@ -444,41 +444,6 @@ const SENDS: &[&str] = &[
     "swap",
 ];
 
-/// Macros of other crates that only read the values they are given.
-const READING_MACROS: &[&str] = &[
-    "print",
-    "println",
-    "eprint",
-    "eprintln",
-    "format",
-    "format_args",
-    "write",
-    "writeln",
-    "panic",
-    "assert",
-    "assert_eq",
-    "assert_ne",
-    "debug_assert",
-    "debug_assert_eq",
-    "debug_assert_ne",
-    "trace",
-    "debug",
-    "info",
-    "warn",
-    "error",
-    "log",
-    "dbg",
-    "vec",
-    "matches",
-    "unreachable",
-    "todo",
-    "unimplemented",
-    "anyhow",
-    "bail",
-    "ensure",
-    "eyre",
-];
-
 /// Macros whose result is text made from their arguments, not the arguments.
 const FORMATTING_MACROS: &[&str] = &["format", "format_args", "concat", "stringify"];
 
@@ -859,7 +824,7 @@ impl<'a> Reaping<'a> {
                 return;
             }
             if !each_macro_arg(mac, &mut judge)
-                && !READING_MACROS.contains(&syntax::macro_name(mac).as_str())
+                && !syntax::EXPR_ARG_MACROS.contains(&syntax::macro_name(mac).as_str())
                 && tokens_mention(mac.tokens.clone(), &names)
             {
                 unknown = true;
