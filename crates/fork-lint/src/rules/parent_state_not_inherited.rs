@@ -60,9 +60,9 @@ crate::rules::declare_rule! {
     ///
     /// ## References
     /// - [CPython programming guidelines: "Explicitly pass resources to child processes" and
-    ///   "global variables"][mp-guidelines]
+    ///   "global variables"][mpg]
     ///
-    /// [mp-guidelines]: https://docs.python.org/3/library/multiprocessing.html#the-spawn-and-forkserver-start-methods
+    /// [mpg]: https://docs.python.org/3/library/multiprocessing.html#the-spawn-and-forkserver-start-methods
     pub static PARENT_STATE_NOT_INHERITED = {
         code: "FL009",
         name: "parent-state-not-inherited",

@@ -41,13 +41,13 @@ crate::rules::declare_rule! {
     /// replacing it is intended.
     ///
     /// ## References
-    /// - [CPython `multiprocessing.set_start_method`][set-start-method]: "should not be
+    /// - [CPython `multiprocessing.set_start_method`][ssm]: "should not be
     ///   used more than once in the program"
-    /// - [CPython `multiprocessing/context.py`][context-py]: `RuntimeError('context has
+    /// - [CPython `multiprocessing/context.py`][ctx]: `RuntimeError('context has
     ///   already been set')`
     ///
-    /// [context-py]: https://github.com/python/cpython/blob/main/Lib/multiprocessing/context.py
-    /// [set-start-method]: https://docs.python.org/3/library/multiprocessing.html#multiprocessing.set_start_method
+    /// [ctx]: https://github.com/python/cpython/blob/main/Lib/multiprocessing/context.py
+    /// [ssm]: https://docs.python.org/3/library/multiprocessing.html#multiprocessing.set_start_method
     pub static START_METHOD_SET_TWICE = {
         code: "FL008",
         name: "start-method-set-twice",

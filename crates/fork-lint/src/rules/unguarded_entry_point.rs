@@ -55,10 +55,10 @@ crate::rules::declare_rule! {
     ///
     /// ## References
     /// - [CPython `multiprocessing` programming guidelines: "Safe importing of main
-    ///   module"][mp-guidelines]
+    ///   module"][mpg]
     /// - [`procspawn::init`](https://docs.rs/procspawn/latest/procspawn/fn.init.html)
     ///
-    /// [mp-guidelines]: https://docs.python.org/3/library/multiprocessing.html#the-spawn-and-forkserver-start-methods
+    /// [mpg]: https://docs.python.org/3/library/multiprocessing.html#the-spawn-and-forkserver-start-methods
     pub static UNGUARDED_ENTRY_POINT = {
         code: "FL003",
         name: "unguarded-entry-point",
