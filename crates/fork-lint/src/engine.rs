@@ -385,7 +385,7 @@ fn run_group(
         // `--no-prefilter` exists to report every syntax error of the files named; a
         // file of the package around them is parsed only if the prefilter lets it
         // through (else one named file of a 700-file package parses all 700).
-        .map(|f| load(fs, &f.path, prefilter, options.prefilter || !f.named))
+        .map(|f| load(fs, &f.path, prefilter, options.prefilter || !f.named, false))
         .collect();
     let mut result = GroupResult {
         diagnostics: Vec::new(),
@@ -410,6 +410,26 @@ fn run_group(
     if !loaded.iter().any(|l| l.candidate) {
         return result;
     }
+    // The package is analysed: the texts of its other files answer lookups. They were
+    // not kept on the first read, as most packages have no candidate at all (copying
+    // every text of a workspace cost more than reading it twice where needed).
+    // (A file outside any package sees no other file.)
+    let loose = group.package.root.is_none();
+    let loaded: Vec<Loaded> = loaded
+        .into_par_iter()
+        .zip(group.files.par_iter())
+        .map(|(l, f)| {
+            if loose || l.text.is_some() || l.error.is_some() {
+                return l;
+            }
+            let again = load(fs, &f.path, prefilter, options.prefilter || !f.named, true);
+            Loaded {
+                text: again.text,
+                candidate: again.candidate,
+                ..l
+            }
+        })
+        .collect();
     let analysed = analyze_group(fs, group, loaded, options);
     result.diagnostics = analysed.diagnostics;
     result.errors.extend(analysed.errors);
@@ -426,7 +446,14 @@ thread_local! {
 /// A read buffer larger than this is not kept for the next file.
 const KEEP_BUF: usize = 4 << 20;
 
-fn load(fs: &dyn FileSystem, path: &Path, prefilter: &Prefilter, use_prefilter: bool) -> Loaded {
+/// Reads and prefilters a file. Its text is kept if it is a candidate or `keep_text`.
+fn load(
+    fs: &dyn FileSystem,
+    path: &Path,
+    prefilter: &Prefilter,
+    use_prefilter: bool,
+    keep_text: bool,
+) -> Loaded {
     let failed = |error: String, bytes: u64| Loaded {
         text: None,
         candidate: false,
@@ -457,13 +484,16 @@ fn load(fs: &dyn FileSystem, path: &Path, prefilter: &Prefilter, use_prefilter: 
                 ),
                 size,
             ),
-            Ok(text) => Loaded {
-                candidate: !use_prefilter || prefilter.may_match(&buf),
-                text: Some(text.to_string()),
-                bytes: size,
-                lines,
-                error: None,
-            },
+            Ok(text) => {
+                let candidate = !use_prefilter || prefilter.may_match(&buf);
+                Loaded {
+                    candidate,
+                    text: (candidate || keep_text).then(|| text.to_string()),
+                    bytes: size,
+                    lines,
+                    error: None,
+                }
+            }
         };
         if buf.capacity() > KEEP_BUF {
             *buf = Vec::new();

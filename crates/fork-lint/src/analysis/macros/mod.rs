@@ -160,6 +160,9 @@ pub(crate) struct MacroDef {
     span: Span,
     exported: bool,
     rules: Rc<Vec<Rule>>,
+    /// The definition's body, for [`MacroDef::vocabulary`].
+    body: TokenStream,
+    vocabulary: Rc<std::cell::OnceCell<Vocabulary>>,
     /// Where the definition starts and the byte range it is visible in (its block or
     /// module), for [`MacroTable::visible_at`]; `None` for definitions made by hand or
     /// by expansions.
@@ -212,7 +215,9 @@ impl MacroDef {
             name,
             span,
             exported,
-            rules: Rc::new(parse_rules(body)?),
+            rules: Rc::new(parse_rules(body.clone())?),
+            body,
+            vocabulary: Rc::default(),
             position: None,
         })
     }
@@ -236,8 +241,20 @@ impl MacroDef {
             span: self.span,
             exported: self.exported,
             rules: Rc::clone(&self.rules),
+            body: self.body.clone(),
+            vocabulary: Rc::clone(&self.vocabulary),
             position: None,
         }
+    }
+
+    /// The identifiers its rules write and the macros they call: besides the
+    /// invocation's own tokens, the only words an expansion can contain.
+    pub(crate) fn vocabulary(&self) -> &Vocabulary {
+        self.vocabulary.get_or_init(|| {
+            let mut v = Vocabulary::default();
+            v.add(self.body.clone());
+            v
+        })
     }
 
     /// Whether it was read from a file (not imported or made by an expansion).
@@ -249,6 +266,42 @@ impl MacroDef {
     #[allow(dead_code)] // the tests and the fuzz target use it
     pub(crate) fn is_exported(&self) -> bool {
         self.exported
+    }
+}
+
+/// What [`MacroDef::vocabulary`] gives.
+#[derive(Debug, Default)]
+pub(crate) struct Vocabulary {
+    /// Every identifier (keywords included).
+    pub(crate) words: std::collections::HashSet<String>,
+    /// The names of the macros called (`name!`), in order, without repeats.
+    pub(crate) calls: Vec<String>,
+}
+
+impl Vocabulary {
+    /// Adds the identifiers and macro calls of `tokens`.
+    pub(crate) fn add(&mut self, tokens: TokenStream) {
+        let mut last_ident: Option<String> = None;
+        for tt in tokens {
+            match tt {
+                TokenTree::Ident(i) => {
+                    let text = i.to_string();
+                    self.words.insert(text.clone());
+                    last_ident = Some(text);
+                    continue;
+                }
+                TokenTree::Punct(p) if p.as_char() == '!' => {
+                    if let Some(name) = last_ident.take() {
+                        if !self.calls.contains(&name) {
+                            self.calls.push(name);
+                        }
+                    }
+                }
+                TokenTree::Group(g) => self.add(g.stream()),
+                TokenTree::Punct(_) | TokenTree::Literal(_) => {}
+            }
+            last_ident = None;
+        }
     }
 }
 

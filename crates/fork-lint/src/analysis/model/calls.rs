@@ -164,7 +164,8 @@ pub fn resolve_method<'a>(
     name: &str,
 ) -> Option<FnRef<'a>> {
     let in_file: Vec<FnRef<'a>> = file
-        .fns_named(name)
+        .fns_named(cx, name)
+        .into_iter()
         .filter(|d| d.self_ty.is_some())
         .map(|def| FnRef { file, def })
         .collect();
@@ -387,8 +388,7 @@ pub fn callers<'a>(cx: &'a PackageCx<'a>, func: FnRef<'a>) -> Vec<CallSite<'a>> 
     let name = &func.def.name;
     let mut out = Vec::new();
     for file in cx.files_mentioning(func.file, name) {
-        for &i in file.fns_using(name) {
-            let def = &file.fns[i];
+        for def in file.fns_using(cx, name) {
             let caller = FnRef { file, def };
             let expand = |m: &syn::Macro| file.expansion(cx, m).map(|x| &x.block);
             syntax::each_expr_expanded(def.body, &expand, &mut |e, ancestors| {

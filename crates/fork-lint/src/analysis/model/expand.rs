@@ -5,7 +5,8 @@
 //!
 //! * Only where asked: a body's macro is expanded the first time an analysis meets it,
 //!   and only if the package defines a `macro_rules!` of that name (one word lookup per
-//!   name and file); item macros are expanded when their file is parsed.
+//!   name and file); an item-level call only when a lookup could find something in
+//!   its expansion (see [`ItemMacros`]).
 //! * Where findings point: tokens the expansion takes from the macro's definition are
 //!   given the invocation's span, tokens of the invocation keep theirs; so every span of
 //!   an expansion is in the invoking file, and a finding inside a `die!(..)` points at the
@@ -21,6 +22,7 @@ use std::sync::Arc;
 use proc_macro2::{Group, Span as SynSpan, TokenStream, TokenTree};
 
 use super::super::macros::{self, Limits, MacroTable};
+use super::file::FnDef;
 use super::{FileCx, PackageCx};
 use crate::diagnostic::Span;
 
@@ -243,74 +245,11 @@ impl<'a> PackageCx<'a> {
         }
         out
     }
-
-    /// The functions that a file's item-level macro calls expand to (a `macro_rules!`
-    /// that generates `#[test]` functions that fork), parsed from their expansions.
-    /// `crates` are the file's crates, where the definitions are looked up.
-    pub(super) fn item_macro_fns(
-        &self,
-        source: &Arc<crate::source::SourceFile>,
-        ast: &'a syn::File,
-        crates: &[String],
-    ) -> Vec<super::file::FnDef<'a>> {
-        let mut calls = Vec::new();
-        item_macro_calls(&ast.items, &mut calls);
-        if calls.is_empty() {
-            return Vec::new();
-        }
-        let keys: Vec<&str> = crates.iter().map(String::as_str).collect();
-        let mut table = MacroTable::from_file(ast);
-        let mut out = Vec::new();
-        for mac in calls {
-            let Some(name) = macros::local_macro_name(&mac.path) else {
-                continue;
-            };
-            if table.get(&name).is_none() {
-                let found = self
-                    .files_defining_in(&keys, &name, &["macro_rules!"])
-                    .into_iter()
-                    .find_map(|f| {
-                        MacroTable::from_file(f.ast)
-                            .get(&name)
-                            .map(|d| d.imported())
-                    });
-                match found {
-                    Some(def) => {
-                        table.define(def);
-                    }
-                    None => continue,
-                }
-            }
-            let Ok(expansion) = table.expand_call(mac, &Limits::default()) else {
-                continue;
-            };
-            let call_site = expansion.call_site;
-            let tokens = respan(expansion.tokens, call_site);
-            let Ok(items) = macros::parse_items(tokens) else {
-                continue;
-            };
-            let (start, end) = (call_site.start(), call_site.end());
-            self.expanded_calls.borrow_mut().insert((
-                Arc::as_ptr(source) as usize,
-                source.position(start.line, start.column).offset,
-                source.position(end.line, end.column).offset,
-            ));
-            let mut file: syn::File = syn::parse_quote!();
-            file.items = items;
-            let file: &'a syn::File = self.asts.alloc(file);
-            let first = out.len();
-            super::file::collect_fns(&file.items, &mut out);
-            for f in &mut out[first..] {
-                f.generated_by = Some(name.clone());
-            }
-        }
-        out
-    }
 }
 
 /// The macro calls written where items go (module level, inline modules included),
 /// other than `macro_rules!` definitions.
-fn item_macro_calls<'a>(items: &'a [syn::Item], out: &mut Vec<&'a syn::Macro>) {
+pub(super) fn item_macro_calls<'a>(items: &'a [syn::Item], out: &mut Vec<&'a syn::Macro>) {
     for item in items {
         match item {
             syn::Item::Macro(m) if m.ident.is_none() && !m.mac.path.is_ident("macro_rules") => {
@@ -367,4 +306,186 @@ pub fn respan(tokens: TokenStream, call_site: SynSpan) -> TokenStream {
             }
         })
         .collect()
+}
+
+/// A file's item-level macro calls (`fork_test!(name)` at module level) and the
+/// functions they generate, expanded on demand: a lookup expands only the calls whose
+/// tokens or macro definitions write the word it looks for (a generated function can
+/// contain no other), so files parsed to answer one lookup (a callee, a caller) do not
+/// pay for expanding all their macros.
+#[derive(Default)]
+pub struct ItemMacros<'a> {
+    calls: Vec<&'a syn::Macro>,
+    state: RefCell<ItemState<'a>>,
+    arena: typed_arena::Arena<Vec<FnDef<'a>>>,
+}
+
+#[derive(Default)]
+struct ItemState<'a> {
+    /// The file's definitions, those imported for its calls, and those its expansions
+    /// made.
+    table: Option<MacroTable>,
+    /// Per call: what it can write, once known.
+    reach: Vec<Option<Reach>>,
+    /// Per call: its functions, once expanded (empty when it could not be).
+    fns: Vec<Option<&'a [FnDef<'a>]>>,
+}
+
+/// The words a call's expansion can contain.
+enum Reach {
+    /// Not a macro of the package: never expanded.
+    Unknown,
+    /// Its tokens' words and its macros' (transitively).
+    Words(std::collections::HashSet<String>),
+    /// It defines macros (later calls may use them): expanded before any later call.
+    Everything,
+}
+
+impl<'a> ItemMacros<'a> {
+    pub(super) fn new(ast: &'a syn::File) -> ItemMacros<'a> {
+        let mut calls = Vec::new();
+        item_macro_calls(&ast.items, &mut calls);
+        ItemMacros {
+            calls,
+            ..ItemMacros::default()
+        }
+    }
+}
+
+impl<'a> FileCx<'a> {
+    /// The functions generated by this file's item-level macro calls that can mention
+    /// one of `words` (in their names or bodies); `None` for every word: all of them.
+    pub fn generated_fns(
+        &'a self,
+        cx: &PackageCx<'a>,
+        words: Option<&[&str]>,
+    ) -> Vec<&'a FnDef<'a>> {
+        let items = &self.items;
+        if items.calls.is_empty() {
+            return Vec::new();
+        }
+        // Re-entered while expanding (a lookup made for an expansion): nothing yet.
+        let Ok(mut state) = items.state.try_borrow_mut() else {
+            return Vec::new();
+        };
+        let state = &mut *state;
+        if state.table.is_none() {
+            state.table = Some(MacroTable::from_file(self.ast));
+            state.reach = items.calls.iter().map(|_| None).collect();
+            state.fns = items.calls.iter().map(|_| None).collect();
+        }
+        let mut out = Vec::new();
+        for (i, mac) in items.calls.iter().enumerate() {
+            if state.reach[i].is_none() {
+                let table = state.table.as_mut().expect("set above");
+                state.reach[i] = Some(self.reach(cx, table, mac));
+            }
+            let wanted = match state.reach[i].as_ref().expect("set above") {
+                Reach::Unknown => false,
+                Reach::Everything => true,
+                Reach::Words(set) => words.is_none_or(|ws| ws.iter().any(|w| set.contains(*w))),
+            };
+            if !wanted {
+                continue;
+            }
+            if state.fns[i].is_none() {
+                let table = state.table.as_mut().expect("set above");
+                let fns = self.expand_item_call(cx, table, mac);
+                state.fns[i] = Some(items.arena.alloc(fns));
+            }
+            out.extend(state.fns[i].expect("set above"));
+        }
+        out
+    }
+
+    /// Every function of the file: its own, then those its item macros generate.
+    pub fn all_fns(&'a self, cx: &PackageCx<'a>) -> Vec<&'a FnDef<'a>> {
+        let mut out: Vec<&'a FnDef<'a>> = self.fns.iter().collect();
+        out.extend(self.generated_fns(cx, None));
+        out
+    }
+
+    /// What `mac`'s expansion can write. Its macro's definition is imported into
+    /// `table` from the file of the crate that has it, if it is not the file's own.
+    fn reach(&self, cx: &PackageCx<'a>, table: &mut MacroTable, mac: &syn::Macro) -> Reach {
+        let Some(name) = macros::local_macro_name(&mac.path) else {
+            return Reach::Unknown;
+        };
+        if table.get(&name).is_none() {
+            let keys: Vec<&str> = self.place.crates.iter().map(String::as_str).collect();
+            let found = cx
+                .files_defining_in(&keys, &name, &["macro_rules!"])
+                .into_iter()
+                .find_map(|f| {
+                    MacroTable::from_file(f.ast)
+                        .get(&name)
+                        .map(|d| d.imported())
+                });
+            match found {
+                Some(def) => {
+                    table.define(def);
+                }
+                None => return Reach::Unknown,
+            }
+        }
+        let mut vocabulary = macros::Vocabulary::default();
+        vocabulary.add(mac.tokens.clone());
+        let mut words = vocabulary.words;
+        let mut pending = vec![name];
+        pending.extend(vocabulary.calls);
+        let mut seen = Vec::new();
+        while let Some(called) = pending.pop() {
+            if seen.contains(&called) {
+                continue;
+            }
+            let Some(def) = table.get(&called) else {
+                continue;
+            };
+            let theirs = def.vocabulary();
+            if theirs.words.contains("macro_rules") {
+                return Reach::Everything;
+            }
+            words.extend(theirs.words.iter().cloned());
+            pending.extend(theirs.calls.iter().cloned());
+            seen.push(called);
+        }
+        Reach::Words(words)
+    }
+
+    /// The functions `mac` (an item-level call) expands to, parsed; none if it does not
+    /// expand or its expansion does not parse as items.
+    fn expand_item_call(
+        &self,
+        cx: &PackageCx<'a>,
+        table: &mut MacroTable,
+        mac: &syn::Macro,
+    ) -> Vec<FnDef<'a>> {
+        let Some(name) = macros::local_macro_name(&mac.path) else {
+            return Vec::new();
+        };
+        let Ok(expansion) = table.expand_call(mac, &Limits::default()) else {
+            return Vec::new();
+        };
+        let call_site = expansion.call_site;
+        let tokens = respan(expansion.tokens, call_site);
+        let Ok(items) = macros::parse_items(tokens) else {
+            return Vec::new();
+        };
+        let (start, end) = (call_site.start(), call_site.end());
+        let source = &self.source;
+        cx.expanded_calls.borrow_mut().insert((
+            Arc::as_ptr(source) as usize,
+            source.position(start.line, start.column).offset,
+            source.position(end.line, end.column).offset,
+        ));
+        let mut file: syn::File = syn::parse_quote!();
+        file.items = items;
+        let file: &'a syn::File = cx.alloc_ast(file);
+        let mut out = Vec::new();
+        super::file::collect_fns(&file.items, &mut out);
+        for f in &mut out {
+            f.generated_by = Some(name.clone());
+        }
+        out
+    }
 }

@@ -8,6 +8,7 @@ use proc_macro2::Span as SynSpan;
 
 use super::super::resolve::Resolver;
 use super::super::{catalog, syntax};
+use super::PackageCx;
 use crate::diagnostic::Span;
 use crate::source::SourceFile;
 
@@ -118,10 +119,14 @@ pub struct FileCx<'a> {
     pub source: Arc<SourceFile>,
     pub ast: &'a syn::File,
     pub resolver: Resolver,
+    /// The functions written in the file (see [`FileCx::all_fns`] for those its item
+    /// macros generate too).
     pub fns: Vec<FnDef<'a>>,
     pub place: Place,
     /// Its macros: definitions in scope and expansions made (see [`super::expand`]).
     pub(crate) macros: super::expand::FileMacros<'a>,
+    /// Its item-level macro calls and the functions they generate.
+    pub(crate) items: super::expand::ItemMacros<'a>,
     /// See [`FileCx::fns_using`].
     fns_by_name_used: OnceCell<HashMap<String, Vec<usize>>>,
     /// See [`FileCx::fns_named`].
@@ -144,51 +149,32 @@ impl<'a> FileCx<'a> {
             fns,
             place,
             macros: super::expand::FileMacros::default(),
+            items: super::expand::ItemMacros::new(ast),
             fns_by_name_used: OnceCell::new(),
             fns_by_name: OnceCell::new(),
         }
     }
 
-    /// The indices (in `fns`) of the functions whose bodies call a function or method
-    /// named `name`, or use a path ending in `name` (`pre_exec(helper)`). Built once
+    /// The functions whose bodies call a function or method named `name`, or use a
+    /// path ending in `name` (`pre_exec(helper)`), generated ones included. Built once
     /// per file: walking every body of the file for each function whose callers are
     /// asked for was quadratic (a file forking in 4,000 functions took 32 s).
-    pub fn fns_using(&self, name: &str) -> &[usize] {
-        let index = self.fns_by_name_used.get_or_init(|| {
-            let mut index: HashMap<String, Vec<usize>> = HashMap::new();
-            for (i, def) in self.fns.iter().enumerate() {
-                syntax::each_expr(def.body, &mut |e, _| {
-                    let used = match e {
-                        syn::Expr::Call(c) => match syntax::peel(&c.func) {
-                            syn::Expr::Path(p) => syntax::last_ident(&p.path),
-                            _ => None,
-                        },
-                        syn::Expr::MethodCall(m) => Some(m.method.to_string()),
-                        syn::Expr::Path(p) => syntax::last_ident(&p.path),
-                        _ => None,
-                    };
-                    if let Some(name) = used {
-                        let fns = index.entry(name).or_default();
-                        if fns.last() != Some(&i) {
-                            fns.push(i);
-                        }
-                    }
-                });
-                // Names written in macros' tokens may be calls too.
-                syntax::each_macro(def.body, &mut |mac, _| {
-                    let mut idents = Vec::new();
-                    token_idents(mac.tokens.clone(), &mut idents);
-                    for name in idents {
-                        let fns = index.entry(name).or_default();
-                        if fns.last() != Some(&i) {
-                            fns.push(i);
-                        }
-                    }
-                });
-            }
-            index
-        });
-        index.get(name).map_or(&[], Vec::as_slice)
+    pub fn fns_using(&'a self, cx: &PackageCx<'a>, name: &str) -> Vec<&'a FnDef<'a>> {
+        let index = self
+            .fns_by_name_used
+            .get_or_init(|| uses_index(self.fns.iter()));
+        let mut out: Vec<&'a FnDef<'a>> = index
+            .get(name)
+            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .map(|&i| &self.fns[i])
+            .collect();
+        let generated = self.generated_fns(cx, Some(&[name]));
+        if !generated.is_empty() {
+            let index = uses_index(generated.iter().copied());
+            out.extend(index.get(name).into_iter().flatten().map(|&i| generated[i]));
+        }
+        out
     }
 
     /// The diagnostics span of a syntax span in this file.
@@ -205,10 +191,10 @@ impl<'a> FileCx<'a> {
         self.span(node.span())
     }
 
-    /// The functions named `name`, in file order (from an index built on first use:
-    /// resolving every call of every child region by scanning all the file's
-    /// functions was quadratic in a file with thousands of them).
-    pub fn fns_named(&self, name: &str) -> impl Iterator<Item = &FnDef<'a>> {
+    /// The functions named `name`, in file order, then generated ones (from an index
+    /// built on first use: resolving every call of every child region by scanning all
+    /// the file's functions was quadratic in a file with thousands of them).
+    pub fn fns_named(&'a self, cx: &PackageCx<'a>, name: &str) -> Vec<&'a FnDef<'a>> {
         let index = self.fns_by_name.get_or_init(|| {
             let mut index: HashMap<String, Vec<usize>> = HashMap::new();
             for (i, f) in self.fns.iter().enumerate() {
@@ -216,16 +202,60 @@ impl<'a> FileCx<'a> {
             }
             index
         });
-        index
+        let mut out: Vec<&'a FnDef<'a>> = index
             .get(name)
             .into_iter()
             .flatten()
-            .map(move |&i| &self.fns[i])
+            .map(|&i| &self.fns[i])
+            .collect();
+        out.extend(
+            self.generated_fns(cx, Some(&[name]))
+                .into_iter()
+                .filter(|f| f.name == name),
+        );
+        out
     }
 
-    pub fn main_fn(&self) -> Option<&FnDef<'a>> {
-        self.fns.iter().find(|f| f.is_main())
+    pub fn main_fn(&'a self, cx: &PackageCx<'a>) -> Option<&'a FnDef<'a>> {
+        self.fns_named(cx, "main").into_iter().find(|f| f.is_main())
     }
+}
+
+/// Index: name → the positions in `fns` of the functions whose bodies call or use it
+/// (see [`FileCx::fns_using`]).
+fn uses_index<'f, 'a: 'f>(fns: impl Iterator<Item = &'f FnDef<'a>>) -> HashMap<String, Vec<usize>> {
+    let mut index: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, def) in fns.enumerate() {
+        syntax::each_expr(def.body, &mut |e, _| {
+            let used = match e {
+                syn::Expr::Call(c) => match syntax::peel(&c.func) {
+                    syn::Expr::Path(p) => syntax::last_ident(&p.path),
+                    _ => None,
+                },
+                syn::Expr::MethodCall(m) => Some(m.method.to_string()),
+                syn::Expr::Path(p) => syntax::last_ident(&p.path),
+                _ => None,
+            };
+            if let Some(name) = used {
+                let fns = index.entry(name).or_default();
+                if fns.last() != Some(&i) {
+                    fns.push(i);
+                }
+            }
+        });
+        // Names written in macros' tokens may be calls too.
+        syntax::each_macro(def.body, &mut |mac, _| {
+            let mut idents = Vec::new();
+            token_idents(mac.tokens.clone(), &mut idents);
+            for name in idents {
+                let fns = index.entry(name).or_default();
+                if fns.last() != Some(&i) {
+                    fns.push(i);
+                }
+            }
+        });
+    }
+    index
 }
 
 /// A function and the file it is in.

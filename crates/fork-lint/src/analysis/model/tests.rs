@@ -640,3 +640,77 @@ fn a_binary_sees_through_its_librarys_exported_macro() {
     );
     assert_eq!(fl004_lines(&report), [7, 10], "{:#?}", found(&report));
 }
+
+/// Runs `check` on a package built in memory, every file a non-candidate text.
+fn with_package(files: &[(&str, &str)], check: impl FnOnce(&super::PackageCx<'_>)) {
+    use super::texts::Text;
+    use super::{Package, PackageCx, PackageFile};
+    let fs = super::fs::Memory::new(files.iter().copied());
+    let options = crate::analysis::AnalysisOptions::default();
+    let asts = typed_arena::Arena::new();
+    let file_cxs = typed_arena::Arena::new();
+    let package_files = files
+        .iter()
+        .map(|(path, text)| PackageFile {
+            path: (*path).into(),
+            name: path.trim_start_matches('/').to_string(),
+            text: Some(Text::Raw((*text).into())),
+        })
+        .collect();
+    let package = Package {
+        root: Some("/p".into()),
+    };
+    let cx = PackageCx::new(package, &options, &fs, package_files, &asts, &file_cxs);
+    check(&cx);
+}
+
+#[test]
+fn an_item_macro_is_expanded_only_for_the_words_it_writes() {
+    let lib = "macro_rules! wrap {\n    ($($item:item)*) => { $( #[cfg(unix)] $item )* };\n}\nwrap! {\n    pub fn close_all() { helper(); }\n}\nwrap! {\n    pub fn unrelated() {}\n}\nfn helper() {}\n";
+    let files = [("/p/Cargo.toml", BIN_MANIFEST), ("/p/src/lib.rs", lib)];
+    with_package(&files, |cx| {
+        let file = cx.file(std::path::Path::new("/p/src/lib.rs")).unwrap();
+        assert!(file.fns.iter().all(|f| f.generated_by.is_none()));
+        let named: Vec<_> = file.fns_named(cx, "close_all");
+        assert_eq!(named.len(), 1);
+        assert_eq!(named[0].generated_by.as_deref(), Some("wrap"));
+        // Only the call that writes `close_all` was expanded.
+        assert_eq!(cx.expanded_calls.borrow().len(), 1);
+        let users: Vec<_> = file.fns_using(cx, "helper");
+        assert_eq!(users.len(), 1);
+        assert_eq!(users[0].name, "close_all");
+        assert_eq!(cx.expanded_calls.borrow().len(), 1);
+        // Every function, for the fork finder: both calls.
+        let all: Vec<String> = file.all_fns(cx).iter().map(|f| f.name.clone()).collect();
+        assert_eq!(all, ["helper", "close_all", "unrelated"]);
+        assert_eq!(cx.expanded_calls.borrow().len(), 2);
+    });
+}
+
+#[test]
+fn a_call_whose_macro_defines_macros_is_expanded_before_later_calls() {
+    // `make!` defines `gen!`, which the second call uses.
+    let lib = "macro_rules! make {\n    () => {\n        macro_rules! gen { ($n:ident) => { pub fn $n() {} }; }\n    };\n}\nmake!();\ngen!(made_later);\n";
+    let files = [("/p/Cargo.toml", BIN_MANIFEST), ("/p/src/lib.rs", lib)];
+    with_package(&files, |cx| {
+        let file = cx.file(std::path::Path::new("/p/src/lib.rs")).unwrap();
+        let named = file.fns_named(cx, "made_later");
+        assert_eq!(
+            named.len(),
+            1,
+            "the second call sees the macro the first defines"
+        );
+    });
+}
+
+#[test]
+fn a_child_calls_a_helper_generated_in_a_file_without_fork_words() {
+    let helpers = "macro_rules! unix_only {\n    ($($item:item)*) => { $( #[cfg(unix)] $item )* };\n}\nunix_only! {\n    pub fn report() {\n        println!(\"child\");\n    }\n}\n";
+    let main = "mod helpers;\nfn main() {\n    let _t = std::thread::spawn(|| loop {});\n    let pid = unsafe { libc::fork() };\n    if pid == 0 {\n        helpers::report();\n        unsafe { libc::_exit(0) }\n    }\n    unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };\n}\n";
+    let report = lint_bin(&[("/p/src/main.rs", main), ("/p/src/helpers.rs", helpers)]);
+    let f = found(&report);
+    assert!(
+        f.contains(&("p/src/helpers.rs".into(), 6, "FL004")),
+        "{f:#?}"
+    );
+}
