@@ -216,8 +216,21 @@ fn group_inputs(fs: &dyn FileSystem, files: &[InputFile]) -> Vec<Group> {
     // Files outside any package: one group, each file a crate of its own.
     let mut loose: Vec<GroupFile> = Vec::new();
     let mut seen: HashSet<PathBuf> = HashSet::new();
+    // Directories made absolute: resolving every component of every file's path
+    // (`realpath`) was a tenth of the time on a tree of 5,000 files.
+    let mut dirs: HashMap<PathBuf, PathBuf> = HashMap::new();
     for f in files {
-        let abs = fs.absolute(&f.path);
+        let abs = match (f.path.parent(), f.path.file_name()) {
+            (Some(parent), Some(name))
+                if !parent.as_os_str().is_empty() && !fs.is_symlink(&f.path) =>
+            {
+                let dir = dirs
+                    .entry(parent.to_path_buf())
+                    .or_insert_with(|| fs.absolute(parent));
+                dir.join(name)
+            }
+            _ => fs.absolute(&f.path),
+        };
         if !seen.insert(abs.clone()) {
             continue; // the same file under two spellings
         }

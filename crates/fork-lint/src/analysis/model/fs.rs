@@ -23,6 +23,10 @@ pub trait FileSystem: Sync {
     /// `path` made absolute (symbolic links resolved where possible), so that every
     /// spelling of a file is the same path.
     fn absolute(&self, path: &Path) -> PathBuf;
+    /// Whether `path` is a symbolic link (not followed).
+    fn is_symlink(&self, _path: &Path) -> bool {
+        false
+    }
     /// The directory relative paths start from.
     fn current_dir(&self) -> Option<PathBuf>;
     /// The `.rs` files of a package directory (see [`PackageWalk`]), sorted.
@@ -76,6 +80,10 @@ impl FileSystem for Disk {
 
     fn is_dir(&self, path: &Path) -> bool {
         path.is_dir()
+    }
+
+    fn is_symlink(&self, path: &Path) -> bool {
+        path.is_symlink()
     }
 
     fn absolute(&self, path: &Path) -> PathBuf {

@@ -41,10 +41,10 @@ pub struct InlineMod {
 /// The `mod name;` declarations of a file's text, in order.
 pub fn declarations(text: &str) -> Vec<ModDecl> {
     // Most files of a big package declare no module: no need to lex them.
-    if memchr::memmem::find(text.as_bytes(), b"mod").is_none() {
+    if !may_declare(text.as_bytes()) {
         return Vec::new();
     }
-    let tokens = lex(text.as_bytes());
+    let tokens = lex(text);
     let mut out = Vec::new();
     // The brace blocks open here: an inline module, the body of a macro invoked at
     // module level (`cfg_if! { … }`, `feature! { … }`: declarations inside count, and
@@ -224,14 +224,16 @@ struct Attrs {
 impl Attrs {
     fn read(&mut self, toks: &[Tok<'_>]) {
         match toks {
-            [Tok::Ident("path"), Tok::Punct(b'='), Tok::Str(s), ..] => self.path = Some(s.clone()),
+            [Tok::Ident("path"), Tok::Punct(b'='), Tok::Str(s, raw), ..] => {
+                self.path = Some(string_value(s, *raw));
+            }
             // `#[cfg_attr(unix, path = "imp/unix.rs")]`: the path on this platform (a
             // Unix one; the first given when none says which).
             [Tok::Ident("cfg_attr"), Tok::Punct(b'('), rest @ ..] => {
-                let at = rest
-                    .windows(3)
-                    .position(|w| matches!(w, [Tok::Ident("path"), Tok::Punct(b'='), Tok::Str(_)]));
-                if let Some(Tok::Str(s)) = at.map(|at| &rest[at + 2]) {
+                let at = rest.windows(3).position(|w| {
+                    matches!(w, [Tok::Ident("path"), Tok::Punct(b'='), Tok::Str(..)])
+                });
+                if let Some(Tok::Str(s, raw)) = at.map(|at| &rest[at + 2]) {
                     let unix = rest[..at.unwrap_or(0)].iter().any(|t| {
                         matches!(
                             t,
@@ -242,7 +244,7 @@ impl Attrs {
                         .any(|t| matches!(t, Tok::Ident("windows")));
                     if unix || self.path.is_none() {
                         if !self.path_for_unix {
-                            self.path = Some(s.clone());
+                            self.path = Some(string_value(s, *raw));
                         }
                         self.path_for_unix |= unix;
                     }
@@ -263,8 +265,8 @@ impl Attrs {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Tok<'t> {
     Ident(&'t str),
-    /// A string literal's value (escapes other than `\\` and `\"` kept as written).
-    Str(String),
+    /// A string literal: what is between its quotes, and whether it is raw.
+    Str(&'t str, bool),
     Punct(u8),
     Other,
 }
@@ -298,8 +300,8 @@ fn is_ident_byte(b: u8) -> bool {
 /// Rust tokens, coarsely: identifiers, string values, one-byte punctuation; comments,
 /// whitespace, numbers, characters and lifetimes skipped. Unterminated literals and
 /// comments end the text.
-fn lex(b: &[u8]) -> Vec<Tok<'_>> {
-    let text = std::str::from_utf8(b).unwrap_or("");
+fn lex(text: &str) -> Vec<Tok<'_>> {
+    let b = text.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
     while i < b.len() {
@@ -324,8 +326,8 @@ fn lex(b: &[u8]) -> Vec<Tok<'_>> {
                     i += 1;
                 }
             }
-        } else if let Some((value, end)) = string_at(b, i) {
-            out.push(Tok::Str(value));
+        } else if let Some((inside, raw, end)) = string_at(b, i) {
+            out.push(Tok::Str(text.get(inside).unwrap_or(""), raw));
             i = end;
         } else if c == b'\'' {
             // A character literal, or a lifetime / label.
@@ -373,9 +375,9 @@ fn lex(b: &[u8]) -> Vec<Tok<'_>> {
     out
 }
 
-/// A string literal starting at `i` (`"…"`, `b"…"`, `c"…"`, raw forms): its value and
-/// the offset after it.
-fn string_at(b: &[u8], i: usize) -> Option<(String, usize)> {
+/// A string literal starting at `i` (`"…"`, `b"…"`, `c"…"`, raw forms): the range
+/// between its quotes, whether it is raw, and the offset after it.
+fn string_at(b: &[u8], i: usize) -> Option<(std::ops::Range<usize>, bool, usize)> {
     let mut j = i;
     if matches!(b.get(j), Some(b'b' | b'c')) {
         j += 1;
@@ -395,37 +397,75 @@ fn string_at(b: &[u8], i: usize) -> Option<(String, usize)> {
     // `r#ident` is a raw identifier, not a string.
     j += 1;
     let start = j;
-    let mut value = Vec::new();
     while j < b.len() {
         match b[j] {
-            b'\\' if !raw => {
-                if let Some(&n) = b.get(j + 1) {
-                    if n != b'\\' && n != b'"' {
-                        value.push(b'\\');
-                    }
-                    value.push(n);
-                }
-                j += 2;
-            }
+            b'\\' if !raw => j += 2,
             b'"' => {
-                let closes = (0..hashes).all(|h| b.get(j + 1 + h) == Some(&b'#'));
-                if closes {
-                    let end = j + 1 + hashes;
-                    if raw {
-                        value = b[start..j].to_vec();
-                    }
-                    return Some((String::from_utf8_lossy(&value).into_owned(), end));
+                if (0..hashes).all(|h| b.get(j + 1 + h) == Some(&b'#')) {
+                    return Some((start..j, raw, j + 1 + hashes));
                 }
-                value.push(b'"');
                 j += 1;
             }
-            x => {
-                value.push(x);
-                j += 1;
-            }
+            _ => j += 1,
         }
     }
-    Some((String::new(), b.len()))
+    Some((start..start, raw, b.len()))
+}
+
+/// A string literal's value from what is between its quotes (escapes other than `\\`
+/// and `\"` kept as written).
+fn string_value(inside: &str, raw: bool) -> String {
+    if raw {
+        return inside.to_string();
+    }
+    let mut out = String::with_capacity(inside.len());
+    let mut chars = inside.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(n @ ('\\' | '"')) => out.push(n),
+                Some(n) => {
+                    out.push('\\');
+                    out.push(n);
+                }
+                None => {}
+            },
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Whether `text` may declare a module: `mod`, as a word, then an identifier and `;`
+/// or `{`. Cheaper than lexing, and false for half the bytes of a big package.
+fn may_declare(text: &[u8]) -> bool {
+    memchr::memmem::find_iter(text, b"mod").any(|at| {
+        if at > 0 && is_ident_byte(text[at - 1]) {
+            return false;
+        }
+        let mut j = at + 3;
+        let spaces = j;
+        while text.get(j).is_some_and(u8::is_ascii_whitespace) {
+            j += 1;
+        }
+        if j == spaces {
+            return false;
+        }
+        if text[j..].starts_with(b"r#") {
+            j += 2;
+        }
+        let name = j;
+        while text.get(j).is_some_and(|&b| is_ident_byte(b)) {
+            j += 1;
+        }
+        if j == name {
+            return false;
+        }
+        while text.get(j).is_some_and(u8::is_ascii_whitespace) {
+            j += 1;
+        }
+        matches!(text.get(j), Some(b';' | b'{'))
+    })
 }
 
 #[cfg(test)]

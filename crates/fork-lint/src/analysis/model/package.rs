@@ -57,6 +57,13 @@ fn is_package_manifest(fs: &dyn FileSystem, manifest: &Path) -> bool {
         return false;
     };
     let text = String::from_utf8_lossy(&bytes);
+    // The usual header, without parsing the whole manifest (some are hundreds of kB).
+    if text
+        .lines()
+        .any(|l| matches!(l.trim(), "[package]" | "[project]"))
+    {
+        return true;
+    }
     match toml::from_str::<toml::Table>(&text) {
         Ok(doc) => doc.contains_key("package") || doc.contains_key("project"),
         // A manifest cargo cannot read still marks a package for the user.
