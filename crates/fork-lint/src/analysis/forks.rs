@@ -215,7 +215,7 @@ pub fn find<'a>(cx: &'a PackageCx<'a>) -> Vec<ForkPoint<'a>> {
         }
         scanned.push(file);
         let expand = |m: &syn::Macro| file.expansion(cx, m).map(|x| &x.block);
-        for def in file.all_fns(cx) {
+        for def in file.scanned_fns(cx) {
             let func = FnRef { file, def };
             syntax::each_expr_expanded(def.body, &expand, &mut |e, ancestors| {
                 if let Some(kind) = fork_kind(cx, file, func, e, ancestors) {

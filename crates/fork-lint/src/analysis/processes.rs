@@ -332,7 +332,7 @@ pub fn find<'a>(cx: &'a PackageCx<'a>) -> Processes<'a> {
     let mut starts: Starts<'a> = Starts::new();
     let mut set_calls = Vec::new();
     for file in cx.candidates() {
-        for def in file.all_fns(cx) {
+        for def in file.scanned_fns(cx) {
             let func = FnRef { file, def };
             syntax::each_expr(def.body, &mut |e, ancestors| {
                 let mut create = |api, methods| {

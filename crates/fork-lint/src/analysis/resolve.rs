@@ -52,6 +52,22 @@ impl Resolver {
         r
     }
 
+    /// The names the file's `use` items (inline modules' included) give to paths that
+    /// `wanted` accepts; `None` when a glob import of such a path may give any name.
+    pub fn names_importing(&self, wanted: impl Fn(&[String]) -> bool) -> Option<Vec<String>> {
+        if self.globs.iter().any(|g| wanted(g)) {
+            return None;
+        }
+        let mut out: Vec<String> = Vec::new();
+        let scoped = self.scoped.values().flat_map(|m| m.iter());
+        for (name, canon) in self.aliases.iter().chain(scoped) {
+            if wanted(canon) && !out.contains(name) {
+                out.push(name.clone());
+            }
+        }
+        Some(out)
+    }
+
     /// The full path `path` stands for. A single unresolved name stays a single
     /// segment (`["helper"]`): a function of this crate, or unknown.
     pub fn canonical(&self, path: &syn::Path) -> Canon {

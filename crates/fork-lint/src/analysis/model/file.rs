@@ -119,8 +119,8 @@ pub struct FileCx<'a> {
     pub source: Arc<SourceFile>,
     pub ast: &'a syn::File,
     pub resolver: Resolver,
-    /// The functions written in the file (see [`FileCx::all_fns`] for those its item
-    /// macros generate too).
+    /// The functions written in the file (see [`FileCx::generated_fns`] for those its
+    /// item macros generate).
     pub fns: Vec<FnDef<'a>>,
     pub place: Place,
     /// Its macros: definitions in scope and expansions made (see [`super::expand`]).
