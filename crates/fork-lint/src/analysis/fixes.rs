@@ -5,7 +5,6 @@
 
 use std::path::Path;
 
-use syn::spanned::Spanned;
 use syn::visit::Visit;
 
 use super::FileCx;
@@ -18,10 +17,13 @@ use crate::fix::Edit;
 /// target-specific dependencies; `[dev-dependencies]` too for files of `tests/`,
 /// `benches/` and `examples/`. `None` when the package does not depend on it or has
 /// no readable manifest.
-pub fn dependency_name(package_root: Option<&Path>, file: &Path, krate: &str) -> Option<String> {
+pub fn dependency_name(
+    manifest: &toml::Table,
+    package_root: Option<&Path>,
+    file: &Path,
+    krate: &str,
+) -> Option<String> {
     let root = package_root?;
-    let text = std::fs::read_to_string(root.join("Cargo.toml")).ok()?;
-    let manifest: toml::Table = toml::from_str(&text).ok()?;
     let dev_ok = file
         .strip_prefix(root)
         .ok()
@@ -42,7 +44,7 @@ pub fn dependency_name(package_root: Option<&Path>, file: &Path, krate: &str) ->
         .and_then(|t| t.as_table())
         .into_iter()
         .flat_map(|t| t.values().filter_map(|v| v.as_table()));
-    let tables = std::iter::once(&manifest).chain(targets).flat_map(|t| {
+    let tables = std::iter::once(manifest).chain(targets).flat_map(|t| {
         keys.iter()
             .filter_map(|k| t.get(*k).and_then(|d| d.as_table()))
     });
@@ -82,19 +84,54 @@ pub fn in_unsafe_block(file: &FileCx<'_>, offset: usize) -> bool {
             true
         }
     }
+    // Spans of braces only: `Spanned::span` of an item prints all its tokens, and a
+    // file with hundreds of findings asks this for each.
+    fn braces(b: &syn::token::Brace) -> proc_macro2::Span {
+        b.span.join()
+    }
+    impl V<'_, '_> {
+        fn contains(&self, span: proc_macro2::Span) -> bool {
+            let s = self.file.span(span);
+            s.start.offset <= self.offset && self.offset < s.end.offset
+        }
+    }
     impl<'ast> Visit<'ast> for V<'_, '_> {
+        // Only the items whose braces hold the offset are descended into.
+        fn visit_item(&mut self, i: &'ast syn::Item) {
+            let inside = match i {
+                syn::Item::Fn(f) => self.contains(braces(&f.block.brace_token)),
+                syn::Item::Impl(imp) => self.contains(braces(&imp.brace_token)),
+                syn::Item::Trait(t) => self.contains(braces(&t.brace_token)),
+                syn::Item::Mod(m) => m
+                    .content
+                    .as_ref()
+                    .is_some_and(|(b, _)| self.contains(braces(b))),
+                syn::Item::Const(_) | syn::Item::Static(_) => true,
+                _ => false,
+            };
+            if inside {
+                syn::visit::visit_item(self, i);
+            }
+        }
+        fn visit_impl_item(&mut self, i: &'ast syn::ImplItem) {
+            if let syn::ImplItem::Fn(f) = i {
+                if self.contains(braces(&f.block.brace_token)) {
+                    syn::visit::visit_impl_item(self, i);
+                }
+            }
+        }
         fn visit_expr_unsafe(&mut self, e: &'ast syn::ExprUnsafe) {
-            if self.consider(e.span(), true) {
+            if self.consider(braces(&e.block.brace_token), true) {
                 syn::visit::visit_expr_unsafe(self, e);
             }
         }
         fn visit_item_fn(&mut self, f: &'ast syn::ItemFn) {
-            if self.consider(f.span(), false) {
+            if self.consider(braces(&f.block.brace_token), false) {
                 syn::visit::visit_item_fn(self, f);
             }
         }
         fn visit_impl_item_fn(&mut self, f: &'ast syn::ImplItemFn) {
-            if self.consider(f.span(), false) {
+            if self.consider(braces(&f.block.brace_token), false) {
                 syn::visit::visit_impl_item_fn(self, f);
             }
         }
@@ -232,32 +269,18 @@ mod tests {
 
     #[test]
     fn finds_dependencies_by_package_name_and_target() {
-        let dir = tempfile_dir();
-        std::fs::write(
-            dir.join("Cargo.toml"),
+        let manifest: toml::Table = toml::from_str(
             "[package]\nname = \"p\"\n[dependencies]\nc = { package = \"libc\", version = \"0.2\" }\n[target.'cfg(unix)'.dependencies]\nnix.workspace = true\n[dev-dependencies]\nfork = \"0.2\"\n",
         )
         .unwrap();
+        let dir = Path::new("/p");
         let src = dir.join("src/main.rs");
-        assert_eq!(
-            dependency_name(Some(&dir), &src, "libc").as_deref(),
-            Some("c")
-        );
-        assert_eq!(
-            dependency_name(Some(&dir), &src, "nix").as_deref(),
-            Some("nix")
-        );
-        assert_eq!(dependency_name(Some(&dir), &src, "fork"), None);
+        let name = |file: &Path, krate: &str| dependency_name(&manifest, Some(dir), file, krate);
+        assert_eq!(name(&src, "libc").as_deref(), Some("c"));
+        assert_eq!(name(&src, "nix").as_deref(), Some("nix"));
+        assert_eq!(name(&src, "fork"), None);
         let test = dir.join("tests/t.rs");
-        assert_eq!(
-            dependency_name(Some(&dir), &test, "fork").as_deref(),
-            Some("fork")
-        );
-        assert_eq!(dependency_name(None, &src, "libc"), None);
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    fn tempfile_dir() -> std::path::PathBuf {
-        tempfile::tempdir().unwrap().keep()
+        assert_eq!(name(&test, "fork").as_deref(), Some("fork"));
+        assert_eq!(dependency_name(&manifest, None, &src, "libc"), None);
     }
 }

@@ -250,10 +250,9 @@ impl<'a> RegionWalk<'a> {
         };
         let region = outer.child.as_ref().map(|c| c.code);
         self.cx.forks_in(func).any(|fp| {
-            let nested = self.depth() > 0
-                || region.is_some_and(|r| super::threads::code_contains(r, fp.call.span()));
-            nested
-                && !std::ptr::eq(fp.call, outer.call)
+            !std::ptr::eq(fp.call, outer.call)
+                && (self.depth() > 0
+                    || region.is_some_and(|r| super::threads::code_contains(r, fp.call.span())))
                 && fp.child.as_ref().is_some_and(|c| {
                     c.func.is_none_or(|f| f.key() == func.key())
                         && super::threads::code_contains(c.code, span)

@@ -7,7 +7,7 @@ use crate::analysis::forks::{ForkKind, ForkPoint};
 use crate::analysis::signal_safety::Verdict;
 use crate::analysis::types;
 use crate::analysis::walk::{Event, Holds, RegionWalk};
-use crate::analysis::{fixes, locks, resolve, syntax};
+use crate::analysis::{PackageCx, fixes, locks, resolve, syntax};
 use crate::checker::{Checker, Finding};
 use crate::diagnostic::{Label, LabelKind, Span};
 use crate::fix::{Edit, Fix};
@@ -182,14 +182,15 @@ fn check(checker: &Checker<'_>) {
         let mut hazards: Vec<Hazard> = Vec::new();
         for code in child.codes() {
             RegionWalk::run(cx, child.file, child.func, code, &mut |ev, w| {
-                // The child of a fork inside this child runs after a fork in a process with
-                // one thread: its calls are not this fork's hazard.
-                if w.in_nested_child(fp, ev.span()) {
-                    return;
-                }
                 let Some((what, why, span)) = judge(w, ev, catalog, extra_locks, pre_exec) else {
                     return;
                 };
+                // The child of a fork inside this child runs after a fork in a process with
+                // one thread: its calls are not this fork's hazard. (Asked of hazards only:
+                // an event's span costs a print of its tokens.)
+                if w.in_nested_child(fp, ev.span()) {
+                    return;
+                }
                 hazards.push(Hazard {
                     statement: w.statement(),
                     what,
@@ -197,7 +198,7 @@ fn check(checker: &Checker<'_>) {
                     span,
                     chain_labels: w.chain_labels(),
                     chain: w.chain_names(),
-                    fix: fix(cx.package.root.as_deref(), w, ev, pre_exec),
+                    fix: fix(cx, w, ev, pre_exec),
                 });
             });
         }
@@ -464,12 +465,7 @@ fn path_text(path: &syn::Path) -> String {
 }
 
 /// The fix of the finding at `ev`, if the rule has one (see "Fixes" in the doc).
-fn fix(
-    package_root: Option<&std::path::Path>,
-    w: &RegionWalk<'_>,
-    ev: &Event<'_>,
-    pre_exec: bool,
-) -> Option<Fix> {
+fn fix(cx: &PackageCx<'_>, w: &RegionWalk<'_>, ev: &Event<'_>, pre_exec: bool) -> Option<Fix> {
     let Event::Expr(Expr::Call(call)) = ev else {
         return None;
     };
@@ -505,10 +501,11 @@ fn fix(
             if shadowed { format!("::{name}") } else { name }
         };
         let root = &file.source.path;
-        let exit = match fixes::dependency_name(package_root, root, "libc") {
+        let package_root = cx.package.root.as_deref();
+        let exit = match fixes::dependency_name(cx.manifest(), package_root, root, "libc") {
             Some(libc) => format!("{}::_exit", krate(libc)),
             None => {
-                let nix = fixes::dependency_name(package_root, root, "nix")?;
+                let nix = fixes::dependency_name(cx.manifest(), package_root, root, "nix")?;
                 format!("{}::libc::_exit", krate(nix))
             }
         };

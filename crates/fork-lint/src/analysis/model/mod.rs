@@ -194,6 +194,11 @@ impl<'a> PackageCx<'a> {
         }
     }
 
+    /// The package's manifest, parsed (empty for a file outside any package).
+    pub fn manifest(&self) -> &toml::Table {
+        &self.layout.manifest
+    }
+
     /// Keeps a syntax tree made by an expansion for the package's lifetime.
     pub(crate) fn alloc_ast(&self, file: syn::File) -> &'a syn::File {
         self.asts.alloc(file)

@@ -142,6 +142,8 @@ pub struct Layout {
     pub targets: Vec<Target>,
     /// Each file's places in the module trees (a file can be in several targets).
     pub files: HashMap<PathBuf, Vec<Membership>>,
+    /// The manifest, parsed (empty when it cannot be read).
+    pub manifest: toml::Table,
 }
 
 impl Layout {
@@ -176,6 +178,7 @@ impl Layout {
         };
         layout.targets = discover_targets(fs, root, &manifest, package_files);
         layout.follow_modules(fs, package_files, texts);
+        layout.manifest = manifest;
         layout
     }
 
