@@ -420,7 +420,15 @@ impl<'a> FileCx<'a> {
                 .filter_map(|p| p.rsplit("::").next())
                 .map(|w| w.trim().to_string()),
         );
-        words.extend(cx.package_aliases().keys().cloned());
+        let fork_points = &cx.options.extra_fork_points;
+        words.extend(
+            cx.package_aliases()
+                .iter()
+                .filter(|(_, targets)| {
+                    crate::analysis::catalog::fork_fn(targets, fork_points).is_some()
+                })
+                .map(|(name, _)| name.clone()),
+        );
         let from_words = |canon: &[String]| {
             canon
                 .iter()
