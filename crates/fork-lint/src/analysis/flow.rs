@@ -470,14 +470,21 @@ fn exits_depth<'a>(
 }
 
 /// A crate function that returns `!` or ends every path leaving the process.
+/// Memoised: parent branches of many forks call the same helpers (`waitpid`…).
 fn always_exits<'a>(cx: &'a super::PackageCx<'a>, target: super::FnRef<'a>, depth: usize) -> bool {
     if target.def.returns_never() {
         return true;
     }
+    let key = (target.key(), depth);
+    if let Some(&known) = cx.calls.always_exits.borrow().get(&key) {
+        return known;
+    }
     let good = |x: &Expr| exits_depth(cx, target.file, x, depth + 1);
     let expand = target.file.flow_expander(cx);
     let mut flow = Flow::new(&good, &|_| false, &|_| false, &|_| false).expanding(&expand);
-    flow.block(target.def.body).always_good()
+    let exits = flow.block(target.def.body).always_good();
+    cx.calls.always_exits.borrow_mut().insert(key, exits);
+    exits
 }
 
 /// Whether the node with span `at` is in tail position of `body`: its value is what

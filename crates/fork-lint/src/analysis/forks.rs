@@ -1229,6 +1229,19 @@ fn mark_detached<'a>(cx: &'a PackageCx<'a>, points: &mut [ForkPoint<'a>]) {
         if parents.is_empty() {
             continue;
         }
+        // The code after the construct: none, and there is nothing to give the child
+        // (the flow analysis below follows the parent's calls into the package).
+        let (_, at) = climb(p.call, &p.ancestors);
+        let Some((block, index)) = syntax::enclosing_statements(&p.ancestors[..at])
+            .first()
+            .copied()
+        else {
+            continue;
+        };
+        let rest = &block.stmts[index + 1..];
+        if rest.is_empty() {
+            continue;
+        }
         let file = p.file;
         let good = |e: &Expr| super::flow::exits(cx, file, e);
         let expand = file.flow_expander(cx);
@@ -1241,15 +1254,7 @@ fn mark_detached<'a>(cx: &'a PackageCx<'a>, points: &mut [ForkPoint<'a>]) {
         if !parents.iter().all(leaves) {
             continue;
         }
-        let (_, at) = climb(p.call, &p.ancestors);
-        let Some((block, index)) = syntax::enclosing_statements(&p.ancestors[..at])
-            .first()
-            .copied()
-        else {
-            continue;
-        };
-        let rest = &block.stmts[index + 1..];
-        if let (Some(child), false) = (p.child.as_mut(), rest.is_empty()) {
+        if let Some(child) = p.child.as_mut() {
             child.after = Some(Code::Stmts(rest));
         }
     }

@@ -22,6 +22,9 @@ use super::{CodeKind, FileCx, FnRef, PackageCx, is_library_path};
 #[derive(Default)]
 pub struct CallCache<'a> {
     callers: RefCell<HashMap<(usize, usize), Vec<CallSite<'a>>>>,
+    /// Whether a function always leaves the process, by (function, depth of the
+    /// question): see `flow::always_exits`.
+    pub(crate) always_exits: RefCell<HashMap<((usize, usize), usize), bool>>,
 }
 
 /// A place where a function is called (or used as a value).
