@@ -3,3 +3,7 @@
 fn main() -> std::process::ExitCode {
     cargo_fork_lint::main(cargo_fork_lint::Binary::Files)
 }
+
+/// See the workspace manifest for why.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -44,6 +44,10 @@ use rayon::prelude::*;
 
 const MIN_REGISTRY_LINES: u64 = 500_000;
 
+/// The allocator of the `fork-lint` binaries, so the library row measures what users run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--child") {

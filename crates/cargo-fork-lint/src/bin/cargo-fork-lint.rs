@@ -4,3 +4,7 @@
 fn main() -> std::process::ExitCode {
     cargo_fork_lint::main(cargo_fork_lint::Binary::Cargo)
 }
+
+/// See the workspace manifest for why.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
