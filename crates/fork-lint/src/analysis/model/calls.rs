@@ -18,13 +18,16 @@ use syn::spanned::Spanned;
 use super::super::syntax::{self, Node};
 use super::{CodeKind, FileCx, FnRef, PackageCx, is_library_path};
 
+/// A function's identity: [`FnRef::key`].
+type FnKey = (usize, usize);
+
 /// Memoised answers of [`callers`].
 #[derive(Default)]
 pub struct CallCache<'a> {
-    callers: RefCell<HashMap<(usize, usize), Vec<CallSite<'a>>>>,
+    callers: RefCell<HashMap<FnKey, Vec<CallSite<'a>>>>,
     /// Whether a function always leaves the process, by (function, depth of the
     /// question): see `flow::always_exits`.
-    pub(crate) always_exits: RefCell<HashMap<((usize, usize), usize), bool>>,
+    pub(crate) always_exits: RefCell<HashMap<(FnKey, usize), bool>>,
 }
 
 /// A place where a function is called (or used as a value).
