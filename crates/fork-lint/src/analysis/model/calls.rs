@@ -64,10 +64,15 @@ pub fn resolve_fn<'a>(
     let owner_is_type = owner
         .as_deref()
         .is_some_and(|o| o == "Self" || o.chars().next().is_some_and(char::is_uppercase));
-    let found = if library {
-        cx.fns_named_in(&["lib"], &name)
+    let keys: Vec<&str> = if library {
+        vec!["lib"]
     } else {
-        cx.fns_named(file, &name)
+        file.place.crates.iter().map(String::as_str).collect()
+    };
+    let found = match owner.as_deref() {
+        // `Type::f`, `Trait::f`: in the files that name the type or trait.
+        Some(owner) if owner_is_type && owner != "Self" => cx.fns_named_near(&keys, &name, owner),
+        _ => cx.fns_named_in(&keys, &name),
     };
     let candidates: Vec<FnRef<'a>> = if owner_is_type {
         let want = owner.clone().unwrap_or_default();
@@ -133,17 +138,16 @@ pub fn method_callee<'a>(
     let self_ty = func.and_then(|f| f.def.self_ty.clone());
     if !is_self {
         if let Some(ty) = receiver_type(cx, file, func, receiver, 0) {
-            let mut found: Vec<FnRef<'a>> = cx
-                .fns_named(file, name)
-                .into_iter()
-                .filter(|f| f.def.self_ty.as_deref() == Some(ty.as_str()))
-                .collect();
-            if found.is_empty() && file.place.kind != CodeKind::Lib {
-                found = cx
-                    .fns_named_in(&["lib"], name)
+            let keys: Vec<&str> = file.place.crates.iter().map(String::as_str).collect();
+            let of_type = |keys: &[&str]| -> Vec<FnRef<'a>> {
+                cx.fns_named_near(keys, name, &ty)
                     .into_iter()
                     .filter(|f| f.def.self_ty.as_deref() == Some(ty.as_str()))
-                    .collect();
+                    .collect()
+            };
+            let mut found = of_type(&keys);
+            if found.is_empty() && file.place.kind != CodeKind::Lib {
+                found = of_type(&["lib"]);
             }
             if found.len() == 1 {
                 return Some(found[0]);

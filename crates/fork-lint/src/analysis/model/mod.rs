@@ -512,6 +512,34 @@ impl<'a> PackageCx<'a> {
         v
     }
 
+    /// The functions `name` of the crates `keys` in files whose text also has the word
+    /// `word`: a method of a type (or an implementation of a trait) is in a file that
+    /// writes the type's (trait's) name, in its `impl` or in the macro call that makes
+    /// it, so only those files are parsed. Looking up every `fn new` of the crate to
+    /// keep those of one type parsed most of a library.
+    pub fn fns_named_near(&self, keys: &[&str], name: &str, word: &str) -> Vec<FnRef<'a>> {
+        let key = format!("{}\0{name}\0{word}", keys.join(" "));
+        if let Some(v) = self.fn_lookups.borrow().get(&key) {
+            return v.clone();
+        }
+        let ids = self.texts.borrow_mut().defining(keys, name, &["fn"]);
+        let paths: Vec<PathBuf> = {
+            let texts = self.texts.borrow();
+            ids.iter()
+                .filter(|&&id| texts.text(id).is_some_and(|t| texts::defines(t, word, &[])))
+                .map(|&id| texts.paths[id as usize].clone())
+                .collect()
+        };
+        let mut v = Vec::new();
+        for file in paths.iter().filter_map(|p| self.file(p)) {
+            for def in file.fns_named(self, name) {
+                v.push(FnRef { file, def });
+            }
+        }
+        self.fn_lookups.borrow_mut().insert(key, v.clone());
+        v
+    }
+
     /// Whether code outside the package can call `func`: a `pub` function of a library
     /// others use (see [`Place::public_library`]), in `pub` modules or re-exported by a
     /// `pub use` of the library (by name, by its type's name, or by a glob of its module).

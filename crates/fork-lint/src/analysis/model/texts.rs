@@ -12,8 +12,7 @@ use crate::source::SourceFile;
 
 /// Whether `text` has `needle` as a word right after one of `introducers` (or
 /// anywhere, when `introducers` is empty).
-#[cfg(test)]
-fn defines(text: &str, needle: &str, introducers: &[&str]) -> bool {
+pub(super) fn defines(text: &str, needle: &str, introducers: &[&str]) -> bool {
     memchr::memmem::find_iter(text.as_bytes(), needle.as_bytes())
         .any(|at| defines_at(text, at, needle, introducers))
 }
