@@ -321,11 +321,12 @@ const CRATE_REEXPORTS: &[(&str, &str)] = &[
 
 /// Rewrites a path through [`CRATE_REEXPORTS`].
 fn reexported_std(path: &mut Canon) {
+    // Asked of every path resolved: compared segment by segment, without allocating.
     for (from, to) in CRATE_REEXPORTS {
-        let from: Vec<&str> = from.split("::").collect();
-        if path.len() >= from.len() && path.iter().zip(&from).all(|(a, b)| a == b) {
+        let len = from.split("::").count();
+        if path.len() >= len && path.iter().zip(from.split("::")).all(|(a, b)| a == b) {
             let mut out: Canon = to.split("::").map(String::from).collect();
-            out.extend(path[from.len()..].iter().cloned());
+            out.extend(path[len..].iter().cloned());
             *path = out;
             return;
         }
