@@ -50,8 +50,8 @@ impl PackageWalk<'_> {
         if self.target_dir == Some(dir) {
             return true;
         }
-        let parent_is_package = dir.parent().is_some_and(|p| is_file(&p.join("Cargo.toml")));
-        (dir.file_name().is_some_and(|n| n == "target") && parent_is_package)
+        let parent_is_package = || dir.parent().is_some_and(|p| is_file(&p.join("Cargo.toml")));
+        (dir.file_name().is_some_and(|n| n == "target") && parent_is_package())
             || is_file(&dir.join("Cargo.toml"))
     }
 }
