@@ -341,8 +341,11 @@ fn discover_targets(
                 _ => {}
             }
         }
+        // A set, not a scan of `targets` per file: a package with 2,000 test files
+        // compared 2 million paths.
+        let mut roots: HashSet<PathBuf> = targets.iter().map(|t| t.root.clone()).collect();
         for (name, path) in found {
-            if named.contains(&path) || targets.iter().any(|t| t.root == path) {
+            if named.contains(&path) || !roots.insert(path.clone()) {
                 continue;
             }
             targets.push(Target {
