@@ -471,6 +471,10 @@ impl<'a> FileCx<'a> {
         let mut vocabulary = macros::Vocabulary::default();
         vocabulary.add(mac.tokens.clone());
         let mut words = vocabulary.words;
+        if words.contains("macro_rules") {
+            // A definition handed through the call (`wrap! { macro_rules! m { … } }`).
+            return Reach::Everything;
+        }
         let mut pending = vec![name];
         pending.extend(vocabulary.calls);
         let mut seen = Vec::new();

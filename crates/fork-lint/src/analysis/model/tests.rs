@@ -718,3 +718,13 @@ fn a_child_calls_a_helper_generated_in_a_file_without_fork_words() {
         "{f:#?}"
     );
 }
+
+#[test]
+fn a_definition_handed_through_a_wrapper_is_seen_by_later_calls() {
+    let lib = "macro_rules! wrap {\n    ($($item:item)*) => { $( #[cfg(unix)] $item )* };\n}\nwrap! {\n    macro_rules! gen { ($n:ident) => { pub fn $n() {} }; }\n}\ngen!(made_by_gen);\n";
+    let files = [("/p/Cargo.toml", BIN_MANIFEST), ("/p/src/lib.rs", lib)];
+    with_package(&files, |cx| {
+        let file = cx.file(std::path::Path::new("/p/src/lib.rs")).unwrap();
+        assert_eq!(file.fns_named(cx, "made_by_gen").len(), 1);
+    });
+}
