@@ -72,14 +72,21 @@ pub fn in_unsafe_block(file: &FileCx<'_>, offset: usize) -> bool {
         best: Option<(usize, bool)>,
     }
     impl V<'_, '_> {
-        fn consider(&mut self, span: proc_macro2::Span, is_unsafe: bool) -> bool {
+        /// The length of `span` if it holds the offset.
+        fn holding(&self, span: proc_macro2::Span) -> Option<usize> {
             let s = self.file.span(span);
-            let (a, b) = (s.start.offset, s.end.offset);
-            if !(a <= self.offset && self.offset < b) {
+            (s.start.offset <= self.offset && self.offset < s.end.offset)
+                .then(|| s.end.offset - s.start.offset)
+        }
+        fn contains(&self, span: proc_macro2::Span) -> bool {
+            self.holding(span).is_some()
+        }
+        fn consider(&mut self, span: proc_macro2::Span, is_unsafe: bool) -> bool {
+            let Some(len) = self.holding(span) else {
                 return false;
-            }
-            if self.best.is_none_or(|(len, _)| b - a <= len) {
-                self.best = Some((b - a, is_unsafe));
+            };
+            if self.best.is_none_or(|(best, _)| len <= best) {
+                self.best = Some((len, is_unsafe));
             }
             true
         }
@@ -88,12 +95,6 @@ pub fn in_unsafe_block(file: &FileCx<'_>, offset: usize) -> bool {
     // file with hundreds of findings asks this for each.
     fn braces(b: &syn::token::Brace) -> proc_macro2::Span {
         b.span.join()
-    }
-    impl V<'_, '_> {
-        fn contains(&self, span: proc_macro2::Span) -> bool {
-            let s = self.file.span(span);
-            s.start.offset <= self.offset && self.offset < s.end.offset
-        }
     }
     impl<'ast> Visit<'ast> for V<'_, '_> {
         // Only the items whose braces hold the offset are descended into.

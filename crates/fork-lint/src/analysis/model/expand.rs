@@ -148,6 +148,17 @@ impl<'a> FileCx<'a> {
         known
     }
 
+    /// Records that the call at `call_site` was expanded (see
+    /// [`PackageCx::inside_expanded_call`]).
+    fn mark_expanded(&self, cx: &PackageCx<'_>, call_site: SynSpan) {
+        let at = self.span(call_site);
+        cx.expanded_calls.borrow_mut().insert((
+            Arc::as_ptr(&at.file) as usize,
+            at.start.offset,
+            at.end.offset,
+        ));
+    }
+
     fn expand_now(
         &'a self,
         cx: &'a PackageCx<'a>,
@@ -175,12 +186,7 @@ impl<'a> FileCx<'a> {
         let call_site = expansion.call_site;
         let tokens = respan(expansion.tokens, call_site);
         let stmts = macros::parse_stmts(tokens).ok()?;
-        let at = self.span(call_site);
-        cx.expanded_calls.borrow_mut().insert((
-            Arc::as_ptr(&at.file) as usize,
-            at.start.offset,
-            at.end.offset,
-        ));
+        self.mark_expanded(cx, call_site);
         Some(self.macros.arena.alloc(Expanded {
             name: name.to_string(),
             block: syn::Block {
@@ -515,13 +521,7 @@ impl<'a> FileCx<'a> {
         let Ok(items) = macros::parse_items(tokens) else {
             return Vec::new();
         };
-        let (start, end) = (call_site.start(), call_site.end());
-        let source = &self.source;
-        cx.expanded_calls.borrow_mut().insert((
-            Arc::as_ptr(source) as usize,
-            source.position(start.line, start.column).offset,
-            source.position(end.line, end.column).offset,
-        ));
+        self.mark_expanded(cx, call_site);
         let mut file: syn::File = syn::parse_quote!();
         file.items = items;
         let file: &'a syn::File = cx.alloc_ast(file);

@@ -499,17 +499,7 @@ impl<'a> PackageCx<'a> {
     /// Every function of the crates `keys` named `name`.
     pub fn fns_named_in(&self, keys: &[&str], name: &str) -> Vec<FnRef<'a>> {
         let key = format!("{}\0{name}", keys.join(" "));
-        if let Some(v) = self.fn_lookups.borrow().get(&key) {
-            return v.clone();
-        }
-        let mut v = Vec::new();
-        for file in self.files_defining_in(keys, name, &["fn"]) {
-            for def in file.fns_named(self, name) {
-                v.push(FnRef { file, def });
-            }
-        }
-        self.fn_lookups.borrow_mut().insert(key, v.clone());
-        v
+        self.fns_named_cached(key, name, || self.files_defining_in(keys, name, &["fn"]))
     }
 
     /// The functions `name` of the crates `keys` in files whose text also has the word
@@ -519,19 +509,31 @@ impl<'a> PackageCx<'a> {
     /// keep those of one type parsed most of a library.
     pub fn fns_named_near(&self, keys: &[&str], name: &str, word: &str) -> Vec<FnRef<'a>> {
         let key = format!("{}\0{name}\0{word}", keys.join(" "));
+        self.fns_named_cached(key, name, || {
+            let ids = self.texts.borrow_mut().defining(keys, name, &["fn"]);
+            let paths: Vec<PathBuf> = {
+                let texts = self.texts.borrow();
+                ids.iter()
+                    .filter(|&&id| texts.text(id).is_some_and(|t| texts::defines(t, word, &[])))
+                    .map(|&id| texts.paths[id as usize].clone())
+                    .collect()
+            };
+            paths.iter().filter_map(|p| self.file(p)).collect()
+        })
+    }
+
+    /// The functions named `name` of the files `files` gives, remembered under `key`.
+    fn fns_named_cached(
+        &self,
+        key: String,
+        name: &str,
+        files: impl FnOnce() -> Vec<&'a FileCx<'a>>,
+    ) -> Vec<FnRef<'a>> {
         if let Some(v) = self.fn_lookups.borrow().get(&key) {
             return v.clone();
         }
-        let ids = self.texts.borrow_mut().defining(keys, name, &["fn"]);
-        let paths: Vec<PathBuf> = {
-            let texts = self.texts.borrow();
-            ids.iter()
-                .filter(|&&id| texts.text(id).is_some_and(|t| texts::defines(t, word, &[])))
-                .map(|&id| texts.paths[id as usize].clone())
-                .collect()
-        };
         let mut v = Vec::new();
-        for file in paths.iter().filter_map(|p| self.file(p)) {
+        for file in files() {
             for def in file.fns_named(self, name) {
                 v.push(FnRef { file, def });
             }

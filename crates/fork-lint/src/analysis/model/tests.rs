@@ -664,12 +664,19 @@ fn with_package(files: &[(&str, &str)], check: impl FnOnce(&super::PackageCx<'_>
     check(&cx);
 }
 
-#[test]
-fn an_item_macro_is_expanded_only_for_the_words_it_writes() {
-    let lib = "macro_rules! wrap {\n    ($($item:item)*) => { $( #[cfg(unix)] $item )* };\n}\nwrap! {\n    pub fn close_all() { helper(); }\n}\nwrap! {\n    pub fn unrelated() {}\n}\nwrap! {\n    pub fn spawn() { unsafe { libc::fork() }; }\n}\nfn helper() {}\n";
+/// Runs `check` on a package whose only source file is `src/lib.rs`, holding `lib`.
+fn with_lib(lib: &str, check: impl for<'a> FnOnce(&super::PackageCx<'a>, &'a super::FileCx<'a>)) {
     let files = [("/p/Cargo.toml", BIN_MANIFEST), ("/p/src/lib.rs", lib)];
     with_package(&files, |cx| {
         let file = cx.file(std::path::Path::new("/p/src/lib.rs")).unwrap();
+        check(cx, file);
+    });
+}
+
+#[test]
+fn an_item_macro_is_expanded_only_for_the_words_it_writes() {
+    let lib = "macro_rules! wrap {\n    ($($item:item)*) => { $( #[cfg(unix)] $item )* };\n}\nwrap! {\n    pub fn close_all() { helper(); }\n}\nwrap! {\n    pub fn unrelated() {}\n}\nwrap! {\n    pub fn spawn() { unsafe { libc::fork() }; }\n}\nfn helper() {}\n";
+    with_lib(lib, |cx, file| {
         assert!(file.fns.iter().all(|f| f.generated_by.is_none()));
         let named: Vec<_> = file.fns_named(cx, "close_all");
         assert_eq!(named.len(), 1);
@@ -695,9 +702,7 @@ fn an_item_macro_is_expanded_only_for_the_words_it_writes() {
 fn a_call_whose_macro_defines_macros_is_expanded_before_later_calls() {
     // `make!` defines `gen!`, which the second call uses.
     let lib = "macro_rules! make {\n    () => {\n        macro_rules! gen { ($n:ident) => { pub fn $n() {} }; }\n    };\n}\nmake!();\ngen!(made_later);\n";
-    let files = [("/p/Cargo.toml", BIN_MANIFEST), ("/p/src/lib.rs", lib)];
-    with_package(&files, |cx| {
-        let file = cx.file(std::path::Path::new("/p/src/lib.rs")).unwrap();
+    with_lib(lib, |cx, file| {
         let named = file.fns_named(cx, "made_later");
         assert_eq!(
             named.len(),
@@ -722,9 +727,7 @@ fn a_child_calls_a_helper_generated_in_a_file_without_fork_words() {
 #[test]
 fn a_definition_handed_through_a_wrapper_is_seen_by_later_calls() {
     let lib = "macro_rules! wrap {\n    ($($item:item)*) => { $( #[cfg(unix)] $item )* };\n}\nwrap! {\n    macro_rules! gen { ($n:ident) => { pub fn $n() {} }; }\n}\ngen!(made_by_gen);\n";
-    let files = [("/p/Cargo.toml", BIN_MANIFEST), ("/p/src/lib.rs", lib)];
-    with_package(&files, |cx| {
-        let file = cx.file(std::path::Path::new("/p/src/lib.rs")).unwrap();
+    with_lib(lib, |cx, file| {
         assert_eq!(file.fns_named(cx, "made_by_gen").len(), 1);
     });
 }
